@@ -1,0 +1,103 @@
+"""The normalised claim: what every input format becomes and every rule reads.
+
+Codes are strings, money is integer cents, dates are ISO ``YYYY-MM-DD`` strings
+(they order correctly as strings, in Python and in the Rete engine alike).
+ICD-10-CM codes are held without the dot, as CMS tables and X12 carry them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+CLAIM_TYPES = ("professional", "institutional")
+FREQUENCIES = ("original", "replacement", "void")
+PAYER_TYPES = ("medicare", "medicaid", "commercial", "other")
+
+
+@dataclass(slots=True)
+class Provider:
+    npi: str
+    name: str | None = None
+    taxonomy: str | None = None
+    specialty: str | None = None
+
+
+@dataclass(slots=True)
+class Payer:
+    type: str = "other"
+    name: str | None = None
+    id: str | None = None
+
+
+@dataclass(slots=True)
+class Patient:
+    id: str
+    sex: str | None = None
+    birth_date: str | None = None
+
+
+@dataclass(slots=True)
+class Diagnosis:
+    code: str  # no dot, upper case
+    position: int  # 1-based; 1 is the principal / first-listed diagnosis
+    poa: str | None = None
+
+
+@dataclass(slots=True)
+class Line:
+    sequence: int
+    code: str
+    units: Decimal
+    charge_cents: int
+    from_date: str
+    to_date: str
+    modifiers: tuple[str, ...] = ()
+    place_of_service: str | None = None
+    diagnosis_pointers: tuple[int, ...] = ()
+    rendering_npi: str | None = None
+    revenue_code: str | None = None
+    ndc: str | None = None
+
+
+@dataclass(slots=True)
+class Claim:
+    claim_id: str
+    type: str
+    patient: Patient
+    billing_provider: Provider
+    lines: list[Line]
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    frequency: str = "original"
+    replaces_claim_id: str | None = None
+    claim_date: str | None = None
+    payer: Payer = field(default_factory=Payer)
+    rendering_provider: Provider | None = None
+    place_of_service: str | None = None
+    bill_type: str | None = None
+    admission_date: str | None = None
+    discharge_date: str | None = None
+    encounters: list[dict[str, Any]] = field(default_factory=list)
+    source: str | None = None  # where the claim came from: "file.json#3"
+
+    @property
+    def first_service_date(self) -> str:
+        return min(line.from_date for line in self.lines)
+
+    def line(self, sequence: int) -> Line | None:
+        for line in self.lines:
+            if line.sequence == sequence:
+                return line
+        return None
+
+
+def icd_dotted(code: str) -> str:
+    """Display form of an ICD-10-CM code: dot after the category."""
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def cents_to_str(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
