@@ -380,16 +380,8 @@ def _line(
         raise _Unmappable(f"{where}.productOrService", f"no CPT/HCPCS coding (found {_systems(pairs)})")
     if not _CODE5.fullmatch(code):
         raise _Unmappable(f"{where}.productOrService", f"CPT/HCPCS code {code!r} is not 5 characters")
-    quantity = (item.get("quantity") or {}).get("value", 1)
-    units = _number(quantity, f"{where}.quantity.value")
-    if units > 99999:
-        raise _Unmappable(f"{where}.quantity.value", f"{units} units (at most 99999)")
-    line: dict[str, Any] = {
-        "sequence": seq,
-        "code": code,
-        "units": int(units) if units == units.to_integral_value() else float(units),
-        "charge": _charge(item, units, where),
-    }
+    units = _units(item.get("quantity"), where)
+    line: dict[str, Any] = {"sequence": seq, "code": code, "units": units, "charge": _charge(item, units, where)}
     line["from_date"], to_date = _service_dates(item, billable, where)
     if to_date != line["from_date"]:
         line["to_date"] = to_date
@@ -402,18 +394,31 @@ def _line(
     pointers = _pointers(item, positions, where)
     if pointers:
         line["diagnosis_pointers"] = pointers
-    rendering = next((team[s][0] for s in item.get("careTeamSequence") or () if s in team and team[s][0]), None)
-    if rendering:
-        line["rendering_npi"] = rendering
+    if team and item.get("careTeamSequence"):
+        rendering = next((team[s][0] for s in item["careTeamSequence"] if s in team and team[s][0]), None)
+        if rendering:
+            line["rendering_npi"] = rendering
     if ctype == "institutional" and item.get("revenue"):
         line["revenue_code"] = _revenue(item["revenue"], where)
-    ndc = next((c for s, c in pairs if s in NDC_SYSTEMS), None)
-    if ndc:
-        line["ndc"] = ndc
+    if len(pairs) > 1:
+        ndc = next((c for s, c in pairs if s in NDC_SYSTEMS), None)
+        if ndc:
+            line["ndc"] = ndc
     return line
 
 
-def _charge(item: Resource, units: Decimal, where: str) -> str:
+def _units(quantity: Any, where: str) -> int | float:
+    """quantity.value (default 1) as a JSON number; whole numbers stay ints, the common case kept cheap."""
+    value = 1 if not quantity else quantity.get("value", 1)
+    if type(value) is not int:
+        exact = _number(value, f"{where}.quantity.value")
+        value = int(exact) if exact == exact.to_integral_value() else float(exact)
+    if value > 99999:
+        raise _Unmappable(f"{where}.quantity.value", f"{value} units (at most 99999)")
+    return value
+
+
+def _charge(item: Resource, units: int | float, where: str) -> str:
     """item.net, else unitPrice x quantity x factor, in exact decimal arithmetic (USD only)."""
     money, field = item.get("net"), f"{where}.net"
     if not money:
@@ -425,7 +430,7 @@ def _charge(item: Resource, units: Decimal, where: str) -> str:
         raise _Unmappable(f"{field}.currency", f"{currency!r} (only USD)")
     amount = _number(money["value"], f"{field}.value")
     if field.endswith("unitPrice"):
-        amount *= units
+        amount *= _number(units, f"{where}.quantity.value")
         if "factor" in item:
             amount *= _number(item["factor"], f"{where}.factor")
     return _money(amount, f"{field}.value")
