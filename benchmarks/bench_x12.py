@@ -1,0 +1,87 @@
+"""Claims per second of read_x12 against a plain segment split, in the same run.
+
+The baseline only decodes and splits segments and elements: it is the floor any
+X12 reader pays, so the ratio says what the loop walking and checks cost.
+
+    /tmp/venv/bin/python benchmarks/bench_x12.py [file.x12] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.inputs.x12 import read_delimiters, read_x12  # noqa: E402
+
+REFDATA = Path(os.environ.get("CLAIMSCRUB_REFDATA", REPO.parent / "shared" / "refdata"))
+DEFAULT = REFDATA / "samples" / "x12" / "imsweb" / "x12_many_claims.txt"
+
+
+def plain_split(data: bytes) -> int:
+    """Decode, split into segments and elements, count CLMs: nothing else."""
+    text = data.decode("utf-8").lstrip()
+    delims = read_delimiters(text)
+    claims = 0
+    for raw in text.split(delims.segment):
+        seg = raw.strip("\r\n").split(delims.element)
+        if seg[0] == "CLM":
+            claims += 1
+    return claims
+
+
+def read_all(data: bytes) -> int:
+    return sum(1 for item in read_x12(data, "bench") if item.claim_id is not None)
+
+
+def icd10_variant(data: bytes) -> bytes:
+    """The imsweb claims carry ICD-9 codes and a 6-character procedure code, so every
+    claim ends as an error item; this in-memory variant (ICD-10 codes, 5-character
+    code) times the path that builds claim dicts as well."""
+    return (
+        data.replace(b"HI*BK*8901*BF*87200*BF:5559", b"HI*ABK:J069*ABF:R509*ABF:Z0000")
+        .replace(b"HI*BK*1987*BF*4134*BF:5559", b"HI*ABK:J069*ABF:R509*ABF:Z0000")
+        .replace(b"HC:478331:", b"HC:99213:")
+    )
+
+
+def best_rate(fn, data: bytes, repeat: int) -> tuple[int, float]:
+    """Best of `repeat` runs: claims and claims per second."""
+    best = float("inf")
+    claims = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        claims = fn(data)
+        best = min(best, time.perf_counter() - start)
+    return claims, claims / best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    if not args.file.is_file():
+        print(f"benchmark file not found: {args.file} (set CLAIMSCRUB_REFDATA)", file=sys.stderr)
+        return 2
+    data = args.file.read_bytes()
+    split_claims, split_rate = best_rate(plain_split, data, args.repeat)
+    read_claims, read_rate = best_rate(read_all, data, args.repeat)
+    print(f"file: {args.file.name} ({len(data):,} bytes, {split_claims} CLM segments)")
+    print(f"plain segment split : {split_rate:>10,.0f} claims/s")
+    print(f"read_x12            : {read_rate:>10,.0f} claims/s ({read_claims} claims, {read_rate / split_rate:.0%} of split)")
+    variant = icd10_variant(data)
+    if variant != data:
+        good = sum(1 for item in read_x12(variant, "bench") if item.data is not None)
+        _, variant_rate = best_rate(read_all, variant, args.repeat)
+        print(f"read_x12, ICD-10    : {variant_rate:>10,.0f} claims/s ({good} claims read into dicts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
