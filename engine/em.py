@@ -661,11 +661,11 @@ class TimeResult:
         return f"time {self.minutes} min ({self.requirement()}{beyond})"
 
 
-def time_need(row: TimeRow, table: TimeTable) -> str:
-    """The minutes a row asks for, with the years: '20 from 2024', '20-29 in 2021-2023'."""
+def time_need(row: TimeRow, table: TimeTable, unit: str = "") -> str:
+    """The minutes a row asks for, with the years: '20 from 2024', '20-29 in 2021-2023' (unit ' min' inserts it)."""
     if table.method == "minimum" or row.max is None:
-        return f"{row.min} from {table.effective.since}"
-    return f"{row.min}-{row.max} in {table.effective.span}"
+        return f"{row.min}{unit} from {table.effective.since}"
+    return f"{row.min}-{row.max}{unit} in {table.effective.span}"
 
 
 def em_time_minutes(encounter: Encounter) -> tuple[int | None, str]:
@@ -735,12 +735,12 @@ def time_level(
 
 
 def time_requirement(code: str, dos: str, tables: EmTables | None = None) -> str | None:
-    """The minutes a code needs on a date ('30 from 2024'); None when no time table in force has the code."""
+    """The minutes a code needs on a date ('30 min from 2024'); None when no time table in force has the code."""
     for table in _tables(tables).time:
         if table.effective.covers(dos):
             for row in table.rows:
                 if row.code == code:
-                    return time_need(row, table)
+                    return time_need(row, table, " min")
     return None
 
 
@@ -921,7 +921,7 @@ def _what_billed_needs(billed: str, result: EmLevelResult, t: EmTables) -> str:
         parts.append(f"{levels[0].key} MDM")
     req = time_requirement(billed, result.date_of_service, t)
     if req:
-        parts.append(f"{req} min" if " from " not in req else req.replace(" from ", " min from "))
+        parts.append(req)
     return f"; {billed} needs {' or '.join(parts)}" if parts else ""
 
 
