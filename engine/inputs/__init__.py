@@ -1,0 +1,81 @@
+"""Reading claims from files and streams, whatever their format.
+
+The format is detected by content, not by file name: X12 starts with ``ISA``;
+JSON holding ``resourceType`` Claim or Bundle is FHIR R4; other JSON is native
+claims (one object, an array, or JSON Lines). Each claim becomes an
+:class:`InputItem`; a file that cannot be read at all raises
+:class:`InputFormatError` naming it, and the caller moves on to the next file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from .base import InputFormatError, InputItem
+from .fhir import is_fhir, read_fhir
+
+
+def _native(doc, source: str) -> Iterator[InputItem]:
+    if isinstance(doc, dict):
+        cid = doc.get("claim_id")
+        yield InputItem(source, cid if isinstance(cid, str) else None, doc)
+    else:
+        yield InputItem.failed(source, None, f"expected a claim object, got {type(doc).__name__}")
+
+
+def _json_documents(data: bytes, name: str) -> Iterator[tuple[object, str]]:
+    """One JSON document, or JSON Lines (one document per line)."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as first_error:
+        lines = data.splitlines()
+        if len(lines) < 2:
+            raise InputFormatError(f"{name}: not valid JSON ({first_error})") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line), f"{name}:{number}"
+            except orjson.JSONDecodeError as exc:
+                yield InputItem.failed(f"{name}:{number}", None, f"line {number} is not valid JSON ({exc})"), ""
+        return
+    if isinstance(doc, list):
+        for i, item in enumerate(doc):
+            yield item, f"{name}#{i}"
+    else:
+        yield doc, name
+
+
+def read_bytes(data: bytes, name: str) -> Iterator[InputItem]:
+    """Every claim in one file's content."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"ISA"):
+        from .x12 import read_x12
+
+        yield from read_x12(data, name)
+        return
+    if not head:
+        raise InputFormatError(f"{name}: empty input")
+    if head[:1] not in (b"{", b"["):
+        raise InputFormatError(f"{name}: not JSON or X12 (starts with {head[:12]!r})")
+    for doc, source in _json_documents(data, name):
+        if isinstance(doc, InputItem):
+            yield doc
+        elif is_fhir(doc):
+            yield from read_fhir(doc, source)
+        else:
+            yield from _native(doc, source)
+
+
+def read_path(path: str | Path) -> Iterator[InputItem]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    yield from read_bytes(data, str(path))
+
+
+__all__ = ["InputItem", "InputFormatError", "read_bytes", "read_path"]

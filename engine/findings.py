@@ -1,0 +1,117 @@
+"""Findings: what a rule hit becomes for the biller and the auditor.
+
+A finding is rendered from a hit with the reference evaluator (only hits are
+rendered, so this is off the hot path): the message and fix with their
+``{expression}`` parts filled in, the citation, the pack version, and for
+table-driven edits the table row that fired and its edition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .lang import ast as A
+from .lang.evaluate import compile_expr
+from .program import CompiledRule, Program
+from .views import Key, bind
+
+
+@dataclass(slots=True)
+class Finding:
+    rule_id: str
+    category: str
+    severity: str
+    claim_id: str
+    line: int | None  # line sequence; None for a claim- or diagnosis-level finding
+    message: str
+    fix: str
+    title: str = ""
+    related_lines: list[int] = field(default_factory=list)
+    diagnosis: int | None = None  # diagnosis position, for diagnosis-scope rules
+    citation: str = ""
+    references: list[dict] = field(default_factory=list)
+    rule_pack: str = ""
+    pack_version: str = ""
+    data_edition: str | None = None
+    table_row: dict | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ENGINE_ERROR_RULE = "CS-ENGINE-001"
+
+
+def engine_error(claim_id: str, problem: str) -> Finding:
+    """The claim could not be run through the rules: say so, never report it clean."""
+    return Finding(
+        rule_id=ENGINE_ERROR_RULE, category="claim_integrity", severity="error", claim_id=claim_id, line=None,
+        title="Rule engine failed on this claim",
+        message=f"The rule engine failed on this claim, so it was not checked: {problem}",
+        fix="Re-run the scrub; if it fails again, report the claim id to the claimscrub maintainers.",
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}" if value.as_tuple().exponent < 0 else str(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(_text(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items() if not str(k).startswith("_"))
+    return str(value)
+
+
+class Renderer:
+    """Renders hits of one program into findings; template closures compiled once."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self._templates: dict[int, tuple[list, list]] = {}
+
+    def _compiled(self, item: CompiledRule):
+        cached = self._templates.get(item.index)
+        if cached is None:
+            def comp(parts):
+                return [p if isinstance(p, str) else compile_expr(p) for p in parts]
+            cached = self._templates[item.index] = (comp(item.rule.message_parts), comp(item.rule.fix_parts))
+        return cached
+
+    def render(self, item: CompiledRule, view: dict, key: Key) -> Finding:
+        rule = item.rule
+        names, dos = bind(view, key)
+        ctx = self.program.ctx(names, dos)
+        ctx.rows = []
+        item.test(ctx)  # re-run to record the table rows this hit read
+        message_fns, fix_fns = self._compiled(item)
+        message = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in message_fns)
+        fix = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in fix_fns)
+        row = next((r for r in ctx.rows if r.get("_table") == rule.cite_table), None)
+        edition = row.get("_edition") if row else None
+        if edition is None and rule.cite_table and self.program.tables is not None:
+            edition = self.program.tables.edition(rule.cite_table, dos)
+        return Finding(
+            rule_id=rule.id, category=rule.category, severity=rule.severity, claim_id=view["claim_id"],
+            line=key.line, message=message, fix=fix, title=rule.title,
+            related_lines=[key.other] if key.other is not None else [], diagnosis=key.dx,
+            citation="; ".join(str(r) for r in rule.references),
+            references=[{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
+            rule_pack=rule.pack.name, pack_version=rule.pack.version, data_edition=edition,
+            table_row={k: v for k, v in row.items() if not k.startswith("_")} if row else None,
+        )
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def sort_key(f: Finding):
+    return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
+
+
+__all__ = ["Finding", "Renderer", "engine_error", "sort_key", "A"]

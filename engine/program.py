@@ -1,0 +1,72 @@
+"""Rules compiled for one run: the set of rules that can run, with their plans.
+
+Both backends run a :class:`Program`: the reference evaluator uses each rule's
+compiled closure; the Rete backend uses the plans and the fact builder. Rules
+whose tables are not loaded are kept aside as *not checked*, never silently
+passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .lang.evaluate import Ctx, compile_expr
+from .plan import Cond, Derived, Planner, all_derived, required_derived
+from .rules import Rule
+
+SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis")
+
+
+@dataclass(eq=False)
+class CompiledRule:
+    index: int
+    rule: Rule
+    test: Callable[[Ctx], Any]  # the whole condition, reference semantics
+    cond: Cond  # the planned condition (native tests + derived atoms)
+    required: list[Derived]  # derived atoms that must hold (for pruning facts)
+    derived: list[Derived]  # every derived atom in the condition
+
+
+@dataclass
+class ScopePlan:
+    scope: str
+    rules: list[CompiledRule]
+    planner: Planner
+    derived_fns: dict[str, Callable[[Ctx], Any]] = field(default_factory=dict)  # prop -> closure
+
+
+@dataclass
+class Program:
+    rules: list[CompiledRule]
+    scopes: dict[str, ScopePlan]
+    not_checked: list[tuple[Rule, str]]  # rule, reason
+    tables: Any
+    valuesets: dict[str, frozenset]
+
+    def ctx(self, names: dict, dos: str) -> Ctx:
+        return Ctx(names, dos, self.tables, self.valuesets)
+
+
+def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset]) -> Program:
+    """Compile runnable rules; set aside those whose tables are not loaded."""
+    compiled: list[CompiledRule] = []
+    not_checked: list[tuple[Rule, str]] = []
+    scopes: dict[str, ScopePlan] = {}
+    for rule in rules:
+        missing = [t for t in rule.tables if tables is None or not tables.loaded(t)]
+        if missing:
+            not_checked.append((rule, "table not loaded: " + ", ".join(missing)))
+            continue
+        plan = scopes.get(rule.scope)
+        if plan is None:
+            plan = scopes[rule.scope] = ScopePlan(rule.scope, [], Planner(rule.scope))
+        cond = plan.planner.plan(rule.condition)
+        item = CompiledRule(len(compiled), rule, compile_expr(rule.condition), cond, required_derived(cond),
+                            all_derived(cond))
+        compiled.append(item)
+        plan.rules.append(item)
+    for plan in scopes.values():
+        plan.derived_fns = {atom.prop: compile_expr(atom.node) for atom in plan.planner.derived.values()}
+    ordered = {s: scopes[s] for s in SCOPE_ORDER if s in scopes}
+    return Program(compiled, ordered, not_checked, tables, valuesets)

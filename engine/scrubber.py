@@ -1,0 +1,139 @@
+"""The Python API: build a Scrubber once, then scrub claims.
+
+    from engine import Scrubber
+    scrubber = Scrubber()                       # bundled packs, tables found on this machine
+    result = scrubber.scrub(claim_dict)         # -> ClaimResult with typed findings
+    for result in scrubber.scrub_many(claims):  # any iterable of dicts / InputItems
+        ...
+
+Every input claim gives exactly one :class:`ClaimResult`: ``scrubbed`` with its
+findings, or ``rejected`` with the field and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from .backends import make_backend
+from .backends.durable import EngineError
+from .findings import Finding, Renderer, engine_error, sort_key
+from .inputs.base import InputItem
+from .normalize import ClaimRejected, claim_from_dict
+from .program import Program, build_program
+from .rules import Issue, RuleBook, load_rulebook
+from .validate import problems
+from .views import claim_view
+
+
+class RulesError(Exception):
+    """The rules have errors (lint them); the scrubber will not run broken rules."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues[:5]) + (" ..." if len(issues) > 5 else ""))
+
+
+@dataclass(slots=True)
+class ClaimResult:
+    claim_id: str | None
+    status: str  # scrubbed | rejected
+    findings: list[Finding] = field(default_factory=list)
+    reason: str | None = None
+    field: str | None = None
+    source: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"claim_id": self.claim_id, "status": self.status, "source": self.source,
+                               "finding_count": len(self.findings)}
+        if self.status == "rejected":
+            out["reason"] = self.reason
+            out["field"] = self.field
+        return out
+
+
+def table_columns(tables) -> dict[str, dict[str, str]] | None:
+    """Column types of every known table, for type-checking lookups; None when unknown."""
+    registry = getattr(tables, "registry", None)
+    if registry is None:
+        try:
+            from .tables import default_registry
+
+            registry = default_registry()
+        except Exception:  # pragma: no cover - no registry available
+            return None
+    return {d.name: {c: d.column_type(c) for c in d.columns} for d in registry}
+
+
+def default_tables(data_dir: str | Path | None = None, samples: bool | None = None):
+    from .tables import open_tables
+
+    return open_tables(data_dir, samples=samples)
+
+
+class Scrubber:
+    """Rules and tables loaded once; claims scrubbed one at a time or as a stream."""
+
+    def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
+                 tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
+                 backend: str = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
+        self.tables = tables if tables is not None else default_tables(data_dir, samples)
+        if rulebook is None:
+            rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
+                                             replace_bundled=replace_bundled)
+            errors = [i for i in issues if i.severity == "error"]
+            if errors:
+                raise RulesError(errors)
+        self.rulebook = rulebook
+        self.program: Program = build_program(rulebook.active(include_draft), self.tables, rulebook.value_codes)
+        self.backend = make_backend(backend, self.program)
+        self.renderer = Renderer(self.program)
+
+    @property
+    def not_checked(self) -> list[dict]:
+        """Rules that could not run in this configuration, and why ("not checked", never "passed")."""
+        return [{"rule_id": r.id, "reason": why} for r, why in self.program.not_checked]
+
+    def editions(self) -> list[dict]:
+        """The data editions this scrubber reads (the tables its rules use)."""
+        used = sorted({t for item in self.program.rules for t in item.rule.tables})
+        out = []
+        for status in self.tables.status():
+            if status.name in used:
+                out.append(status.as_dict())
+        return out
+
+    def scrub(self, claim: dict | InputItem, source: str | None = None) -> ClaimResult:
+        item = claim if isinstance(claim, InputItem) else InputItem(
+            source or "", claim.get("claim_id") if isinstance(claim, dict) else None, claim)
+        return self.scrub_item(item)
+
+    def scrub_many(self, claims: Iterable[dict | InputItem]) -> Iterator[ClaimResult]:
+        for claim in claims:
+            yield self.scrub(claim)
+
+    def scrub_item(self, item: InputItem) -> ClaimResult:
+        cid = item.claim_id
+        if item.error is not None:
+            return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
+        data = item.data
+        found = problems(data)
+        if found:
+            field_name, problem = found[0]
+            more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
+            return ClaimResult(cid, "rejected", reason=f"{field_name}: {problem}{more}", field=field_name,
+                               source=item.source)
+        try:
+            claim = claim_from_dict(data, item.source)
+        except ClaimRejected as exc:
+            return ClaimResult(cid, "rejected", reason=exc.reason, field=exc.field, source=item.source)
+        view = claim_view(claim)
+        try:
+            hits = self.backend.run(view)
+        except EngineError as exc:
+            return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
+                               source=item.source)
+        rules = self.program.rules
+        findings = sorted((self.renderer.render(rules[index], view, key) for index, key in hits), key=sort_key)
+        return ClaimResult(cid, "scrubbed", findings, source=item.source)

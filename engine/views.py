@@ -1,0 +1,126 @@
+"""The claim as rules see it: plain dicts shaped like the rule types, plus scope contexts.
+
+Built once per claim and shared by both backends and by finding rendering,
+so the computed fields (ages, a line's provider NPI) are computed in one place.
+Money here is Decimal dollars; the fact builder turns it into cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterator
+
+from .lang.functions import age_on
+from .model import Claim, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """Which evaluation of a rule: the line (and other line) or diagnosis it was about."""
+
+    line: int | None = None
+    other: int | None = None
+    dx: int | None = None
+
+
+CLAIM_KEY = Key()
+
+
+def _provider(p: Provider | None) -> dict | None:
+    if p is None:
+        return None
+    return {"npi": p.npi, "name": p.name, "taxonomy": p.taxonomy, "specialty": p.specialty}
+
+
+def _units(u: Decimal):
+    return int(u) if u == u.to_integral_value() else u
+
+
+def claim_view(claim: Claim) -> dict[str, Any]:
+    dxs = [
+        {"code": d.code, "poa": d.poa, "position": d.position, "is_principal": d.position == 1}
+        for d in claim.diagnoses
+    ]
+    dx_codes = [d.code for d in claim.diagnoses]
+    default_npi = (claim.rendering_provider or claim.billing_provider).npi
+    birth = claim.patient.birth_date
+    lines = []
+    for line in claim.lines:
+        lines.append({
+            "sequence": line.sequence,
+            "code": line.code,
+            "modifiers": list(line.modifiers),
+            "units": _units(line.units),
+            "charge": Decimal(line.charge_cents) / 100,
+            "from_date": line.from_date,
+            "to_date": line.to_date,
+            "place_of_service": line.place_of_service,
+            "diagnosis_pointers": list(line.diagnosis_pointers),
+            "rendering_npi": line.rendering_npi,
+            "revenue_code": line.revenue_code,
+            "ndc": line.ndc,
+            "provider_npi": line.rendering_npi or default_npi,
+            "diagnosis_codes": [dx_codes[p - 1] for p in line.diagnosis_pointers if 0 < p <= len(dx_codes)],
+            "patient_age": age_on(birth, line.from_date),
+            "claim_type": claim.type,
+        })
+    first = min(line.from_date for line in claim.lines)
+    return {
+        "claim_id": claim.claim_id,
+        "type": claim.type,
+        "frequency": claim.frequency,
+        "replaces_claim_id": claim.replaces_claim_id,
+        "claim_date": claim.claim_date,
+        "payer": {"type": claim.payer.type, "name": claim.payer.name, "id": claim.payer.id},
+        "billing_provider": _provider(claim.billing_provider),
+        "rendering_provider": _provider(claim.rendering_provider),
+        "patient": {"id": claim.patient.id, "sex": claim.patient.sex, "birth_date": birth,
+                    "age": age_on(birth, first)},
+        "place_of_service": claim.place_of_service,
+        "bill_type": claim.bill_type,
+        "admission_date": claim.admission_date,
+        "discharge_date": claim.discharge_date,
+        "diagnoses": dxs,
+        "lines": lines,
+        "first_service_date": first,
+        "last_service_date": max(line.to_date for line in claim.lines),
+        "total_charge": Decimal(sum(line.charge_cents for line in claim.lines)) / 100,
+        "line_count": len(claim.lines),
+        "diagnosis_codes": dx_codes,
+    }
+
+
+def contexts(scope: str, view: dict) -> Iterator[tuple[Key, dict, str]]:
+    """Every (key, bound names, date of service) a rule of this scope is evaluated on."""
+    if scope == "claim":
+        yield CLAIM_KEY, {"claim": view}, view["first_service_date"]
+    elif scope == "line":
+        for line in view["lines"]:
+            yield Key(line=line["sequence"]), {"claim": view, "line": line}, line["from_date"]
+    elif scope == "line_pair":
+        lines = view["lines"]
+        for a in lines:
+            for b in lines:
+                if a is not b:
+                    yield Key(line=a["sequence"], other=b["sequence"]), {"claim": view, "line": a, "other": b}, a["from_date"]
+    elif scope == "diagnosis":
+        for dx in view["diagnoses"]:
+            yield Key(dx=dx["position"]), {"claim": view, "dx": dx}, view["first_service_date"]
+    else:  # pragma: no cover - scopes are validated when rules load
+        raise ValueError(scope)
+
+
+def bind(view: dict, key: Key) -> tuple[dict, str]:
+    """The bound names and date of service for one key (used to render a finding)."""
+    lines = {line["sequence"]: line for line in view["lines"]}
+    names: dict[str, Any] = {"claim": view}
+    dos = view["first_service_date"]
+    if key.line is not None:
+        names["line"] = lines[key.line]
+        dos = lines[key.line]["from_date"]
+    if key.other is not None:
+        names["other"] = lines[key.other]
+    if key.dx is not None:
+        names["dx"] = view["diagnoses"][key.dx - 1]
+    return names, dos
