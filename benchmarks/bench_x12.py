@@ -74,7 +74,8 @@ def main() -> int:
     read_claims, read_rate = best_rate(read_all, data, args.repeat)
     print(f"file: {args.file.name} ({len(data):,} bytes, {split_claims} CLM segments)")
     print(f"plain segment split : {split_rate:>10,.0f} claims/s")
-    print(f"read_x12            : {read_rate:>10,.0f} claims/s ({read_claims} claims, {read_rate / split_rate:.0%} of split)")
+    share = read_rate / split_rate
+    print(f"read_x12            : {read_rate:>10,.0f} claims/s ({read_claims} claims, {share:.0%} of split)")
     variant = icd10_variant(data)
     if variant != data:
         good = sum(1 for item in read_x12(variant, "bench") if item.data is not None)

@@ -208,7 +208,9 @@ def test_money_stays_exact_and_two_decimals_at_most():
     items = read(build(body))
     (bad,) = errors(items)
     assert bad.claim_id == "T-1" and bad.field == "lines[1].charge"
-    assert bad.error == f"segment {where('SV1*HC:20610*40.00*UN*1*11**1') } (SV1): SV102: amount has more than two decimals"
+    assert (
+        bad.error == f"segment {where('SV1*HC:20610*40.00*UN*1*11**1')} (SV1): SV102: amount has more than two decimals"
+    )
     assert set(good(items)) == {"T-2", "T-3"}
 
 
@@ -239,9 +241,7 @@ def test_truncated_after_a_whole_segment_names_the_missing_trailer():
 
 
 def test_wrong_component_separator_in_one_claim():
-    body = [
-        s.replace("HI*ABK:E119", "HI*ABK>E119").replace("SV1*HC:80053", "SV1*HC>80053") for s in TRANSACTION
-    ]
+    body = [s.replace("HI*ABK:E119", "HI*ABK>E119").replace("SV1*HC:80053", "SV1*HC>80053") for s in TRANSACTION]
     items = read(build(body))
     assert set(good(items)) == {"T-1", "T-3"}
     (t2,) = errors(items)
@@ -274,7 +274,10 @@ def test_missing_clm_in_its_own_hl_is_reported_and_the_others_read():
     items = read(build(body))
     assert set(good(items)) == {"T-1", "T-3"}
     (orphan,) = [item for item in items if item.claim_id is None]
-    assert orphan.error == f"segment {where('HI*ABK:E119', body)} (HI): diagnoses outside a claim; the CLM segment is missing"
+    assert (
+        orphan.error
+        == f"segment {where('HI*ABK:E119', body)} (HI): diagnoses outside a claim; the CLM segment is missing"
+    )
     assert len(claim_items(items)) == 2
 
 
@@ -320,7 +323,10 @@ def test_claim_without_service_lines():
     items = read(build(body))
     (t2,) = errors(items)
     assert t2.claim_id == "T-2" and t2.field == "lines"
-    assert t2.error == f"segment {where('CLM*T-2*95.00***11:B:1*Y*A*Y*Y', body)} (CLM): claim has no service lines (2400 LX with SV1/SV2)"
+    assert (
+        t2.error
+        == f"segment {where('CLM*T-2*95.00***11:B:1*Y*A*Y*Y', body)} (CLM): claim has no service lines (2400 LX with SV1/SV2)"
+    )
 
 
 def test_replacement_needs_ref_f8_and_void_reads_it():
@@ -339,7 +345,10 @@ def test_demographic_errors_name_the_segment_never_the_patient():
     items = read(build(body))
     (t1,) = errors(items)
     n = where("DMG*D8*19800231*X", body)
-    assert t1.error == f"segment {n} (DMG): DMG02 birth date: not a calendar date; segment {n} (DMG): DMG03 sex code is not M, F or U"
+    assert (
+        t1.error
+        == f"segment {n} (DMG): DMG02 birth date: not a calendar date; segment {n} (DMG): DMG03 sex code is not M, F or U"
+    )
     assert "19800231" not in t1.error
     without_phi(items)
 
@@ -426,8 +435,12 @@ def test_demo_837i():
 def test_institutional_poa_and_admission():
     text = DEMO_I.read_text()
     text = text.replace("CLM*DEMO-I001*1236.00***13:A:1", "CLM*DEMO-I001*1236.00***11:A:1")
-    text = text.replace("HI*ABK:R079~", "HI*ABK:R079:::::::Y~").replace("HI*ABF:I10*ABF:E119~", "HI*ABF:I10:::::::N*ABF:E119~")
-    text = text.replace("DTP*434*RD8*20240515-20240515~", "DTP*434*RD8*20240515-20240517~\nDTP*435*DT*202405150830~\nDTP*096*TM*1130~")
+    text = text.replace("HI*ABK:R079~", "HI*ABK:R079:::::::Y~").replace(
+        "HI*ABF:I10*ABF:E119~", "HI*ABF:I10:::::::N*ABF:E119~"
+    )
+    text = text.replace(
+        "DTP*434*RD8*20240515-20240515~", "DTP*434*RD8*20240515-20240517~\nDTP*435*DT*202405150830~\nDTP*096*TM*1130~"
+    )
     text = text.replace("SE*36*0001", "SE*38*0001")
     items = read(text)
     claim = good(items)["DEMO-I001"]
@@ -448,11 +461,16 @@ def test_imsweb_many_claims(x12_samples):
     # every claim carries "HI*BK*8901*BF*..." (qualifier and code in separate elements) and the
     # second of each pair a 6-character procedure code 478331: none can be read
     assert all(item.data is None for item in claims)
-    assert claims[0].error == "segment 23 (HI): HI01: no component separator ':' (ISA16) between qualifier and code; wrong delimiter?"
+    assert (
+        claims[0].error
+        == "segment 23 (HI): HI01: no component separator ':' (ISA16) between qualifier and code; wrong delimiter?"
+    )
     assert claims[1].error.endswith("segment 34 (SV1): SV101-2: procedure code must be 5 letters or digits")
     assert claims[0].source == "many:seg 22"
     (envelope,) = [item for item in items if item.claim_id is None]
-    assert envelope.error.startswith("segment 11488 (SE): SE01 says 25 segments but the transaction set (segments 3-11488) has 11486")
+    assert envelope.error.startswith(
+        "segment 11488 (SE): SE01 says 25 segments but the transaction set (segments 3-11488) has 11486"
+    )
 
 
 def test_imsweb_many_claims_repaired_in_memory(x12_samples):
@@ -562,7 +580,9 @@ def test_linuxforhealth_drug_claim_repaired_in_memory(x12_samples):
     assert claim["payer"] == {"type": "commercial", "name": "R&R Health Plan", "id": "PLANID12345"}
     assert claim["patient"] == {"id": "MBRID01234", "sex": "M", "birth_date": "1943-05-01"}
     assert claim["place_of_service"] == "12"
-    lines = [(l["sequence"], l["code"], l["charge"], l["units"], l.get("ndc")) for l in claim["lines"]]
+    lines = [
+        (line["sequence"], line["code"], line["charge"], line["units"], line.get("ndc")) for line in claim["lines"]
+    ]
     assert lines == [
         (1, "S9500", "1400.00", 7, None),
         (2, "J0696", "682.50", 56, "00004196501"),
@@ -571,7 +591,7 @@ def test_linuxforhealth_drug_claim_repaired_in_memory(x12_samples):
         (5, "J3490", "57.12", 14, "08290033010"),
         (6, "J3490", "10.50", 7, "08290038005"),
     ]
-    assert {(l["from_date"], l["to_date"]) for l in claim["lines"]} == {("2004-02-01", "2004-02-07")}
+    assert {(line["from_date"], line["to_date"]) for line in claim["lines"]} == {("2004-02-01", "2004-02-07")}
     assert sum(claim_from_dict(claim).lines[i].charge_cents for i in range(6)) == 223293  # CLM02 2232.93
 
 
@@ -585,7 +605,12 @@ def test_linuxforhealth_anesthesia_claim_with_its_own_component_separator(x12_sa
     assert claim["rendering_provider"] == {"npi": "5678912345", "name": "TOWNSEND, JACOB", "taxonomy": "207L00000X"}
     (line,) = claim["lines"]
     # SV103 MJ: 61 anesthesia minutes; SV107 written "1.00"
-    assert (line["code"], line["modifiers"], line["units"], line["diagnosis_pointers"]) == ("00142", ["QK", "QS", "P1"], 61, [1])
+    assert (line["code"], line["modifiers"], line["units"], line["diagnosis_pointers"]) == (
+        "00142",
+        ["QK", "QS", "P1"],
+        61,
+        [1],
+    )
 
 
 def test_linuxforhealth_two_institutional_claims_repaired_in_memory(x12_samples):
@@ -598,7 +623,7 @@ def test_linuxforhealth_two_institutional_claims_repaired_in_memory(x12_samples)
     assert first["payer"] == {"type": "other", "name": "TRICARE", "id": "99999"}  # SBR09 CH
     assert first["billing_provider"] == {"npi": "1234567890", "name": "JONES HOSPITAL", "taxonomy": "282N00000X"}
     assert first["diagnoses"] == [{"code": "H269"}, {"code": "I10"}, {"code": "R9431"}]
-    assert [(l["revenue_code"], l["code"], l["charge"], l["units"]) for l in first["lines"]] == [
+    assert [(line["revenue_code"], line["code"], line["charge"], line["units"]) for line in first["lines"]] == [
         ("0305", "85025", "13.39", 1),
         ("0730", "93005", "76.56", 3),
     ]
@@ -642,7 +667,10 @@ def test_demo_files_conform_per_pyx12(path, tmp_path):
     ack = io.StringIO()
     assert x12n_document.x12n_document(pyx12_params.params(), str(path), ack, None, None), ack.getvalue()
     assert "IK5*A" in ack.getvalue()
-    ours = [(d["claim_id"], [(str(l["sequence"]), l["code"], l["charge"]) for l in d["lines"]]) for d in good(read(path.read_bytes())).values()]
+    ours = [
+        (d["claim_id"], [(str(line["sequence"]), line["code"], line["charge"]) for line in d["lines"]])
+        for d in good(read(path.read_bytes())).values()
+    ]
     assert ours == _pyx12_claims(path)
 
 
@@ -655,7 +683,7 @@ def test_imsweb_agrees_with_pyx12(x12_samples, tmp_path):
     copy.write_bytes(data)
     oracle = _pyx12_claims(copy)
     ours = [
-        (item.data["claim_id"], [(str(l["sequence"]), l["code"], l["charge"]) for l in item.data["lines"]])
+        (item.data["claim_id"], [(str(line["sequence"]), line["code"], line["charge"]) for line in item.data["lines"]])
         for item in read(data)
         if item.data is not None
     ]

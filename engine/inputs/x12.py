@@ -14,10 +14,12 @@ claim ids (CLM01), never names, member ids or birth dates.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .base import InputFormatError, InputItem
 
@@ -109,7 +111,9 @@ def read_delimiters(text: str) -> Delimiters:
     for _ in range(15):
         at = text.find(element, at + 1)
         if at < 0:
-            raise InputFormatError("ISA segment is incomplete: fewer than 16 elements, so the delimiters cannot be read")
+            raise InputFormatError(
+                "ISA segment is incomplete: fewer than 16 elements, so the delimiters cannot be read"
+            )
     if at + 2 >= len(text):
         raise InputFormatError("ISA segment is incomplete: no component separator (ISA16) or segment terminator")
     component, segment = text[at + 1], text[at + 2]
@@ -133,23 +137,30 @@ def split_segments(text: str, delims: Delimiters) -> tuple[list[str], bool]:
 
 
 # ---------------------------------------------------------------- value readers
-_date_cache: dict[str, str] = {}
+@functools.lru_cache(maxsize=8192)
+def _iso(raw: str) -> str | None:
+    """CCYYMMDD -> ISO date when it is a calendar date (cached: a file repeats its dates)."""
+    if len(raw) != 8 or not raw.isdigit():
+        return None
+    try:
+        return _dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:])).isoformat()
+    except ValueError:
+        return None
 
 
 def _d8(raw: str, where: str, field: str | None) -> str:
-    """CCYYMMDD -> ISO date, checked against the calendar (cached: dates repeat)."""
-    iso = _date_cache.get(raw)
-    if iso is not None:
-        return iso
-    if len(raw) != 8 or not raw.isdigit():
-        raise _Bad(field, f"{where}: date must be CCYYMMDD")
-    try:
-        iso = _dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:])).isoformat()
-    except ValueError:
-        raise _Bad(field, f"{where}: not a calendar date") from None
-    if len(_date_cache) < 10000:
-        _date_cache[raw] = iso
+    iso = _iso(raw)
+    if iso is None:
+        if len(raw) != 8 or not raw.isdigit():
+            raise _Bad(field, f"{where}: date must be CCYYMMDD")
+        raise _Bad(field, f"{where}: not a calendar date")
     return iso
+
+
+def _shown(value: str) -> str:
+    """A code value for an error message: only short codes, so a misaligned
+    element can never put a name or member id into the text."""
+    return repr(value) if len(value) <= 3 else "a longer value"
 
 
 def _period(fmt: str, raw: str, where: str, field: str | None) -> tuple[str, str]:
@@ -168,7 +179,7 @@ def _period(fmt: str, raw: str, where: str, field: str | None) -> tuple[str, str
     if fmt == "DT":
         day = _d8(raw[:8], where, field)
         return day, day
-    raise _Bad(field, f"{where}: date format qualifier {fmt!r} is not D8, RD8 or DT")
+    raise _Bad(field, f"{where}: date format qualifier {_shown(fmt)} is not D8, RD8 or DT")
 
 
 def _money(raw: str, where: str, field: str) -> str:
@@ -409,9 +420,7 @@ class _Walker:
 
     def truncated(self, n: int, message: str) -> None:
         if self.claim is not None:
-            self.claim.problems.append(
-                (None, f"{message}; the claim may be incomplete, so it is not read")
-            )
+            self.claim.problems.append((None, f"{message}; the claim may be incomplete, so it is not read"))
             self.close_claim()
         self.envelope_error(n, message)
         self.st_control = None
@@ -421,7 +430,9 @@ class _Walker:
     # ------------------------------------------------------------ envelope
     def isa(self, n: int, seg: list[str]) -> None:
         if self.isa_control is not None:
-            self.envelope_error(n, f"segment {n} (ISA): the interchange that starts at segment {self.isa_seg} has no IEA")
+            self.envelope_error(
+                n, f"segment {n} (ISA): the interchange that starts at segment {self.isa_seg} has no IEA"
+            )
         if len(seg) != 17:
             self.envelope_error(n, f"segment {n} (ISA): has {len(seg) - 1} elements, expected 16")
         self.isa_control = _el(seg, 13)
@@ -436,7 +447,9 @@ class _Walker:
             return
         if _el(seg, 1) != str(self.gs_count):
             self.envelope_error(
-                n, f"segment {n} (IEA): IEA01 says {_el(seg, 1) or 'nothing'} functional groups, the interchange has {self.gs_count}"
+                n,
+                f"segment {n} (IEA): IEA01 says {_el(seg, 1) or 'nothing'} functional groups, "
+                f"the interchange has {self.gs_count}",
             )
         if _el(seg, 2) != self.isa_control:
             self.envelope_error(n, f"segment {n} (IEA): IEA02 control number does not match ISA13")
@@ -444,7 +457,9 @@ class _Walker:
 
     def gs(self, n: int, seg: list[str]) -> None:
         if self.group is not None:
-            self.envelope_error(n, f"segment {n} (GS): the functional group that starts at segment {self.group_seg} has no GE")
+            self.envelope_error(
+                n, f"segment {n} (GS): the functional group that starts at segment {self.group_seg} has no GE"
+            )
         self.gs_count += 1
         version = _el(seg, 8)
         self.group = _Group(claim_type=_claim_type(version), version=version, control=_el(seg, 6))
@@ -458,7 +473,9 @@ class _Walker:
             return
         if _el(seg, 1) != str(self.group.st_count):
             self.envelope_error(
-                n, f"segment {n} (GE): GE01 says {_el(seg, 1) or 'nothing'} transaction sets, the group has {self.group.st_count}"
+                n,
+                f"segment {n} (GE): GE01 says {_el(seg, 1) or 'nothing'} transaction sets, "
+                f"the group has {self.group.st_count}",
             )
         if _el(seg, 2) != self.group.control:
             self.envelope_error(n, f"segment {n} (GE): GE02 control number does not match GS06")
@@ -467,7 +484,9 @@ class _Walker:
     def st(self, n: int, seg: list[str]) -> None:
         self.close_claim()
         if self.st_control is not None:
-            self.envelope_error(n, f"segment {n} (ST): the transaction set that starts at segment {self.st_seg} has no SE")
+            self.envelope_error(
+                n, f"segment {n} (ST): the transaction set that starts at segment {self.st_seg} has no SE"
+            )
         self.st_seg = n
         self.st_control = _el(seg, 2)
         self.st_claims = []
@@ -483,7 +502,9 @@ class _Walker:
         self.claim_type = _claim_type(version)
         self.st_ok = _el(seg, 1) == "837" and self.claim_type is not None
         if _el(seg, 1) != "837":
-            self.envelope_error(n, f"segment {n} (ST): transaction set {_el(seg, 1)!r} is not an 837 claim; skipped")
+            self.envelope_error(
+                n, f"segment {n} (ST): transaction set {_shown(_el(seg, 1))} is not an 837 claim; skipped"
+            )
         elif self.claim_type is None:
             self.envelope_error(
                 n,
@@ -535,7 +556,7 @@ class _Walker:
             self.person = None
         else:
             self.loop = "unknown"
-            raise _Bad(None, f"segment {n} (HL): HL03 level code {level!r} is not 20, 22 or 23")
+            raise _Bad(None, f"segment {n} (HL): HL03 level code {_shown(level)} is not 20, 22 or 23")
 
     def prv(self, n: int, seg: list[str]) -> None:
         taxonomy = _el(seg, 3)
@@ -601,7 +622,9 @@ class _Walker:
         field_prefix = "patient"
         if _el(seg, 1) == "D8" and _el(seg, 2):
             try:
-                person.data["birth_date"] = _d8(_el(seg, 2), f"segment {n} (DMG): DMG02 birth date", f"{field_prefix}.birth_date")
+                person.data["birth_date"] = _d8(
+                    _el(seg, 2), f"segment {n} (DMG): DMG02 birth date", f"{field_prefix}.birth_date"
+                )
             except _Bad as bad:
                 person.demographics.append((bad.field, bad.message))
         elif _el(seg, 2):
@@ -665,7 +688,7 @@ class _Walker:
             data["frequency"] = "original"
         else:
             problems.append(
-                ("frequency", f"segment {n} (CLM): CLM05-3 claim frequency code {frequency!r} is not 1, 7 or 8")
+                ("frequency", f"segment {n} (CLM): CLM05-3 claim frequency code {_shown(frequency)} is not 1, 7 or 8")
             )
         if self.claim_date:
             data["claim_date"] = self.claim_date
@@ -674,7 +697,10 @@ class _Walker:
             data["billing_provider"] = dict(self.billing.data)
         elif not self.billing.problems:
             problems.append(
-                ("billing_provider.npi", f"segment {n} (CLM): no billing provider (2010AA NM1*85 with an NPI) before this claim")
+                (
+                    "billing_provider.npi",
+                    f"segment {n} (CLM): no billing provider (2010AA NM1*85 with an NPI) before this claim",
+                )
             )
         patient = self.patient.data if self.patient is not None else {}
         subscriber = self.subscriber.data
@@ -696,7 +722,10 @@ class _Walker:
                 data["bill_type"] = f"0{facility}{frequency}"
             else:
                 problems.append(
-                    ("bill_type", f"segment {n} (CLM): CLM05-1 facility code (2 digits) and CLM05-3 frequency make the bill type")
+                    (
+                        "bill_type",
+                        f"segment {n} (CLM): CLM05-1 facility code (2 digits) and CLM05-3 frequency make the bill type",
+                    )
                 )
 
     def dtp(self, n: int, seg: list[str]) -> None:
@@ -705,7 +734,9 @@ class _Walker:
         if loop == "2400":
             if qualifier == "472" and self.line is not None:
                 i = len(self.claim.lines) - 1
-                first, last = _period(_el(seg, 2), _el(seg, 3), f"segment {n} (DTP*472): DTP03", f"lines[{i}].from_date")
+                first, last = _period(
+                    _el(seg, 2), _el(seg, 3), f"segment {n} (DTP*472): DTP03", f"lines[{i}].from_date"
+                )
                 self.line.data["from_date"] = first
                 self.line.data["to_date"] = last
                 self.line.has_date = True
@@ -716,12 +747,16 @@ class _Walker:
         if qualifier == "434":
             draft.statement = _period(_el(seg, 2), _el(seg, 3), f"segment {n} (DTP*434): DTP03", "lines[].from_date")
         elif qualifier == "435":
-            draft.data["admission_date"] = _period(_el(seg, 2), _el(seg, 3), f"segment {n} (DTP*435): DTP03", "admission_date")[0]
+            draft.data["admission_date"] = _period(
+                _el(seg, 2), _el(seg, 3), f"segment {n} (DTP*435): DTP03", "admission_date"
+            )[0]
         elif qualifier == "096":
             if _el(seg, 2) == "TM":
                 draft.discharged = True
             else:
-                draft.data["discharge_date"] = _period(_el(seg, 2), _el(seg, 3), f"segment {n} (DTP*096): DTP03", "discharge_date")[1]
+                draft.data["discharge_date"] = _period(
+                    _el(seg, 2), _el(seg, 3), f"segment {n} (DTP*096): DTP03", "discharge_date"
+                )[1]
 
     def ref(self, n: int, seg: list[str]) -> None:
         if self.loop == "2300" and _el(seg, 1) == "F8" and _el(seg, 2):
@@ -762,7 +797,10 @@ class _Walker:
             position = len(diagnoses)
             field_name = f"diagnoses[{position}].code"
             if len(parts) < 2 or not parts[1]:
-                raise _Bad(field_name, f"{where}-2: diagnosis qualifier {qualifier} has no code (is the component separator {comp!r}?)")
+                raise _Bad(
+                    field_name,
+                    f"{where}-2: diagnosis qualifier {qualifier} has no code (is the component separator {comp!r}?)",
+                )
             code = parts[1].replace(".", "").upper()
             if not _ICD10.fullmatch(code):
                 hint = " (qualifier is ICD-9-CM; convert to ICD-10-CM)" if qualifier in _ICD9 else ""
@@ -774,7 +812,10 @@ class _Walker:
             diagnosis: dict[str, Any] = {"code": code}
             if institutional and len(parts) > 8 and parts[8]:
                 if parts[8] not in _POA:
-                    raise _Bad(f"diagnoses[{position}].poa", f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1")
+                    raise _Bad(
+                        f"diagnoses[{position}].poa",
+                        f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1",
+                    )
                 diagnosis["poa"] = parts[8]
             diagnoses.append(diagnosis)
 
@@ -812,9 +853,13 @@ class _Walker:
             if len(parts) == 1 and len(qualifier) > 2:
                 raise _Bad(
                     f"lines[{index}].code",
-                    f"{where}-1: no component separator {self.comp!r} (ISA16) in the procedure composite; wrong delimiter?",
+                    f"{where}-1: no component separator {self.comp!r} (ISA16) in the procedure composite; "
+                    "wrong delimiter?",
                 )
-            raise _Bad(f"lines[{index}].code", f"{where}-1: product/service qualifier {qualifier!r} is not HC (CPT/HCPCS)")
+            raise _Bad(
+                f"lines[{index}].code",
+                f"{where}-1: product/service qualifier {_shown(qualifier)} is not HC (CPT/HCPCS)",
+            )
         code = parts[1] if len(parts) > 1 else ""
         if not _PROC.fullmatch(code):
             raise _Bad(f"lines[{index}].code", f"{where}-2: procedure code must be 5 letters or digits")
@@ -851,12 +896,14 @@ class _Walker:
         line["charge"] = _money(_el(seg, 2), f"segment {n} (SV1): SV102", f"lines[{index}].charge")
         basis = _el(seg, 3)
         if basis not in ("UN", "MJ"):
-            raise _Bad(f"lines[{index}].units", f"segment {n} (SV1): SV103 unit basis {basis!r} is not UN or MJ")
+            raise _Bad(f"lines[{index}].units", f"segment {n} (SV1): SV103 unit basis {_shown(basis)} is not UN or MJ")
         line["units"] = _units(_el(seg, 4), f"segment {n} (SV1): SV104", f"lines[{index}].units")
         pos = _el(seg, 5)
         if pos:
             if not _POS.fullmatch(pos):
-                raise _Bad(f"lines[{index}].place_of_service", f"segment {n} (SV1): SV105 place of service must be 2 digits")
+                raise _Bad(
+                    f"lines[{index}].place_of_service", f"segment {n} (SV1): SV105 place of service must be 2 digits"
+                )
             line["place_of_service"] = pos
         pointers = _el(seg, 7)
         if pointers:
@@ -882,7 +929,7 @@ class _Walker:
         line["charge"] = _money(_el(seg, 3), f"segment {n} (SV2): SV203", f"lines[{index}].charge")
         basis = _el(seg, 4)
         if basis not in ("UN", "DA"):
-            raise _Bad(f"lines[{index}].units", f"segment {n} (SV2): SV204 unit basis {basis!r} is not UN or DA")
+            raise _Bad(f"lines[{index}].units", f"segment {n} (SV2): SV204 unit basis {_shown(basis)} is not UN or DA")
         line["units"] = _units(_el(seg, 5), f"segment {n} (SV2): SV205", f"lines[{index}].units")
 
     def lin(self, n: int, seg: list[str]) -> None:
@@ -974,5 +1021,8 @@ def read_x12(data: bytes, source: str) -> Iterator[InputItem]:
     _refuse_4010(segs, delims.element)
     start = delims.element
     if not any(s.startswith("ST" + start + "837") for s in segs):
-        raise InputFormatError("no 837 transaction set (ST*837) found in the interchange")
+        raise InputFormatError(
+            f"no 837 transaction set (ST{start}837) found; not a claim file, or the segment terminator "
+            f"{delims.segment!r} declared after ISA16 is not the one the file uses"
+        )
     yield from _Walker(source, delims).walk(segs, terminated)
