@@ -263,9 +263,18 @@ def test_wrong_element_separator_in_one_segment():
     assert f"segment {n}: cannot read the segment id (looks like SV1); is the element separator '*'" in t2.error
 
 
+def test_wrong_element_separator_in_a_clm_keeps_its_claim_id():
+    body = [s.replace("CLM*T-2*95.00***11:B:1*Y*A*Y*Y", "CLM|T-2|95.00|||11:B:1|Y|A|Y|Y") for s in TRANSACTION]
+    items = read(build(body))
+    assert set(good(items)) == {"T-1", "T-3"}
+    (t2,) = errors(items)
+    assert (t2.claim_id, t2.source) == ("T-2", f"test.x12:seg {where('CLM|T-2|95.00|||11:B:1|Y|A|Y|Y', body)}")
+    assert "cannot read the segment id (looks like CLM)" in t2.error
+
+
 def test_wrong_segment_terminator_refuses_the_file():
     text = build().replace("~\n", "\n").replace("*0*T*:\n", "*0*T*:~", 1)
-    with pytest.raises(InputFormatError, match="segment terminator '~'"):
+    with pytest.raises(InputFormatError, match="^test.x12: no 837 transaction set .* segment terminator '~'"):
         read(text)
 
 

@@ -404,7 +404,9 @@ class _Walker:
         )
         if looks_like == "CLM" and self.st_ok:
             self.close_claim()
-            self.claim = _ClaimDraft(seg_no=n, claim_id=None, data={}, problems=[(None, message)])
+            # CLM01 still follows whatever separator was used, so the claim keeps its id
+            claim_id = text[4:].split(text[3])[0] if len(text) > 4 and not text[3].isalnum() else ""
+            self.claim = _ClaimDraft(seg_no=n, claim_id=claim_id or None, data={}, problems=[(None, message)])
             self.loop = "skip"
             return
         if self.claim is None and self.loop in ("2000B", "2000C") and looks_like in ("LX", "SV1", "SV2", "HI"):
@@ -1011,18 +1013,21 @@ def read_x12(data: bytes, source: str) -> Iterator[InputItem]:
     unreadable delimiters, a 4010 file, or no 837 transaction set at all.
     """
     text = _decode(data)
-    delims = read_delimiters(text)
-    segs, terminated = split_segments(text, delims)
-    if len(segs) < 2:
-        raise InputFormatError(
-            f"the segment terminator {delims.segment!r} declared after ISA16 is not used in the file; "
-            "wrong delimiters or not an X12 file"
-        )
-    _refuse_4010(segs, delims.element)
-    start = delims.element
-    if not any(s.startswith("ST" + start + "837") for s in segs):
-        raise InputFormatError(
-            f"no 837 transaction set (ST{start}837) found; not a claim file, or the segment terminator "
-            f"{delims.segment!r} declared after ISA16 is not the one the file uses"
-        )
+    try:
+        delims = read_delimiters(text)
+        segs, terminated = split_segments(text, delims)
+        if len(segs) < 2:
+            raise InputFormatError(
+                f"the segment terminator {delims.segment!r} declared after ISA16 is not used in the file; "
+                "wrong delimiters or not an X12 file"
+            )
+        _refuse_4010(segs, delims.element)
+        start = delims.element
+        if not any(s.startswith("ST" + start + "837") for s in segs):
+            raise InputFormatError(
+                f"no 837 transaction set (ST{start}837) found; not a claim file, or the segment terminator "
+                f"{delims.segment!r} declared after ISA16 is not the one the file uses"
+            )
+    except InputFormatError as exc:
+        raise InputFormatError(f"{source}: {exc}") from None
     yield from _Walker(source, delims).walk(segs, terminated)
