@@ -34,9 +34,9 @@ import itertools
 import random
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import yaml
 
@@ -63,10 +63,12 @@ class ClonedConfig:
 
     def __post_init__(self) -> None:
         if self.k < 1 or not 0 < self.threshold <= 1 or self.num_perm % self.bands:
-            raise ValueError("cloned-note config: k >= 1, 0 < threshold <= 1, num_perm a multiple of bands")
+            raise ValueError(
+                "cloned-note config: k >= 1, 0 < threshold <= 1, num_perm a multiple of bands"
+            )
         unknown = set(self.scopes) - set(SCOPES)
         if unknown:
-            raise ValueError(f"cloned-note config: unknown scope {sorted(unknown)[0]!r}")
+            raise ValueError(f"cloned-note config: unknown scope {min(unknown)!r}")
 
 
 def load_cloned_config(path: str | Path | None = None) -> ClonedConfig:
@@ -74,7 +76,11 @@ def load_cloned_config(path: str | Path | None = None) -> ClonedConfig:
     path = Path(path) if path else rules_dir() / "tables" / "em" / CONFIG_FILE
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     fields = set(ClonedConfig.__dataclass_fields__)
-    kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
+    kwargs = {
+        k: (tuple(v) if isinstance(v, list) else v)
+        for k, v in data.items()
+        if k in fields
+    }
     return ClonedConfig(**kwargs)
 
 
@@ -89,7 +95,7 @@ class NoteText:
     sections: Mapping[str, str]
 
     @classmethod
-    def of(cls, encounter: Encounter) -> "NoteText":
+    def of(cls, encounter: Encounter) -> NoteText:
         return cls(
             encounter.encounter_id,
             encounter.patient_id,
@@ -110,7 +116,11 @@ class ClonedMatch:
 
     def explain(self) -> str:
         a, b = self.encounter_ids
-        where = "the same patient's visits" if self.scope == "same_patient" else "patients of one provider on one day"
+        where = (
+            "the same patient's visits"
+            if self.scope == "same_patient"
+            else "patients of one provider on one day"
+        )
         return f"{self.section} of encounters {a} and {b} is {self.similarity:.0%} identical ({where})"
 
 
@@ -119,7 +129,9 @@ def words(text: str) -> list[str]:
 
 
 def _hash(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(
+        hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little"
+    )
 
 
 def shingles(text: str, k: int = 5) -> frozenset[int]:
@@ -140,11 +152,15 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 
 
 def _permutations(n: int) -> tuple[tuple[int, int], ...]:
-    rng = random.Random(20210101)  # fixed: the same notes give the same candidates every run
+    rng = random.Random(
+        20210101
+    )  # fixed: the same notes give the same candidates every run
     return tuple((rng.randrange(1, _PRIME), rng.randrange(0, _PRIME)) for _ in range(n))
 
 
-def minhash(shingle_set: frozenset[int], perms: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+def minhash(
+    shingle_set: frozenset[int], perms: tuple[tuple[int, int], ...]
+) -> tuple[int, ...]:
     return tuple(min((a * h + b) % _PRIME for h in shingle_set) for a, b in perms)
 
 
@@ -163,7 +179,9 @@ def _pair_in_scope(a: NoteText, b: NoteText, scope: str) -> bool:
     return True
 
 
-def find_cloned_sections(notes: Iterable[NoteText | Encounter], config: ClonedConfig | None = None) -> list[ClonedMatch]:
+def find_cloned_sections(
+    notes: Iterable[NoteText | Encounter], config: ClonedConfig | None = None
+) -> list[ClonedMatch]:
     """Near-identical sections within each scope group, best matches first."""
     cfg = config or load_cloned_config()
     items = [n if isinstance(n, NoteText) else NoteText.of(n) for n in notes]
@@ -189,9 +207,13 @@ def find_cloned_sections(notes: Iterable[NoteText | Encounter], config: ClonedCo
                 if len(members) < 2:
                     continue
                 if len(members) <= cfg.exact_group_max:
-                    candidates: Iterable[tuple[int, int]] = itertools.combinations(members, 2)
+                    candidates: Iterable[tuple[int, int]] = itertools.combinations(
+                        members, 2
+                    )
                 else:
-                    candidates = _lsh_candidates(members, sets, signatures, perms, cfg.bands, rows)
+                    candidates = _lsh_candidates(
+                        members, sets, signatures, perms, cfg.bands, rows
+                    )
                 for i, j in candidates:
                     a, b = items[i], items[j]
                     if not _pair_in_scope(a, b, scope):
@@ -199,13 +221,22 @@ def find_cloned_sections(notes: Iterable[NoteText | Encounter], config: ClonedCo
                     sim = jaccard(sets[i], sets[j])
                     if sim < cfg.threshold:
                         continue
-                    (x, sx), (y, sy) = sorted(((a.encounter_id, len(sets[i])), (b.encounter_id, len(sets[j]))))
+                    (x, sx), (y, sy) = sorted(
+                        ((a.encounter_id, len(sets[i])), (b.encounter_id, len(sets[j])))
+                    )
                     key = (section, scope, x, y)
                     if key not in found:
                         found[key] = ClonedMatch(
-                            section, (x, y), round(sim, 4), scope, len(sets[i] & sets[j]), (sx, sy)
+                            section,
+                            (x, y),
+                            round(sim, 4),
+                            scope,
+                            len(sets[i] & sets[j]),
+                            (sx, sy),
                         )
-    return sorted(found.values(), key=lambda m: (-m.similarity, m.section, m.encounter_ids))
+    return sorted(
+        found.values(), key=lambda m: (-m.similarity, m.section, m.encounter_ids)
+    )
 
 
 def _lsh_candidates(
@@ -242,7 +273,10 @@ def clone_clusters(matches: Iterable[ClonedMatch]) -> list[tuple[str, tuple[str,
         return x
 
     for m in matches:
-        a, b = find((m.section, m.encounter_ids[0])), find((m.section, m.encounter_ids[1]))
+        a, b = (
+            find((m.section, m.encounter_ids[0])),
+            find((m.section, m.encounter_ids[1])),
+        )
         if a != b:
             parent[max(a, b)] = min(a, b)
     clusters: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
-from .encounter import Encounter, MdmData, Mdm, Problem, RiskItem
+from .encounter import Encounter, Mdm, MdmData, Problem, RiskItem
 from .resources import rules_dir
 
 ELEMENTS = ("problems", "data", "risk")
@@ -45,7 +46,7 @@ class Level(IntEnum):
         return self.name.lower()
 
     @classmethod
-    def from_key(cls, key: str) -> "Level":
+    def from_key(cls, key: str) -> Level:
         return cls[key.upper()]
 
 
@@ -70,7 +71,9 @@ class Effective:
     source: str
 
     def covers(self, dos: str) -> bool:
-        return self.effective_from <= dos and (self.effective_to is None or dos <= self.effective_to)
+        return self.effective_from <= dos and (
+            self.effective_to is None or dos <= self.effective_to
+        )
 
     @property
     def since(self) -> str:
@@ -78,7 +81,11 @@ class Effective:
 
     @property
     def span(self) -> str:
-        return f"{self.since}-{self.effective_to[:4]}" if self.effective_to else f"from {self.since}"
+        return (
+            f"{self.since}-{self.effective_to[:4]}"
+            if self.effective_to
+            else f"from {self.since}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,13 +271,21 @@ class _Doc:
         except (TypeError, ValueError):
             raise self.err(where, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
-    def effective(self, obj: Mapping, where: str, default_source: str | None = None) -> Effective:
+    def effective(
+        self, obj: Mapping, where: str, default_source: str | None = None
+    ) -> Effective:
         source = obj.get("source", default_source)
         if not source:
-            raise self.err(where, "source is required (cite where the figures come from)")
+            raise self.err(
+                where, "source is required (cite where the figures come from)"
+            )
         return Effective(
-            effective_from=self.date(self.get(obj, "effective_from", where), f"{where}.effective_from"),
-            effective_to=self.date(obj.get("effective_to"), f"{where}.effective_to", optional=True),
+            effective_from=self.date(
+                self.get(obj, "effective_from", where), f"{where}.effective_from"
+            ),
+            effective_to=self.date(
+                obj.get("effective_to"), f"{where}.effective_to", optional=True
+            ),
             source=str(source),
         )
 
@@ -324,10 +339,17 @@ def _load_time(doc: _Doc) -> tuple[TimeTable, ...]:
 
 def _load_mdm(doc: _Doc) -> MdmTable:
     d = doc.data
-    labels = {
-        element: {doc.level(k, f"labels.{element}"): str(v) for k, v in doc.get(d["labels"], element, "labels").items()}
-        for element in ELEMENTS
-    } if "labels" in d else {e: {lv: lv.key for lv in Level if lv} for e in ELEMENTS}
+    labels = (
+        {
+            element: {
+                doc.level(k, f"labels.{element}"): str(v)
+                for k, v in doc.get(d["labels"], element, "labels").items()
+            }
+            for element in ELEMENTS
+        }
+        if "labels" in d
+        else {e: {lv: lv.key for lv in Level if lv} for e in ELEMENTS}
+    )
     rules = []
     problems = doc.get(d, "problems", "(file)")
     for key in reversed(LEVEL_KEYS):  # highest first
@@ -346,17 +368,28 @@ def _load_mdm(doc: _Doc) -> MdmTable:
             )
     dd = doc.get(d, "data", "(file)")
     data = DataThresholds(
-        low_category_1_items=doc.int_(doc.get(doc.get(dd, "low", "data"), "category_1_min_items", "data.low"), "data.low"),
+        low_category_1_items=doc.int_(
+            doc.get(doc.get(dd, "low", "data"), "category_1_min_items", "data.low"),
+            "data.low",
+        ),
         low_historian_alone=bool(dd["low"].get("historian_alone_suffices", True)),
         moderate_min_categories=doc.int_(
-            doc.get(doc.get(dd, "moderate", "data"), "min_categories", "data.moderate"), "data.moderate"
+            doc.get(doc.get(dd, "moderate", "data"), "min_categories", "data.moderate"),
+            "data.moderate",
         ),
-        high_min_categories=doc.int_(doc.get(doc.get(dd, "high", "data"), "min_categories", "data.high"), "data.high"),
+        high_min_categories=doc.int_(
+            doc.get(doc.get(dd, "high", "data"), "min_categories", "data.high"),
+            "data.high",
+        ),
         category_1_items_with_historian=doc.int_(
-            doc.get(dd, "category_1_min_items_with_historian", "data"), "data.category_1_min_items_with_historian"
+            doc.get(dd, "category_1_min_items_with_historian", "data"),
+            "data.category_1_min_items_with_historian",
         ),
     )
-    risk = {str(k): doc.level(v, f"risk.{k}") for k, v in doc.get(d, "risk", "(file)").items()}
+    risk = {
+        str(k): doc.level(v, f"risk.{k}")
+        for k, v in doc.get(d, "risk", "(file)").items()
+    }
     level_codes = []
     for i, lc in enumerate(doc.get(d, "level_codes", "(file)")):
         w = f"level_codes[{i}]"
@@ -366,14 +399,19 @@ def _load_mdm(doc: _Doc) -> MdmTable:
                 patient_status=lc.get("patient_status"),
                 visit_kind=lc.get("visit_kind"),
                 effective=doc.effective(lc, w),
-                codes={doc.level(k, f"{w}.codes"): doc.code(v, f"{w}.codes.{k}") for k, v in lc["codes"].items()},
+                codes={
+                    doc.level(k, f"{w}.codes"): doc.code(v, f"{w}.codes.{k}")
+                    for k, v in lc["codes"].items()
+                },
             )
         )
     return MdmTable(
         effective=doc.effective(d, "(file)"),
         labels=labels,
         problem_rules=tuple(rules),
-        default_status={str(k): str(v) for k, v in (d.get("problem_default_status") or {}).items()},
+        default_status={
+            str(k): str(v) for k, v in (d.get("problem_default_status") or {}).items()
+        },
         data=data,
         risk=risk,
         level_codes=tuple(level_codes),
@@ -381,7 +419,9 @@ def _load_mdm(doc: _Doc) -> MdmTable:
     )
 
 
-def _load_prolonged(doc: _Doc) -> tuple[tuple[ProlongedTable, ...], dict[str, frozenset[str]]]:
+def _load_prolonged(
+    doc: _Doc,
+) -> tuple[tuple[ProlongedTable, ...], dict[str, frozenset[str]]]:
     out = []
     for w, t in doc.tables():
         out.append(
@@ -390,9 +430,13 @@ def _load_prolonged(doc: _Doc) -> tuple[tuple[ProlongedTable, ...], dict[str, fr
                 code=doc.code(doc.get(t, "code", w), f"{w}.code"),
                 payers=tuple(doc.get(t, "payers", w)),
                 effective=doc.effective(t, w),
-                unit_minutes=doc.int_(doc.get(t, "unit_minutes", w), f"{w}.unit_minutes"),
+                unit_minutes=doc.int_(
+                    doc.get(t, "unit_minutes", w), f"{w}.unit_minutes"
+                ),
                 first_unit_at={
-                    doc.code(k, f"{w}.first_unit_at"): doc.int_(v, f"{w}.first_unit_at.{k}")
+                    doc.code(k, f"{w}.first_unit_at"): doc.int_(
+                        v, f"{w}.first_unit_at.{k}"
+                    )
                     for k, v in doc.get(t, "first_unit_at", w).items()
                 },
             )
@@ -426,9 +470,15 @@ def _load_critical_care(doc: _Doc) -> tuple[CriticalCareTable, ...]:
             first_code=doc.code(doc.get(t, "first_code", w), f"{w}.first_code"),
             first_min=doc.int_(doc.get(t, "first_min", w), f"{w}.first_min"),
             first_max=doc.int_(doc.get(t, "first_max", w), f"{w}.first_max"),
-            additional_code=doc.code(doc.get(t, "additional_code", w), f"{w}.additional_code"),
-            additional_first_at=doc.int_(doc.get(t, "additional_first_at", w), f"{w}.additional_first_at"),
-            additional_unit_minutes=doc.int_(doc.get(t, "additional_unit_minutes", w), f"{w}.additional_unit_minutes"),
+            additional_code=doc.code(
+                doc.get(t, "additional_code", w), f"{w}.additional_code"
+            ),
+            additional_first_at=doc.int_(
+                doc.get(t, "additional_first_at", w), f"{w}.additional_first_at"
+            ),
+            additional_unit_minutes=doc.int_(
+                doc.get(t, "additional_unit_minutes", w), f"{w}.additional_unit_minutes"
+            ),
         )
         for w, t in doc.tables()
     )
@@ -451,7 +501,9 @@ def _load_infusion(doc: _Doc) -> tuple[InfusionTable, ...]:
         InfusionTable(
             id=str(doc.get(t, "id", w)),
             effective=doc.effective(t, w),
-            push_max_minutes=doc.int_(doc.get(t, "push_max_minutes", w), f"{w}.push_max_minutes"),
+            push_max_minutes=doc.int_(
+                doc.get(t, "push_max_minutes", w), f"{w}.push_max_minutes"
+            ),
             secondary_source=bool(t.get("secondary_source", False)),
         )
         for w, t in doc.tables()
@@ -532,32 +584,52 @@ class MdmResult:
 
 
 def _label(table: MdmTable, element: str, level: Level) -> str:
-    return "none documented" if level == Level.NONE else table.labels[element].get(level, level.key)
+    return (
+        "none documented"
+        if level == Level.NONE
+        else table.labels[element].get(level, level.key)
+    )
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}"
 
 
-def score_problems(problems: Iterable[Problem], tables: EmTables | None = None) -> ElementScore:
+def score_problems(
+    problems: Iterable[Problem], tables: EmTables | None = None
+) -> ElementScore:
     """Highest level any problem rule reaches; reasons name the rule(s) met at that level."""
     t = _tables(tables).mdm
     items = [
-        (p.type, p.status if p.status is not None else t.default_status.get(p.type)) for p in problems
+        (p.type, p.status if p.status is not None else t.default_status.get(p.type))
+        for p in problems
     ]
     best, reasons = Level.NONE, []
     for rule in t.problem_rules:  # highest level first
         if rule.level < best:
             break
-        n = sum(1 for typ, status in items if typ == rule.type and (not rule.statuses or status in rule.statuses))
+        n = sum(
+            1
+            for typ, status in items
+            if typ == rule.type and (not rule.statuses or status in rule.statuses)
+        )
         if n >= rule.min_count:
             best = rule.level
             reasons.append(_count(n, rule.say))
     unscored = sorted(
-        {typ for typ, status in items if not any(r.type == typ and (not r.statuses or status in r.statuses) for r in t.problem_rules)}
+        {
+            typ
+            for typ, status in items
+            if not any(
+                r.type == typ and (not r.statuses or status in r.statuses)
+                for r in t.problem_rules
+            )
+        }
     )
     for typ in unscored:
-        reasons.append(f"{typ.replace('_', ' ')} without a scorable status (not counted)")
+        reasons.append(
+            f"{typ.replace('_', ' ')} without a scorable status (not counted)"
+        )
     label = _label(t, "problems", best) if best or not items else "none scorable"
     return ElementScore("problems", best, label, tuple(reasons))
 
@@ -577,14 +649,22 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
             tests.add((item.test or f"#{i}").strip().upper())
     cat1 = len(sources) + len(tests)
     historian = data.independent_historian
-    interpretation = any(not x.separately_reported for x in data.independent_interpretations)
+    interpretation = any(
+        not x.separately_reported for x in data.independent_interpretations
+    )
     discussion = any(not x.separately_reported for x in data.external_discussions)
 
     reasons = []
     if sources:
-        reasons.append(_count(len(sources), "external note source" + ("s" if len(sources) > 1 else "")))
+        reasons.append(
+            _count(
+                len(sources), "external note source" + ("s" if len(sources) > 1 else "")
+            )
+        )
     if tests:
-        reasons.append(_count(len(tests), "unique test" + ("s" if len(tests) > 1 else "")))
+        reasons.append(
+            _count(len(tests), "unique test" + ("s" if len(tests) > 1 else ""))
+        )
     if historian:
         reasons.append("independent historian")
     if interpretation:
@@ -592,7 +672,11 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
     if discussion:
         reasons.append("discussion with an external source")
 
-    categories = int(cat1 + int(historian) >= th.category_1_items_with_historian) + int(interpretation) + int(discussion)
+    categories = (
+        int(cat1 + int(historian) >= th.category_1_items_with_historian)
+        + int(interpretation)
+        + int(discussion)
+    )
     if categories >= th.high_min_categories:
         level = Level.HIGH
     elif categories >= th.moderate_min_categories:
@@ -604,14 +688,18 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
     return ElementScore("data", level, _label(t, "data", level), tuple(reasons))
 
 
-def score_risk(risk: Iterable[RiskItem], tables: EmTables | None = None) -> ElementScore:
+def score_risk(
+    risk: Iterable[RiskItem], tables: EmTables | None = None
+) -> ElementScore:
     """Highest risk of the management items; nothing documented is minimal risk."""
     t = _tables(tables).mdm
     best, reasons = Level.STRAIGHTFORWARD, []
     scored = [(t.risk.get(item.type), item.type) for item in risk]
     unknown = [typ for lv, typ in scored if lv is None]
     if unknown:
-        raise TableError(FILES["mdm"], "risk", f"no level for risk item type {unknown[0]!r}")
+        raise TableError(
+            FILES["mdm"], "risk", f"no level for risk item type {unknown[0]!r}"
+        )
     if scored:
         best = max(lv for lv, _ in scored)
         reasons = sorted({typ.replace("_", " ") for lv, typ in scored if lv == best})
@@ -622,8 +710,12 @@ def mdm_level(mdm: Mdm | None, tables: EmTables | None = None) -> MdmResult:
     """MDM = the level met by 2 of the 3 elements: the median of problems, data and risk."""
     if mdm is None:
         t = _tables(tables).mdm
-        none = {e: ElementScore(e, Level.NONE, _label(t, e, Level.NONE)) for e in ELEMENTS}
-        return MdmResult(Level.NONE, none["problems"], none["data"], none["risk"], documented=False)
+        none = {
+            e: ElementScore(e, Level.NONE, _label(t, e, Level.NONE)) for e in ELEMENTS
+        }
+        return MdmResult(
+            Level.NONE, none["problems"], none["data"], none["risk"], documented=False
+        )
     problems = score_problems(mdm.problems, tables)
     data = score_data(mdm.data, tables)
     risk = score_risk(mdm.risk, tables)
@@ -656,8 +748,16 @@ class TimeResult:
         if self.minutes is None:
             return "time not documented"
         if self.code is None:
-            return f"time {self.minutes} min ({self.note})" if self.note else f"time {self.minutes} min"
-        beyond = "; beyond the top range" if self.row and self.row.max is not None and self.minutes > self.row.max else ""
+            return (
+                f"time {self.minutes} min ({self.note})"
+                if self.note
+                else f"time {self.minutes} min"
+            )
+        beyond = (
+            "; beyond the top range"
+            if self.row and self.row.max is not None and self.minutes > self.row.max
+            else ""
+        )
         return f"time {self.minutes} min ({self.requirement()}{beyond})"
 
 
@@ -679,10 +779,14 @@ def em_time_minutes(encounter: Encounter) -> tuple[int | None, str]:
 
 
 def _time_table(family: str, dos: str, tables: EmTables) -> TimeTable | None:
-    return next((t for t in tables.time if t.family == family and t.effective.covers(dos)), None)
+    return next(
+        (t for t in tables.time if t.family == family and t.effective.covers(dos)), None
+    )
 
 
-def _rows_for(rows: Iterable[TimeRow], patient_status: str | None, visit_kind: str | None) -> list[TimeRow]:
+def _rows_for(
+    rows: Iterable[TimeRow], patient_status: str | None, visit_kind: str | None
+) -> list[TimeRow]:
     return [
         r
         for r in rows
@@ -701,7 +805,9 @@ def _row_for_minutes(rows: list[TimeRow], minutes: int, method: str) -> TimeRow 
             if row.min <= minutes and (row.max is None or minutes <= row.max):
                 return row
         top = ordered[-1]
-        return top if minutes > (top.max or 0) else None  # a gap between ranges reaches nothing
+        return (
+            top if minutes > (top.max or 0) else None
+        )  # a gap between ranges reaches nothing
     return max((r for r in ordered if r.min <= minutes), key=lambda r: r.min)
 
 
@@ -720,15 +826,26 @@ def time_level(
         return TimeResult(None, None, "not documented")
     table = _time_table(family, dos, t)
     if table is None:
-        return TimeResult(minutes, None, how, note=f"no {family} time table in force on {dos}")
+        return TimeResult(
+            minutes, None, how, note=f"no {family} time table in force on {dos}"
+        )
     rows = _rows_for(table.rows, patient_status, visit_kind)
     if not rows:
-        return TimeResult(minutes, None, how, table=table, note="no time rows for this patient status / visit kind")
+        return TimeResult(
+            minutes,
+            None,
+            how,
+            table=table,
+            note="no time rows for this patient status / visit kind",
+        )
     row = _row_for_minutes(rows, minutes, table.method)
     if row is None:
         lowest = min(rows, key=lambda r: r.min)
         return TimeResult(
-            minutes, None, how, table=table,
+            minutes,
+            None,
+            how,
+            table=table,
             note=f"below the {lowest.min} min {lowest.code} needs ({table.effective.span})",
         )
     return TimeResult(minutes, row.code, how, row=row, table=table)
@@ -752,7 +869,13 @@ def em_family(setting: str | None, tables: EmTables | None = None) -> str | None
     return _tables(tables).mdm.families.get(setting) if setting else None
 
 
-def level_codes(family: str, dos: str, patient_status: str | None, visit_kind: str | None, tables: EmTables | None = None) -> LevelCodes | None:
+def level_codes(
+    family: str,
+    dos: str,
+    patient_status: str | None,
+    visit_kind: str | None,
+    tables: EmTables | None = None,
+) -> LevelCodes | None:
     for lc in _tables(tables).mdm.level_codes:
         if (
             lc.family == family
@@ -765,7 +888,12 @@ def level_codes(family: str, dos: str, patient_status: str | None, visit_kind: s
 
 
 def code_for_level(
-    level: Level, family: str, dos: str, patient_status: str | None = None, visit_kind: str | None = None, tables: EmTables | None = None
+    level: Level,
+    family: str,
+    dos: str,
+    patient_status: str | None = None,
+    visit_kind: str | None = None,
+    tables: EmTables | None = None,
 ) -> str | None:
     """The code an MDM level selects (new vs established, initial vs subsequent); None below straightforward."""
     lc = level_codes(family, dos, patient_status, visit_kind, tables)
@@ -806,8 +934,36 @@ class EmLevelResult:
         )
         return f"{head}: {self.mdm.explain()}, {self.time.explain()}"
 
+    def summary(self) -> dict[str, Any]:
+        """Plain JSON-ready facts for a finding's evidence (no note text)."""
+        return {
+            "encounter_id": self.encounter_id,
+            "date_of_service": self.date_of_service,
+            "family": self.family,
+            "supported_code": self.supported_code,
+            "basis": self.basis,
+            "documented_basis": self.documented_basis,
+            "mdm_level": self.mdm.level.key if self.mdm.level else None,
+            "mdm_code": self.mdm_code,
+            "elements": {
+                e.element: {"level": e.label, "reasons": list(e.reasons)}
+                for e in self.mdm.elements
+            },
+            "time_minutes": self.time.minutes,
+            "time_how": self.time.how,
+            "time_code": self.time.code,
+            "time_table": self.time.table.id if self.time.table else None,
+            "time_source": self.time.table.effective.source
+            if self.time.table
+            else None,
+            "note": self.note,
+            "explanation": self.explain(),
+        }
 
-def derive_em_level(encounter: Encounter, tables: EmTables | None = None) -> EmLevelResult:
+
+def derive_em_level(
+    encounter: Encounter, tables: EmTables | None = None
+) -> EmLevelResult:
     """Supported E/M code = the higher of the MDM level's code and the time level's code."""
     t = _tables(tables)
     em = encounter.em
@@ -821,8 +977,18 @@ def derive_em_level(encounter: Encounter, tables: EmTables | None = None) -> EmL
 
     def empty(note: str) -> EmLevelResult:
         return EmLevelResult(
-            encounter.encounter_id, dos, family, status, kind, mdm, None,
-            TimeResult(minutes, None, how), None, None, em.basis if em else None, note=note,
+            encounter.encounter_id,
+            dos,
+            family,
+            status,
+            kind,
+            mdm,
+            None,
+            TimeResult(minutes, None, how),
+            None,
+            None,
+            em.basis if em else None,
+            note=note,
         )
 
     if em is None:
@@ -831,8 +997,14 @@ def derive_em_level(encounter: Encounter, tables: EmTables | None = None) -> EmL
         return empty(f"no E/M level table for setting {setting or '(not documented)'}")
     lc = level_codes(family, dos, status, kind, t)
     if lc is None:
-        what = f"patient status {status}" if family == "office_outpatient" else f"visit kind {kind}"
-        return empty(f"no {family} level codes in force on {dos} for {what or 'an undocumented status'}")
+        what = (
+            f"patient status {status}"
+            if family == "office_outpatient"
+            else f"visit kind {kind}"
+        )
+        return empty(
+            f"no {family} level codes in force on {dos} for {what or 'an undocumented status'}"
+        )
 
     mdm_code = lc.codes.get(mdm.level) if mdm.level else None
     time = time_level(minutes, family, dos, status, kind, t, how)
@@ -847,7 +1019,18 @@ def derive_em_level(encounter: Encounter, tables: EmTables | None = None) -> EmL
         basis = em.basis if em.basis in tied else tied[0]
         supported = ladder[top]
     return EmLevelResult(
-        encounter.encounter_id, dos, family, status, kind, mdm, mdm_code, time, supported, basis, em.basis, ladder
+        encounter.encounter_id,
+        dos,
+        family,
+        status,
+        kind,
+        mdm,
+        mdm_code,
+        time,
+        supported,
+        basis,
+        em.basis,
+        ladder,
     )
 
 
@@ -870,7 +1053,9 @@ class EmCheck:
     result: EmLevelResult
 
 
-def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | None = None) -> EmCheck:
+def check_billed_em(
+    result: EmLevelResult, billed_code: str, tables: EmTables | None = None
+) -> EmCheck:
     """Compare a billed E/M code with what the documentation supports, saying why."""
     billed = billed_code.upper()
 
@@ -879,13 +1064,25 @@ def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | 
 
     if result.note:
         return out("not_comparable", f"billed {billed}; {result.note}")
-    if billed == "99211" and result.family == "office_outpatient" and result.patient_status == "established":
-        return out("supported", "billed 99211, which needs neither an MDM level nor a time")
+    if (
+        billed == "99211"
+        and result.family == "office_outpatient"
+        and result.patient_status == "established"
+    ):
+        return out(
+            "supported", "billed 99211, which needs neither an MDM level nor a time"
+        )
     if billed not in result.ladder:
         other = _other_ladder(billed, result, _tables(tables))
         if other:
-            return out("mismatch", f"billed {billed} is a {other} code; the record documents {_who(result)}")
-        return out("not_comparable", f"billed {billed} is not a {result.family} code for {_who(result)}")
+            return out(
+                "mismatch",
+                f"billed {billed} is a {other} code; the record documents {_who(result)}",
+            )
+        return out(
+            "not_comparable",
+            f"billed {billed} is not a {result.family} code for {_who(result)}",
+        )
     why = result.explain()
     if result.supported_code is None:
         return out("unsupported", f"billed {billed}; {why}")
@@ -900,7 +1097,11 @@ def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | 
 
 def _who(result: EmLevelResult) -> str:
     if result.family == "office_outpatient":
-        return f"an {result.patient_status} patient" if result.patient_status == "established" else f"a {result.patient_status} patient"
+        return (
+            f"an {result.patient_status} patient"
+            if result.patient_status == "established"
+            else f"a {result.patient_status} patient"
+        )
     return f"a {result.visit_kind} {result.family.replace('_', '/')} visit"
 
 
@@ -908,13 +1109,23 @@ def _other_ladder(code: str, result: EmLevelResult, t: EmTables) -> str | None:
     for lc in t.mdm.level_codes:
         if lc.effective.covers(result.date_of_service) and code in lc.codes.values():
             detail = lc.patient_status or lc.visit_kind
-            return f"{lc.family} {detail}-patient" if lc.patient_status else f"{lc.family} {detail}"
+            return (
+                f"{lc.family} {detail}-patient"
+                if lc.patient_status
+                else f"{lc.family} {detail}"
+            )
     return None
 
 
 def _what_billed_needs(billed: str, result: EmLevelResult, t: EmTables) -> str:
     """'; 99214 needs moderate MDM or 30 min from 2024'."""
-    lc = level_codes(result.family, result.date_of_service, result.patient_status, result.visit_kind, t)
+    lc = level_codes(
+        result.family,
+        result.date_of_service,
+        result.patient_status,
+        result.visit_kind,
+        t,
+    )
     levels = sorted(lv for lv, c in lc.codes.items() if c == billed) if lc else []
     parts = []
     if levels:
@@ -938,46 +1149,80 @@ class ProlongedResult:
     source: str | None = None
 
 
-def prolonged_code_for_payer(payer_type: str, dos: str, tables: EmTables | None = None) -> ProlongedTable | None:
+def prolonged_code_for_payer(
+    payer_type: str, dos: str, tables: EmTables | None = None
+) -> ProlongedTable | None:
     """The prolonged-service table (99417 or G2212) that applies to a payer type on a date."""
     return next(
-        (p for p in _tables(tables).prolonged if payer_type in p.payers and p.effective.covers(dos)), None
+        (
+            p
+            for p in _tables(tables).prolonged
+            if payer_type in p.payers and p.effective.covers(dos)
+        ),
+        None,
     )
 
 
-def code_not_for_payer(code: str, payer_type: str, tables: EmTables | None = None) -> bool:
+def code_not_for_payer(
+    code: str, payer_type: str, tables: EmTables | None = None
+) -> bool:
     """True when the payer type does not accept the code (99417 billed to Medicare)."""
     return code.upper() in _tables(tables).not_for_payer.get(payer_type, frozenset())
 
 
 def prolonged_units(
-    primary_code: str, minutes: int | None, payer_type: str, dos: str, tables: EmTables | None = None, time_based: bool = True
+    primary_code: str,
+    minutes: int | None,
+    payer_type: str,
+    dos: str,
+    tables: EmTables | None = None,
+    time_based: bool = True,
 ) -> ProlongedResult:
     """Units of prolonged service beyond a time-based 99205/99215: 1 at the first threshold, +1 each unit_minutes."""
     table = prolonged_code_for_payer(payer_type, dos, tables)
     if table is None:
-        return ProlongedResult(None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}")
+        return ProlongedResult(
+            None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}"
+        )
     first = table.first_unit_at.get(primary_code)
-    cite = dict(unit_minutes=table.unit_minutes, source=table.effective.source)
+    cite = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
     if first is None:
-        return ProlongedResult(None, 0, f"{table.code} goes only with {'/'.join(table.first_unit_at)}, not {primary_code}")
+        return ProlongedResult(
+            None,
+            0,
+            f"{table.code} goes only with {'/'.join(table.first_unit_at)}, not {primary_code}",
+        )
     if not time_based:
-        return ProlongedResult(None, 0, f"{table.code} needs {primary_code} chosen by time, not MDM", first, **cite)
+        return ProlongedResult(
+            None,
+            0,
+            f"{table.code} needs {primary_code} chosen by time, not MDM",
+            first,
+            **cite,
+        )
     if minutes is None:
         return ProlongedResult(None, 0, "time not documented", first, **cite)
     if minutes < first:
         return ProlongedResult(
-            None, 0, f"{minutes} min is below the {first} min the first {table.code} unit needs with {primary_code}", first, **cite
+            None,
+            0,
+            f"{minutes} min is below the {first} min the first {table.code} unit needs with {primary_code}",
+            first,
+            **cite,
         )
     units = 1 + (minutes - first) // table.unit_minutes
     return ProlongedResult(
-        table.code, units,
+        table.code,
+        units,
         f"{minutes} min with {primary_code}: {units} x {table.code} (first unit at {first}, then each {table.unit_minutes})",
-        first, **cite,
+        first,
+        **cite,
     )
 
 
-def prolonged_for(result: EmLevelResult, payer_type: str, tables: EmTables | None = None) -> ProlongedResult:
+def prolonged_for(
+    result: EmLevelResult, payer_type: str, tables: EmTables | None = None
+) -> ProlongedResult:
     """Prolonged units the documentation supports for an E/M result (only when time alone supports level 5)."""
     time_code = result.time.code
     t = _tables(tables)
@@ -989,7 +1234,9 @@ def prolonged_for(result: EmLevelResult, payer_type: str, tables: EmTables | Non
             else f"no prolonged-service table for payer type {payer_type} on {result.date_of_service}"
         )
         return ProlongedResult(None, 0, reason)
-    return prolonged_units(time_code, result.time.minutes, payer_type, result.date_of_service, t)
+    return prolonged_units(
+        time_code, result.time.minutes, payer_type, result.date_of_service, t
+    )
 
 
 # --------------------------------------------------------------------------- other timed services
@@ -1003,22 +1250,43 @@ class TimedCodeResult:
     source: str | None = None
 
 
-def psychotherapy_code(minutes: int | None, dos: str, with_em: bool = False, tables: EmTables | None = None) -> TimedCodeResult:
+def psychotherapy_code(
+    minutes: int | None, dos: str, with_em: bool = False, tables: EmTables | None = None
+) -> TimedCodeResult:
     """Psychotherapy code by time (90832/90834/90837, or 90833/90836/90838 with an E/M); under 16 min none."""
     family = "with_em" if with_em else "standalone"
-    table = next((p for p in _tables(tables).psychotherapy if p.family == family and p.effective.covers(dos)), None)
+    table = next(
+        (
+            p
+            for p in _tables(tables).psychotherapy
+            if p.family == family and p.effective.covers(dos)
+        ),
+        None,
+    )
     if table is None:
-        return TimedCodeResult(None, minutes, f"no {family} psychotherapy table in force on {dos}")
+        return TimedCodeResult(
+            None, minutes, f"no {family} psychotherapy table in force on {dos}"
+        )
     if minutes is None:
-        return TimedCodeResult(None, None, "psychotherapy time not documented", table.effective.source)
+        return TimedCodeResult(
+            None, None, "psychotherapy time not documented", table.effective.source
+        )
     row = _row_for_minutes(list(table.rows), minutes, "range")
     if row is None:
         lowest = min(table.rows, key=lambda r: r.min)
         return TimedCodeResult(
-            None, minutes, f"{minutes} min is under the {lowest.min} min needed: not reportable", table.effective.source
+            None,
+            minutes,
+            f"{minutes} min is under the {lowest.min} min needed: not reportable",
+            table.effective.source,
         )
     span = f"{row.min}-{row.max}" if row.max is not None else f"{row.min}+"
-    return TimedCodeResult(row.code, minutes, f"{minutes} min: {row.code} ({span} min)", table.effective.source)
+    return TimedCodeResult(
+        row.code,
+        minutes,
+        f"{minutes} min: {row.code} ({span} min)",
+        table.effective.source,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1032,37 +1300,76 @@ class CriticalCareResult:
     source: str | None = None
 
 
-def critical_care_units(minutes: int | None, payer_type: str, dos: str, tables: EmTables | None = None) -> CriticalCareResult:
+def critical_care_units(
+    minutes: int | None, payer_type: str, dos: str, tables: EmTables | None = None
+) -> CriticalCareResult:
     """99291 once for 30-74 min, then 99292 units counted the CPT way or the CMS way (first at 104 min)."""
     table = next(
-        (c for c in _tables(tables).critical_care if payer_type in c.payers and c.effective.covers(dos)), None
+        (
+            c
+            for c in _tables(tables).critical_care
+            if payer_type in c.payers and c.effective.covers(dos)
+        ),
+        None,
     )
     if table is None:
-        return CriticalCareResult(None, None, 0, minutes, None, f"no critical care table for payer type {payer_type} on {dos}")
+        return CriticalCareResult(
+            None,
+            None,
+            0,
+            minutes,
+            None,
+            f"no critical care table for payer type {payer_type} on {dos}",
+        )
     src = table.effective.source
     if minutes is None:
-        return CriticalCareResult(None, None, 0, None, table.basis, "critical care time not documented", src)
+        return CriticalCareResult(
+            None, None, 0, None, table.basis, "critical care time not documented", src
+        )
     if minutes < table.first_min:
         return CriticalCareResult(
-            None, None, 0, minutes, table.basis,
-            f"{minutes} min is under the {table.first_min} min critical care needs: report another E/M", src,
+            None,
+            None,
+            0,
+            minutes,
+            table.basis,
+            f"{minutes} min is under the {table.first_min} min critical care needs: report another E/M",
+            src,
         )
-    extra = 0 if minutes < table.additional_first_at else 1 + (minutes - table.additional_first_at) // table.additional_unit_minutes
+    extra = (
+        0
+        if minutes < table.additional_first_at
+        else 1 + (minutes - table.additional_first_at) // table.additional_unit_minutes
+    )
     return CriticalCareResult(
-        table.first_code, table.additional_code if extra else None, extra, minutes, table.basis,
+        table.first_code,
+        table.additional_code if extra else None,
+        extra,
+        minutes,
+        table.basis,
         f"{minutes} min ({table.basis.upper()}): {table.first_code}"
-        + (f" + {extra} x {table.additional_code} (first at {table.additional_first_at}, then each {table.additional_unit_minutes})" if extra else ""),
+        + (
+            f" + {extra} x {table.additional_code} (first at {table.additional_first_at}, then each {table.additional_unit_minutes})"
+            if extra
+            else ""
+        ),
         src,
     )
 
 
-def anesthesia_time_units(minutes: int, dos: str, tables: EmTables | None = None) -> Decimal:
+def anesthesia_time_units(
+    minutes: int, dos: str, tables: EmTables | None = None
+) -> Decimal:
     """Anesthesia time units = minutes / 15, rounded per the table (one decimal for Medicare)."""
-    table = next((a for a in _tables(tables).anesthesia if a.effective.covers(dos)), None)
+    table = next(
+        (a for a in _tables(tables).anesthesia if a.effective.covers(dos)), None
+    )
     if table is None:
         raise LookupError(f"no anesthesia time table in force on {dos}")
     exponent = Decimal(1).scaleb(-table.decimals)
-    return (Decimal(minutes) / Decimal(table.unit_minutes)).quantize(exponent, rounding=ROUND_HALF_UP)
+    return (Decimal(minutes) / Decimal(table.unit_minutes)).quantize(
+        exponent, rounding=ROUND_HALF_UP
+    )
 
 
 def infusion_or_push(minutes: int, dos: str, tables: EmTables | None = None) -> str:

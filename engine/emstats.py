@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import yaml
 
@@ -92,7 +92,14 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
     if p >= 1:
         return 0.0
     lp, lq = math.log(p), math.log1p(-p)
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k + 1)]
+    logs = [
+        math.lgamma(n + 1)
+        - math.lgamma(i + 1)
+        - math.lgamma(n - i + 1)
+        + i * lp
+        + (n - i) * lq
+        for i in range(k + 1)
+    ]
     top = max(logs)
     return min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))
 
@@ -140,7 +147,9 @@ class Benchmark:
     def describe(self) -> str:
         year = self.year if self.year is not None else "year not stated"
         flag = ", secondary source" if self.secondary_source else ""
-        return f"{self.specialty.replace('_', ' ')} {self.patient_status or ''} peers ({year}{flag})".replace("  ", " ")
+        return f"{self.specialty.replace('_', ' ')} {self.patient_status or ''} peers ({year}{flag})".replace(
+            "  ", " "
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +159,19 @@ class BenchmarkSet:
     high_level: int  # levels at or above this count as "high" (4 -> levels 4-5)
     benchmarks: tuple[Benchmark, ...]
 
-    def find(self, specialty: str, family: str = "office_outpatient", patient_status: str | None = "established") -> Benchmark | None:
+    def find(
+        self,
+        specialty: str,
+        family: str = "office_outpatient",
+        patient_status: str | None = "established",
+    ) -> Benchmark | None:
         return next(
             (
                 b
                 for b in self.benchmarks
-                if b.specialty == specialty and b.family == family and b.patient_status == patient_status
+                if b.specialty == specialty
+                and b.family == family
+                and b.patient_status == patient_status
             ),
             None,
         )
@@ -178,7 +194,9 @@ def load_benchmarks(path: str | Path | None = None) -> BenchmarkSet:
         if any(not isinstance(c, str) for c in shares):
             raise BenchmarkError(f"{where}: codes must be quoted strings")
         if any(not isinstance(v, (int, float)) or v <= 0 for v in shares.values()):
-            raise BenchmarkError(f"{where}: every share must be a positive percent (a zero share makes any use an outlier)")
+            raise BenchmarkError(
+                f"{where}: every share must be a positive percent (a zero share makes any use an outlier)"
+            )
         total = sum(shares.values())
         if abs(total - 100.0) > 0.5:
             raise BenchmarkError(f"{where}: shares sum to {total:.2f}, not 100")
@@ -226,8 +244,12 @@ class DistributionResult:
     benchmark_mean_level: float
     share_high: float | None
     benchmark_share_high: float
-    high_percentile: float | None  # percentile of the high-level count under the benchmark (binomial)
-    peer_percentile: float | None  # percentile rank of mean level among the providers compared together
+    high_percentile: (
+        float | None
+    )  # percentile of the high-level count under the benchmark (binomial)
+    peer_percentile: (
+        float | None
+    )  # percentile rank of mean level among the providers compared together
     severity: str  # info / warning
     message: str
 
@@ -238,8 +260,10 @@ def ordinal_percentile(pct: float) -> str:
         return "above the 99.9th percentile"
     if pct >= 99:
         return f"the {math.floor(pct * 10) / 10:.1f}th percentile"
-    v = int(round(pct))
-    suffix = "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
+    v = round(pct)
+    suffix = (
+        "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
+    )
     return f"the {v}{suffix} percentile"
 
 
@@ -264,24 +288,36 @@ def compare_distribution(
     bench_mean = benchmark.mean_level
     df = len(codes) - 1
     top = max(level_number(c) for c in codes)
-    high_label = f"levels {high_level}-{top}" if top > high_level else f"level {high_level}"
-    common = dict(
-        provider_npi=provider_npi,
-        benchmark_id=benchmark.id,
-        services=n,
-        counts=used,
-        expected_shares=dict(benchmark.shares),
-        excluded=excluded,
-        df=df,
-        benchmark_mean_level=round(bench_mean, 4),
-        benchmark_share_high=round(bench_high, 4),
-        peer_percentile=None,
+    high_label = (
+        f"levels {high_level}-{top}" if top > high_level else f"level {high_level}"
     )
+    common = {
+        "provider_npi": provider_npi,
+        "benchmark_id": benchmark.id,
+        "services": n,
+        "counts": used,
+        "expected_shares": dict(benchmark.shares),
+        "excluded": excluded,
+        "df": df,
+        "benchmark_mean_level": round(bench_mean, 4),
+        "benchmark_share_high": round(bench_high, 4),
+        "peer_percentile": None,
+    }
     if n == 0:
         return DistributionResult(
-            shares={c: 0.0 for c in codes}, chi_square=None, g_statistic=None, p_value=None, g_p_value=None,
-            small_expected=True, mean_level=None, share_high=None, high_percentile=None, severity="info",
-            message=f"provider {provider_npi}: no {benchmark.family} {benchmark.patient_status or ''} visits to compare".replace("  ", " "),
+            shares={c: 0.0 for c in codes},
+            chi_square=None,
+            g_statistic=None,
+            p_value=None,
+            g_p_value=None,
+            small_expected=True,
+            mean_level=None,
+            share_high=None,
+            high_percentile=None,
+            severity="info",
+            message=f"provider {provider_npi}: no {benchmark.family} {benchmark.patient_status or ''} visits to compare".replace(
+                "  ", " "
+            ),
             **common,
         )
     shares = {c: 100.0 * used[c] / n for c in codes}
@@ -312,6 +348,8 @@ def compare_distribution(
         )
     else:
         msg = f"provider {provider_npi}: E/M level mix is in line with {peers} (chi-square {chi:.1f}, df {df}, {_p_text(p)}); {stats}"
+    if tested and any(e < 5 for e in expected.values()):
+        msg += "; some levels expect under 5 visits, so the p-value is approximate"
     if excluded:
         msg += f"; {sum(excluded.values())} visits of other codes not compared"
     return DistributionResult(
@@ -344,7 +382,9 @@ def compare_providers(
     ]
     means = [r.mean_level for r in results if r.mean_level is not None]
     return [
-        replace(r, peer_percentile=round(percentile_rank(r.mean_level, means), 2)) if r.mean_level is not None else r
+        replace(r, peer_percentile=round(percentile_rank(r.mean_level, means), 2))
+        if r.mean_level is not None
+        else r
         for r in results
     ]
 
@@ -354,7 +394,11 @@ def em_counts_by_provider(claims: Iterable, codes: Iterable[str]) -> dict[str, C
     wanted = set(codes)
     out: dict[str, Counter] = {}
     for claim in claims:
-        default = claim.rendering_provider.npi if claim.rendering_provider else claim.billing_provider.npi
+        default = (
+            claim.rendering_provider.npi
+            if claim.rendering_provider
+            else claim.billing_provider.npi
+        )
         for line in claim.lines:
             if line.code in wanted:
                 out.setdefault(line.rendering_npi or default, Counter())[line.code] += 1

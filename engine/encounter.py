@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import jsonschema
 import jsonschema_rs
@@ -101,7 +102,9 @@ class EmFacts:
     basis: str | None = None  # mdm / time
     patient_status: str | None = None  # new / established
     setting: str | None = None
-    visit_kind: str | None = None  # initial / subsequent / discharge (inpatient, observation)
+    visit_kind: str | None = (
+        None  # initial / subsequent / discharge (inpatient, observation)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,10 @@ class TimeActivity:
 
     @property
     def counts_for_em(self) -> bool:
-        return self.activity not in UNCOUNTED_ACTIVITIES and self.performed_by not in UNCOUNTED_PERFORMERS
+        return (
+            self.activity not in UNCOUNTED_ACTIVITIES
+            and self.performed_by not in UNCOUNTED_PERFORMERS
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +308,7 @@ def _parse_datetime(value: str) -> _dt.datetime:
     # Start and stop are compared with each other only: drop the offset after
     # normalising to UTC, so a naive and an aware stamp never meet.
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(_dt.UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -355,7 +361,9 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
 
     author = None
     if (a := data.get("author")) is not None:
-        author = Author(npi=a["npi"], credentials=a.get("credentials"), role=a.get("role"))
+        author = Author(
+            npi=a["npi"], credentials=a.get("credentials"), role=a.get("role")
+        )
     signature = None
     if (s := data.get("signature")) is not None:
         signature = Signature(
@@ -406,7 +414,11 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
         d = m.get("data") or {}
         mdm = Mdm(
             problems=tuple(
-                Problem(type=p["type"], status=p.get("status"), diagnosis_code=p.get("diagnosis_code"))
+                Problem(
+                    type=p["type"],
+                    status=p.get("status"),
+                    diagnosis_code=p.get("diagnosis_code"),
+                )
                 for p in m.get("problems", ())
             ),
             data=MdmData(
@@ -421,15 +433,24 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
                 ),
                 independent_historian=d.get("independent_historian", False),
                 independent_interpretations=tuple(
-                    Interpretation(test=x["test"], separately_reported=x.get("separately_reported", False))
+                    Interpretation(
+                        test=x["test"],
+                        separately_reported=x.get("separately_reported", False),
+                    )
                     for x in d.get("independent_interpretations", ())
                 ),
                 external_discussions=tuple(
-                    Discussion(with_=x["with"], separately_reported=x.get("separately_reported", False))
+                    Discussion(
+                        with_=x["with"],
+                        separately_reported=x.get("separately_reported", False),
+                    )
                     for x in d.get("external_discussions", ())
                 ),
             ),
-            risk=tuple(RiskItem(type=k["type"], detail=k.get("detail")) for k in m.get("risk", ())),
+            risk=tuple(
+                RiskItem(type=k["type"], detail=k.get("detail"))
+                for k in m.get("risk", ())
+            ),
         )
 
     procedures = tuple(
@@ -444,7 +465,10 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
     )
     distinct = tuple(
         DistinctService(
-            evidence=x["evidence"], line_sequence=x.get("line_sequence"), code=_code(x.get("code")), detail=x.get("detail")
+            evidence=x["evidence"],
+            line_sequence=x.get("line_sequence"),
+            code=_code(x.get("code")),
+            detail=x.get("detail"),
         )
         for x in data.get("distinct_service", ())
     )
@@ -476,7 +500,9 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
         total_time_minutes=data.get("total_time_minutes"),
         time_activities=tuple(
             TimeActivity(
-                activity=x["activity"], minutes=x["minutes"], performed_by=x.get("performed_by", "billing_practitioner")
+                activity=x["activity"],
+                minutes=x["minutes"],
+                performed_by=x.get("performed_by", "billing_practitioner"),
             )
             for x in data.get("time_activities", ())
         ),
@@ -518,7 +544,9 @@ def _fast() -> jsonschema_rs.Draft7Validator:
 def _where(path: Iterable[Any]) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += (
+            f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        )
     return out or "(encounter)"
 
 
@@ -536,7 +564,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "pattern":
         return "does not have the expected format"
     if v == "oneOf" and list(error.absolute_path)[-1:] == ["link"]:
-        return "must be either {claim_id[, line_sequences]} or {patient_id, provider_npi}"
+        return (
+            "must be either {claim_id[, line_sequences]} or {patient_id, provider_npi}"
+        )
     if v in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
         return f"violates {v} {error.validator_value}"
     return f"fails the {v} constraint"
@@ -548,7 +578,9 @@ def encounter_problems(document: Any) -> list[tuple[str, str]]:
         return []
     validator = jsonschema.Draft7Validator(_schema())
     found = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+    for error in sorted(
+        validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
+    ):
         found.append((_where(error.absolute_path), _describe(error)))
     return found or [("(encounter)", "does not match the encounter schema")]
 
@@ -567,20 +599,19 @@ def encounter_from_document(document: Any) -> Encounter:
 def encounters_of_claim(claim: Any) -> list[Encounter]:
     """The typed encounters a native claim carries (Claim.encounters), patient filled in from the claim."""
     out = []
-    for i, doc in enumerate(getattr(claim, "encounters", ()) or ()):
+    for doc in getattr(claim, "encounters", ()) or ():
         if isinstance(doc, dict) and "link" not in doc:
             doc = {**doc, "link": {"claim_id": claim.claim_id}}
         enc = encounter_from_document(doc)
         if enc.link.patient_id is None and enc.link.claim_id == claim.claim_id:
             npi = enc.link.provider_npi or (
-                claim.rendering_provider.npi if claim.rendering_provider else claim.billing_provider.npi
+                claim.rendering_provider.npi
+                if claim.rendering_provider
+                else claim.billing_provider.npi
             )
-            enc = _with_link(enc, ClaimLink(enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi))
+            link = ClaimLink(
+                enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi
+            )
+            enc = replace(enc, link=link)
         out.append(enc)
     return out
-
-
-def _with_link(enc: Encounter, link: ClaimLink) -> Encounter:
-    from dataclasses import replace
-
-    return replace(enc, link=link)

@@ -38,7 +38,11 @@ def encounter(
     if kind:
         doc["em"]["visit_kind"] = kind
     if mdm:
-        doc["mdm"] = {"problems": list(problems), "data": data or {}, "risk": [{"type": r} for r in risk]}
+        doc["mdm"] = {
+            "problems": list(problems),
+            "data": data or {},
+            "risk": [{"type": r} for r in risk],
+        }
     if minutes is not None:
         doc["total_time_minutes"] = minutes
     if activities is not None:
@@ -72,14 +76,18 @@ def test_2022_ranges():
     assert supported(dos="2022-06-01", minutes=30, basis="time") == "99214"
     assert supported(dos="2022-06-01", minutes=39, basis="time") == "99214"
     assert supported(dos="2022-06-01", minutes=40, basis="time") == "99215"
-    assert supported(dos="2022-06-01", minutes=44, basis="time", status="new") == "99203"
+    assert (
+        supported(dos="2022-06-01", minutes=44, basis="time", status="new") == "99203"
+    )
     r = em.derive_em_level(encounter(dos="2022-06-01", minutes=25, basis="time"))
     assert r.time.table.id == "office_outpatient_2021"
     assert "99213 needs 20-29 in 2021-2023" in r.time.explain()
 
 
 def test_over_the_top_range_still_the_top_code():
-    r = em.derive_em_level(encounter(dos="2022-06-01", minutes=80, basis="time", status="new"))
+    r = em.derive_em_level(
+        encounter(dos="2022-06-01", minutes=80, basis="time", status="new")
+    )
     assert r.supported_code == "99205"
     assert "beyond the top range" in r.time.explain()
 
@@ -92,25 +100,115 @@ def test_below_the_lowest_threshold_gives_no_time_level():
 
 
 def test_table_switch_on_2024_01_01():
-    assert em.time_level(20, "office_outpatient", "2023-12-31", "established").table.id == "office_outpatient_2021"
-    assert em.time_level(20, "office_outpatient", "2024-01-01", "established").table.id == "office_outpatient_2024"
+    assert (
+        em.time_level(20, "office_outpatient", "2023-12-31", "established").table.id
+        == "office_outpatient_2021"
+    )
+    assert (
+        em.time_level(20, "office_outpatient", "2024-01-01", "established").table.id
+        == "office_outpatient_2024"
+    )
 
 
 def test_no_time_table_before_2021_is_said_not_passed():
     r = em.time_level(30, "office_outpatient", "2020-12-31", "established")
-    assert r.code is None and "no office_outpatient time table in force on 2020-12-31" in r.explain()
+    assert (
+        r.code is None
+        and "no office_outpatient time table in force on 2020-12-31" in r.explain()
+    )
 
 
 def test_inpatient_observation_from_2023():
-    assert supported(dos="2023-02-01", minutes=40, setting="inpatient", status=None, kind="initial", mdm=False) == "99221"
-    assert supported(dos="2023-02-01", minutes=54, setting="observation", status=None, kind="initial", mdm=False) == "99221"
-    assert supported(dos="2023-02-01", minutes=55, setting="observation", status=None, kind="initial", mdm=False) == "99222"
-    assert supported(dos="2024-02-01", minutes=75, setting="inpatient", status=None, kind="initial", mdm=False) == "99223"
-    assert supported(dos="2023-02-01", minutes=25, setting="inpatient", status=None, kind="subsequent", mdm=False) == "99231"
-    assert supported(dos="2023-02-01", minutes=35, setting="inpatient", status=None, kind="subsequent", mdm=False) == "99232"
-    assert supported(dos="2023-02-01", minutes=50, setting="inpatient", status=None, kind="subsequent", mdm=False) == "99233"
-    r = em.derive_em_level(encounter(dos="2022-12-31", minutes=50, setting="inpatient", status=None, kind="subsequent"))
-    assert r.supported_code is None and "no inpatient_observation level codes in force on 2022-12-31" in r.note
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=40,
+            setting="inpatient",
+            status=None,
+            kind="initial",
+            mdm=False,
+        )
+        == "99221"
+    )
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=54,
+            setting="observation",
+            status=None,
+            kind="initial",
+            mdm=False,
+        )
+        == "99221"
+    )
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=55,
+            setting="observation",
+            status=None,
+            kind="initial",
+            mdm=False,
+        )
+        == "99222"
+    )
+    assert (
+        supported(
+            dos="2024-02-01",
+            minutes=75,
+            setting="inpatient",
+            status=None,
+            kind="initial",
+            mdm=False,
+        )
+        == "99223"
+    )
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=25,
+            setting="inpatient",
+            status=None,
+            kind="subsequent",
+            mdm=False,
+        )
+        == "99231"
+    )
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=35,
+            setting="inpatient",
+            status=None,
+            kind="subsequent",
+            mdm=False,
+        )
+        == "99232"
+    )
+    assert (
+        supported(
+            dos="2023-02-01",
+            minutes=50,
+            setting="inpatient",
+            status=None,
+            kind="subsequent",
+            mdm=False,
+        )
+        == "99233"
+    )
+    r = em.derive_em_level(
+        encounter(
+            dos="2022-12-31",
+            minutes=50,
+            setting="inpatient",
+            status=None,
+            kind="subsequent",
+        )
+    )
+    assert (
+        r.supported_code is None
+        and "no inpatient_observation level codes in force on 2022-12-31" in r.note
+    )
 
 
 def test_time_from_activities_excludes_staff_travel_and_separate_services():
@@ -119,7 +217,11 @@ def test_time_from_activities_excludes_staff_travel_and_separate_services():
         activities=[
             {"activity": "history_exam", "minutes": 12},
             {"activity": "documenting", "minutes": 8},
-            {"activity": "counseling_education", "minutes": 15, "performed_by": "clinical_staff"},
+            {
+                "activity": "counseling_education",
+                "minutes": 15,
+                "performed_by": "clinical_staff",
+            },
             {"activity": "travel", "minutes": 20},
             {"activity": "separately_reported_service", "minutes": 10},
         ],
@@ -129,7 +231,9 @@ def test_time_from_activities_excludes_staff_travel_and_separate_services():
 
 
 def test_documented_total_wins_over_activities():
-    e = encounter(minutes=31, mdm=False, activities=[{"activity": "history_exam", "minutes": 5}])
+    e = encounter(
+        minutes=31, mdm=False, activities=[{"activity": "history_exam", "minutes": 5}]
+    )
     assert em.em_time_minutes(e) == (31, "documented total")
 
 
@@ -144,7 +248,11 @@ def test_mdm_is_the_median_low_moderate_moderate_is_moderate():
             risk=["prescription_drug_management"],
         ).mdm
     )
-    assert (r.problems.level, r.data.level, r.risk.level) == (Level.LOW, Level.MODERATE, Level.MODERATE)
+    assert (r.problems.level, r.data.level, r.risk.level) == (
+        Level.LOW,
+        Level.MODERATE,
+        Level.MODERATE,
+    )
     assert r.level == Level.MODERATE
 
 
@@ -152,12 +260,19 @@ def test_mdm_high_high_low_is_high_and_one_high_alone_is_not():
     high = em.mdm_level(
         encounter(
             problems=[{"type": "threat_to_life_or_function"}],
-            data={"independent_interpretations": [{"test": "93000"}], "external_discussions": [{"with": "external_physician"}]},
+            data={
+                "independent_interpretations": [{"test": "93000"}],
+                "external_discussions": [{"with": "external_physician"}],
+            },
             risk=["otc_drugs"],
         ).mdm
     )
     assert high.level == Level.HIGH
-    one = em.mdm_level(encounter(problems=[{"type": "threat_to_life_or_function"}], risk=["otc_drugs"]).mdm)
+    one = em.mdm_level(
+        encounter(
+            problems=[{"type": "threat_to_life_or_function"}], risk=["otc_drugs"]
+        ).mdm
+    )
     assert one.level == Level.LOW
 
 
@@ -180,11 +295,15 @@ def test_mdm_high_high_low_is_high_and_one_high_alone_is_not():
     ],
 )
 def test_problem_levels(problems, level):
-    assert em.score_problems([encounter(problems=problems).mdm.problems][0]).level == level
+    assert (
+        em.score_problems([encounter(problems=problems).mdm.problems][0]).level == level
+    )
 
 
 def test_chronic_illness_without_status_is_not_credited_and_says_so():
-    s = em.score_problems(encounter(problems=[{"type": "chronic_illness"}]).mdm.problems)
+    s = em.score_problems(
+        encounter(problems=[{"type": "chronic_illness"}]).mdm.problems
+    )
     assert s.level == Level.NONE
     assert s.label == "none scorable"
     assert "chronic illness without a scorable status (not counted)" in s.reasons
@@ -199,22 +318,41 @@ def test_problem_reasons_name_the_items():
     "data,level,label",
     [
         ({}, Level.STRAIGHTFORWARD, "minimal"),
-        ({"items": [{"category": "test_result", "test": "80053"}]}, Level.STRAIGHTFORWARD, "minimal"),
         (
-            {"items": [{"category": "test_result", "test": "80053"}, {"category": "test_ordered", "test": "85025"}]},
+            {"items": [{"category": "test_result", "test": "80053"}]},
+            Level.STRAIGHTFORWARD,
+            "minimal",
+        ),
+        (
+            {
+                "items": [
+                    {"category": "test_result", "test": "80053"},
+                    {"category": "test_ordered", "test": "85025"},
+                ]
+            },
             Level.LOW,
             "limited",
         ),
         ({"independent_historian": True}, Level.LOW, "limited"),
         # ordered and reviewed: the same test counts once
         (
-            {"items": [{"category": "test_ordered", "test": "80053"}, {"category": "test_result", "test": "80053"}]},
+            {
+                "items": [
+                    {"category": "test_ordered", "test": "80053"},
+                    {"category": "test_result", "test": "80053"},
+                ]
+            },
             Level.STRAIGHTFORWARD,
             "minimal",
         ),
         # two notes from the same source count once
         (
-            {"items": [{"category": "external_note", "source": "Cardiology group"}, {"category": "external_note", "source": "cardiology group"}]},
+            {
+                "items": [
+                    {"category": "external_note", "source": "Cardiology group"},
+                    {"category": "external_note", "source": "cardiology group"},
+                ]
+            },
             Level.STRAIGHTFORWARD,
             "minimal",
         ),
@@ -230,15 +368,40 @@ def test_problem_reasons_name_the_items():
             "moderate",
         ),
         (
-            {"items": [{"category": "test_result", "test": "80053"}, {"category": "test_result", "test": "85025"}], "independent_historian": True},
+            {
+                "items": [
+                    {"category": "test_result", "test": "80053"},
+                    {"category": "test_result", "test": "85025"},
+                ],
+                "independent_historian": True,
+            },
             Level.MODERATE,
             "moderate",
         ),
-        ({"independent_interpretations": [{"test": "71046"}]}, Level.MODERATE, "moderate"),
-        ({"independent_interpretations": [{"test": "71046", "separately_reported": True}]}, Level.STRAIGHTFORWARD, "minimal"),
-        ({"external_discussions": [{"with": "external_physician"}]}, Level.MODERATE, "moderate"),
         (
-            {"independent_interpretations": [{"test": "71046"}], "external_discussions": [{"with": "external_qhp"}]},
+            {"independent_interpretations": [{"test": "71046"}]},
+            Level.MODERATE,
+            "moderate",
+        ),
+        (
+            {
+                "independent_interpretations": [
+                    {"test": "71046", "separately_reported": True}
+                ]
+            },
+            Level.STRAIGHTFORWARD,
+            "minimal",
+        ),
+        (
+            {"external_discussions": [{"with": "external_physician"}]},
+            Level.MODERATE,
+            "moderate",
+        ),
+        (
+            {
+                "independent_interpretations": [{"test": "71046"}],
+                "external_discussions": [{"with": "external_qhp"}],
+            },
             Level.HIGH,
             "extensive",
         ),
@@ -256,7 +419,16 @@ def test_problem_reasons_name_the_items():
         ),
         # a separately reported test is not data for the E/M
         (
-            {"items": [{"category": "test_result", "test": "80053"}, {"category": "test_ordered", "test": "93000", "separately_reported": True}]},
+            {
+                "items": [
+                    {"category": "test_result", "test": "80053"},
+                    {
+                        "category": "test_ordered",
+                        "test": "93000",
+                        "separately_reported": True,
+                    },
+                ]
+            },
             Level.STRAIGHTFORWARD,
             "minimal",
         ),
@@ -292,26 +464,69 @@ def test_no_mdm_documented():
 
 
 def test_supported_is_max_of_mdm_and_time():
-    r = em.derive_em_level(encounter(problems=[STABLE, STABLE], risk=["prescription_drug_management"], minutes=21))
-    assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == ("99214", "99213", "99214", "mdm")
-    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=41, basis="time"))
-    assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == ("99213", "99215", "99215", "time")
+    r = em.derive_em_level(
+        encounter(
+            problems=[STABLE, STABLE], risk=["prescription_drug_management"], minutes=21
+        )
+    )
+    assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == (
+        "99214",
+        "99213",
+        "99214",
+        "mdm",
+    )
+    r = em.derive_em_level(
+        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=41, basis="time")
+    )
+    assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == (
+        "99213",
+        "99215",
+        "99215",
+        "time",
+    )
 
 
 def test_tie_takes_the_documented_basis():
-    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="time"))
+    r = em.derive_em_level(
+        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="time")
+    )
     assert r.supported_code == "99213" and r.basis == "time"
-    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="mdm"))
+    r = em.derive_em_level(
+        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="mdm")
+    )
     assert r.basis == "mdm"
 
 
 def test_new_vs_established_codes():
-    assert em.code_for_level(Level.LOW, "office_outpatient", "2024-01-01", "new") == "99203"
-    assert em.code_for_level(Level.HIGH, "office_outpatient", "2024-01-01", "established") == "99215"
-    assert em.code_for_level(Level.LOW, "inpatient_observation", "2023-01-01", visit_kind="initial") == "99221"
-    assert em.code_for_level(Level.MODERATE, "inpatient_observation", "2023-01-01", visit_kind="subsequent") == "99232"
-    assert em.code_for_level(Level.NONE, "office_outpatient", "2024-01-01", "new") is None
-    assert em.code_for_level(Level.LOW, "office_outpatient", "2020-01-01", "new") is None
+    assert (
+        em.code_for_level(Level.LOW, "office_outpatient", "2024-01-01", "new")
+        == "99203"
+    )
+    assert (
+        em.code_for_level(Level.HIGH, "office_outpatient", "2024-01-01", "established")
+        == "99215"
+    )
+    assert (
+        em.code_for_level(
+            Level.LOW, "inpatient_observation", "2023-01-01", visit_kind="initial"
+        )
+        == "99221"
+    )
+    assert (
+        em.code_for_level(
+            Level.MODERATE,
+            "inpatient_observation",
+            "2023-01-01",
+            visit_kind="subsequent",
+        )
+        == "99232"
+    )
+    assert (
+        em.code_for_level(Level.NONE, "office_outpatient", "2024-01-01", "new") is None
+    )
+    assert (
+        em.code_for_level(Level.LOW, "office_outpatient", "2020-01-01", "new") is None
+    )
 
 
 def test_explanation_reads_like_a_finding():
@@ -324,7 +539,10 @@ def test_explanation_reads_like_a_finding():
 
 def test_settings_without_a_table_say_so():
     r = em.derive_em_level(encounter(setting="emergency_department", problems=[STABLE]))
-    assert r.supported_code is None and r.note == "no E/M level table for setting emergency_department"
+    assert (
+        r.supported_code is None
+        and r.note == "no E/M level table for setting emergency_department"
+    )
 
 
 # --------------------------------------------------------------------------- billed vs supported
@@ -361,7 +579,9 @@ def test_99211_needs_no_level():
 
 def test_2022_billed_check_quotes_the_range():
     r = em.derive_em_level(encounter(dos="2022-05-02", problems=[STABLE], minutes=25))
-    assert r.mdm.level == Level.STRAIGHTFORWARD  # low problems alone: data and risk minimal
+    assert (
+        r.mdm.level == Level.STRAIGHTFORWARD
+    )  # low problems alone: data and risk minimal
     check = em.check_billed_em(r, "99214")
     assert check.status == "over"
     assert "99214 needs moderate MDM or 30-39 min in 2021-2023" in check.message
@@ -429,7 +649,16 @@ def test_99417_is_not_for_medicare():
 
 @pytest.mark.parametrize(
     "minutes,code",
-    [(None, None), (15, None), (16, "90832"), (37, "90832"), (38, "90834"), (52, "90834"), (53, "90837"), (120, "90837")],
+    [
+        (None, None),
+        (15, None),
+        (16, "90832"),
+        (37, "90832"),
+        (38, "90834"),
+        (52, "90834"),
+        (53, "90837"),
+        (120, "90837"),
+    ],
 )
 def test_psychotherapy(minutes, code):
     assert em.psychotherapy_code(minutes, "2024-02-02").code == code
@@ -487,7 +716,13 @@ def test_timed_service_minutes_from_start_stop():
             "encounter_id": "ENC-A",
             "date_of_service": "2024-01-01",
             "link": {"claim_id": "C"},
-            "timed_services": [{"service": "anesthesia", "start": "2024-01-01T23:30", "stop": "2024-01-02T00:37"}],
+            "timed_services": [
+                {
+                    "service": "anesthesia",
+                    "start": "2024-01-01T23:30",
+                    "stop": "2024-01-02T00:37",
+                }
+            ],
         }
     )
     minutes = e.timed("anesthesia")[0].duration_minutes
@@ -500,7 +735,14 @@ def test_timed_service_minutes_from_start_stop():
 
 def test_every_table_cites_a_source_and_dates():
     t = em.load_em_tables()
-    for group in (t.time, t.prolonged, t.psychotherapy, t.critical_care, t.anesthesia, t.infusion):
+    for group in (
+        t.time,
+        t.prolonged,
+        t.psychotherapy,
+        t.critical_care,
+        t.anesthesia,
+        t.infusion,
+    ):
         for table in group:
             assert table.effective.source and table.effective.effective_from
     for lc in t.mdm.level_codes:
@@ -525,15 +767,25 @@ tables:
 """
     )
     t = em.load_em_tables(tmp_path)
-    assert em.time_level(22, "office_outpatient", "2024-03-01", "established", tables=t).code == "99212"
+    assert (
+        em.time_level(
+            22, "office_outpatient", "2024-03-01", "established", tables=t
+        ).code
+        == "99212"
+    )
     # the other files still come from the bundle
     assert em.psychotherapy_code(16, "2024-03-01", tables=t).code == "90832"
 
 
 def test_unquoted_code_is_rejected(tmp_path):
-    shutil.copy(em.bundled_tables_dir() / "psychotherapy_time.yaml", tmp_path / "psychotherapy_time.yaml")
+    shutil.copy(
+        em.bundled_tables_dir() / "psychotherapy_time.yaml",
+        tmp_path / "psychotherapy_time.yaml",
+    )
     (tmp_path / "psychotherapy_time.yaml").write_text(
-        (tmp_path / "psychotherapy_time.yaml").read_text().replace('code: "90832"', "code: 90832")
+        (tmp_path / "psychotherapy_time.yaml")
+        .read_text()
+        .replace('code: "90832"', "code: 90832")
     )
     with pytest.raises(TableError, match="must be a quoted string"):
         em.load_em_tables(tmp_path)
@@ -545,3 +797,18 @@ def test_missing_source_is_rejected(tmp_path):
     )
     with pytest.raises(TableError, match="source is required"):
         em.load_em_tables(tmp_path)
+
+
+def test_summary_is_json_ready():
+    import json
+
+    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22))
+    s = json.loads(json.dumps(r.summary()))
+    assert s["supported_code"] == "99213" and s["mdm_level"] == "low"
+    assert s["elements"]["problems"] == {
+        "level": "low",
+        "reasons": ["1 stable chronic illness"],
+    }
+    assert (
+        s["time_table"] == "office_outpatient_2024" and "CPT 2024" in s["time_source"]
+    )

@@ -7,7 +7,13 @@ import math
 import pytest
 
 from engine import emstats
-from engine.emstats import BenchmarkError, chi2_sf, compare_distribution, compare_providers, load_benchmarks
+from engine.emstats import (
+    BenchmarkError,
+    chi2_sf,
+    compare_distribution,
+    compare_providers,
+    load_benchmarks,
+)
 from engine.normalize import claim_from_dict
 
 NPI = "1234567893"
@@ -58,19 +64,25 @@ def test_percentile_rank_and_wording():
 def test_bundled_benchmark_is_sourced_and_flagged(fp):
     assert fp.secondary_source and "secondary" in fp.source.lower()
     assert fp.shares["99214"] == pytest.approx(48.40)
-    assert fp.mean_level == pytest.approx((1 * 2.64 + 2 * 2.84 + 3 * 43.18 + 4 * 48.40 + 5 * 2.94) / 100)
+    assert fp.mean_level == pytest.approx(
+        (1 * 2.64 + 2 * 2.84 + 3 * 43.18 + 4 * 48.40 + 5 * 2.94) / 100
+    )
     assert fp.share_at_or_above(4) == pytest.approx(51.34)
 
 
 def test_provider_like_peers_is_info(fp):
-    r = compare_distribution(NPI, {"99211": 3, "99212": 3, "99213": 43, "99214": 48, "99215": 3}, fp)
+    r = compare_distribution(
+        NPI, {"99211": 3, "99212": 3, "99213": 43, "99214": 48, "99215": 3}, fp
+    )
     assert r.severity == "info"
     assert r.p_value > 0.9
     assert "in line with" in r.message
 
 
 def test_upcoding_shift_is_a_warning_not_an_error(fp):
-    r = compare_distribution(NPI, {"99211": 2, "99212": 3, "99213": 20, "99214": 60, "99215": 15}, fp)
+    r = compare_distribution(
+        NPI, {"99211": 2, "99212": 3, "99213": 20, "99214": 60, "99215": 15}, fp
+    )
     assert r.severity == "warning"
     assert r.p_value < 1e-4 and r.g_p_value < 1e-4
     assert r.mean_level == pytest.approx(3.83)
@@ -94,7 +106,9 @@ def test_chi_square_by_hand(fp):
 
 
 def test_downward_shift_is_info(fp):
-    r = compare_distribution(NPI, {"99211": 10, "99212": 30, "99213": 55, "99214": 5, "99215": 0}, fp)
+    r = compare_distribution(
+        NPI, {"99211": 10, "99212": 30, "99213": 55, "99214": 5, "99215": 0}, fp
+    )
     assert r.p_value < 0.01
     assert r.severity == "info"
     assert "lower levels" in r.message
@@ -140,14 +154,24 @@ def test_counts_from_claims():
                 "rendering_provider": {"npi": npi},
                 "diagnoses": [{"code": "I10"}],
                 "lines": [
-                    {"sequence": i + 1, "code": c, "units": 1, "charge": "100.00", "from_date": "2024-01-02"}
+                    {
+                        "sequence": i + 1,
+                        "code": c,
+                        "units": 1,
+                        "charge": "100.00",
+                        "from_date": "2024-01-02",
+                    }
                     for i, c in enumerate(codes)
                 ],
             }
         )
 
     counts = emstats.em_counts_by_provider(
-        [claim("C1", NPI, ["99214", "93000"]), claim("C2", NPI, ["99213"]), claim("C3", "1003000126", ["99215"])],
+        [
+            claim("C1", NPI, ["99214", "93000"]),
+            claim("C2", NPI, ["99213"]),
+            claim("C3", "1003000126", ["99215"]),
+        ],
         ["99211", "99212", "99213", "99214", "99215"],
     )
     assert counts == {NPI: {"99214": 1, "99213": 1}, "1003000126": {"99215": 1}}
@@ -173,7 +197,10 @@ benchmarks:
     assert (bs.alpha, bs.min_services) == (0.05, 10)
     b = bs.find("internal_medicine")
     assert b.year == 2023 and not b.secondary_source
-    assert "internal medicine established peers (2023)" in compare_distribution(NPI, {"99213": 20}, b).message
+    assert (
+        "internal medicine established peers (2023)"
+        in compare_distribution(NPI, {"99213": 20}, b).message
+    )
 
 
 @pytest.mark.parametrize(
@@ -186,6 +213,8 @@ benchmarks:
 )
 def test_bad_benchmark_is_rejected(tmp_path, shares, problem):
     path = tmp_path / "bench.yaml"
-    path.write_text(f'benchmarks:\n  - {{id: x, specialty: s, source: "s", shares: {shares}}}\n')
+    path.write_text(
+        f'benchmarks:\n  - {{id: x, specialty: s, source: "s", shares: {shares}}}\n'
+    )
     with pytest.raises(BenchmarkError, match=problem):
         load_benchmarks(path)
