@@ -293,7 +293,8 @@ def load_rulebook(roots: list[Path] | None = None, tables: dict | None = None,
     """Load the bundled packs plus any extra roots; a pack of the same name replaces the bundled one."""
     roots = [Path(r) for r in (roots or [])]
     all_roots = roots if replace_bundled else [rules_dir()] + roots
-    valuesets, issues = load_valuesets(all_roots)
+    # bundled value sets stay available to replacement packs (they are shared vocabulary)
+    valuesets, issues = load_valuesets(all_roots if rules_dir() in all_roots else [rules_dir()] + all_roots)
     packs: dict[str, tuple[Pack, list[Path]]] = {}
     for root in all_roots:
         for pack, files in _discover(root):

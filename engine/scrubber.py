@@ -77,7 +77,8 @@ class Scrubber:
 
     def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
                  tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
-                 backend: str = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
+                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
+        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches)."""
         self.tables = tables if tables is not None else default_tables(data_dir, samples)
         if rulebook is None:
             rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
@@ -87,7 +88,7 @@ class Scrubber:
                 raise RulesError(errors)
         self.rulebook = rulebook
         self.program: Program = build_program(rulebook.active(include_draft), self.tables, rulebook.value_codes)
-        self.backend = make_backend(backend, self.program)
+        self.backend = make_backend(backend, self.program) if backend else None
         self.renderer = Renderer(self.program)
 
     @property

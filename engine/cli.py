@@ -1,0 +1,297 @@
+"""The ``claimscrub`` command line.
+
+Exit codes (scrub): 0 = no finding at or above --fail-on and no rejected claim;
+1 = findings at or above the threshold, or rejected claims; 2 = usage error,
+broken rules, or an input file that could not be read (the other files are
+still scrubbed and reported).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+import orjson
+from rich.console import Console
+
+from . import __version__
+from .inputs import InputFormatError, read_bytes, read_path
+from .rules import SEVERITY_RANK
+
+err = Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="claimscrub")
+def main():
+    """claimscrub: scrub US healthcare claims before submission, and audit them after.
+
+    \b
+    Claims: native JSON (one claim, an array, JSON Lines), FHIR R4 Claim/Bundle, X12 837 5010.
+    Rules:  YAML rule packs (bundled in rules/, add yours with --rules DIR).
+    Data:   CMS tables (NCCI PTP, MUE, add-on, MPFS, HCPCS, ...) imported with 'claimscrub data import';
+            without them the bundled illustrative sample tables are used and every finding says so.
+
+    \b
+    Quick start:
+      claimscrub scrub examples/                 # scrub the demo claims
+      claimscrub scrub claims.json --format json # machine-readable findings
+      claimscrub rules lint                      # check rule files
+      claimscrub rules test                      # run the rule tests beside the rules
+    """
+
+
+def _items(paths: tuple[str, ...]):
+    """Every claim in every path (directories recursively); unreadable files reported, not fatal."""
+    errors: list[str] = []
+
+    def gen():
+        for raw in paths:
+            if raw == "-":
+                try:
+                    yield from read_bytes(sys.stdin.buffer.read(), "<stdin>")
+                except InputFormatError as exc:
+                    errors.append(str(exc))
+                continue
+            path = Path(raw)
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
+                           (".json", ".jsonl", ".ndjson", ".x12", ".837", ".edi", ".txt")) if path.is_dir() else [path]
+            for file in files:
+                try:
+                    yield from read_path(file)
+                except InputFormatError as exc:
+                    errors.append(str(exc))
+
+    return gen(), errors
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+              help="Extra rule pack directory (repeatable); a pack with a bundled pack's name replaces it.")
+@click.option("--only-rules", is_flag=True, help="Use only the --rules packs, not the bundled ones.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Lowest severity that makes the exit code 1.")
+@click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR",
+              help="Imported CMS tables (default $CLAIMSCRUB_DATA_DIR or the user data directory).")
+@click.option("--samples/--no-samples", default=None,
+              help="Use the bundled sample tables (default: only when no tables were imported).")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True,
+              help="Rete engine (durable-rules) or the pure-Python reference evaluator.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes (0 = in this process, no crash isolation).")
+@click.option("--include-draft", is_flag=True, help="Also run rules whose status is draft.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results to a file instead of stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress):
+    """Scrub claims in PATHS (files, directories, or - for stdin) and report findings."""
+    from .output import jsonl_lines, to_csv, to_json, write, write_text
+    from .scrubber import RulesError, Scrubber
+    from .workers import WorkerPool
+
+    config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
+                  include_draft=include_draft)
+    started = time.perf_counter()
+    try:
+        parent = Scrubber(**config, backend=None)
+    except RulesError as exc:
+        for issue in exc.issues:
+            err.print(str(issue))
+        err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
+        sys.exit(2)
+    items, read_errors = _items(paths)
+    if workers > 0:
+        pool = WorkerPool({**config, "backend": backend}, workers)
+        stream = pool.scrub(items)
+    else:
+        pool = None
+        runner = Scrubber(**config, backend=backend, rulebook=parent.rulebook, tables=parent.tables)
+        stream = (runner.scrub_item(item) for item in items)
+    show_progress = err.is_terminal if progress is None else progress
+    results = []
+    out = open(output, "wb") if output else sys.stdout.buffer
+    try:
+        if show_progress:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            with Progress(SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(),
+                          console=err, transient=True) as bar:
+                task = bar.add_task("scrub")
+                for r in stream:
+                    results.append(r)
+                    bar.advance(task)
+                    if fmt == "jsonl":
+                        write(out, b"".join(jsonl_lines([r])))
+        else:
+            for r in stream:
+                results.append(r)
+                if fmt == "jsonl":
+                    write(out, b"".join(jsonl_lines([r])))
+    finally:
+        if pool:
+            pool.close()
+    meta = {
+        "claimscrub": __version__,
+        "packs": {p.name: p.version for p in parent.rulebook.packs.values()},
+        "data_editions": parent.editions(),
+        "not_checked": parent.not_checked,
+        "input_errors": read_errors,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if fmt == "json":
+        write(out, to_json(results, meta))
+    elif fmt == "csv":
+        write(out, to_csv(results))
+    elif fmt == "text":
+        console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
+                          force_terminal=None if not output else False)
+        write_text(results, console, parent.not_checked, parent.editions())
+    if output:
+        out.close()
+    for message in read_errors:
+        err.print(f"[red]input error:[/] {message}")
+    threshold = SEVERITY_RANK[fail_on]
+    if read_errors:
+        sys.exit(2)
+    failing = any(r.status == "rejected" for r in results) or any(
+        SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings)
+    sys.exit(1 if failing else 0)
+
+
+@main.group()
+def rules():
+    """Write, check and test rules."""
+
+
+@rules.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+def rules_lint(paths, fmt):
+    """Check rule files (default: the bundled packs): YAML, schema, expressions, types, ids, tests, engine limits.
+
+    Each problem is printed as file:line:col: severity: message [code]. Exit 1 when any error is found.
+    """
+    from .lint import lint, to_sarif
+    from .scrubber import default_tables
+
+    issues = lint([Path(p) for p in paths], tables=default_tables())
+    if fmt == "sarif":
+        click.echo(orjson.dumps(to_sarif(issues), option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "json":
+        click.echo(orjson.dumps([i.__dict__ for i in issues], option=orjson.OPT_INDENT_2).decode())
+    else:
+        for issue in issues:
+            click.echo(str(issue))
+        errors = sum(i.severity == "error" for i in issues)
+        click.echo(f"{errors} error(s), {len(issues) - errors} warning(s)", err=True)
+    sys.exit(1 if any(i.severity == "error" for i in issues) else 0)
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
+def rules_test(paths, fmt):
+    """Run the ruleid/ok cases in the *.test.yaml files beside the rules (default: bundled packs)."""
+    from .resources import rules_dir
+    from .ruletest import run_tests
+
+    results = run_tests([Path(p) for p in paths] or [rules_dir()])
+    if fmt == "junit":
+        click.echo(_junit(results))
+    else:
+        for r in results:
+            mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
+            click.echo(f"{mark} {r.case.label}  ({r.case.file}:{r.case.line})" + ("" if r.passed else f"\n     {r.detail}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _junit(results) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    failed = sum(not r.passed for r in results)
+    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="claimscrub-rules" tests="{len(results)}" failures="{failed}">']
+    for r in results:
+        out.append(f"  <testcase classname={quoteattr(r.case.rule_id)} name={quoteattr(r.case.kind + ': ' + r.case.name)}"
+                   f" file={quoteattr(r.case.file)} line=\"{r.case.line}\">")
+        if not r.passed:
+            out.append(f"    <failure message={quoteattr(r.detail)}/>")
+        out.append("  </testcase>")
+    out.append("</testsuite>")
+    return "\n".join(out)
+
+
+@rules.command("explain")
+@click.argument("rule_id")
+@click.option("--claim", "claim_file", required=True, type=click.Path(exists=True), help="File holding the claim.")
+@click.option("--claim-id", help="Which claim in the file (default: the first).")
+@click.option("--rules", "extra", multiple=True, type=click.Path(exists=True), help="Extra rule pack directory.")
+@click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR")
+def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
+    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim."""
+    from .explain import explain
+    from .normalize import ClaimRejected, claim_from_dict
+    from .rules import load_rulebook
+    from .scrubber import default_tables, table_columns
+    from .validate import problems
+
+    tables = default_tables(data_dir)
+    book, _ = load_rulebook([Path(p) for p in extra], tables=table_columns(tables))
+    rule = book.by_id(rule_id)
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, [r.id for r in book.rules], n=1)
+        raise click.UsageError(f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
+    items = [i for i in read_path(claim_file) if claim_id is None or i.claim_id == claim_id]
+    if not items or items[0].data is None:
+        raise click.UsageError("no readable claim found" + (f": {items[0].error}" if items else ""))
+    found = problems(items[0].data)
+    if found:
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {found[0][0]}: {found[0][1]}")
+    try:
+        claim = claim_from_dict(items[0].data)
+    except ClaimRejected as exc:
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}")
+    click.echo(explain(rule, claim, tables, book.value_codes))
+
+
+@rules.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def rules_list(fmt):
+    """List the bundled rules."""
+    from .rules import load_rulebook
+
+    book, _ = load_rulebook()
+    if fmt == "json":
+        click.echo(orjson.dumps([_rule_meta(r) for r in book.rules], option=orjson.OPT_INDENT_2).decode())
+        return
+    for r in book.rules:
+        click.echo(f"{r.id:<12} {r.severity:<8} {r.category:<16} {r.status:<10} {r.title}")
+
+
+def _rule_meta(r) -> dict:
+    return {"id": r.id, "title": r.title, "category": r.category, "severity": r.severity, "scope": r.scope,
+            "status": r.status, "pack": r.pack.name, "pack_version": r.pack.version, "tags": list(r.tags),
+            "references": [ref.__dict__ for ref in r.references], "tables": list(r.tables),
+            "effective": {"from": r.effective_from, "to": r.effective_to}, "description": r.description.strip(),
+            "when": r.when.strip(), "unless": (r.unless or "").strip() or None, "file": r.file}
+
+
+def _attach_data_group():
+    try:
+        from .cli_data import data
+    except ImportError:  # pragma: no cover - the data commands ship with the tables module
+        return
+    main.add_command(data)
+
+
+_attach_data_group()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

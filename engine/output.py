@@ -1,0 +1,108 @@
+"""Writing scrub results: json, jsonl, csv and a terminal-friendly text report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import IO, Iterable
+
+import orjson
+
+from .scrubber import ClaimResult
+
+CSV_COLUMNS = ["claim_id", "status", "line", "related_lines", "rule_id", "category", "severity", "message", "fix",
+               "citation", "data_edition", "reason"]
+
+
+def summary(results: list[ClaimResult]) -> dict:
+    findings = [f for r in results for f in r.findings]
+    return {
+        "claims": len(results),
+        "scrubbed": sum(r.status == "scrubbed" for r in results),
+        "rejected": sum(r.status == "rejected" for r in results),
+        "claims_with_findings": sum(bool(r.findings) for r in results),
+        "findings": len(findings),
+        "by_severity": {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")},
+    }
+
+
+def to_json(results: list[ClaimResult], meta: dict) -> bytes:
+    doc = {
+        **meta,
+        "summary": summary(results),
+        "claims": [r.as_dict() for r in results],
+        "findings": [f.as_dict() for r in results for f in r.findings],
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def jsonl_lines(results: Iterable[ClaimResult]) -> Iterable[bytes]:
+    """One line per claim: the claim's status and its findings (streams well)."""
+    for r in results:
+        yield orjson.dumps({**r.as_dict(), "findings": [f.as_dict() for f in r.findings]}) + b"\n"
+
+
+def to_csv(results: list[ClaimResult]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for r in results:
+        if r.status == "rejected":
+            writer.writerow({"claim_id": r.claim_id, "status": r.status, "reason": r.reason})
+        for f in r.findings:
+            row = f.as_dict()
+            row["status"] = r.status
+            row["related_lines"] = " ".join(map(str, f.related_lines))
+            writer.writerow(row)
+    return buf.getvalue()
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def write_text(results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict]) -> None:
+    """Grouped by claim: each finding with its line, message, fix and citation."""
+    from rich.markup import escape
+
+    for r in results:
+        if r.status == "rejected":
+            console.print(f"[bold red]✗ {escape(str(r.claim_id))}[/] rejected: {escape(r.reason or '')}"
+                          f"  [dim]({escape(r.source or '')})[/]")
+            continue
+        if not r.findings:
+            console.print(f"[green]✓ {escape(r.claim_id or '')}[/] no findings")
+            continue
+        console.print(f"[bold]● {escape(r.claim_id or '')}[/] {len(r.findings)} finding(s)  [dim]({escape(r.source or '')})[/]")
+        for f in r.findings:
+            where = "claim" if f.line is None else f"line {f.line}"
+            if f.related_lines:
+                where += " (with line " + ", ".join(map(str, f.related_lines)) + ")"
+            if f.diagnosis is not None:
+                where = f"diagnosis {f.diagnosis}"
+            style = SEVERITY_STYLE[f.severity]
+            console.print(f"  [{style}]{f.severity:<7}[/] {f.rule_id:<12} {where:<22} {escape(f.message)}")
+            console.print(f"  [dim]{'':<20} fix: {escape(f.fix)}[/]")
+            cite = f.citation + (f" · data: {f.data_edition}" if f.data_edition else "")
+            console.print(f"  [dim]{'':<20} ref: {escape(cite)}[/]")
+    s = summary(results)
+    console.print(
+        f"\n{s['claims']} claim(s): {s['scrubbed']} scrubbed, {s['rejected']} rejected, "
+        f"{s['claims_with_findings']} with findings; findings: {s['by_severity']['error']} error, "
+        f"{s['by_severity']['warning']} warning, {s['by_severity']['info']} info"
+    )
+    if editions:
+        console.print("[dim]data: " + "; ".join(escape(_edition_text(e)) for e in editions) + "[/]")
+    if not_checked:
+        console.print(f"[yellow]not checked: {len(not_checked)} rule(s) need tables that are not loaded "
+                      f"(" + ", ".join(n["rule_id"] for n in not_checked[:8]) + (" ..." if len(not_checked) > 8 else "")
+                      + "); run 'claimscrub data status'[/]")
+
+
+def _edition_text(status: dict) -> str:
+    editions = status.get("editions") or []
+    labels = [e.get("label", "") if isinstance(e, dict) else str(e) for e in editions]
+    return f"{status.get('name')}: {', '.join(labels) or 'not loaded'}"
+
+
+def write(stream: IO[bytes], data: bytes | str) -> None:
+    stream.write(data.encode() if isinstance(data, str) else data)
