@@ -365,3 +365,24 @@ def test_examples_emstats():
     assert {r.provider_npi: r.severity for r in results} == load("expected.json")[
         "emstats"
     ]
+
+
+def test_every_schema_field_is_documented():
+    from engine.resources import schema_path
+
+    schema = json.loads(schema_path("encounter.schema.json").read_text())
+    missing = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                if "description" not in sub:
+                    missing.append(f"{path}.{key}")
+                walk(sub, f"{path}.{key}")
+            if "items" in node:
+                walk(node["items"], path + "[]")
+            for alt in node.get("oneOf", ()):
+                walk(alt, path)
+
+    walk(schema, "")
+    assert missing == []
