@@ -9,7 +9,8 @@ so a finding can say "documentation supports 99213: MDM low (problems low:
 
 The 2021 AMA framework: MDM is the level met by 2 of the 3 elements (problems,
 data, risk), i.e. their median; time is total practitioner time on the date;
-the supported level is the higher of the two. A table that does not cover the
+the supported level is the higher of the two (office/outpatient from 2021,
+hospital inpatient/observation from 2023, when CPT extended the same choice). A table that does not cover the
 date of service yields "no table", never a pass.
 """
 
@@ -1378,3 +1379,51 @@ def infusion_or_push(minutes: int, dos: str, tables: EmTables | None = None) -> 
     if table is None:
         raise LookupError(f"no infusion time table in force on {dos}")
     return "push" if minutes <= table.push_max_minutes else "infusion"
+
+
+# --------------------------------------------------------------------------- encounter-level wrappers
+
+
+def timed_minutes(encounter: Encounter, *services: str) -> int | None:
+    """Total documented minutes of the timed services of these kinds (blocks add up); None when none is documented."""
+    durations = [
+        t.duration_minutes
+        for t in encounter.timed_services
+        if t.service in services and t.duration_minutes is not None
+    ]
+    return sum(durations) if durations else None
+
+
+def psychotherapy_for(
+    encounter: Encounter, tables: EmTables | None = None
+) -> TimedCodeResult:
+    """Psychotherapy code the record's psychotherapy time supports (add-on family when documented with an E/M)."""
+    with_em = any(
+        t.service == "psychotherapy_with_em" for t in encounter.timed_services
+    )
+    service = "psychotherapy_with_em" if with_em else "psychotherapy"
+    return psychotherapy_code(
+        timed_minutes(encounter, service), encounter.date_of_service, with_em, tables
+    )
+
+
+def critical_care_for(
+    encounter: Encounter, payer_type: str, tables: EmTables | None = None
+) -> CriticalCareResult:
+    """Critical care codes the record's critical care time supports for the payer type."""
+    return critical_care_units(
+        timed_minutes(encounter, "critical_care"),
+        payer_type,
+        encounter.date_of_service,
+        tables,
+    )
+
+
+def anesthesia_units_for(
+    encounter: Encounter, tables: EmTables | None = None
+) -> Decimal | None:
+    """Anesthesia time units from the record's start/stop blocks; None when no anesthesia time is documented."""
+    minutes = timed_minutes(encounter, "anesthesia")
+    if minutes is None:
+        return None
+    return anesthesia_time_units(minutes, encounter.date_of_service, tables)

@@ -812,3 +812,61 @@ def test_summary_is_json_ready():
     assert (
         s["time_table"] == "office_outpatient_2024" and "CPT 2024" in s["time_source"]
     )
+
+
+def _timed(*services, dos="2024-02-12"):
+    return encounter_from_document(
+        {
+            "encounter_id": "ENC-W",
+            "date_of_service": dos,
+            "link": {"claim_id": "C"},
+            "timed_services": list(services),
+        }
+    )
+
+
+def test_encounter_wrappers_sum_blocks():
+    e = _timed(
+        {
+            "service": "critical_care",
+            "start": "2024-02-12T10:00",
+            "stop": "2024-02-12T11:00",
+        },
+        {"service": "critical_care", "minutes": 44},
+    )
+    assert em.timed_minutes(e, "critical_care") == 104
+    r = em.critical_care_for(e, "medicare")
+    assert (r.first_code, r.additional_units) == ("99291", 1)
+    assert em.timed_minutes(e, "anesthesia") is None
+    assert em.anesthesia_units_for(e) is None
+
+
+def test_psychotherapy_for_picks_the_family():
+    alone = _timed(
+        {
+            "service": "psychotherapy",
+            "start": "2024-02-12T14:00",
+            "stop": "2024-02-12T14:50",
+        }
+    )
+    assert em.psychotherapy_for(alone).code == "90834"
+    with_em = _timed({"service": "psychotherapy_with_em", "minutes": 30})
+    assert em.psychotherapy_for(with_em).code == "90833"
+    none = _timed()
+    assert em.psychotherapy_for(none).code is None
+
+
+def test_anesthesia_units_for():
+    e = _timed(
+        {
+            "service": "anesthesia",
+            "start": "2024-02-12T08:00",
+            "stop": "2024-02-12T08:40",
+        },
+        {
+            "service": "anesthesia",
+            "start": "2024-02-12T09:00",
+            "stop": "2024-02-12T09:27",
+        },
+    )
+    assert em.anesthesia_units_for(e) == Decimal("4.5")
