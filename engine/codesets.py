@@ -1,0 +1,140 @@
+"""ICD-10-CM code-set functions the rule language exposes (pure, cached).
+
+The tabular list comes from the ``simple-icd-10-cm`` package. Its notes are not
+inherited, so excludes1 and code-first notes are collected from a code and all
+its ancestors. Codes are accepted with or without the dot, in any case.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+import simple_icd_10_cm as cm
+
+_REF_GROUP = re.compile(r"\(([^()]*)\)")
+_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{0,4})?$")
+_MANIFESTATION_TITLE = re.compile(
+    r"classified elsewhere|due to underlying condition|in diseases|due to (?:other )?(?:disease|conditions?) classified",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _norm(code: str) -> str:
+    """Upper case, no blanks, no dot: the form CMS tables and claims carry."""
+    return code.strip().upper().replace(".", "")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _item(code: str) -> str | None:
+    """The package's own spelling of a code (category/subcategory), or None."""
+    c = _norm(code)
+    if not c or not cm.is_valid_item(c) or cm.is_chapter_or_block(c):
+        return None
+    return c
+
+
+def icd_exists(code: str) -> bool:
+    """A category, subcategory or code of ICD-10-CM (chapters and blocks are not codes)."""
+    return _item(code) is not None
+
+
+@functools.lru_cache(maxsize=65_536)
+def icd_billable(code: str) -> bool:
+    """Reportable on a claim: a leaf of the tabular list (no further subdivision)."""
+    c = _item(code)
+    return c is not None and cm.is_leaf(c)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _lineage(code: str) -> tuple[str, ...]:
+    """The code and its ancestors below block level, nearest first."""
+    c = _item(code)
+    if c is None:
+        return ()
+    return (c, *(a for a in cm.get_ancestors(c) if not cm.is_chapter_or_block(a)))
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRef:
+    """A code or a range named in a note: ``E10.-`` (prefix E10), ``O10-O11``."""
+
+    low: str
+    high: str
+
+    def covers(self, code: str) -> bool:
+        return self.low <= code[: len(self.low)] and code[: len(self.high)] <= self.high
+
+
+def parse_refs(note: str) -> tuple[CodeRef, ...]:
+    """The codes and ranges a note refers to, from its parenthesised groups."""
+    refs: list[CodeRef] = []
+    for group in _REF_GROUP.findall(note):
+        for item in group.split(","):
+            item = re.sub(r"\.?-$", "", item.strip().upper())
+            lo, _, hi = item.partition("-")
+            lo, hi = re.sub(r"\.?-?$", "", lo), re.sub(r"\.?-?$", "", hi or lo)
+            if _CODE.match(lo) and _CODE.match(hi):
+                refs.append(CodeRef(lo.replace(".", ""), hi.replace(".", "")))
+    return tuple(refs)
+
+
+@functools.lru_cache(maxsize=65_536)
+def icd_excludes1(code: str) -> tuple[CodeRef, ...]:
+    """Everything an Excludes1 note on the code or an ancestor names."""
+    return tuple(ref for c in _lineage(code) for note in cm.get_excludes1(c) for ref in parse_refs(note))
+
+
+def icd_excludes1_conflicts(codes: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs (a, b) from ``codes`` where an Excludes1 note of a (or an ancestor) names b:
+    the two may not be coded together. Each pair once, in claim order, codes undotted."""
+    seen: list[str] = []
+    for code in codes:
+        c = _norm(code)
+        if c and c not in seen:
+            seen.append(c)
+    out: list[tuple[str, str]] = []
+    reported: set[frozenset[str]] = set()
+    for a in seen:
+        refs = icd_excludes1(a)
+        if not refs:
+            continue
+        for b in seen:
+            if b == a or frozenset((a, b)) in reported:
+                continue
+            if any(ref.covers(b) for ref in refs):
+                out.append((a, b))
+                reported.add(frozenset((a, b)))
+    return out
+
+
+@functools.lru_cache(maxsize=65_536)
+def icd_is_manifestation(code: str) -> bool:
+    """A manifestation code, not to be listed first: a code-first note on the code or
+    an ancestor, and a title "in diseases classified elsewhere" / "due to underlying
+    condition". From the tabular list alone this matches 394 of the 422 codes the MCE
+    flags (FY2026) plus 11 others; the MCE/I/OCE manifestation flags
+    (tables mce_dx_flags, ioce_dx) are authoritative when loaded."""
+    lineage = _lineage(code)
+    if not lineage:
+        return False
+    has_code_first = any(cm.get_code_first(c) for c in lineage)
+    return has_code_first and any(_MANIFESTATION_TITLE.search(cm.get_description(c)) for c in lineage)
+
+
+def icd_code_first(code: str) -> str | None:
+    """The nearest code-first note (the etiology to sequence before this code)."""
+    for c in _lineage(code):
+        note = cm.get_code_first(c)
+        if note:
+            return note
+    return None
+
+
+def icd_description(code: str) -> str | None:
+    """ICD-10-CM titles are public (CDC/NCHS): safe to show in findings."""
+    c = _item(code)
+    return cm.get_description(c) if c else None
