@@ -39,6 +39,15 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                 if not item.rule.applies_on(dos):
                     continue
                 alive = True
+                for native in item.required_native:  # cheap tests first: skip costly derivations
+                    value = names.get(native.path[0])
+                    for part in native.path[1:]:
+                        value = None if value is None else value.get(part)
+                    if fact_value(value, paths[native.prop][1]) != native.value:
+                        alive = False
+                        break
+                if not alive:
+                    continue
                 for atom in item.required:
                     value = derived.get(atom.prop)
                     if value is None:

@@ -38,7 +38,7 @@ class Finding:
     table_row: dict | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 ENGINE_ERROR_RULE = "CS-ENGINE-001"

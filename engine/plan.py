@@ -184,6 +184,15 @@ def required_derived(cond: Cond) -> list[Derived]:
     return []
 
 
+def required_native(cond: Cond) -> list[Native]:
+    """Native equality tests that must hold (top-level conjuncts): cheap to check before derivations."""
+    if isinstance(cond, Native):
+        return [cond] if cond.op == "==" else []
+    if isinstance(cond, Conj):
+        return [n for item in cond.items for n in required_native(item)]
+    return []
+
+
 def all_derived(cond: Cond) -> list[Derived]:
     if isinstance(cond, Derived):
         return [cond]

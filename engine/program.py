@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .lang.evaluate import Ctx, compile_expr
-from .plan import Cond, Derived, Planner, all_derived, required_derived
+from .plan import Cond, Derived, Planner, all_derived, required_derived, required_native
 from .rules import Rule
 
 SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis")
@@ -25,6 +25,7 @@ class CompiledRule:
     test: Callable[[Ctx], Any]  # the whole condition, reference semantics
     cond: Cond  # the planned condition (native tests + derived atoms)
     required: list[Derived]  # derived atoms that must hold (for pruning facts)
+    required_native: list  # (path, op, value) natives that must hold, checked before derived atoms
     derived: list[Derived]  # every derived atom in the condition
 
 
@@ -48,8 +49,32 @@ class Program:
         return Ctx(names, dos, self.tables, self.valuesets)
 
 
+class CachedTables:
+    """Lookups memoised for the run: rules ask the same (table, key, date) many times per claim."""
+
+    def __init__(self, tables, size: int = 200_000):
+        self.inner = tables
+        self._cache: dict = {}
+        self._size = size
+
+    def lookup(self, table: str, key: tuple, dos: str):
+        k = (table, key, dos)
+        try:
+            return self._cache[k]
+        except KeyError:
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            row = self._cache[k] = self.inner.lookup(table, key, dos)
+            return row
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset]) -> Program:
     """Compile runnable rules; set aside those whose tables are not loaded."""
+    if tables is not None and not isinstance(tables, CachedTables):
+        tables = CachedTables(tables)
     compiled: list[CompiledRule] = []
     not_checked: list[tuple[Rule, str]] = []
     scopes: dict[str, ScopePlan] = {}
@@ -63,7 +88,7 @@ def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset]) ->
             plan = scopes[rule.scope] = ScopePlan(rule.scope, [], Planner(rule.scope))
         cond = plan.planner.plan(rule.condition)
         item = CompiledRule(len(compiled), rule, compile_expr(rule.condition), cond, required_derived(cond),
-                            all_derived(cond))
+                            required_native(cond), all_derived(cond))
         compiled.append(item)
         plan.rules.append(item)
     for plan in scopes.values():

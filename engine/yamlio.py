@@ -154,6 +154,17 @@ def scalar_offset(doc: YamlDoc, path: tuple, line: int, column: int) -> tuple[in
             if text.strip():
                 indent = len(text) - len(text.lstrip(" "))
                 break
-        return (first + line, indent + column)
+        if style == "|":
+            return (first + line, indent + column)
+        # folded: each source line joins the text with one space; walk them to find the column
+        remaining = column
+        for number in range(first, min(len(lines), node.end_mark.line + 1)):
+            content = lines[number][indent:]
+            if not content.strip():
+                continue
+            if remaining <= len(content) + 1:
+                return (number + 1, indent + remaining)
+            remaining -= len(content) + 1
+        return (first + 1, indent + column)
     quote = 1 if style in ("'", '"') else 0
     return (start_line + line - 1, (start_col + quote + column - 1) if line == 1 else column)

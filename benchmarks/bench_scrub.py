@@ -1,0 +1,137 @@
+"""Benchmark (not a test): end-to-end claims/s on generated claims, three ways, in one run.
+
+    python benchmarks/bench_scrub.py [--claims 20000]
+
+End to end = parse JSON Lines (orjson), validate (jsonschema-rs), normalise,
+build facts, run the rules, render findings, write JSON. Compared in the same
+run: the durable-rules backend, the reference evaluator, and a plain-Python
+baseline doing the same checks by hand (the ceiling the engine's overhead is
+measured against). Single process, one core. Peak RSS from getrusage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import time
+from decimal import Decimal
+
+import orjson
+
+from engine.inputs import read_bytes
+from engine.lang.functions import npi_valid
+from engine.normalize import claim_from_dict
+from engine.scrubber import Scrubber
+from engine.tables import sample_tables
+from engine.validate import problems
+
+CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "36415", "93000", "97110"]
+
+
+def generate(n: int, seed: int = 7) -> bytes:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        lines = []
+        for s in range(1, rng.randint(1, 6) + 1):
+            lines.append({"sequence": s, "code": rng.choice(CODES), "units": rng.choice([1, 1, 1, 2, 3]),
+                          "charge": f"{rng.randint(10, 400)}.00", "from_date": f"2024-08-{rng.randint(1, 3):02d}",
+                          "modifiers": rng.sample(["25", "59", "XS", "RT", "LT", "91"], rng.choice([0, 0, 0, 1, 2])),
+                          "diagnosis_pointers": [1]})
+        out.append({"claim_id": f"B{i}", "type": "professional", "claim_date": "2024-08-20",
+                    "payer": {"type": "medicare"}, "billing_provider": {"npi": rng.choice(["1234567893", "1234567890"])},
+                    "patient": {"id": f"P{i}", "sex": "F", "birth_date": "1960-01-01"},
+                    "diagnoses": [{"code": "E11.9"}], "lines": lines})
+    return b"\n".join(orjson.dumps(c) for c in out)
+
+
+def run_engine(data: bytes, scrubber: Scrubber) -> tuple[int, int]:
+    findings = 0
+    out = []
+    for item in read_bytes(data, "bench.jsonl"):
+        result = scrubber.scrub_item(item)
+        findings += len(result.findings)
+        out.append(orjson.dumps({**result.as_dict(), "findings": [f.as_dict() for f in result.findings]}))
+    return len(out), findings
+
+
+def baseline(data: bytes, tables) -> tuple[int, int]:
+    """The same checks by hand: NPI, dates, units, charges, pointers, duplicates, modifiers, PTP, MUE, add-on."""
+    findings = 0
+    out = []
+    em = {"99213", "99214"}
+    for item in read_bytes(data, "bench.jsonl"):
+        if problems(item.data):
+            continue
+        claim = claim_from_dict(item.data)
+        found = []
+        if not npi_valid(claim.billing_provider.npi):
+            found.append(("CS-INT-001", None))
+        seen = {}
+        for line in claim.lines:
+            if not npi_valid(line.rendering_npi or claim.billing_provider.npi):
+                found.append(("CS-INT-002", line.sequence))
+            if line.from_date > line.to_date:
+                found.append(("CS-INT-003", line.sequence))
+            if claim.claim_date and line.to_date > claim.claim_date:
+                found.append(("CS-INT-004", line.sequence))
+            if line.units <= 0:
+                found.append(("CS-INT-005", line.sequence))
+            if line.charge_cents < 0:
+                found.append(("CS-INT-006", line.sequence))
+            if not line.diagnosis_pointers or any(p > len(claim.diagnoses) for p in line.diagnosis_pointers):
+                found.append(("CS-INT-007", line.sequence))
+            mods = set(line.modifiers)
+            if {"RT", "LT"} <= mods:
+                found.append(("CS-MOD-001", line.sequence))
+            if "59" in mods and mods & {"XE", "XS", "XP", "XU"}:
+                found.append(("CS-MOD-002", line.sequence))
+            if "25" in mods and line.code not in em:
+                found.append(("CS-MOD-003", line.sequence))
+            k = (line.code, line.modifiers, line.from_date)
+            if k in seen and not mods & {"76", "77", "91"}:
+                found.append(("CS-DUP-001", line.sequence))
+            seen.setdefault(k, line.sequence)
+            mue = tables.lookup("mue_practitioner", (line.code,), line.from_date)
+            if mue and sum(o.units for o in claim.lines if o.code == line.code and o.from_date == line.from_date) > mue["mue_units"]:
+                found.append(("CS-MUE", line.sequence))
+            aoc = tables.lookup("aoc", (line.code,), line.from_date)
+            if aoc and not any(tables.lookup("aoc", (line.code, o.code), line.from_date) for o in claim.lines if o is not line):
+                found.append(("CS-AOC-001", line.sequence))
+            for other in claim.lines:
+                if other is not line and other.from_date == line.from_date:
+                    row = tables.lookup("ncci_ptp_practitioner", (other.code, line.code), line.from_date)
+                    if row and (row["modifier_indicator"] == 0 or not mods & {"59", "XS", "XU", "XE", "XP", "RT", "LT"}):
+                        found.append(("CS-PTP", line.sequence))
+        findings += len(found)
+        out.append(orjson.dumps({"claim_id": claim.claim_id, "findings": found}))
+    return len(out), findings
+
+
+def timed(label, fn, n):
+    start = time.perf_counter()
+    claims, findings = fn()
+    seconds = time.perf_counter() - start
+    print(f"{label:<28} {claims / seconds:>9,.0f} claims/s  ({claims} claims, {findings} findings, {seconds:.2f} s)")
+    return claims / seconds
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=20000)
+    args = parser.parse_args()
+    data = generate(args.claims)
+    tables = sample_tables()
+    durable = Scrubber(tables=tables, backend="durable")
+    reference = Scrubber(tables=tables, backend="reference", rulebook=durable.rulebook)
+    print(f"{args.claims} generated claims, {len(durable.program.rules)} rules, sample tables, one process")
+    base = timed("plain-Python baseline", lambda: baseline(data, tables), args.claims)
+    dur = timed("durable-rules backend", lambda: run_engine(data, durable), args.claims)
+    ref = timed("reference evaluator", lambda: run_engine(data, reference), args.claims)
+    print(f"ratios: durable/baseline {dur / base:.2f}, reference/baseline {ref / base:.2f}, durable/reference {dur / ref:.2f}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
