@@ -20,10 +20,12 @@ from engine.normalize import claim_from_dict
 from engine.validate import problems as claim_problems
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "encounters"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "encounters"  # records and oracles, not claims
 
 
 def load(name):
-    return json.loads((EXAMPLES / name).read_text())
+    folder = EXAMPLES if (EXAMPLES / name).is_file() else FIXTURES
+    return json.loads((folder / name).read_text())
 
 
 def minimal(**extra):
