@@ -15,7 +15,6 @@ import argparse
 import random
 import resource
 import time
-from decimal import Decimal
 
 import orjson
 

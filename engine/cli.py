@@ -8,6 +8,7 @@ still scrubbed and reported).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -115,21 +116,11 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     results = []
     out = open(output, "wb") if output else sys.stdout.buffer
     try:
-        if show_progress:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            with Progress(SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(),
-                          console=err, transient=True) as bar:
-                task = bar.add_task("scrub")
-                for r in stream:
-                    results.append(r)
-                    bar.advance(task)
-                    if fmt == "jsonl":
-                        write(out, b"".join(jsonl_lines([r])))
-        else:
+        with _progress(show_progress) as advance:
             for r in stream:
                 results.append(r)
-                if fmt == "jsonl":
+                advance()
+                if fmt == "jsonl":  # streamed: a long run shows results as they come
                     write(out, b"".join(jsonl_lines([r])))
     finally:
         if pool:
@@ -160,6 +151,20 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     failing = any(r.status == "rejected" for r in results) or any(
         SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings)
     sys.exit(1 if failing else 0)
+
+
+@contextlib.contextmanager
+def _progress(show: bool):
+    """A claim counter on stderr while scrubbing; yields the function that counts one claim."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("scrub")
+        yield lambda: bar.advance(task)
 
 
 @main.group()

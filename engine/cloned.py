@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from . import yamlio
 
 from .encounter import Encounter
 from .resources import rules_dir
@@ -74,7 +74,7 @@ class ClonedConfig:
 def load_cloned_config(path: str | Path | None = None) -> ClonedConfig:
     """The detection settings from YAML (the bundled file when no path is given)."""
     path = Path(path) if path else rules_dir() / "tables" / "em" / CONFIG_FILE
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     fields = set(ClonedConfig.__dataclass_fields__)
     kwargs = {
         k: (tuple(v) if isinstance(v, list) else v)

@@ -25,7 +25,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
+from . import yamlio
 
 from .encounter import Encounter, Mdm, MdmData, Problem, RiskItem
 from .resources import rules_dir
@@ -232,8 +232,8 @@ class _Doc:
     def __init__(self, path: Path):
         self.file = path.name
         try:
-            self.data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
+            self.data = yamlio.safe_load(path.read_text(encoding="utf-8"))
+        except yamlio.YamlError as exc:
             raise TableError(self.file, "(file)", f"not valid YAML: {exc}") from None
         if not isinstance(self.data, dict):
             raise TableError(self.file, "(file)", "must be a mapping")

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
+from . import yamlio
 
 from .resources import rules_dir
 
@@ -184,7 +184,7 @@ class BenchmarkError(Exception):
 def load_benchmarks(path: str | Path | None = None) -> BenchmarkSet:
     """Peer benchmarks from YAML (the bundled table when no path is given); shares must be positive and sum to 100."""
     path = Path(path) if path else rules_dir() / "tables" / "em" / BENCHMARK_FILE
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     out = []
     for i, b in enumerate(data.get("benchmarks") or ()):
         where = f"{path.name}: benchmarks[{i}]"

@@ -23,6 +23,16 @@ from .views import Key, contexts
 _ids = itertools.count()
 
 
+def resolve(names: dict, path: tuple[str, ...]) -> Any:
+    """The value at a path like ("claim", "payer", "type") in the bound names; None when absent."""
+    value = names.get(path[0])
+    for part in path[1:]:
+        if value is None:
+            return None
+        value = value.get(part)
+    return value
+
+
 def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], dict[str, Key]]:
     """Facts per scope for one claim, and fact id -> the Key it stands for."""
     by_scope: dict[str, list[dict]] = {}
@@ -40,10 +50,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                     continue
                 alive = True
                 for native in item.required_native:  # cheap tests first: skip costly derivations
-                    value = names.get(native.path[0])
-                    for part in native.path[1:]:
-                        value = None if value is None else value.get(part)
-                    if fact_value(value, paths[native.prop][1]) != native.value:
+                    if fact_value(resolve(names, native.path), paths[native.prop][1]) != native.value:
                         alive = False
                         break
                 if not alive:
@@ -66,11 +73,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
             fid = f"f{next(_ids)}"
             fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
             for prop, (path, t) in paths.items():
-                value = names.get(path[0])
-                for part in path[1:]:
-                    if value is None:
-                        break
-                    value = value.get(part)
+                value = resolve(names, path)
                 if value is not None:
                     fact[prop] = fact_value(value, t)
             fact.update(derived)

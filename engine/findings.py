@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .lang import ast as A
 from .lang.evaluate import compile_expr
 from .program import CompiledRule, Program
 from .views import Key, bind
@@ -113,5 +112,3 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def sort_key(f: Finding):
     return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
 
-
-__all__ = ["Finding", "Renderer", "engine_error", "sort_key", "A"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .lang import ast as A
-from .lang.types import BOOL, DATE, INTEGER, MONEY, NUMBER, STRING, ListT, RecordT, Type, scope_vars
+from .lang.types import BOOL, DATE, INTEGER, MONEY, NUMBER, STRING, RecordT, Type, scope_vars
 
 MAX_NATIVE_IN = 8  # `x in [..]` with more values becomes derived (alpha fan-out)
 SCOPE_VARS = {"claim": ("claim",), "line": ("claim", "line"), "line_pair": ("claim", "line", "other"),
@@ -219,11 +219,3 @@ def or_branches(cond: Cond) -> int:
             total *= or_branches(i)
         return total
     return 1
-
-
-def list_paths(node: A.Node) -> list:
-    return [n for n in A.walk(node) if isinstance(n, A.ListExpr)]
-
-
-__all__ = ["Planner", "Native", "Derived", "Conj", "Disj", "required_derived", "all_derived", "natives",
-           "prop_name", "fact_value", "ListT"]

@@ -67,6 +67,10 @@ def rule_file_for(test_file: Path) -> Path:
     return test_file.with_name(test_file.name[: -len(TEST_SUFFIX)] + ".yaml")
 
 
+def cases_file_for(rule_file: Path) -> Path:
+    return rule_file.with_name(rule_file.stem + TEST_SUFFIX)
+
+
 def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     issues: list[Issue] = []
     try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-import yaml
+from . import yamlio
 
 from engine.resources import rules_dir, schema_path
 
@@ -43,34 +43,9 @@ class TableError(ValueError):
 # --------------------------------------------------------------------------- YAML
 
 
-class Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core scalars, so codes stay strings.
-
-    PyYAML's YAML 1.1 resolver reads ``0450`` as octal 296, ``no`` as False and
-    ``2024-07-01`` as a date. Here only true/false are booleans, only
-    ``[-+]?(0|[1-9][0-9]*)`` are integers (a leading zero marks a code and stays
-    a string: revenue code ``0450``), floats need a dot or exponent and dates
-    stay ISO strings.
-    """
-
-
-Yaml12Loader.yaml_implicit_resolvers = {}
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
-)
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?[0-9]+[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-
-
 def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    """YAML 1.2 core types (codes like ``0450`` stay strings): the project's one loader."""
+    return yamlio.safe_load(text)
 
 
 # --------------------------------------------------------------------------- definitions

@@ -13,7 +13,7 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT, SetT, Type
+from .types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT, Type
 
 VARIADIC = object()
 
@@ -136,4 +136,4 @@ def register(function: Function) -> None:
     FUNCTIONS[function.name] = function
 
 
-__all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid", "SetT"]
+__all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
