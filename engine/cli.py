@@ -90,7 +90,7 @@ def _items(paths: tuple[str, ...]):
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings."""
-    from .output import jsonl_lines, to_csv, to_json, write, write_text
+    from .output import jsonl_lines, scrub_meta, to_csv, to_json, write, write_text
     from .scrubber import RulesError, Scrubber
     from .workers import WorkerPool
 
@@ -125,14 +125,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     finally:
         if pool:
             pool.close()
-    meta = {
-        "claimscrub": __version__,
-        "packs": {p.name: p.version for p in parent.rulebook.packs.values()},
-        "data_editions": parent.editions(),
-        "not_checked": parent.not_checked,
-        "input_errors": read_errors,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    meta = scrub_meta(parent, read_errors, time.perf_counter() - started)
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "csv":

@@ -72,11 +72,10 @@ def status_cmd(data_dir: Path | None, fmt: str, samples: bool) -> None:
         tables = open_tables(data_dir, samples=samples)
     else:
         tables = sample_tables() if samples else StoreLess()
-    rows = tables.status()
     if fmt == "json":
-        click.echo(json.dumps({"store": str(path), "exists": path.is_file(),
-                               "tables": [s.as_dict() for s in rows]}, indent=2))
+        click.echo(json.dumps(status_document(path, tables), indent=2))
         return
+    rows = tables.status()
     click.echo(f"store: {path}" + ("" if path.is_file() else " (not found: run `claimscrub data import PATH`)"))
     for st in rows:
         click.echo(_status_line(st))
@@ -85,6 +84,12 @@ def status_cmd(data_dir: Path | None, fmt: str, samples: bool) -> None:
             click.echo(f"    {ed.label}: {ed.rows:,} rows, rows valid {window}")
         for note in st.notes:
             click.echo(f"    note: {note}")
+
+
+def status_document(store_path: Path, tables: TableSet) -> dict:
+    """`data status --format json`, also served at GET /v1/data/status: one shape for both."""
+    return {"store": str(store_path), "exists": store_path.is_file(),
+            "tables": [s.as_dict() for s in tables.status()]}
 
 
 def _import_definition(path: Path, target: Path) -> list:
@@ -127,4 +132,4 @@ class StoreLess(TableSet):
                 sorted(default_registry(), key=lambda d: d.name)]
 
 
-__all__ = ["data", "StoreTableSet"]
+__all__ = ["data", "status_document", "StoreTableSet"]

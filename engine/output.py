@@ -26,14 +26,32 @@ def summary(results: list[ClaimResult]) -> dict:
     }
 
 
-def to_json(results: list[ClaimResult], meta: dict) -> bytes:
-    doc = {
+def scrub_meta(scrubber, input_errors: list[str], seconds: float) -> dict:
+    """The run's context (versions, editions, rules not checked): one builder for the CLI and the service."""
+    from . import __version__
+
+    return {
+        "claimscrub": __version__,
+        "packs": {p.name: p.version for p in scrubber.rulebook.packs.values()},
+        "data_editions": scrubber.editions(),
+        "not_checked": scrubber.not_checked,
+        "input_errors": list(input_errors),
+        "seconds": round(seconds, 3),
+    }
+
+
+def document(results: list[ClaimResult], meta: dict) -> dict:
+    """The JSON answer: meta, summary, every claim's status and every finding."""
+    return {
         **meta,
         "summary": summary(results),
         "claims": [r.as_dict() for r in results],
         "findings": [f.as_dict() for r in results for f in r.findings],
     }
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def to_json(results: list[ClaimResult], meta: dict) -> bytes:
+    return orjson.dumps(document(results, meta), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def jsonl_lines(results: Iterable[ClaimResult]) -> Iterable[bytes]:
