@@ -19,6 +19,8 @@ import copy
 import itertools
 from dataclasses import dataclass
 
+import durable_rules_engine as dre
+import orjson
 from durable.engine import Host
 
 from ..facts import build_facts
@@ -82,82 +84,119 @@ def rule_expression(item: CompiledRule, scope: str) -> dict:
 @dataclass
 class Shard:
     name: str
-    scope: str
+    scopes: tuple[str, ...]
     rules: list[CompiledRule]
 
 
-def shard(scope: str, rules: list[CompiledRule], prefix: str) -> list[Shard]:
-    """Split a scope's rules into rulesets that stay inside the engine's margins."""
+def shard(rules: list[CompiledRule], prefix: str) -> list[Shard]:
+    """Split rules into rulesets that stay inside the engine's margins.
+
+    Rules of every scope share a ruleset (each tests its fact type ``t``), so
+    a claim costs one assert and one retract per shard rather than per scope.
+    """
     shards: list[Shard] = []
     current: list[CompiledRule] = []
     tests: set = set()
+
+    def close():
+        scopes = tuple(dict.fromkeys(item.rule.scope for item in current))
+        shards.append(Shard(f"{prefix}_{len(shards)}", scopes, current))
+
     for item in rules:
-        own = {(n.prop, n.op, repr(n.value)) for n in natives(item.cond)}
+        own = {(item.rule.scope, n.prop, n.op, repr(n.value)) for n in natives(item.cond)}
         if current and (len(current) >= MAX_RULES_PER_RULESET or len(tests | own) > MAX_NATIVE_TESTS_PER_RULESET):
-            shards.append(Shard(f"{prefix}_{scope}_{len(shards)}", scope, current))
+            close()
             current, tests = [], set()
         current.append(item)
         tests |= own
     if current:
-        shards.append(Shard(f"{prefix}_{scope}_{len(shards)}", scope, current))
+        close()
     return shards
 
 
 def rulesets(program: Program, prefix: str) -> tuple[dict[str, dict], list[Shard]]:
     """durable-rules ruleset definitions for a program (pure: also used by lint and explain)."""
     definitions: dict[str, dict] = {}
-    shards: list[Shard] = []
-    for scope, plan in program.scopes.items():
-        for s in shard(scope, plan.rules, prefix):
-            rules = {
-                f"r{item.index}": {"all": [{"m": rule_expression(item, scope)}], "run": f"a{item.index}"}
-                for item in s.rules
-            }
-            # Catch-all that never completes: every fact matches something, no action runs.
-            rules["_catch_all"] = {"all": [{"m": {"t": scope}}, {"n": {"t": "__never__"}}], "run": "_never"}
-            definitions[s.name] = rules
-            shards.append(s)
+    ordered = [item for plan in program.scopes.values() for item in plan.rules]
+    shards = shard(ordered, prefix)
+    for s in shards:
+        rules = {
+            f"r{item.index}": {"all": [{"m": rule_expression(item, item.rule.scope)}], "run": f"a{item.index}"}
+            for item in s.rules
+        }
+        # Catch-alls that never complete: every fact matches something, no action runs.
+        for scope in s.scopes:
+            rules[f"_catch_all_{scope}"] = {"all": [{"m": {"t": scope}}, {"n": {"t": "__never__"}}], "run": "_never"}
+        definitions[s.name] = rules
     return definitions, shards
 
 
 class DurableBackend:
+    """Runs a Program's rules in durable-rules, driving the C core directly.
+
+    The rulesets are registered through a ``Host`` (so they are validated and
+    compiled the documented way), but a claim's facts are asserted, its
+    actions collected and its facts retracted with the engine's own calls:
+    durable's Python action machinery (a closure, a JSON state round trip and
+    a promise chain per hit) cost more than the Rete network itself. An action
+    here only records (rule, fact id); nothing is ever written to the state.
+    """
+
     name = "durable"
 
     def __init__(self, program: Program):
         self.program = program
-        self._fired: list[tuple[int, str]] = []
         prefix = f"cs{next(_hosts)}"
         definitions, self.shards = rulesets(program, prefix)
-        actions = {f"a{item.index}": self._action(item.index) for item in program.rules}
-        actions["_never"] = lambda c: None
+        actions = {f"a{item.index}": _unused for item in program.rules}
+        actions["_never"] = _unused
         self.host = _Host(actions)
         if definitions:
             self.host.set_rulesets(copy.deepcopy(definitions))
-        self._by_scope: dict[str, list[str]] = {}
-        for s in self.shards:
-            self._by_scope.setdefault(s.scope, []).append(s.name)
-
-    def _action(self, index: int):
-        fired = self._fired
-
-        def action(c):
-            fired.append((index, c.m["id"]))
-
-        return action
+        self._handles = [(self.host.get_ruleset(s.name)._handle, s.name, frozenset(s.scopes)) for s in self.shards]
+        self._rule_index = {f"r{item.index}": item.index for item in program.rules}
 
     def run(self, view: dict) -> set[Hit]:
         facts_by_scope, keys = build_facts(self.program, view)
-        self._fired.clear()
-        host = self.host
-        asserted: list[tuple[str, list[dict]]] = []
-        try:
-            for scope, facts in facts_by_scope.items():
-                for name in self._by_scope.get(scope, ()):
-                    state = host.assert_facts(name, facts)
-                    asserted.append((name, facts))
-                    if state and state.get("exception"):
-                        raise EngineError(f"rule action failed in {name}: {state['exception']}")
-        finally:
-            for name, facts in asserted:  # keep the session empty for the next claim
-                host.retract_facts(name, facts)
-        return {(index, keys[fid]) for index, fid in self._fired}
+        if not facts_by_scope:
+            return set()
+        fired: set[tuple[int, str]] = set()
+        for handle, name, scopes in self._handles:
+            facts = [f for scope, fs in facts_by_scope.items() if scope in scopes for f in fs]
+            if not facts:
+                continue
+            payload = orjson.dumps(facts).decode()
+            try:
+                self._assert(handle, name, payload, fired)
+            finally:  # keep the session empty for the next claim
+                _check(dre.retract_facts(handle, payload), name, "retract")
+        return {(index, keys[fid]) for index, fid in fired}
+
+    def _assert(self, handle: int, name: str, payload: str, fired: set) -> None:
+        state_handle = _check(dre.assert_facts(handle, payload), name, "assert")
+        result = dre.start_action_for_state(handle, state_handle)
+        if not result:
+            return
+        message = result[1]
+        rule_index = self._rule_index
+        while message:
+            for rule, match in orjson.loads(message).items():
+                index = rule_index.get(rule)
+                if index is None:
+                    raise EngineError(f"{name}: unexpected action for {rule!r}")
+                fired.add((index, match["m"]["id"]))
+            message = dre.complete_and_start_action(handle, state_handle)
+
+
+def _unused(c):  # pragma: no cover - actions are collected by DurableBackend._assert, never dispatched
+    raise EngineError("durable-rules dispatched an action through the Host")
+
+
+def _check(result, name: str, what: str) -> int:
+    """The C core's (code, state handle) answer; any code but 0 is an engine failure."""
+    code = result[0]
+    if code == 0:
+        return result[1]
+    if code == 3:  # queued for another session: never happens with a single session
+        return 0
+    raise EngineError(f"{what} in {name} failed: engine code {code}")
