@@ -45,9 +45,6 @@ class Ctx:
             self.rows.append(row)
         return row
 
-    def bind(self, name: str, value: Any) -> "Ctx":
-        new = Ctx({**self.vars, name: value}, self.dos, self.tables, self.valuesets, self.rows, self.trace)
-        return new
 
 
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -56,9 +53,50 @@ _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.l
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
         return None
+    if type(obj) is dict:
+        return obj.get(name)
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
+
+
+def _path(node: A.Node) -> tuple[str, tuple[str, ...]] | None:
+    """``claim.payer.type`` as ("claim", ("payer", "type")): one closure walks it."""
+    parts: list[str] = []
+    while isinstance(node, A.Field):
+        parts.append(node.name)
+        node = node.target
+    if not isinstance(node, A.Var):
+        return None
+    return node.name, tuple(reversed(parts))
+
+
+def _compile_path(root: str, parts: tuple[str, ...]) -> Fn:
+    if len(parts) == 1:
+        (a,) = parts
+
+        def get1(ctx):
+            v = ctx.vars.get(root)
+            return v.get(a) if type(v) is dict else _get(v, a)
+
+        return get1
+    if len(parts) == 2:
+        a, b = parts
+
+        def get2(ctx):
+            v = ctx.vars.get(root)
+            v = v.get(a) if type(v) is dict else _get(v, a)
+            return v.get(b) if type(v) is dict else _get(v, b)
+
+        return get2
+
+    def get_n(ctx):
+        v = ctx.vars.get(root)
+        for part in parts:
+            v = v.get(part) if type(v) is dict else _get(v, part)
+        return v
+
+    return get_n
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:
@@ -98,22 +136,51 @@ def _compile(node: A.Node, trace: bool) -> Fn:
         case A.Var(name=n):
             return lambda ctx: ctx.vars.get(n)
         case A.Field(target=t, name=n):
+            path = None if trace else _path(node)
+            if path is not None:
+                return _compile_path(*path)
             get = sub(t)
             return lambda ctx: _get(get(ctx), n)
         case A.ValueSet(name=n):
             return lambda ctx: ctx.valuesets.get(n, frozenset())
         case A.ListExpr(items=items):
+            if not trace and all(isinstance(i, A.Const) for i in items):
+                constant = [i.value for i in items]
+                return lambda ctx: constant
             fns = [sub(i) for i in items]
             return lambda ctx: [f(ctx) for f in fns]
+        case A.Call(name="lookup", args=[A.Const(value=str() as table), *keys]) if not trace:
+            return _lookup(table, [sub(k) for k in keys])
         case A.Call(name=n, args=args):
             function = FUNCTIONS[n]
             fns = [sub(a) for a in args]
             impl = function.impl
             if function.needs_context:
                 return lambda ctx: impl(ctx, *[f(ctx) for f in fns])
+            if len(fns) == 1:
+                (f1,) = fns
+                return lambda ctx: impl(f1(ctx))
+            if len(fns) == 2:
+                f1, f2 = fns
+                return lambda ctx: impl(f1(ctx), f2(ctx))
             return lambda ctx: impl(*[f(ctx) for f in fns])
         case A.Quant():
             return _quant(node, trace)
+        case A.Compare(op=op, left=a, right=b) if isinstance(b, A.Const) and not trace:
+            fa, y, cmp = sub(a), b.value, _CMP[op]
+            if y is None:
+                return lambda ctx: False
+
+            def compare_const(ctx):
+                x = fa(ctx)
+                if x is None:
+                    return False
+                try:
+                    return cmp(x, y)
+                except TypeError:
+                    return False
+
+            return compare_const
         case A.Compare(op=op, left=a, right=b):
             fa, fb, cmp = sub(a), sub(b), _CMP[op]
 
@@ -177,27 +244,104 @@ def _compile(node: A.Node, trace: bool) -> Fn:
     raise TypeError(node)  # pragma: no cover
 
 
+def _lookup(table: str, keys: list[Fn]) -> Fn:
+    """``lookup("table", ...)`` with a constant table name, the commonest call in table-driven rules."""
+    if len(keys) == 1:
+        (k1,) = keys
+
+        def lookup1(ctx):
+            a = k1(ctx)
+            return None if a is None else ctx.lookup(table, (a,))
+
+        return lookup1
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def lookup2(ctx):
+            a, b = k1(ctx), k2(ctx)
+            return None if a is None or b is None else ctx.lookup(table, (a, b))
+
+        return lookup2
+
+    def lookup_n(ctx):
+        key = tuple(k(ctx) for k in keys)
+        return None if None in key else ctx.lookup(table, key)
+
+    return lookup_n
+
+
+_UNBOUND = object()
+
+
 def _quant(node: A.Quant, trace: bool) -> Fn:
+    """any / all / count / sum / min / max over a list, binding ``var`` to each item.
+
+    The item is bound by setting it in the context's names for the duration of
+    the loop (and restoring what was there), not by copying the names per item:
+    quantifiers over lines run for every line or line pair of every claim.
+    """
     source = compile_expr(node.source, trace)
     where = compile_expr(node.where, trace) if node.where is not None else None
     body = compile_expr(node.body, trace) if node.body is not None else None
     var, kind = node.var, node.kind
 
-    def items(ctx):
-        for item in source(ctx) or ():
-            inner = ctx.bind(var, item)
-            if where is None or where(inner) is True:
-                yield inner
+    def run(ctx, visit):
+        items = source(ctx)
+        if not items:
+            return visit(None, None)
+        names = ctx.vars
+        saved = names.get(var, _UNBOUND)
+        try:
+            return visit(items, names)
+        finally:
+            if saved is _UNBOUND:
+                names.pop(var, None)
+            else:
+                names[var] = saved
+
+    def selected(ctx, items, names):
+        for item in items:
+            names[var] = item
+            if where is None or where(ctx) is True:
+                yield item
 
     if kind == "any":
-        return lambda ctx: any((body is None or body(i) is True) for i in items(ctx))
+        def q_any(ctx):
+            def visit(items, names):
+                if items is None:
+                    return False
+                for _ in selected(ctx, items, names):
+                    if body is None or body(ctx) is True:
+                        return True
+                return False
+            return run(ctx, visit)
+        return q_any
     if kind == "all":
-        return lambda ctx: all((body is None or body(i) is True) for i in items(ctx))
+        def q_all(ctx):
+            def visit(items, names):
+                if items is None:
+                    return True
+                for _ in selected(ctx, items, names):
+                    if body is not None and body(ctx) is not True:
+                        return False
+                return True
+            return run(ctx, visit)
+        return q_all
     if kind == "count":
-        return lambda ctx: sum(1 for i in items(ctx) if body is None or body(i) is True)
+        def q_count(ctx):
+            def visit(items, names):
+                if items is None:
+                    return 0
+                return sum(1 for _ in selected(ctx, items, names) if body is None or body(ctx) is True)
+            return run(ctx, visit)
+        return q_count
 
     def values(ctx):
-        return [v for v in (body(i) for i in items(ctx)) if v is not None]
+        def visit(items, names):
+            if items is None:
+                return []
+            return [v for v in (body(ctx) for _ in selected(ctx, items, names)) if v is not None]
+        return run(ctx, visit)
 
     if kind == "sum":
         return lambda ctx: sum(values(ctx))
