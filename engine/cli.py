@@ -274,11 +274,30 @@ def rules_list(fmt):
 
 
 def _rule_meta(r) -> dict:
-    return {"id": r.id, "title": r.title, "category": r.category, "severity": r.severity, "scope": r.scope,
-            "status": r.status, "pack": r.pack.name, "pack_version": r.pack.version, "tags": list(r.tags),
-            "references": [ref.__dict__ for ref in r.references], "tables": list(r.tables),
-            "effective": {"from": r.effective_from, "to": r.effective_to}, "description": r.description.strip(),
-            "when": r.when.strip(), "unless": (r.unless or "").strip() or None, "file": r.file}
+    from .ruledocs import rule_summary
+
+    return rule_summary(r)
+
+
+@rules.command("docs")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).")
+def rules_docs(paths, out_dir):
+    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index."""
+    from .ruledocs import write_docs
+    from .rules import load_rulebook
+    from .scrubber import table_columns
+
+    book, issues = load_rulebook([Path(p) for p in paths], tables=table_columns(None), replace_bundled=bool(paths))
+    errors = [i for i in issues if i.severity == "error"]
+    for issue in errors:
+        err.print(str(issue), highlight=False, markup=False)
+    if errors:
+        err.print("[red]rules have errors: fix them ('claimscrub rules lint') before writing their docs[/]")
+        sys.exit(2)
+    written = write_docs(book, Path(out_dir))
+    click.echo(f"wrote {len(written) - 1} rule page(s) and the index {Path(out_dir) / 'README.md'}", err=True)
 
 
 def _attach_data_group():
