@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Iterator
 
+from .lang import ast as A
 from .lang.evaluate import compile_expr
 from .program import CompiledRule, Program
 from .views import Key, bind
@@ -67,31 +68,67 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class _RuleParts:
+    """What rendering needs of a rule, compiled once: templates, citation, the row lookups."""
+
+    message: list
+    fix: list
+    citation: str
+    references: list[dict]
+    cite_lookup: Callable | None  # the one lookup of the cited table outside any quantifier
+    rerun: bool  # the cited row can only be found by re-running the whole condition
+
+
+def _cite_lookups(node: A.Node, table: str, quantified: bool = False) -> Iterator[tuple[A.Call, bool]]:
+    if isinstance(node, A.Call) and node.name == "lookup" and node.args and node.args[0] == A.Const(table):
+        yield node, quantified
+    inner = quantified or isinstance(node, A.Quant)
+    for child in A.children(node):
+        yield from _cite_lookups(child, table, inner)
+
+
+def _parts(rule) -> _RuleParts:
+    def comp(parts):
+        return [p if isinstance(p, str) else compile_expr(p) for p in parts]
+
+    cite_lookup, rerun = None, False
+    if rule.cite_table:
+        found = list(_cite_lookups(rule.condition, rule.cite_table))
+        calls = {A.to_text(call) for call, _ in found}
+        if len(calls) == 1 and not any(q for _, q in found):
+            cite_lookup = compile_expr(found[0][0])
+        elif found:
+            rerun = True
+    return _RuleParts(
+        comp(rule.message_parts), comp(rule.fix_parts), "; ".join(str(r) for r in rule.references),
+        [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references], cite_lookup, rerun)
+
+
 class Renderer:
-    """Renders hits of one program into findings; template closures compiled once."""
+    """Renders hits of one program into findings; templates and citations compiled once per rule."""
 
     def __init__(self, program: Program):
         self.program = program
-        self._templates: dict[int, tuple[list, list]] = {}
-
-    def _compiled(self, item: CompiledRule):
-        cached = self._templates.get(item.index)
-        if cached is None:
-            def comp(parts):
-                return [p if isinstance(p, str) else compile_expr(p) for p in parts]
-            cached = self._templates[item.index] = (comp(item.rule.message_parts), comp(item.rule.fix_parts))
-        return cached
+        self._parts: dict[int, _RuleParts] = {}
 
     def render(self, item: CompiledRule, view: dict, key: Key) -> Finding:
         rule = item.rule
+        parts = self._parts.get(item.index)
+        if parts is None:
+            parts = self._parts[item.index] = _parts(rule)
         names, dos = bind(view, key)
         ctx = self.program.ctx(names, dos)
-        ctx.rows = []
-        item.test(ctx)  # re-run to record the table rows this hit read
-        message_fns, fix_fns = self._compiled(item)
-        message = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in message_fns)
-        fix = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in fix_fns)
-        row = next((r for r in ctx.rows if r.get("_table") == rule.cite_table), None)
+        row = None
+        if parts.cite_lookup is not None:
+            row = parts.cite_lookup(ctx)
+        elif parts.rerun:
+            ctx.rows = []
+            item.test(ctx)  # the cited lookup is under a quantifier or repeated: record what the hit read
+            row = next((r for r in ctx.rows if r.get("_table") == rule.cite_table), None)
+            ctx.rows = None
+        message = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in parts.message)
+        fix = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in parts.fix)
         edition = row.get("_edition") if row else None
         if edition is None and rule.cite_table and self.program.tables is not None:
             edition = self.program.tables.edition(rule.cite_table, dos)
@@ -99,8 +136,7 @@ class Renderer:
             rule_id=rule.id, category=rule.category, severity=rule.severity, claim_id=view["claim_id"],
             line=key.line, message=message, fix=fix, title=rule.title,
             related_lines=[key.other] if key.other is not None else [], diagnosis=key.dx,
-            citation="; ".join(str(r) for r in rule.references),
-            references=[{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
+            citation=parts.citation, references=[dict(r) for r in parts.references],
             rule_pack=rule.pack.name, pack_version=rule.pack.version, data_edition=edition,
             table_row={k: v for k, v in row.items() if not k.startswith("_")} if row else None,
         )
