@@ -28,6 +28,11 @@ def _norm(code: str) -> str:
     return code.strip().upper().replace(".", "")
 
 
+def normalise(code: str) -> str:
+    """A code as CMS tables carry it: upper case, no dot."""
+    return _norm(code)
+
+
 @functools.lru_cache(maxsize=65_536)
 def _item(code: str) -> str | None:
     """The package's own spelling of a code (category/subcategory), or None."""

@@ -476,6 +476,12 @@ def row_dict(defn: TableDef, row: RawRow, edition_label: str) -> dict[str, Any]:
     return out
 
 
+def _dated(out: dict[str, Any], row: RawRow) -> dict[str, Any]:
+    """A row dict with its validity window (``_from`` / ``_to``), for history()."""
+    out["_from"], out["_to"] = row.valid_from, row.valid_to
+    return out
+
+
 def pick_edition(editions: Sequence[Edition], dos: str) -> Edition | None:
     """The edition in force on ``dos``: the latest release dated on or before it whose
     rows reach that far. A date of service before every release uses the earliest
@@ -535,6 +541,22 @@ class TableSet(ABC):
     def known(self, table: str) -> bool:
         """Is the table defined at all (for rule compilers catching typos)?"""
         return any(s.name == table for s in self.status())
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:  # noqa: ARG002 - overridden
+        """The edition that answers for ``dos`` (None when none does)."""
+        return None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:  # noqa: ARG002 - overridden
+        """Every row of the key in the edition answering for ``dos``, whatever its
+        validity window, oldest first: to say when a code ended or starts."""
+        return []
+
+    def covers(self, table: str, dos: str) -> bool:
+        """Does a loaded edition's date range reach ``dos``? Outside it, a missing
+        row says nothing about the code (a versioned table before its first quarter)."""
+        ed = self.edition_for(table, dos)
+        return ed is not None and (ed.valid_from is None or ed.valid_from <= dos) and (
+            ed.valid_to is None or dos <= ed.valid_to)
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release files; a no-op for in-memory sets."""
@@ -638,6 +660,17 @@ class MemoryTableSet(TableSet):
     def loaded(self, table: str) -> bool:
         mt = self._tables.get(table)
         return bool(mt and mt.editions)
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:
+        mt = self._tables.get(table)
+        return pick_edition(mt.editions, dos) if mt else None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        found = self._candidates(table, _key(key), dos)
+        if found is None:
+            return []
+        mt, ed, rows = found
+        return [_dated(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
 
     def edition(self, table: str, dos: str) -> str | None:
         mt = self._tables.get(table)
@@ -763,6 +796,14 @@ class LayeredTableSet(TableSet):
     def edition(self, table: str, dos: str) -> str | None:
         layer = self._layer(table)
         return layer.edition(table, dos) if layer else None
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:
+        layer = self._layer(table)
+        return layer.edition_for(table, dos) if layer else None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        layer = self._layer(table)
+        return layer.history(table, key, dos) if layer else []
 
     def known(self, table: str) -> bool:
         return any(ly.known(table) for ly in self.layers)

@@ -137,3 +137,5 @@ def register(function: Function) -> None:
 
 
 __all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
+
+from . import fn_codes  # noqa: E402,F401

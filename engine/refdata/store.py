@@ -28,6 +28,7 @@ from engine.tables import (
     TableDef,
     TableSet,
     TableStatus,
+    _dated,
     _key,
     coverage,
     default_registry,
@@ -408,6 +409,16 @@ class StoreTableSet(TableSet):
 
     def loaded(self, table: str) -> bool:
         return bool(self.editions.get(table))
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:
+        return self._edition(table, dos)
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        defn, ed, key = self.defs.get(table), self._edition(table, dos), _key(key)
+        if defn is None or ed is None or not key or len(key) > len(defn.key):
+            return []
+        rows = sorted(self._fetch(table, ed.id, key), key=lambda r: (r.valid_from or "", r.seq))
+        return [_dated(row_dict(defn, r, ed.label), r) for r in rows]
 
     def edition(self, table: str, dos: str) -> str | None:
         ed = self._edition(table, dos)
