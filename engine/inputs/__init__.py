@@ -3,7 +3,11 @@
 The format is detected by content, not by file name: X12 starts with ``ISA``;
 JSON holding ``resourceType`` Claim or Bundle is FHIR R4; other JSON is native
 claims (one object, an array, or JSON Lines). Each claim becomes an
-:class:`InputItem`; a file that cannot be read at all raises
+:class:`InputItem`. Encounter records (an ``encounter_id`` and no ``lines``,
+also inside ``{"claims": [...], "encounters": [...]}``) are handed to the
+caller's ``encounters`` list to be attached to their claims
+(:mod:`engine.inputs.encounters`); without a list they are reported as not
+being claims. A file that cannot be read at all raises
 :class:`InputFormatError` naming it, and the caller moves on to the next file.
 """
 
@@ -15,6 +19,7 @@ from typing import Iterator
 import orjson
 
 from .base import InputFormatError, InputItem
+from .encounters import EncounterDoc, container_documents, is_container, is_encounter_document
 from .fhir import is_fhir, read_fhir
 
 
@@ -49,8 +54,8 @@ def _json_documents(data: bytes, name: str) -> Iterator[tuple[object, str]]:
         yield doc, name
 
 
-def read_bytes(data: bytes, name: str) -> Iterator[InputItem]:
-    """Every claim in one file's content."""
+def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
+    """Every claim in one file's content; encounter records go to ``encounters`` when given."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"ISA"):
         from .x12 import read_x12
@@ -64,18 +69,33 @@ def read_bytes(data: bytes, name: str) -> Iterator[InputItem]:
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc
-        elif is_fhir(doc):
-            yield from read_fhir(doc, source)
+        elif is_container(doc):
+            for inner, where in container_documents(doc, source):
+                yield from _document(inner, where, encounters)
         else:
-            yield from _native(doc, source)
+            yield from _document(doc, source, encounters)
 
 
-def read_path(path: str | Path) -> Iterator[InputItem]:
+def _document(doc, source: str, encounters: list[EncounterDoc] | None) -> Iterator[InputItem]:
+    if is_fhir(doc):
+        yield from read_fhir(doc, source)
+    elif is_encounter_document(doc):
+        if encounters is not None:
+            encounters.append(EncounterDoc(source, doc))
+        else:
+            eid = doc.get("encounter_id")
+            yield InputItem.failed(source, None, f"an encounter record ({eid if isinstance(eid, str) else 'no id'}),"
+                                   " not a claim: give it beside its claims to 'claimscrub scrub'", "encounter_id")
+    else:
+        yield from _native(doc, source)
+
+
+def read_path(path: str | Path, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    yield from read_bytes(data, str(path))
+    yield from read_bytes(data, str(path), encounters)
 
 
 __all__ = ["InputItem", "InputFormatError", "read_bytes", "read_path"]
