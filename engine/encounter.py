@@ -596,22 +596,24 @@ def encounter_from_document(document: Any) -> Encounter:
     return encounter_from_dict(document)
 
 
+def encounter_of_claim(claim: Any, doc: Any) -> Encounter:
+    """One record a native claim carries: linked to the claim when it has no link, patient and provider filled in."""
+    if isinstance(doc, dict) and "link" not in doc:
+        doc = {**doc, "link": {"claim_id": claim.claim_id}}
+    enc = encounter_from_document(doc)
+    if enc.link.patient_id is None and enc.link.claim_id == claim.claim_id:
+        npi = enc.link.provider_npi or (
+            claim.rendering_provider.npi
+            if claim.rendering_provider
+            else claim.billing_provider.npi
+        )
+        link = ClaimLink(
+            enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi
+        )
+        enc = replace(enc, link=link)
+    return enc
+
+
 def encounters_of_claim(claim: Any) -> list[Encounter]:
-    """The typed encounters a native claim carries (Claim.encounters), patient filled in from the claim."""
-    out = []
-    for doc in getattr(claim, "encounters", ()) or ():
-        if isinstance(doc, dict) and "link" not in doc:
-            doc = {**doc, "link": {"claim_id": claim.claim_id}}
-        enc = encounter_from_document(doc)
-        if enc.link.patient_id is None and enc.link.claim_id == claim.claim_id:
-            npi = enc.link.provider_npi or (
-                claim.rendering_provider.npi
-                if claim.rendering_provider
-                else claim.billing_provider.npi
-            )
-            link = ClaimLink(
-                enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi
-            )
-            enc = replace(enc, link=link)
-        out.append(enc)
-    return out
+    """The typed encounters a native claim carries (Claim.encounters); raises on the first unusable record."""
+    return [encounter_of_claim(claim, doc) for doc in getattr(claim, "encounters", ()) or ()]

@@ -30,6 +30,7 @@ class Finding:
     title: str = ""
     related_lines: list[int] = field(default_factory=list)
     diagnosis: int | None = None  # diagnosis position, for diagnosis-scope rules
+    encounter: str | None = None  # encounter record id, for encounter-scope rules
     citation: str = ""
     references: list[dict] = field(default_factory=list)
     rule_pack: str = ""
@@ -135,7 +136,7 @@ class Renderer:
         return Finding(
             rule_id=rule.id, category=rule.category, severity=rule.severity, claim_id=view["claim_id"],
             line=key.line, message=message, fix=fix, title=rule.title,
-            related_lines=[key.other] if key.other is not None else [], diagnosis=key.dx,
+            related_lines=[key.other] if key.other is not None else [], diagnosis=key.dx, encounter=key.encounter,
             citation=parts.citation, references=[dict(r) for r in parts.references],
             rule_pack=rule.pack.name, pack_version=rule.pack.version, data_edition=edition,
             table_row={k: v for k, v in row.items() if not k.startswith("_")} if row else None,

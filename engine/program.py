@@ -15,7 +15,7 @@ from .lang.evaluate import Ctx, compile_expr
 from .plan import Cond, Derived, Planner, all_derived, required_derived, required_native
 from .rules import Rule
 
-SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis")
+SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line")
 
 
 @dataclass(eq=False)

@@ -2,7 +2,9 @@
 
 A ``ruleid:`` case must make the rule fire (on exactly the listed lines, when
 ``lines`` is given; ``null`` means claim level); an ``ok:`` case must not. A
-case is a whole claim, or a JSON merge patch (RFC 7386) of the base claim.
+case is a whole claim, or a JSON merge patch (RFC 7386) of the base claim;
+``encounter:`` is a merge patch of the claim's first encounter record (of
+``rules/base_encounter.json`` when the claim has none), for the encounter scopes.
 Cases run through the Rete backend with the bundled sample tables, so a rule
 test exercises the same path a scrub does.
 """
@@ -63,6 +65,18 @@ def base_claim() -> dict:
     return orjson.loads((rules_dir() / "base_claim.json").read_bytes())
 
 
+@functools.cache
+def base_encounter() -> dict:
+    return orjson.loads((rules_dir() / "base_encounter.json").read_bytes())
+
+
+def with_encounter(claim: dict, patch: dict) -> dict:
+    """The claim with its first encounter record patched (the base record when it has none)."""
+    records = list(claim.get("encounters") or [base_encounter()])
+    records[0] = merge_patch(records[0], patch)
+    return {**claim, "encounters": records}
+
+
 def rule_file_for(test_file: Path) -> Path:
     return test_file.with_name(test_file.name[: -len(TEST_SUFFIX)] + ".yaml")
 
@@ -102,6 +116,8 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
         elif rule_id not in ids:
             problem = f"rule '{rule_id}' is not in {rule_path.name}"
         claim = raw["claim"] if "claim" in raw else merge_patch(base, raw.get("patch", {}))
+        if "encounter" in raw:
+            claim = with_encounter(claim, raw["encounter"])
         lines = tuple(raw["lines"]) if "lines" in raw else None
         cases.append(Case(str(test_file), line, str(raw[kind]), kind, rule_id or "?", claim, lines, problem))
     return cases, issues

@@ -139,3 +139,4 @@ def register(function: Function) -> None:
 __all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
 
 from . import fn_codes  # noqa: E402,F401
+from . import fn_encounter  # noqa: E402,F401

@@ -102,6 +102,8 @@ COMPUTED = {
         "total_charge": (MONEY, "sum of line charges"),
         "line_count": (INTEGER, "number of service lines"),
         "diagnosis_codes": (ListT(STRING), "diagnosis codes in order, without dots"),
+        "encounter_count": (INTEGER, "number of readable encounter records attached to the claim"),
+        "encounter_problems": (ListT(STRING), "encounter records that could not be read: record id, field and problem"),
     },
     "patient": {"age": (INTEGER, "age in whole years on the claim's first date of service")},
     "line": {
@@ -150,16 +152,104 @@ def diagnosis_type() -> RecordT:
     return claim_type().fields["diagnoses"].item
 
 
-SCOPES = ("claim", "line", "line_pair", "diagnosis")
+# Encounter records (schemas/encounter.schema.json) as rules see them: computed
+# by engine/encounter_view.py with the E/M library, once per record and line.
+ENCOUNTER_COMPUTED = {
+    "encounter": {
+        "provider_npi": (STRING, "the link's provider NPI, else the note author's"),
+        "patient_id": (STRING, "the patient the record is about (from the link, else the claim)"),
+        "line_sequences": (ListT(INTEGER), "claim lines this record documents"),
+        "signature_status": (STRING, "signed / attested (unsigned or stamped, cured by attestation) / stamped / unsigned"),
+        "unsigned_orders": (ListT(STRING), "code (else kind) of each order in the record that is not signed"),
+    },
+    "signature": {"acceptable": (BOOL, "present and not a stamp (Medicare accepts handwritten or electronic)")},
+    "timed_service": {
+        "duration_minutes": (INTEGER, "minutes between start and stop, else the documented minutes"),
+        "has_start_stop": (BOOL, "both start and stop times are documented"),
+    },
+    "em": {
+        "family": (STRING, "E/M code family of the setting: office_outpatient / inpatient_observation"),
+        "supported_code": (STRING, "the E/M code the documentation supports (higher of MDM and time)"),
+        "supported_basis": (STRING, "mdm / time: which one gave the supported code"),
+        "mdm_level": (STRING, "straightforward / low / moderate / high: the level 2 of 3 elements meet"),
+        "mdm_code": (STRING, "the code the MDM level selects"),
+        "problems_level": (STRING, "the problems element's level"),
+        "data_level": (STRING, "the data element's level"),
+        "risk_level": (STRING, "the risk element's level"),
+        "time_minutes": (INTEGER, "total practitioner time that counts for E/M on the date"),
+        "time_how": (STRING, "documented total / sum of counted activities / not documented"),
+        "time_code": (STRING, "the code total time supports on the date of service"),
+        "explanation": (STRING, "why: MDM elements and time against the thresholds in force"),
+        "note": (STRING, "why no level could be derived (no table, no E/M documented)"),
+        "prolonged_code": (STRING, "the prolonged-service code this payer type uses on the date (99417 or G2212)"),
+        "prolonged_units": (INTEGER, "prolonged-service units the documented time supports (0 when none)"),
+        "prolonged_reason": (STRING, "how the prolonged units were counted"),
+    },
+}
+DOC_FIELDS = {
+    "em_status": (STRING, "billed E/M against the supported code: supported / over / under / unsupported / "
+                          "mismatch / not_comparable; missing when the line is not an E/M"),
+    "em_message": (STRING, "the comparison, naming the MDM elements and time that led to the supported code"),
+    "em_supported_code": (STRING, "the E/M code the record supports"),
+    "procedure_documented": (BOOL, "the record documents a procedure for this line"),
+    "laterality": (STRING, "side the record documents for this line's procedure"),
+    "distinct_evidence": (ListT(STRING), "distinct-service evidence the record gives for this line"),
+    "separate_problems": (INTEGER, "MDM problems whose diagnosis is not one the same-day procedures were billed for"),
+    "place_of_service": (STRING, "the line's place of service, else the claim's"),
+    "timed_service": (STRING, "kind of the timed-service blocks documented for this line"),
+    "timed_minutes": (INTEGER, "documented minutes of those blocks (blocks add up)"),
+    "timed_start_stop": (BOOL, "every such block has start and stop times"),
+    "timed_status": (STRING, "over / under / supported: billed code or units against the documented time"),
+    "timed_supports": (STRING, "what the documented time supports, and why"),
+    "infusion_kind": (STRING, "push / infusion by documented infusion time"),
+}
+
+
+@functools.cache
+def encounter_type() -> RecordT:
+    """The ``enc`` record: encounter schema fields (note text excluded: PHI) plus computed fields."""
+    root = orjson.loads(schema_path("encounter.schema.json").read_bytes())
+    enc = _from_schema(root, root, "encounter")
+    assert isinstance(enc, RecordT)
+    fields, docs = dict(enc.fields), dict(enc.doc)
+    fields.pop("sections", None)
+    fields["link"] = RecordT("link", {"claim_id": STRING, "line_sequences": ListT(INTEGER), "patient_id": STRING,
+                                      "provider_npi": STRING})
+    for key in ("signature", "em"):
+        fields[key] = _extend_with(fields[key], ENCOUNTER_COMPUTED[key])
+    fields["timed_services"] = ListT(_extend_with(fields["timed_services"].item, ENCOUNTER_COMPUTED["timed_service"]))
+    for name, (t, d) in ENCOUNTER_COMPUTED["encounter"].items():
+        fields[name], docs[name] = t, d
+    return RecordT("encounter", fields, docs)
+
+
+def _extend_with(record: RecordT, computed: dict) -> RecordT:
+    fields, docs = dict(record.fields), dict(record.doc)
+    for name, (t, d) in computed.items():
+        fields[name], docs[name] = t, d
+    return RecordT(record.name, fields, docs)
+
+
+@functools.cache
+def doc_type() -> RecordT:
+    """The ``doc`` record: what one encounter record says about one claim line."""
+    return RecordT("doc", {k: t for k, (t, _) in DOC_FIELDS.items()}, {k: d for k, (_, d) in DOC_FIELDS.items()})
+
+
+SCOPES = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line")
 
 
 def scope_vars(scope: str) -> dict[str, Type]:
     """The names a rule of this scope can use, and their types."""
     env: dict[str, Type] = {"claim": claim_type()}
-    if scope in ("line", "line_pair"):
+    if scope in ("line", "line_pair", "encounter_line"):
         env["line"] = line_type()
     if scope == "line_pair":
         env["other"] = line_type()
     if scope == "diagnosis":
         env["dx"] = diagnosis_type()
+    if scope in ("encounter", "encounter_line"):
+        env["enc"] = encounter_type()
+    if scope == "encounter_line":
+        env["doc"] = doc_type()
     return env
