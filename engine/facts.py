@@ -14,8 +14,10 @@ line-pair facts grow with the square of the line count.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
+from .lang import ast as A
 from .plan import fact_value
 from .program import Program
 from .views import Key, contexts
@@ -33,6 +35,49 @@ def resolve(names: dict, path: tuple[str, ...]) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class _ScopeChecks:
+    """What decides, per context of one scope, whether its fact is worth asserting."""
+
+    rules: list[tuple]  # (rule, dated, required natives, required derived, all derived props)
+    pair_keys: tuple[str, ...]  # line fields every line-pair rule requires equal
+
+
+def _equal_line_fields(node: A.Node) -> str | None:
+    """``line.f == other.f`` (either way round) -> "f"."""
+    if isinstance(node, A.Compare) and node.op == "==":
+        a, b = A.path_of(node.left), A.path_of(node.right)
+        if a and b and len(a) == len(b) == 2 and a[1] == b[1] and {a[0], b[0]} == {"line", "other"}:
+            return a[1]
+    return None
+
+
+def _scope_checks(plan) -> _ScopeChecks:
+    rules = [
+        (item.rule, item.rule.effective_from is not None or item.rule.effective_to is not None,
+         tuple((n.prop, n.value) for n in item.required_native),
+         tuple((a.prop, a.want) for a in item.required),
+         tuple(a.prop for a in item.derived))
+        for item in plan.rules
+    ]
+    keys: set[str] | None = None
+    if plan.scope == "line_pair":
+        for item in plan.rules:
+            fields = {f for a in item.required if a.want for f in [_equal_line_fields(a.node)] if f}
+            keys = fields if keys is None else keys & fields
+    return _ScopeChecks(rules, tuple(sorted(keys or ())))
+
+
+_CACHE: dict[int, tuple[Any, _ScopeChecks]] = {}
+
+
+def _checks_for(plan) -> _ScopeChecks:
+    cached = _CACHE.get(id(plan))
+    if cached is None or cached[0] is not plan:
+        cached = _CACHE[id(plan)] = (plan, _scope_checks(plan))
+    return cached[1]
+
+
 def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], dict[str, Key]]:
     """Facts per scope for one claim, and fact id -> the Key it stands for."""
     by_scope: dict[str, list[dict]] = {}
@@ -41,41 +86,48 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         facts = []
         paths = plan.planner.native_paths
         fns = plan.derived_fns
-        for key, names, dos in contexts(scope, view):
+        checks = _checks_for(plan)
+        for key, names, dos in contexts(scope, view, checks.pair_keys):
             ctx = program.ctx(names, dos)
+            native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
             derived: dict[str, bool] = {}
             live = False
-            for item in plan.rules:
-                if not item.rule.applies_on(dos):
+            for rule, dated, natives, required, props in checks.rules:
+                if dated and not rule.applies_on(dos):
                     continue
                 alive = True
-                for native in item.required_native:  # cheap tests first: skip costly derivations
-                    if fact_value(resolve(names, native.path), paths[native.prop][1]) != native.value:
+                for prop, want in natives:  # cheap tests first: skip costly derivations
+                    try:
+                        value = native[prop]
+                    except KeyError:
+                        path, t = paths[prop]
+                        value = native[prop] = fact_value(resolve(names, path), t)
+                    if value != want:
                         alive = False
                         break
                 if not alive:
                     continue
-                for atom in item.required:
-                    value = derived.get(atom.prop)
+                for prop, want in required:
+                    value = derived.get(prop)
                     if value is None:
-                        value = derived[atom.prop] = fns[atom.prop](ctx) is True
-                    if value != atom.want:
+                        value = derived[prop] = fns[prop](ctx) is True
+                    if value != want:
                         alive = False
                         break
                 if not alive:
                     continue
                 live = True
-                for atom in item.derived:
-                    if atom.prop not in derived:
-                        derived[atom.prop] = fns[atom.prop](ctx) is True
+                for prop in props:
+                    if prop not in derived:
+                        derived[prop] = fns[prop](ctx) is True
             if not live:
                 continue
             fid = f"f{next(_ids)}"
             fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
             for prop, (path, t) in paths.items():
-                value = resolve(names, path)
+                value = native[prop] if prop in native else fact_value(resolve(names, path), t)
                 if value is not None:
-                    fact[prop] = fact_value(value, t)
+                    fact[prop] = value
             fact.update(derived)
             facts.append(fact)
             keys[fid] = key
