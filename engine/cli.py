@@ -9,8 +9,10 @@ still scrubbed and reported).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -44,28 +46,80 @@ def main():
     """
 
 
+def _sources(paths: tuple[str, ...]):
+    """(name, loader) of every input file (directories recursively, - for stdin, read once and kept)."""
+    for raw in paths:
+        if raw == "-":
+            data = sys.stdin.buffer.read()
+            yield "<stdin>", lambda data=data: data
+            continue
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
+                       (".json", ".jsonl", ".ndjson", ".x12", ".837", ".edi", ".txt")) if path.is_dir() else [path]
+        for file in files:
+            def load(file=file):
+                try:
+                    return file.read_bytes()
+                except OSError as exc:
+                    raise InputFormatError(f"{file}: cannot read ({exc.strerror or exc})") from None
+            yield str(file), load
+
+
+@dataclass
+class _Side:
+    """Encounter records found beside the claims, and the links made as the claims streamed past."""
+
+    index: object | None = None  # EncounterIndex, when any encounter document was found
+    links: list = field(default_factory=list)
+    mentions_encounters: bool = False  # some input names an encounter (side by side or embedded)
+
+
 def _items(paths: tuple[str, ...]):
-    """Every claim in every path (directories recursively); unreadable files reported, not fatal."""
+    """Every claim in every path; unreadable files reported, not fatal; side-by-side encounters attached.
+
+    Encounter records must be indexed before the first claim is scrubbed, so files are first sniffed for
+    ``"encounter_id"``: only files holding encounter documents are kept parsed in memory; the others are
+    read again when their turn comes, so claims-only input still streams.
+    """
+    from .inputs.encounters import index_encounters, link_claim
+
     errors: list[str] = []
+    side = _Side()
+    docs: list = []
+    plan: list[tuple[str, object, list | None]] = []
+    for name, load in _sources(paths):
+        try:
+            data = load()
+            kept = None
+            if b'"encounter_id"' in data:
+                side.mentions_encounters = True
+                found: list = []
+                items = list(read_bytes(data, name, found))
+                if found:
+                    docs.extend(found)
+                    kept = items
+        except InputFormatError as exc:
+            errors.append(str(exc))
+            continue
+        plan.append((name, load, kept))
+    if docs:
+        side.index = index_encounters(docs)
 
     def gen():
-        for raw in paths:
-            if raw == "-":
-                try:
-                    yield from read_bytes(sys.stdin.buffer.read(), "<stdin>")
-                except InputFormatError as exc:
-                    errors.append(str(exc))
-                continue
-            path = Path(raw)
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                           (".json", ".jsonl", ".ndjson", ".x12", ".837", ".edi", ".txt")) if path.is_dir() else [path]
-            for file in files:
-                try:
-                    yield from read_path(file)
-                except InputFormatError as exc:
-                    errors.append(str(exc))
+        for name, load, kept in plan:
+            try:
+                items = kept if kept is not None else read_bytes(load(), name, [])
+                for item in items:
+                    if side.index is not None and item.data is not None:
+                        data, linked = link_claim(item.data, side.index)
+                        if linked:
+                            item = dataclasses.replace(item, data=data)
+                            side.links.extend(linked)
+                    yield item
+            except InputFormatError as exc:
+                errors.append(str(exc))
 
-    return gen(), errors
+    return gen(), errors, side
 
 
 @main.command()
@@ -88,8 +142,19 @@ def _items(paths: tuple[str, ...]):
 @click.option("--include-draft", is_flag=True, help="Also run rules whose status is draft.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results to a file instead of stdout.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
-def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress):
-    """Scrub claims in PATHS (files, directories, or - for stdin) and report findings."""
+@click.option("--audit/--no-audit", default=None,
+              help="Batch phase after scrubbing: cloned notes and each provider's E/M mix against peers "
+                   "(default: when the input has encounters or --peer-benchmarks is given).")
+@click.option("--peer-benchmarks", type=click.Path(dir_okay=False),
+              help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).")
+def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
+          audit, peer_benchmarks):
+    """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
+
+    Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
+    their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
+    """
+    from . import batch
     from .output import jsonl_lines, scrub_meta, to_csv, to_json, write, write_text
     from .scrubber import RulesError, Scrubber
     from .workers import WorkerPool
@@ -104,7 +169,16 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             err.print(str(issue))
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
         sys.exit(2)
-    items, read_errors = _items(paths)
+    try:
+        benchmarks = _audit_tables(audit, peer_benchmarks)
+    except ValueError as exc:
+        err.print(f"[red]--peer-benchmarks:[/] {exc}")
+        sys.exit(2)
+    items, read_errors, side = _items(paths)
+    run_audit = audit if audit is not None else (side.mentions_encounters or peer_benchmarks is not None)
+    collector = batch.Collector() if run_audit else None
+    if collector:
+        items = collector.watch(items)
     if workers > 0:
         pool = WorkerPool({**config, "backend": backend}, workers)
         stream = pool.scrub(items)
@@ -120,20 +194,42 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             for r in stream:
                 results.append(r)
                 advance()
-                if fmt == "jsonl":  # streamed: a long run shows results as they come
+                if collector:
+                    collector.take(r)
+                elif fmt == "jsonl":  # streamed: a long run shows results as they come
                     write(out, b"".join(jsonl_lines([r])))
     finally:
         if pool:
             pool.close()
-    meta = scrub_meta(parent, read_errors, time.perf_counter() - started)
+    report = None
+    if collector:
+        from .cloned import load_cloned_config
+
+        report = batch.run_batch(collector.facts, load_cloned_config(), benchmarks)
+        results = batch.attach(results, report)
+    encounters = None
+    if side.index is not None:
+        from .inputs.encounters import encounter_report
+
+        encounters = encounter_report(side.index, side.links)
+    meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
+            **batch.json_sections(encounters, report)}
     if fmt == "json":
         write(out, to_json(results, meta))
+    elif fmt == "jsonl":
+        if collector:
+            write(out, b"".join(jsonl_lines(results)))
+        write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in batch.jsonl_records(encounters, report)))
     elif fmt == "csv":
-        write(out, to_csv(results))
+        write(out, to_csv(results) + _csv_more(batch.csv_rows(encounters, report)))
     elif fmt == "text":
+        from rich.markup import escape
+
         console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
                           force_terminal=None if not output else False)
         write_text(results, console, parent.not_checked, parent.editions())
+        for style, text in batch.text_lines(encounters, report):
+            console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
     if output:
         out.close()
     for message in read_errors:
@@ -141,9 +237,36 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     threshold = SEVERITY_RANK[fail_on]
     if read_errors:
         sys.exit(2)
-    failing = any(r.status == "rejected" for r in results) or any(
-        SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings)
+    batch_findings = report.batch_findings if report else []
+    invalid_encounters = any(e["status"] == "invalid" for e in batch.encounter_entries(encounters, report))
+    failing = any(r.status == "rejected" for r in results) or invalid_encounters or any(
+        SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings) or any(
+        SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
     sys.exit(1 if failing else 0)
+
+
+def _audit_tables(audit: bool | None, peer_benchmarks: str | None):
+    """The peer benchmark table for the batch phase (None when the phase is off); a bad table is a usage error."""
+    from .emstats import BenchmarkError, load_benchmarks
+
+    if audit is False:
+        return None
+    try:
+        return load_benchmarks(peer_benchmarks)
+    except BenchmarkError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _csv_more(rows) -> str:
+    """CSV rows (no header) in the scrub report's columns, for the batch phase's rows."""
+    import csv
+    import io
+
+    from .output import CSV_COLUMNS
+
+    buf = io.StringIO()
+    csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore").writerows(rows)
+    return buf.getvalue()
 
 
 @contextlib.contextmanager

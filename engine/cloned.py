@@ -60,6 +60,7 @@ class ClonedConfig:
     sections: tuple[str, ...] = ("hpi", "ros", "exam", "assessment", "plan")
     scopes: tuple[str, ...] = SCOPES
     source: str = ""
+    references: tuple[str, ...] = ()  # what a cloned-note finding cites
 
     def __post_init__(self) -> None:
         if self.k < 1 or not 0 < self.threshold <= 1 or self.num_perm % self.bands:

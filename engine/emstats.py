@@ -132,6 +132,7 @@ class Benchmark:
     secondary_source: bool
     source: str
     shares: Mapping[str, float]  # code -> percent, summing to 100
+    taxonomies: tuple[str, ...] = ()  # NUCC taxonomy codes of this specialty (claims carry these, e.g. X12 PRV)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -151,6 +152,11 @@ class Benchmark:
             "  ", " "
         )
 
+    def edition(self) -> str:
+        """Source and year in one line, for a finding's data edition and citation."""
+        year = self.year if self.year is not None else "year not stated"
+        return f"peer benchmark {self.id} ({year}): {self.source}"
+
 
 @dataclass(frozen=True, slots=True)
 class BenchmarkSet:
@@ -158,6 +164,8 @@ class BenchmarkSet:
     min_services: int
     high_level: int  # levels at or above this count as "high" (4 -> levels 4-5)
     benchmarks: tuple[Benchmark, ...]
+    default_specialty: str | None = None  # peers for providers whose claims name no specialty
+    path: str = ""
 
     def find(
         self,
@@ -176,47 +184,107 @@ class BenchmarkSet:
             None,
         )
 
+    def for_provider(self, specialty: str | None, taxonomy: str | None) -> tuple[tuple[Benchmark, ...], str]:
+        """The benchmarks a provider is compared with, and how they were chosen (said in the finding).
+
+        A benchmark whose specialty or taxonomy matches the claims' provider wins; a provider whose
+        claims name neither gets the table's ``default_specialty`` (when it has one); otherwise none.
+        """
+        if specialty or taxonomy:
+            found = tuple(b for b in self.benchmarks if (specialty and b.specialty == specialty)
+                          or (taxonomy and taxonomy in b.taxonomies))
+            return found, "specialty" if found else f"no benchmark for specialty {specialty or taxonomy}"
+        if self.default_specialty:
+            found = tuple(b for b in self.benchmarks if b.specialty == self.default_specialty)
+            return found, "default_specialty"
+        return (), "the claims name no specialty and the benchmark table has no default_specialty"
+
 
 class BenchmarkError(Exception):
-    """A benchmark table that cannot be used."""
+    """A benchmark table that cannot be used (names the file, the entry and the field)."""
+
+
+_REQUIRED = ("id", "specialty", "source", "shares")
+
+
+def _benchmark(b: object, where: str, total_tolerance: float = 0.5) -> Benchmark:
+    if not isinstance(b, dict):
+        raise BenchmarkError(f"{where}: must be a mapping with {', '.join(_REQUIRED)}")
+    for key in _REQUIRED:
+        if b.get(key) in (None, "", {}):
+            raise BenchmarkError(f"{where}: {key} is required")
+    shares = b["shares"]
+    if not isinstance(shares, dict):
+        raise BenchmarkError(f"{where}: shares must be a mapping of quoted code to percent")
+    if any(not isinstance(c, str) for c in shares):
+        raise BenchmarkError(f"{where}: codes must be quoted strings")
+    if any(not (c[-1:].isdigit()) for c in shares):
+        raise BenchmarkError(f"{where}: shares: every code must end in its level digit (99213 -> 3)")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in shares.values()):
+        raise BenchmarkError(
+            f"{where}: every share must be a positive percent (a zero share makes any use an outlier)"
+        )
+    if len(shares) < 2:
+        raise BenchmarkError(f"{where}: shares need at least two codes to compare a distribution")
+    total = sum(shares.values())
+    if abs(total - 100.0) > total_tolerance:
+        raise BenchmarkError(f"{where}: shares sum to {total:.2f}, not 100")
+    year = b.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        raise BenchmarkError(f"{where}: year must be a whole year (e.g. 2023) or null")
+    taxonomies = b.get("taxonomies") or []
+    if not isinstance(taxonomies, list) or any(not isinstance(t, str) for t in taxonomies):
+        raise BenchmarkError(f"{where}: taxonomies must be a list of quoted NUCC codes")
+    return Benchmark(
+        id=str(b["id"]),
+        specialty=str(b["specialty"]),
+        family=str(b.get("family", "office_outpatient")),
+        patient_status=b.get("patient_status"),
+        year=year,
+        secondary_source=bool(b.get("secondary_source", False)),
+        source=str(b["source"]),
+        shares={c: float(v) * 100.0 / total for c, v in shares.items()},
+        taxonomies=tuple(taxonomies),
+    )
+
+
+def _number(data: dict, key: str, default, kind, low, high, name: str):
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
+            or (kind is int and value != int(value)):
+        raise BenchmarkError(f"{name}: {key} must be a {'whole ' if kind is int else ''}number from {low} to {high}")
+    return kind(value)
 
 
 def load_benchmarks(path: str | Path | None = None) -> BenchmarkSet:
-    """Peer benchmarks from YAML (the bundled table when no path is given); shares must be positive and sum to 100."""
+    """Peer benchmarks from YAML (the bundled table when no path is given).
+
+    Every problem raises :class:`BenchmarkError` naming the file, the entry and the field: shares must be
+    positive, quoted codes summing to 100, each benchmark has an id, specialty and source.
+    """
     path = Path(path) if path else rules_dir() / "tables" / "em" / BENCHMARK_FILE
-    data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
-    out = []
-    for i, b in enumerate(data.get("benchmarks") or ()):
-        where = f"{path.name}: benchmarks[{i}]"
-        if not b.get("source"):
-            raise BenchmarkError(f"{where}: source is required")
-        shares = b.get("shares") or {}
-        if any(not isinstance(c, str) for c in shares):
-            raise BenchmarkError(f"{where}: codes must be quoted strings")
-        if any(not isinstance(v, (int, float)) or v <= 0 for v in shares.values()):
-            raise BenchmarkError(
-                f"{where}: every share must be a positive percent (a zero share makes any use an outlier)"
-            )
-        total = sum(shares.values())
-        if abs(total - 100.0) > 0.5:
-            raise BenchmarkError(f"{where}: shares sum to {total:.2f}, not 100")
-        out.append(
-            Benchmark(
-                id=str(b["id"]),
-                specialty=str(b["specialty"]),
-                family=str(b.get("family", "office_outpatient")),
-                patient_status=b.get("patient_status"),
-                year=b.get("year"),
-                secondary_source=bool(b.get("secondary_source", False)),
-                source=str(b["source"]),
-                shares={c: float(v) * 100.0 / total for c, v in shares.items()},
-            )
-        )
+    try:
+        data = yamlio.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BenchmarkError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (yamlio.YamlError, UnicodeDecodeError) as exc:
+        raise BenchmarkError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or not data["benchmarks"]:
+        raise BenchmarkError(f"{path.name}: expected a mapping with a non-empty 'benchmarks' list")
+    out = [_benchmark(b, f"{path.name}: benchmarks[{i}]") for i, b in enumerate(data["benchmarks"])]
+    ids = [b.id for b in out]
+    if len(set(ids)) != len(ids):
+        raise BenchmarkError(f"{path.name}: benchmark ids must be unique")
+    default = data.get("default_specialty")
+    if default is not None and not any(b.specialty == default for b in out):
+        raise BenchmarkError(f"{path.name}: default_specialty {default!r} is not the specialty of any benchmark")
     return BenchmarkSet(
-        alpha=float(data.get("alpha", 0.01)),
-        min_services=int(data.get("min_services", 30)),
-        high_level=int(data.get("high_level", 4)),
+        alpha=_number(data, "alpha", 0.01, float, 1e-9, 0.5, path.name),
+        min_services=_number(data, "min_services", 30, int, 1, 10**9, path.name),
+        high_level=_number(data, "high_level", 4, int, 1, 9, path.name),
         benchmarks=tuple(out),
+        default_specialty=default,
+        path=str(path),
     )
 
 
