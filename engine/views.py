@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterator
 
+from .encounter_view import encounter_views
 from .lang.functions import age_on
 from .model import Claim, Provider
 
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """Which evaluation of a rule: the line (and other line) or diagnosis it was about."""
+    """Which evaluation of a rule: the line (and other line), diagnosis or encounter record it was about."""
 
     line: int | None = None
     other: int | None = None
     dx: int | None = None
+    encounter: str | None = None  # encounter_id (unique within the claim)
 
 
 CLAIM_KEY = Key()
@@ -66,7 +68,7 @@ def claim_view(claim: Claim) -> dict[str, Any]:
             "claim_type": claim.type,
         })
     first = min(line.from_date for line in claim.lines)
-    return {
+    view = {
         "claim_id": claim.claim_id,
         "type": claim.type,
         "frequency": claim.frequency,
@@ -88,7 +90,16 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "total_charge": Decimal(sum(line.charge_cents for line in claim.lines)) / 100,
         "line_count": len(claim.lines),
         "diagnosis_codes": dx_codes,
+        "encounters": [],
+        "encounter_problems": [],
+        "encounter_count": 0,
+        "encounter_problem_count": 0,
     }
+    if claim.encounters:  # claims without records pay nothing for the encounter scopes
+        view["encounters"], view["encounter_problems"] = encounter_views(claim, view)
+        view["encounter_count"] = len(view["encounters"])
+        view["encounter_problem_count"] = len(view["encounter_problems"])
+    return view
 
 
 def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterator[tuple[Key, dict, str]]:
@@ -110,6 +121,16 @@ def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterato
     elif scope == "diagnosis":
         for dx in view["diagnoses"]:
             yield Key(dx=dx["position"]), {"claim": view, "dx": dx}, view["first_service_date"]
+    elif scope == "encounter":
+        for enc in view["encounters"]:
+            yield Key(encounter=enc["encounter_id"]), {"claim": view, "enc": enc}, enc["date_of_service"]
+    elif scope == "encounter_line":
+        lines = {line["sequence"]: line for line in view["lines"]} if view["encounters"] else {}
+        for enc in view["encounters"]:
+            for seq, doc in enc["_docs"].items():
+                line = lines[seq]
+                yield (Key(line=seq, encounter=enc["encounter_id"]),
+                       {"claim": view, "enc": enc, "line": line, "doc": doc}, line["from_date"])
     else:  # pragma: no cover - scopes are validated when rules load
         raise ValueError(scope)
 
@@ -143,4 +164,11 @@ def bind(view: dict, key: Key) -> tuple[dict, str]:
         names["other"] = lines[key.other]
     if key.dx is not None:
         names["dx"] = view["diagnoses"][key.dx - 1]
+    if key.encounter is not None:
+        enc = next(e for e in view["encounters"] if e["encounter_id"] == key.encounter)
+        names["enc"] = enc
+        if key.line is None:
+            dos = enc["date_of_service"]
+        else:
+            names["doc"] = enc["_docs"][key.line]
     return names, dos

@@ -104,6 +104,7 @@ COMPUTED = {
         "diagnosis_codes": (ListT(STRING), "diagnosis codes in order, without dots"),
         "encounter_count": (INTEGER, "number of readable encounter records attached to the claim"),
         "encounter_problems": (ListT(STRING), "encounter records that could not be read: record id, field and problem"),
+        "encounter_problem_count": (INTEGER, "number of encounter records that could not be read"),
     },
     "patient": {"age": (INTEGER, "age in whole years on the claim's first date of service")},
     "line": {
