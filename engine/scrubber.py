@@ -136,5 +136,12 @@ class Scrubber:
             return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
                                source=item.source)
         rules = self.program.rules
-        findings = sorted((self.renderer.render(rules[index], view, key) for index, key in hits), key=sort_key)
-        return ClaimResult(cid, "scrubbed", findings, source=item.source)
+        findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
+        # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
+        findings.extend(
+            Finding(rule_id=n.rule_id, category=n.category, severity=n.severity, claim_id=cid, line=n.line,
+                    message=n.message, fix=n.fix, title=n.title, citation=n.citation,
+                    references=[{"source": n.citation}])
+            for n in item.notes
+        )
+        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source)

@@ -4,8 +4,17 @@ A single pass over the segments with a small loop-aware state machine (2000A
 billing provider, 2000B subscriber, 2000C patient, 2300 claim, 2320 other
 subscriber, 2400 service line). It is ~30x faster than a generic X12 parser
 because it only looks at the segments the native claim needs, and it reads
-each claim on its own: one bad claim becomes an :class:`InputItem` with the
-segment number and element position of the problem, and the file goes on.
+each claim on its own.
+
+Problems are graded. A *fatal* one means the claim cannot be built (no CLM, no
+readable service line, an unreadable date, no billing NPI): the claim becomes an
+:class:`InputItem` with the segment number and element of the problem, and the
+file goes on. A *conformance* problem is one the reader can read past (a wrong
+SE01 count, a malformed taxonomy, an ICD-9 qualifier, a composite the ISA16
+separator cannot split): the claim is read without the bad value and the
+problem rides on the item as a :class:`Note` (rule ids CS-X12-001..004), which
+the scrubber reports as a finding. Envelope problems are only known at the
+trailer, so items are held until their interchange closes.
 
 Error text never carries PHI: it names segments, elements, qualifiers and
 claim ids (CLM01), never names, member ids or birth dates.
@@ -21,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from collections.abc import Iterator
 from typing import Any
 
-from .base import InputFormatError, InputItem
+from .base import InputFormatError, InputItem, Note
 
 _BOM = "\ufeff"
 
@@ -59,6 +68,72 @@ _KNOWN_IDS = frozenset(
     "ISA IEA GS GE ST SE BHT HL PRV NM1 N3 N4 REF PER SBR PAT DMG CLM DTP CL1 PWK CN1 AMT K3 NTE CR1 CR2 CRC HI HCP "
     "OI MOA CAS LX SV1 SV2 SV5 LIN CTP QTY MEA PS1 SVD LQ FRM".split()
 )
+# Likely component separators, to name the one a file really uses when it is not ISA16's.
+_SEPARATOR_CHARS = frozenset(">:^|\\!<{}+~`")
+
+# ICD-10-CM replaced ICD-9-CM for dates of service from this day (45 CFR 162.1002).
+ICD10_FROM = "2015-10-01"
+
+_KEPT_AS_GIVEN = "its code is kept as given"
+_TR3 = "ASC X12 005010X222A1 (837P) / 005010X223A2 (837I) TR3"
+ENVELOPE = "CS-X12-001"
+DROPPED = "CS-X12-002"
+ICD9 = "CS-X12-003"
+COMPOSITE = "CS-X12-004"
+# rule id -> (category, title, fix, citation): stable, documented in the README's X12 section.
+NOTE_RULES: dict[str, tuple[str, str, str, str]] = {
+    ENVELOPE: (
+        "claim_integrity",
+        "X12 envelope does not match its contents",
+        (
+            "Have the software that writes the file recount the segments (SE01), transaction sets (GE01) and "
+            "functional groups (IEA01), repeat the control numbers in the trailers, and close every envelope; "
+            "a clearinghouse rejects the whole transaction set otherwise."
+        ),
+        f"{_TR3}: SE Transaction Set Trailer (SE01, SE02); Appendix B EDI Control Directory (GE, IEA)",
+    ),
+    DROPPED: (
+        "claim_integrity",
+        "Invalid X12 element value dropped",
+        "Correct the element named in the message; until then the claim was scrubbed without it.",
+        f"{_TR3}: segment and element notes",
+    ),
+    ICD9: (
+        "code_validity",
+        "ICD-9-CM diagnosis qualifier",
+        "Code the diagnoses in ICD-10-CM with qualifiers ABK (principal) and ABF (other).",
+        f"{_TR3}: 2300 HI Health Care Diagnosis Code (ABK/ABF); 45 CFR 162.1002 (ICD-10-CM from 2015-10-01)",
+    ),
+    COMPOSITE: (
+        "claim_integrity",
+        "Composite unreadable with the ISA16 component separator",
+        (
+            "Separate the components of composite elements with the character ISA16 declares (or declare the "
+            "one the file uses in ISA16)."
+        ),
+        f"{_TR3}: Appendix A ASC X12 Nomenclature, Delimiters; ISA16 Component Element Separator",
+    ),
+}
+
+
+def make_note(
+    rule_id: str, message: str, *, severity: str = "error", line: int | None = None, field: str | None = None,
+    fix: str | None = None,
+) -> Note:
+    """A conformance note with its rule's category, title, fix and citation."""
+    category, title, default_fix, citation = NOTE_RULES[rule_id]
+    return Note(rule_id, category, severity, title, message, fix or default_fix, citation, line, field)
+
+
+def _other_separator(value: str, comp: str) -> str | None:
+    """The separator-like character a composite holds instead of ISA16's, if any."""
+    return next((c for c in value if c in _SEPARATOR_CHARS and c != comp), None)
+
+
+def _seems_to_use(value: str, comp: str) -> str:
+    """' (it seems to use '>')' when a composite holds another separator-like character."""
+    other = _other_separator(value, comp)
+    return f" (it seems to use {other!r})" if other else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +144,17 @@ class Delimiters:
     repetition: str | None
     component: str
     segment: str
+    isa_length: int = 106  # characters up to and including the segment terminator (106 when conforming)
 
 
 class _Bad(Exception):
     """One claim-level problem: stops reading the element, not the file."""
 
-    def __init__(self, field: str | None, message: str):
+    def __init__(self, field: str | None, message: str, rule_id: str = DROPPED):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.rule_id = rule_id  # the note it becomes when the reader can read past it
 
 
 def is_x12(head: bytes) -> bool:
@@ -125,7 +202,7 @@ def read_delimiters(text: str) -> Delimiters:
         )
     if len({element, component, segment}) < 3:
         raise InputFormatError("ISA segment: element, component and segment separators must all differ")
-    return Delimiters(element=element, repetition=repetition, component=component, segment=segment)
+    return Delimiters(element=element, repetition=repetition, component=component, segment=segment, isa_length=at + 3)
 
 
 def split_segments(text: str, delims: Delimiters) -> tuple[list[str], bool]:
@@ -223,6 +300,8 @@ class _Party:
     data: dict[str, Any] = field(default_factory=dict)
     problems: list[tuple[str | None, str]] = field(default_factory=list)
     demographics: list[tuple[str | None, str]] = field(default_factory=list)  # DMG: only when this is the patient
+    notes: list[Note] = field(default_factory=list)  # read past; copied into each claim below this party
+    demographic_notes: list[Note] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -232,6 +311,8 @@ class _LineDraft:
     data: dict[str, Any] = field(default_factory=dict)
     has_service: bool = False
     has_date: bool = False
+    dropped: str | None = None  # why the line cannot be scrubbed (a value it cannot stand without)
+    pointers: list[int] = field(default_factory=list)  # SV107 as written: HI slots, mapped at finish
 
 
 @dataclass(slots=True)
@@ -246,6 +327,9 @@ class _ClaimDraft:
     frequency_code: str = ""
     frequency_seg: int = 0
     rendering_seen: bool = False
+    notes: list[Note] = field(default_factory=list)
+    slots: list[int | None] = field(default_factory=list)  # HI diagnosis slot -> index in diagnoses, None = dropped
+    first_seg: int = 0  # segment of the first HI diagnosis, for the principal-dropped note
 
 
 @dataclass(slots=True)
@@ -261,11 +345,16 @@ class _Group:
 class _Walker:
     """State machine over one file's segments; yields items as claims close."""
 
-    def __init__(self, source: str, delims: Delimiters):
+    def __init__(self, source: str, delims: Delimiters, isa_length: int | None = None):
         self.source = source
         self.comp = delims.component
         self.elem = delims.element
-        self.out: list[InputItem] = []
+        # items held until their interchange closes, with the envelopes they sit in
+        self.held: list[tuple[InputItem, int, int, int]] = []
+        self.isa_no = self.gs_no = self.st_no = 0
+        self.isa_notes: list[Note] = []  # known at the ISA, for every claim of the interchange
+        self.st_notes: list[Note] = []  # known in the header, for every claim of the transaction set
+        self.isa_length = isa_length
         # envelope
         self.isa_control: str | None = None
         self.isa_seg = 0
@@ -275,7 +364,6 @@ class _Walker:
         self.st_seg = 0
         self.st_control: str | None = None
         self.st_ok = False
-        self.st_claims: list[str] = []
         self.claim_type: str | None = None
         self.claim_date: str | None = None
         # loops
@@ -290,8 +378,35 @@ class _Walker:
         self.line: _LineDraft | None = None
 
     # ------------------------------------------------------------ output
+    def hold(self, item: InputItem) -> None:
+        self.held.append((item, self.isa_no, self.gs_no, self.st_no))
+
     def envelope_error(self, seg_no: int, message: str) -> None:
-        self.out.append(InputItem.failed(f"{self.source}:seg {seg_no}", None, message))
+        """A problem no claim can carry (not an 837, a trailer with no header): reported on its own."""
+        self.hold(InputItem.failed(f"{self.source}:seg {seg_no}", None, message))
+
+    def envelope_note(self, seg_no: int, message: str, level: str, number: int) -> None:
+        """An envelope defect (SE/GE/IEA counts, control numbers, missing trailers) on each readable
+        claim of the envelope it concerns; on its own when that envelope holds no readable claim."""
+        index = {"isa": 1, "gs": 2, "st": 3}[level]
+        note = make_note(ENVELOPE, message)
+        found = False
+        for item, *scope in self.held:
+            if item.data is not None and scope[index - 1] == number:
+                item.notes = (*item.notes, note)
+                found = True
+        if not found:
+            self.envelope_error(seg_no, message)
+
+    def note(self, note: Note) -> None:
+        """A conformance problem read past: on the claim, its party, or the transaction set."""
+        if self.claim is not None:
+            self.claim.notes.append(note)
+        elif self.loop in ("2000A", "2000B", "2000C"):
+            party = {"2000A": self.billing, "2000B": self.subscriber}.get(self.loop) or self.patient
+            (party or self.subscriber).notes.append(note)
+        else:
+            self.st_notes.append(note)
 
     def close_claim(self) -> None:
         draft = self.claim
@@ -309,21 +424,43 @@ class _Walker:
             messages = [m for _, m in draft.problems]
             first_field = next((f for f, _ in draft.problems if f), None)
             text = "; ".join(messages[:5]) + (f"; and {len(messages) - 5} more" if len(messages) > 5 else "")
-            self.out.append(InputItem.failed(source, draft.claim_id, text, first_field))
+            self.hold(InputItem.failed(source, draft.claim_id, text, first_field))
         else:
-            self.out.append(InputItem(source=source, claim_id=draft.claim_id, data=data))
+            self.hold(InputItem(source=source, claim_id=draft.claim_id, data=data, notes=tuple(draft.notes)))
 
     def finish(self, draft: _ClaimDraft) -> dict[str, Any]:
         """Close the claim: every check the claim schema and normaliser would make."""
         data = draft.data
         if not draft.lines:
             raise _Bad("lines", f"segment {draft.seg_no} (CLM): claim has no service lines (2400 LX with SV1/SV2)")
+        if draft.slots and draft.slots[0] is None and data["diagnoses"]:
+            kept = len(data["diagnoses"])
+            data["diagnoses"] = []
+            draft.slots = [None] * len(draft.slots)
+            draft.notes = [
+                make_note(ICD9, note.message.replace(_KEPT_AS_GIVEN, "it is dropped with the principal one"),
+                          field=note.field) if note.rule_id == ICD9 else note
+                for note in draft.notes
+            ]  # fmt: skip
+            draft.notes.append(
+                make_note(
+                    DROPPED,
+                    f"segment {draft.first_seg} (HI): the principal diagnosis is dropped, so the {kept} other "
+                    f"diagnosis code(s) are dropped too (the first of them would be read as the principal one)",
+                    field="diagnoses",
+                )
+            )
+        renumbered = any(slot != i for i, slot in enumerate(draft.slots))
         lines = []
+        dropped = []
         for i, line in enumerate(draft.lines):
             where = f"segment {line.seg_no} (LX)"
             if not line.has_service:
                 service = "SV2" if data["type"] == INSTITUTIONAL else "SV1"
                 raise _Bad(f"lines[{i}]", f"{where}: service line {line.sequence} has no {service} segment")
+            if line.dropped is not None:
+                dropped.append(line.dropped)
+                continue
             if not line.has_date:
                 if draft.statement is None:
                     raise _Bad(
@@ -331,7 +468,14 @@ class _Walker:
                         f"{where}: service line {line.sequence} has no service date (DTP*472)",
                     )
                 line.data["from_date"], line.data["to_date"] = draft.statement
+            if line.pointers:
+                pointers = _mapped(line.pointers, draft.slots) if renumbered else line.pointers
+                if pointers:
+                    line.data["diagnosis_pointers"] = pointers
             lines.append(line.data)
+        if not lines:
+            more = f"; and {len(dropped) - 1} more" if len(dropped) > 1 else ""
+            raise _Bad("lines", f"segment {draft.seg_no} (CLM): no service line can be read: {dropped[0]}{more}")
         seqs = [line.sequence for line in draft.lines]
         if len(set(seqs)) != len(seqs):
             dup = next(s for s in seqs if seqs.count(s) > 1)
@@ -350,7 +494,29 @@ class _Walker:
         if draft.discharged and draft.statement is not None and "discharge_date" not in data:
             # DTP*096 carries only the discharge hour; the day is the statement-through date.
             data["discharge_date"] = draft.statement[1]
+        self.date_icd9(draft, lines)
         return data
+
+    def date_icd9(self, draft: _ClaimDraft, lines: list[dict[str, Any]]) -> None:
+        """ICD-9 notes say whether ICD-10-CM was required: only known once the service dates are."""
+        if not any(note.rule_id == ICD9 for note in draft.notes):
+            return
+        latest = max(line["to_date"] for line in lines)
+        after = latest >= ICD10_FROM
+        for i, note in enumerate(draft.notes):
+            if note.rule_id != ICD9:
+                continue
+            if after:
+                text = note.message.replace("{when}", f"dates of service after {ICD10_FROM}: ICD-10-CM is required")
+                draft.notes[i] = make_note(ICD9, text, field=note.field)
+            else:
+                text = note.message.replace(
+                    "{when}", f"dates of service before {ICD10_FROM}: claimscrub checks ICD-10-CM codes only"
+                )
+                draft.notes[i] = make_note(
+                    ICD9, text, severity="warning", field=note.field,
+                    fix="Nothing to correct for these dates of service; check the ICD-9-CM codes by other means.",
+                )  # fmt: skip
 
     # ------------------------------------------------------------ driver
     def walk(self, segs: list[str], terminated: bool) -> Iterator[InputItem]:
@@ -361,29 +527,29 @@ class _Walker:
             "SV2": self.sv2, "LIN": self.lin,
         }  # fmt: skip
         elem = self.elem
-        out = self.out
         last = len(segs)
         for n, text in enumerate(segs, 1):
-            if out:
-                yield from out
-                out.clear()
             seg = text.split(elem)
-            handler = handlers.get(seg[0])
+            name = seg[0]
+            handler = handlers.get(name)
             if handler is not None:
                 try:
                     handler(n, seg)
                 except _Bad as bad:
                     self.problem(n, bad)
-            elif not _SEGMENT_ID.fullmatch(seg[0]):
+            elif not _SEGMENT_ID.fullmatch(name):
                 self.unreadable(n, text)
-            if n == last and not terminated and seg[0] != "IEA":
+            if n == last and not terminated and name != "IEA":
                 self.truncated(n, f"segment {n}: the file ends in the middle of this segment (no terminator)")
                 break
+            if name == "IEA" and self.held:
+                yield from (item for item, *_ in self.held)
+                self.held.clear()
         else:
             if self.claim is not None or self.st_control is not None or self.group is not None or self.isa_control:
                 self.truncated(last, f"segment {last}: the file ends without closing SE/GE/IEA (truncated file?)")
-        yield from out
-        out.clear()
+        yield from (item for item, *_ in self.held)
+        self.held.clear()
 
     def problem(self, n: int, bad: _Bad) -> None:
         """Attach a problem to the claim it belongs to, or report it on its own."""
@@ -424,7 +590,10 @@ class _Walker:
         if self.claim is not None:
             self.claim.problems.append((None, f"{message}; the claim may be incomplete, so it is not read"))
             self.close_claim()
-        self.envelope_error(n, message)
+        if self.isa_control is not None or self.group is not None or self.st_control is not None:
+            self.envelope_note(n, f"{message}; the interchange that holds this claim is incomplete", "isa", self.isa_no)
+        else:
+            self.envelope_error(n, message)
         self.st_control = None
         self.group = None
         self.isa_control = None
@@ -432,11 +601,23 @@ class _Walker:
     # ------------------------------------------------------------ envelope
     def isa(self, n: int, seg: list[str]) -> None:
         if self.isa_control is not None:
-            self.envelope_error(
-                n, f"segment {n} (ISA): the interchange that starts at segment {self.isa_seg} has no IEA"
-            )
+            self.envelope_note(
+                n, f"segment {n} (ISA): the interchange that starts at segment {self.isa_seg} has no IEA",
+                "isa", self.isa_no,
+            )  # fmt: skip
+        self.isa_no += 1
+        self.isa_notes = []
         if len(seg) != 17:
-            self.envelope_error(n, f"segment {n} (ISA): has {len(seg) - 1} elements, expected 16")
+            self.isa_notes.append(make_note(ENVELOPE, f"segment {n} (ISA): has {len(seg) - 1} elements, expected 16"))
+        elif n == 1 and self.isa_length is not None and self.isa_length != 106:
+            self.isa_notes.append(
+                make_note(
+                    ENVELOPE,
+                    f"segment 1 (ISA): is {self.isa_length} characters long with its terminator, not 106; "
+                    "ISA elements have fixed widths (pad with spaces), and a reader that takes the separators "
+                    "from fixed positions would misread this file",
+                )
+            )
         self.isa_control = _el(seg, 13)
         self.isa_seg = n
         self.gs_count = 0
@@ -448,20 +629,23 @@ class _Walker:
             self.envelope_error(n, f"segment {n} (IEA): IEA without an ISA")
             return
         if _el(seg, 1) != str(self.gs_count):
-            self.envelope_error(
+            self.envelope_note(
                 n,
                 f"segment {n} (IEA): IEA01 says {_el(seg, 1) or 'nothing'} functional groups, "
-                f"the interchange has {self.gs_count}",
-            )
+                f"the interchange (segments {self.isa_seg}-{n}) has {self.gs_count}",
+                "isa", self.isa_no,
+            )  # fmt: skip
         if _el(seg, 2) != self.isa_control:
-            self.envelope_error(n, f"segment {n} (IEA): IEA02 control number does not match ISA13")
+            self.envelope_note(n, f"segment {n} (IEA): IEA02 control number does not match ISA13", "isa", self.isa_no)
         self.isa_control = None
 
     def gs(self, n: int, seg: list[str]) -> None:
         if self.group is not None:
-            self.envelope_error(
-                n, f"segment {n} (GS): the functional group that starts at segment {self.group_seg} has no GE"
-            )
+            self.envelope_note(
+                n, f"segment {n} (GS): the functional group that starts at segment {self.group_seg} has no GE",
+                "gs", self.gs_no,
+            )  # fmt: skip
+        self.gs_no += 1
         self.gs_count += 1
         version = _el(seg, 8)
         self.group = _Group(claim_type=_claim_type(version), version=version, control=_el(seg, 6))
@@ -474,29 +658,32 @@ class _Walker:
             self.envelope_error(n, f"segment {n} (GE): GE without a GS")
             return
         if _el(seg, 1) != str(self.group.st_count):
-            self.envelope_error(
+            self.envelope_note(
                 n,
                 f"segment {n} (GE): GE01 says {_el(seg, 1) or 'nothing'} transaction sets, "
-                f"the group has {self.group.st_count}",
-            )
+                f"the group (segments {self.group_seg}-{n}) has {self.group.st_count}",
+                "gs", self.gs_no,
+            )  # fmt: skip
         if _el(seg, 2) != self.group.control:
-            self.envelope_error(n, f"segment {n} (GE): GE02 control number does not match GS06")
+            self.envelope_note(n, f"segment {n} (GE): GE02 control number does not match GS06", "gs", self.gs_no)
         self.group = None
 
     def st(self, n: int, seg: list[str]) -> None:
         self.close_claim()
         if self.st_control is not None:
-            self.envelope_error(
-                n, f"segment {n} (ST): the transaction set that starts at segment {self.st_seg} has no SE"
-            )
+            self.envelope_note(
+                n, f"segment {n} (ST): the transaction set that starts at segment {self.st_seg} has no SE",
+                "st", self.st_no,
+            )  # fmt: skip
+        self.st_no += 1
+        self.st_notes = []
         self.st_seg = n
         self.st_control = _el(seg, 2)
-        self.st_claims = []
         self.loop = "header"
         self.billing, self.subscriber, self.patient = _Party(), _Party(), None
         self.claim_date = None
         if self.group is None:
-            self.envelope_error(n, f"segment {n} (ST): transaction set outside a GS functional group")
+            self.st_notes.append(make_note(ENVELOPE, f"segment {n} (ST): transaction set outside a GS functional group"))
             version = _el(seg, 3)
         else:
             self.group.st_count += 1
@@ -521,22 +708,28 @@ class _Walker:
             return
         count = n - self.st_seg + 1
         if _el(seg, 1) != str(count):
-            claims = ", ".join(self.st_claims[:5]) + (", ..." if len(self.st_claims) > 5 else "")
-            self.envelope_error(
+            self.envelope_note(
                 n,
                 f"segment {n} (SE): SE01 says {_el(seg, 1) or 'nothing'} segments but the transaction set "
-                f"(segments {self.st_seg}-{n}) has {count}"
-                + (f"; its claims ({claims}) were read anyway" if claims else ""),
-            )
+                f"(segments {self.st_seg}-{n}) has {count}",
+                "st", self.st_no,
+            )  # fmt: skip
         if _el(seg, 2) != self.st_control:
-            self.envelope_error(n, f"segment {n} (SE): SE02 control number does not match ST02")
+            self.envelope_note(n, f"segment {n} (SE): SE02 control number does not match ST02", "st", self.st_no)
         self.st_control = None
         self.st_ok = False
         self.loop = ""
 
     def bht(self, n: int, seg: list[str]) -> None:
         raw = _el(seg, 4)
-        self.claim_date = _d8(raw, f"segment {n} (BHT): BHT04", "claim_date") if raw else None
+        self.claim_date = None
+        if raw:
+            try:
+                self.claim_date = _d8(raw, f"segment {n} (BHT): BHT04", "claim_date")
+            except _Bad as bad:
+                self.st_notes.append(
+                    make_note(DROPPED, f"{bad.message}; the claims are read without a claim date", field="claim_date")
+                )
 
     # ------------------------------------------------------------ 2000A/B/C
     def hl(self, n: int, seg: list[str]) -> None:
@@ -561,13 +754,26 @@ class _Walker:
             raise _Bad(None, f"segment {n} (HL): HL03 level code {_shown(level)} is not 20, 22 or 23")
 
     def prv(self, n: int, seg: list[str]) -> None:
-        taxonomy = _el(seg, 3)
         if self.loop == "2000A" and _el(seg, 1) == "BI":
-            self.billing.data["taxonomy"] = _taxonomy(taxonomy, n, "billing_provider.taxonomy")
+            provider, field_name = self.billing.data, "billing_provider.taxonomy"
         elif self.loop == "2300" and self.last_nm1 == "82" and self.claim is not None:
-            rendering = self.claim.data.get("rendering_provider")
-            if rendering is not None:
-                rendering["taxonomy"] = _taxonomy(taxonomy, n, "rendering_provider.taxonomy")
+            provider, field_name = self.claim.data.get("rendering_provider"), "rendering_provider.taxonomy"
+            if provider is None:
+                return
+        else:
+            return
+        taxonomy = _el(seg, 3)
+        if _TAXONOMY.fullmatch(taxonomy):
+            provider["taxonomy"] = taxonomy
+        else:
+            self.note(
+                make_note(
+                    DROPPED,
+                    f"segment {n} (PRV): PRV03 taxonomy code must be 9 letters or digits then X "
+                    "(NUCC Health Care Provider Taxonomy); it is dropped from the claim",
+                    field=field_name,
+                )
+            )
 
     def nm1(self, n: int, seg: list[str]) -> None:
         entity = _el(seg, 1)
@@ -575,13 +781,13 @@ class _Walker:
         loop = self.loop
         if loop == "2400":
             if entity == "82" and self.line is not None:
-                npi = _npi(seg, n, f"lines[{len(self.claim.lines) - 1}].rendering_npi")
+                npi = self.rendering_npi(n, seg, f"lines[{len(self.claim.lines) - 1}].rendering_npi", self.line)
                 if npi:
                     self.line.data["rendering_npi"] = npi
             return
         if loop == "2300":
             if entity == "82":
-                npi = _npi(seg, n, "rendering_provider.npi")
+                npi = self.rendering_npi(n, seg, "rendering_provider.npi", None)
                 if npi:
                     self.claim.data["rendering_provider"] = _provider(npi, seg)
             return
@@ -610,6 +816,20 @@ class _Walker:
             if _el(seg, 9):
                 self.patient.data["id"] = _el(seg, 9)
 
+    def rendering_npi(self, n: int, seg: list[str], field_name: str, line: _LineDraft | None) -> str | None:
+        """A rendering NPI, or None with a note: the claim can be scrubbed without it."""
+        try:
+            return _npi(seg, n, field_name)
+        except _Bad as bad:
+            self.note(
+                make_note(
+                    DROPPED, f"{bad.message}; the rendering provider is dropped from the "
+                    + (f"service line {line.sequence}" if line else "claim"),
+                    line=line.sequence if line else None, field=field_name,
+                )
+            )  # fmt: skip
+            return None
+
     def sbr(self, n: int, seg: list[str]) -> None:
         if self.loop == "2000B":
             filing = _el(seg, 9)
@@ -637,7 +857,12 @@ class _Walker:
         if sex in ("M", "F", "U"):
             person.data["sex"] = sex
         elif sex:
-            person.demographics.append((f"{field_prefix}.sex", f"segment {n} (DMG): DMG03 sex code is not M, F or U"))
+            person.demographic_notes.append(
+                make_note(
+                    DROPPED, f"segment {n} (DMG): DMG03 sex code is not M, F or U; it is dropped from the claim",
+                    field=f"{field_prefix}.sex",
+                )
+            )  # fmt: skip
 
     # ------------------------------------------------------------ 2300
     def clm(self, n: int, seg: list[str]) -> None:
@@ -647,8 +872,6 @@ class _Walker:
         draft = _ClaimDraft(seg_no=n, claim_id=claim_id, data={}, problems=problems)
         self.claim = draft
         self.last_nm1 = ""
-        if claim_id:
-            self.st_claims.append(claim_id)
         if not self.st_ok:
             problems.append((None, f"segment {n} (CLM): claim is not inside a readable 005010 837 transaction set"))
             self.loop = "skip"
@@ -667,31 +890,17 @@ class _Walker:
             problems.extend(self.patient.demographics)
         else:
             problems.extend(self.subscriber.demographics)
+        draft.notes.extend(self.isa_notes)
+        draft.notes.extend(self.st_notes)
+        draft.notes.extend(self.billing.notes)
+        draft.notes.extend(self.subscriber.notes)
+        if self.patient is not None:
+            draft.notes.extend(self.patient.notes)
+            draft.notes.extend(self.patient.demographic_notes)
+        else:
+            draft.notes.extend(self.subscriber.demographic_notes)
         data: dict[str, Any] = {"claim_id": claim_id or "", "type": self.claim_type, "diagnoses": []}
         draft.data = data
-        claim_type = self.claim_type
-        # CLM05: facility / place-of-service code : qualifier : frequency
-        parts = _el(seg, 5).split(self.comp)
-        if len(parts) < 3:
-            problems.append(
-                (
-                    "place_of_service" if claim_type == PROFESSIONAL else "bill_type",
-                    f"segment {n} (CLM): CLM05 needs facility code, qualifier and frequency separated by "
-                    f"{self.comp!r} (ISA16); wrong delimiter?",
-                )
-            )
-            return
-        facility = parts[0]
-        frequency = parts[2]
-        draft.frequency_code, draft.frequency_seg = frequency, n
-        if frequency in _FREQUENCIES:
-            data["frequency"] = _FREQUENCIES[frequency]
-        elif claim_type == INSTITUTIONAL and len(frequency) == 1 and frequency.isalnum():
-            data["frequency"] = "original"
-        else:
-            problems.append(
-                ("frequency", f"segment {n} (CLM): CLM05-3 claim frequency code {_shown(frequency)} is not 1, 7 or 8")
-            )
         if self.claim_date:
             data["claim_date"] = self.claim_date
         data["payer"] = dict(self.payer)
@@ -714,21 +923,64 @@ class _Walker:
         for key in ("sex", "birth_date"):
             if key in person:
                 data["patient"][key] = person[key]
-        if claim_type == PROFESSIONAL:
+        self.clm05(n, _el(seg, 5), draft)
+
+    def clm05(self, n: int, raw: str, draft: _ClaimDraft) -> None:
+        """CLM05 facility / place-of-service code : qualifier : frequency; what is unreadable is dropped."""
+        data = draft.data
+        professional = data["type"] == PROFESSIONAL
+        facility_field = "place_of_service" if professional else "bill_type"
+        parts = raw.split(self.comp)
+        if len(parts) < 3:
+            draft.notes.append(
+                make_note(
+                    COMPOSITE,
+                    f"segment {n} (CLM): CLM05 needs facility code, qualifier and frequency separated by "
+                    f"{self.comp!r} (ISA16){_seems_to_use(raw, self.comp)}; the claim is read without "
+                    f"{'its place of service' if professional else 'its bill type'} and as an original claim",
+                    field=facility_field,
+                )
+            )
+            data["frequency"] = "original"
+            return
+        facility, frequency = parts[0], parts[2]
+        draft.frequency_code, draft.frequency_seg = frequency, n
+        if frequency in _FREQUENCIES:
+            data["frequency"] = _FREQUENCIES[frequency]
+        elif not professional and len(frequency) == 1 and frequency.isalnum():
+            data["frequency"] = "original"
+        else:
+            data["frequency"] = "original"
+            draft.notes.append(
+                make_note(
+                    DROPPED,
+                    f"segment {n} (CLM): CLM05-3 claim frequency code {_shown(frequency)} is not 1, 7 or 8; "
+                    "the claim is read as an original claim",
+                    field="frequency",
+                )
+            )
+        if professional:
             if _POS.fullmatch(facility):
                 data["place_of_service"] = facility
             else:
-                problems.append(("place_of_service", f"segment {n} (CLM): CLM05-1 place of service must be 2 digits"))
-        else:
-            if _POS.fullmatch(facility) and len(frequency) == 1:
-                data["bill_type"] = f"0{facility}{frequency}"
-            else:
-                problems.append(
-                    (
-                        "bill_type",
-                        f"segment {n} (CLM): CLM05-1 facility code (2 digits) and CLM05-3 frequency make the bill type",
+                draft.notes.append(
+                    make_note(
+                        DROPPED,
+                        f"segment {n} (CLM): CLM05-1 place of service must be 2 digits; the claim is read without it",
+                        field="place_of_service",
                     )
                 )
+        elif _POS.fullmatch(facility) and len(frequency) == 1:
+            data["bill_type"] = f"0{facility}{frequency}"
+        else:
+            draft.notes.append(
+                make_note(
+                    DROPPED,
+                    f"segment {n} (CLM): CLM05-1 facility code (2 digits) and CLM05-3 frequency make the bill type; "
+                    "the claim is read without a bill type",
+                    field="bill_type",
+                )
+            )
 
     def dtp(self, n: int, seg: list[str]) -> None:
         qualifier = _el(seg, 1)
@@ -776,50 +1028,87 @@ class _Walker:
         if self.loop != "2300":
             return
         draft = self.claim
-        diagnoses = draft.data["diagnoses"]
         comp = self.comp
-        institutional = draft.data["type"] == INSTITUTIONAL
+        start = len(draft.notes)  # notes in element order: the unreadable ones come first
+        unreadable: list[str] = []  # HInn whose composite ISA16 cannot split
+        apart = False  # a lone diagnosis qualifier: qualifier and code in separate elements?
         for k in range(1, len(seg)):
             element = seg[k]
             if not element:
                 continue
             parts = element.split(comp)
-            qualifier = parts[0]
-            where = f"segment {n} (HI): HI{k:02d}"
-            if qualifier in _NOT_DIAGNOSES:
-                continue
-            principal = qualifier in _PRINCIPAL
             if len(parts) == 1:
-                raise _Bad(
-                    "diagnoses",
-                    f"{where}: no component separator {comp!r} (ISA16) between qualifier and code; wrong delimiter?",
+                other = _other_separator(element, comp)
+                qualifier = element.split(other)[0] if other else element
+                if qualifier in _PRINCIPAL or qualifier in _OTHER:
+                    if not draft.slots:
+                        draft.first_seg = n
+                    draft.slots.append(None)
+                    apart = apart or (not other and k + 1 < len(seg) and seg[k + 1][:1].isdigit())
+                elif qualifier.isalpha() and 2 <= len(qualifier) <= 3:
+                    continue  # value, occurrence, condition or procedure codes: not read
+                unreadable.append(f"HI{k:02d}")
+                continue
+            self.diagnosis(n, k, parts, draft)
+        if unreadable:
+            hint = "; qualifier and code seem to be in separate elements" if apart else ""
+            names = ", ".join(unreadable)
+            draft.notes.insert(
+                start,
+                make_note(
+                    COMPOSITE,
+                    f"segment {n} (HI): {names} {'has' if len(unreadable) == 1 else 'have'} no component separator "
+                    f"{comp!r} (ISA16) between qualifier and code{_seems_to_use(seg[int(unreadable[0][2:])], comp)}"
+                    f"{hint}; {'its diagnosis is' if len(unreadable) == 1 else 'their diagnoses are'} dropped",
+                    field="diagnoses",
                 )
-            if not principal and qualifier not in _OTHER:
-                continue  # value / condition / occurrence / procedure codes: not diagnoses
-            position = len(diagnoses)
-            field_name = f"diagnoses[{position}].code"
-            if len(parts) < 2 or not parts[1]:
-                raise _Bad(
-                    field_name,
-                    f"{where}-2: diagnosis qualifier {qualifier} has no code (is the component separator {comp!r}?)",
-                )
-            code = parts[1].replace(".", "").upper()
-            if not _ICD10.fullmatch(code):
-                hint = " (qualifier is ICD-9-CM; convert to ICD-10-CM)" if qualifier in _ICD9 else ""
-                raise _Bad(field_name, f"{where}-2: diagnosis code is not an ICD-10-CM code{hint}")
-            if principal and diagnoses:
-                raise _Bad(field_name, f"{where}-1: principal diagnosis ({qualifier}) after other diagnoses")
-            if not principal and not diagnoses and qualifier in ("ABF", "BF"):
-                raise _Bad(field_name, f"{where}-1: other diagnosis ({qualifier}) before the principal one (ABK)")
-            diagnosis: dict[str, Any] = {"code": code}
-            if institutional and len(parts) > 8 and parts[8]:
-                if parts[8] not in _POA:
-                    raise _Bad(
-                        f"diagnoses[{position}].poa",
-                        f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1",
-                    )
-                diagnosis["poa"] = parts[8]
-            diagnoses.append(diagnosis)
+            )
+
+    def diagnosis(self, n: int, k: int, parts: list[str], draft: _ClaimDraft) -> None:
+        """One HI composite: kept, kept with a note, or dropped with a note (a slot either way)."""
+        qualifier = parts[0]
+        if qualifier in _NOT_DIAGNOSES:
+            return
+        principal = qualifier in _PRINCIPAL
+        if not principal and qualifier not in _OTHER:
+            return  # value / condition / occurrence / procedure codes: not diagnoses
+        diagnoses = draft.data["diagnoses"]
+        position = len(diagnoses)
+        field_name = f"diagnoses[{position}].code"
+        where = f"segment {n} (HI): HI{k:02d}"
+        if principal and draft.slots:
+            raise _Bad(field_name, f"{where}-1: principal diagnosis ({qualifier}) after other diagnoses")
+        if not principal and not draft.slots and qualifier in ("ABF", "BF"):
+            raise _Bad(field_name, f"{where}-1: other diagnosis ({qualifier}) before the principal one (ABK)")
+        if not draft.slots:
+            draft.first_seg = n
+        draft.slots.append(None)
+        if not parts[1]:
+            draft.notes.append(
+                make_note(DROPPED, f"{where}-2: diagnosis qualifier {qualifier} has no code; it is dropped", field="diagnoses")
+            )
+            return
+        code = parts[1].replace(".", "").upper()
+        fits = bool(_ICD10.fullmatch(code))
+        if qualifier in _ICD9:
+            kept = _KEPT_AS_GIVEN if fits else "its code cannot be an ICD-10-CM code, so it is dropped"
+            # "{when}" is filled in when the claim closes and its dates of service are known
+            draft.notes.append(
+                make_note(ICD9, f"{where}-1: ICD-9-CM qualifier {qualifier} on a claim with {{when}}; {kept}", field=field_name)
+            )
+        elif not fits:
+            draft.notes.append(
+                make_note(DROPPED, f"{where}-2: diagnosis code is not an ICD-10-CM code; it is dropped", field="diagnoses")
+            )
+        if not fits:
+            return
+        diagnosis: dict[str, Any] = {"code": code}
+        if draft.data["type"] == INSTITUTIONAL and len(parts) > 8 and parts[8]:
+            if parts[8] not in _POA:
+                raise _Bad(f"diagnoses[{position}].poa", f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1")
+            diagnosis["poa"] = parts[8]
+        draft.slots[-1] = position
+        diagnoses.append(diagnosis)
 
     # ------------------------------------------------------------ 2400
     def lx(self, n: int, seg: list[str]) -> None:
@@ -855,8 +1144,9 @@ class _Walker:
             if len(parts) == 1 and len(qualifier) > 2:
                 raise _Bad(
                     f"lines[{index}].code",
-                    f"{where}-1: no component separator {self.comp!r} (ISA16) in the procedure composite; "
-                    "wrong delimiter?",
+                    f"{where}-1: no component separator {self.comp!r} (ISA16) in the procedure composite"
+                    f"{_seems_to_use(composite, self.comp) or '; wrong delimiter?'}",
+                    COMPOSITE,
                 )
             raise _Bad(
                 f"lines[{index}].code",
@@ -887,29 +1177,52 @@ class _Walker:
         self.line.has_service = True
         return len(self.claim.lines) - 1
 
+    def drop_line(self, bad: _Bad, severity: str = "error") -> None:
+        """A service line that cannot stand without the value it lacks: left out, with a note."""
+        line = self.line
+        line.dropped = bad.message
+        self.claim.notes.append(
+            make_note(
+                bad.rule_id, f"{bad.message}; service line {line.sequence} is left out, so it was not checked",
+                severity=severity, field=bad.field,
+            )
+        )  # fmt: skip
+
     def sv1(self, n: int, seg: list[str]) -> None:
         index = self._service(n, "SV1")
         if index is None:
             return
         if self.claim.data["type"] != PROFESSIONAL:
             raise _Bad(f"lines[{index}]", f"segment {n} (SV1): professional service line in an institutional claim")
-        self._procedure(n, "SV101", _el(seg, 1), index)
-        line = self.line.data
-        line["charge"] = _money(_el(seg, 2), f"segment {n} (SV1): SV102", f"lines[{index}].charge")
-        basis = _el(seg, 3)
-        if basis not in ("UN", "MJ"):
-            raise _Bad(f"lines[{index}].units", f"segment {n} (SV1): SV103 unit basis {_shown(basis)} is not UN or MJ")
-        line["units"] = _units(_el(seg, 4), f"segment {n} (SV1): SV104", f"lines[{index}].units")
+        try:
+            self._procedure(n, "SV101", _el(seg, 1), index)
+            line = self.line.data
+            line["charge"] = _money(_el(seg, 2), f"segment {n} (SV1): SV102", f"lines[{index}].charge")
+            basis = _el(seg, 3)
+            if basis not in ("UN", "MJ"):
+                raise _Bad(
+                    f"lines[{index}].units", f"segment {n} (SV1): SV103 unit basis {_shown(basis)} is not UN or MJ"
+                )
+            line["units"] = _units(_el(seg, 4), f"segment {n} (SV1): SV104", f"lines[{index}].units")
+            pointers = _el(seg, 7)
+            if pointers:
+                self.line.pointers = _pointers(pointers.split(self.comp), n, index)
+        except _Bad as bad:
+            self.drop_line(bad)
+            return
         pos = _el(seg, 5)
         if pos:
-            if not _POS.fullmatch(pos):
-                raise _Bad(
-                    f"lines[{index}].place_of_service", f"segment {n} (SV1): SV105 place of service must be 2 digits"
-                )
-            line["place_of_service"] = pos
-        pointers = _el(seg, 7)
-        if pointers:
-            line["diagnosis_pointers"] = _pointers(pointers.split(self.comp), n, index)
+            if _POS.fullmatch(pos):
+                line["place_of_service"] = pos
+            else:
+                self.claim.notes.append(
+                    make_note(
+                        DROPPED,
+                        f"segment {n} (SV1): SV105 place of service must be 2 digits; service line "
+                        f"{self.line.sequence} is read with the claim's place of service",
+                        line=self.line.sequence, field=f"lines[{index}].place_of_service",
+                    )
+                )  # fmt: skip
 
     def sv2(self, n: int, seg: list[str]) -> None:
         index = self._service(n, "SV2")
@@ -918,21 +1231,27 @@ class _Walker:
         if self.claim.data["type"] != INSTITUTIONAL:
             raise _Bad(f"lines[{index}]", f"segment {n} (SV2): institutional service line in a professional claim")
         line = self.line.data
-        revenue = _el(seg, 1)
-        if not _REVENUE.fullmatch(revenue):
-            raise _Bad(f"lines[{index}].revenue_code", f"segment {n} (SV2): SV201 revenue code must be 4 digits")
-        line["revenue_code"] = revenue
-        if not _el(seg, 2):
-            raise _Bad(
-                f"lines[{index}].code",
-                f"segment {n} (SV2): SV202 has no HCPCS code; revenue-code-only lines cannot be scrubbed",
-            )
-        self._procedure(n, "SV202", _el(seg, 2), index)
-        line["charge"] = _money(_el(seg, 3), f"segment {n} (SV2): SV203", f"lines[{index}].charge")
-        basis = _el(seg, 4)
-        if basis not in ("UN", "DA"):
-            raise _Bad(f"lines[{index}].units", f"segment {n} (SV2): SV204 unit basis {_shown(basis)} is not UN or DA")
-        line["units"] = _units(_el(seg, 5), f"segment {n} (SV2): SV205", f"lines[{index}].units")
+        try:
+            revenue = _el(seg, 1)
+            if not _REVENUE.fullmatch(revenue):
+                raise _Bad(f"lines[{index}].revenue_code", f"segment {n} (SV2): SV201 revenue code must be 4 digits")
+            line["revenue_code"] = revenue
+            if not _el(seg, 2):
+                self.drop_line(
+                    _Bad(f"lines[{index}].code", f"segment {n} (SV2): SV202 has no HCPCS code (a revenue-code-only line)"),
+                    "warning",
+                )
+                return
+            self._procedure(n, "SV202", _el(seg, 2), index)
+            line["charge"] = _money(_el(seg, 3), f"segment {n} (SV2): SV203", f"lines[{index}].charge")
+            basis = _el(seg, 4)
+            if basis not in ("UN", "DA"):
+                raise _Bad(
+                    f"lines[{index}].units", f"segment {n} (SV2): SV204 unit basis {_shown(basis)} is not UN or DA"
+                )
+            line["units"] = _units(_el(seg, 5), f"segment {n} (SV2): SV205", f"lines[{index}].units")
+        except _Bad as bad:
+            self.drop_line(bad)
 
     def lin(self, n: int, seg: list[str]) -> None:
         if self.loop == "2400" and self.line is not None and _el(seg, 2) == "N4" and _el(seg, 3):
@@ -967,10 +1286,19 @@ def _provider(npi: str, seg: list[str]) -> dict[str, Any]:
     return provider
 
 
-def _taxonomy(code: str, n: int, field_name: str) -> str:
-    if not _TAXONOMY.fullmatch(code):
-        raise _Bad(field_name, f"segment {n} (PRV): PRV03 taxonomy code must be 9 letters or digits then X")
-    return code
+def _mapped(pointers: list[int], slots: list[int | None]) -> list[int]:
+    """SV107 pointers (HI slots as written) -> positions in the diagnoses kept.
+
+    A pointer to a dropped diagnosis is removed (the finding about the drop says
+    why); one past every slot is kept, so the pointer edit still reports it.
+    """
+    out = []
+    for p in pointers:
+        if p > len(slots):
+            out.append(p)
+        elif slots[p - 1] is not None:
+            out.append(slots[p - 1] + 1)
+    return out
 
 
 def _units(raw: str, where: str, field_name: str) -> int | float:
@@ -1030,4 +1358,4 @@ def read_x12(data: bytes, source: str) -> Iterator[InputItem]:
             )
     except InputFormatError as exc:
         raise InputFormatError(f"{source}: {exc}") from None
-    yield from _Walker(source, delims).walk(segs, terminated)
+    yield from _Walker(source, delims, delims.isa_length).walk(segs, terminated)
