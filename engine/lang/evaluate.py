@@ -38,9 +38,9 @@ class Ctx:
     trace: list | None = None  # (node, value) pairs, for explain
 
     def lookup(self, table: str, key: tuple) -> dict | None:
-        if self.tables is None or not self.tables.loaded(table):
+        if self.tables is None:
             return None
-        row = self.tables.lookup(table, tuple(key), self.dos)
+        row = self.tables.lookup(table, tuple(key), self.dos)  # None for a table not loaded
         if row is not None and self.rows is not None:
             self.rows.append(row)
         return row
@@ -58,17 +58,6 @@ def _get(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)
-
-
-def _path(node: A.Node) -> tuple[str, tuple[str, ...]] | None:
-    """``claim.payer.type`` as ("claim", ("payer", "type")): one closure walks it."""
-    parts: list[str] = []
-    while isinstance(node, A.Field):
-        parts.append(node.name)
-        node = node.target
-    if not isinstance(node, A.Var):
-        return None
-    return node.name, tuple(reversed(parts))
 
 
 def _compile_path(root: str, parts: tuple[str, ...]) -> Fn:
@@ -136,9 +125,9 @@ def _compile(node: A.Node, trace: bool) -> Fn:
         case A.Var(name=n):
             return lambda ctx: ctx.vars.get(n)
         case A.Field(target=t, name=n):
-            path = None if trace else _path(node)
+            path = None if trace else A.path_of(node)
             if path is not None:
-                return _compile_path(*path)
+                return _compile_path(path[0], path[1:])
             get = sub(t)
             return lambda ctx: _get(get(ctx), n)
         case A.ValueSet(name=n):
@@ -181,6 +170,23 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                     return False
 
             return compare_const
+        case A.Compare(op=op, left=A.Field(target=A.Var(name=ra), name=fa_),
+                       right=A.Field(target=A.Var(name=rb), name=fb_)) if not trace:
+            cmp = _CMP[op]
+
+            def compare_fields(ctx):  # line.from_date == other.from_date: the commonest derived test
+                names = ctx.vars
+                x, y = names.get(ra), names.get(rb)
+                x = x.get(fa_) if type(x) is dict else _get(x, fa_)
+                y = y.get(fb_) if type(y) is dict else _get(y, fb_)
+                if x is None or y is None:
+                    return False
+                try:
+                    return cmp(x, y)
+                except TypeError:
+                    return False
+
+            return compare_fields
         case A.Compare(op=op, left=a, right=b):
             fa, fb, cmp = sub(a), sub(b), _CMP[op]
 

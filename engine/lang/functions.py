@@ -10,6 +10,7 @@ reads the edition in force on the date the service was rendered.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,8 +40,10 @@ class Function:
         return self.params[i]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def npi_valid(npi: str | None) -> bool | None:
-    """NPI check digit: Luhn over the prefix 80840 and the first nine digits."""
+    """NPI check digit: Luhn over the prefix 80840 and the first nine digits (memoised: a batch
+    repeats a few billing and rendering NPIs on every claim and line)."""
     if npi is None:
         return None
     if len(npi) != 10 or not npi.isdigit():
