@@ -56,7 +56,7 @@ STATS_REFERENCES = (
 class AuditFinding(Finding):
     """A finding of the batch phase: a Finding plus the encounters or provider it is about, and its numbers."""
 
-    encounters: list[str] = field(default_factory=list)  # encounter ids the finding names
+    encounters: list[str] = field(default_factory=list)  # every encounter id the finding names (``encounter``: this claim's)
     provider_npi: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -223,7 +223,7 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
                     citation="; ".join(config.references), references=[{"source": r} for r in config.references],
                     rule_pack=AUDIT_PACK, pack_version=AUDIT_VERSION,
                     data_edition=f"cloned_notes.yaml: threshold {config.threshold:.2f}",
-                    encounters=list(ids), evidence=evidence))
+                    encounter=eid, encounters=list(ids), evidence=evidence))
     for found in out.values():
         _dedupe_encounter(found)
     summary = {"notes": len(notes), "matching_pairs": len(matches), "clusters": len(clusters),

@@ -15,8 +15,10 @@ acute distress" are legitimately identical). These are claimscrub's choices,
 not a regulatory figure: no payer publishes a similarity threshold.
 
 Scale: every pair inside a scope group is compared exactly when the group is
-small (up to ``exact_group_max`` notes, the usual case: a patient's visits, a
-provider's day). Larger groups go through MinHash signatures (``num_perm``
+small (up to ``exact_group_max`` notes, 200 by default: a patient's visits, a
+provider's day; in pure Python one MinHash signature costs about as much as a
+thousand exact set comparisons, so exact is the faster path for every
+realistic group). Larger groups go through MinHash signatures (``num_perm``
 hash functions) and LSH banding (``bands`` bands), so only notes that share a
 band bucket are compared exactly; work grows with the number of notes, not
 with their pairs (except for the pairs that really are clones, which are the
@@ -56,7 +58,7 @@ class ClonedConfig:
     min_words: int = 25
     num_perm: int = 64
     bands: int = 16
-    exact_group_max: int = 16
+    exact_group_max: int = 200
     sections: tuple[str, ...] = ("hpi", "ros", "exam", "assessment", "plan")
     scopes: tuple[str, ...] = SCOPES
     source: str = ""

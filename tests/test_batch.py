@@ -58,7 +58,7 @@ def test_cloned_trio_fires_on_each_claim_naming_the_encounters():
     for eid in ("ENC-001", "ENC-101", "ENC-102"):
         assert eid in f.message
     assert "threshold 0.80" in f.message and "Jaccard similarity" in f.message and "hpi" in f.message
-    assert f.line == 1 and f.claim_id == "EX-EM-101"
+    assert f.line == 1 and f.claim_id == "EX-EM-101" and f.encounter == "ENC-101"
     assert "Program Integrity Manual" in f.citation and f.fix
     # the exam is pasted into another patient's note the same day too: one cluster, both scopes named
     exam = [f for f in report.claim_findings["EX-EM-201"] if f.evidence["section"] == "exam"]
