@@ -1,14 +1,16 @@
 """``claimscrub rules lint``: every problem in rule files, as file:line:col with a fix hint.
 
 Beyond loading (YAML, schema, expression syntax and types, duplicate ids and
-keys) lint checks what would break the Rete engine: conditions that expand
-into too many alternatives, and rules whose tests are missing.
+keys) lint checks what would break the Rete engine (conditions that expand
+into too many alternatives, rules with more native tests, `is missing` tests
+or fact properties than a ruleset can hold) and rules whose tests are missing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .backends.durable import condition_load
 from .plan import Planner, or_branches
 from .rules import Issue, load_rulebook
 from .ruletest import load_cases, cases_file_for
@@ -24,11 +26,17 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
     by_file: dict[str, list] = {}
     for rule in rulebook.rules:
         by_file.setdefault(rule.file, []).append(rule)
-        branches = or_branches(Planner(rule.scope).plan(rule.condition))
+        cond = Planner(rule.scope).plan(rule.condition)
+        branches = or_branches(cond)
         if branches > MAX_OR_BRANCHES:
             issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: condition expands into {branches} alternatives "
                                 f"(limit {MAX_OR_BRANCHES}); move long lists into a value set (@name)",
                                 code="engine-limit"))
+        for problem in condition_load(rule.scope, cond).over():
+            if "alternatives" not in problem:  # reported above, with its own advice
+                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: too big for one durable-rules ruleset: "
+                                    f"{problem}; split the rule or move lists into value sets (@name)",
+                                    code="engine-limit"))
     for rule_file, file_rules in by_file.items():
         test_file = cases_file_for(Path(rule_file))
         cases, case_issues = load_cases(test_file) if test_file.is_file() else ([], [])

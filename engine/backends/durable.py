@@ -24,13 +24,17 @@ import orjson
 from durable.engine import Host
 
 from ..facts import build_facts
-from ..plan import Conj, Derived, Disj, Native, natives
+from ..plan import Conj, Derived, Disj, Native, all_derived, natives, or_branches
 from ..program import CompiledRule, Program
 from . import Hit
 
 # Margins well inside the C core's limits (see the notes for the limits themselves).
-MAX_RULES_PER_RULESET = 40
-MAX_NATIVE_TESTS_PER_RULESET = 200
+MAX_RULES_PER_RULESET = 40  # rules per ruleset: 4096; identical condition chains: 256
+MAX_NATIVE_TESTS_PER_RULESET = 200  # children of one alpha node: 511 (the 513th hangs set_rulesets)
+MAX_MISSING_TESTS_PER_RULESET = 100  # `$nex` children of one node: 128 (error 107)
+MAX_BRANCHES_PER_RULESET = 48  # sibling tests one fact may satisfy at once: 64 (error 303 at assert)
+MAX_FACT_PROPERTIES = 200  # properties per fact, id/sid/t/dos included: 255 (error 302)
+FIXED_PROPERTIES = ("id", "t", "dos")
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _hosts = itertools.count()
 
@@ -86,6 +90,46 @@ class Shard:
     name: str
     scopes: tuple[str, ...]
     rules: list[CompiledRule]
+    props: frozenset[str]  # the fact properties its rules test
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one rule (or a ruleset of them) puts on the C core, against the limits above."""
+
+    tests: frozenset  # distinct native tests: alpha-node children
+    missing: int  # `$nex` tests
+    branches: int  # alternatives once ORs are expanded
+    props: frozenset  # fact properties tested
+
+    def __or__(self, other: "Load") -> "Load":
+        return Load(self.tests | other.tests, self.missing + other.missing, self.branches + other.branches,
+                    self.props | other.props)
+
+    def over(self) -> list[str]:
+        """The limits this load breaks, as text (empty when it fits one ruleset)."""
+        out = []
+        if len(self.tests) > MAX_NATIVE_TESTS_PER_RULESET:
+            out.append(f"{len(self.tests)} distinct native tests (limit {MAX_NATIVE_TESTS_PER_RULESET})")
+        if self.missing > MAX_MISSING_TESTS_PER_RULESET:
+            out.append(f"{self.missing} 'is missing' tests (limit {MAX_MISSING_TESTS_PER_RULESET})")
+        if self.branches > MAX_BRANCHES_PER_RULESET:
+            out.append(f"{self.branches} alternatives once expanded (limit {MAX_BRANCHES_PER_RULESET})")
+        if len(self.props) + len(FIXED_PROPERTIES) > MAX_FACT_PROPERTIES:
+            out.append(f"{len(self.props) + len(FIXED_PROPERTIES)} fact properties (limit {MAX_FACT_PROPERTIES})")
+        return out
+
+
+def condition_load(scope: str, cond) -> Load:
+    """The load of one planned condition (``rules lint`` checks each rule with it)."""
+    ns = natives(cond)
+    return Load(frozenset((scope, n.prop, n.op, repr(n.value)) for n in ns),
+                sum(1 for n in ns if n.op == "missing"), or_branches(cond),
+                frozenset(n.prop for n in ns) | frozenset(a.prop for a in all_derived(cond)))
+
+
+def rule_load(item: CompiledRule) -> Load:
+    return condition_load(item.rule.scope, item.cond)
 
 
 def shard(rules: list[CompiledRule], prefix: str) -> list[Shard]:
@@ -93,25 +137,32 @@ def shard(rules: list[CompiledRule], prefix: str) -> list[Shard]:
 
     Rules of every scope share a ruleset (each tests its fact type ``t``), so
     a claim costs one assert and one retract per shard rather than per scope.
+    A rule too big for a ruleset of its own is refused by ``rules lint`` and
+    by :class:`DurableBackend` (see :func:`too_big`).
     """
     shards: list[Shard] = []
     current: list[CompiledRule] = []
-    tests: set = set()
+    load = Load(frozenset(), 0, 0, frozenset())
 
     def close():
         scopes = tuple(dict.fromkeys(item.rule.scope for item in current))
-        shards.append(Shard(f"{prefix}_{len(shards)}", scopes, current))
+        shards.append(Shard(f"{prefix}_{len(shards)}", scopes, current, load.props))
 
     for item in rules:
-        own = {(item.rule.scope, n.prop, n.op, repr(n.value)) for n in natives(item.cond)}
-        if current and (len(current) >= MAX_RULES_PER_RULESET or len(tests | own) > MAX_NATIVE_TESTS_PER_RULESET):
+        merged = load | rule_load(item)
+        if current and (len(current) >= MAX_RULES_PER_RULESET or merged.over()):
             close()
-            current, tests = [], set()
+            current, merged = [], rule_load(item)
         current.append(item)
-        tests |= own
+        load = merged
     if current:
         close()
     return shards
+
+
+def too_big(item: CompiledRule) -> list[str]:
+    """Why this rule cannot run in durable-rules even in a ruleset of its own (empty when it can)."""
+    return rule_load(item).over()
 
 
 def rulesets(program: Program, prefix: str) -> tuple[dict[str, dict], list[Shard]]:
@@ -147,13 +198,26 @@ class DurableBackend:
     def __init__(self, program: Program):
         self.program = program
         prefix = f"cs{next(_hosts)}"
+        for item in program.rules:
+            problems = too_big(item)
+            if problems:
+                raise EngineError(f"{item.rule.id} ({item.rule.location}) is too big for the rule engine: "
+                                  + "; ".join(problems))
         definitions, self.shards = rulesets(program, prefix)
         actions = {f"a{item.index}": _unused for item in program.rules}
         actions["_never"] = _unused
         self.host = _Host(actions)
         if definitions:
             self.host.set_rulesets(copy.deepcopy(definitions))
-        self._handles = [(self.host.get_ruleset(s.name)._handle, s.name, frozenset(s.scopes)) for s in self.shards]
+        # A shard whose rules test only some of a scope's fact properties gets facts cut down to
+        # those when the whole fact would pass the engine's property limit.
+        scope_props = {scope: len(plan.planner.native_paths) + len(plan.planner.derived)
+                       for scope, plan in program.scopes.items()}
+        self._handles = []
+        for s in self.shards:
+            project = any(scope_props[scope] + len(FIXED_PROPERTIES) > MAX_FACT_PROPERTIES for scope in s.scopes)
+            keep = frozenset(FIXED_PROPERTIES) | s.props if project else None
+            self._handles.append((self.host.get_ruleset(s.name)._handle, s.name, frozenset(s.scopes), keep))
         self._rule_index = {f"r{item.index}": item.index for item in program.rules}
 
     def run(self, view: dict) -> set[Hit]:
@@ -161,10 +225,12 @@ class DurableBackend:
         if not facts_by_scope:
             return set()
         fired: set[tuple[int, str]] = set()
-        for handle, name, scopes in self._handles:
+        for handle, name, scopes, keep in self._handles:
             facts = [f for scope, fs in facts_by_scope.items() if scope in scopes for f in fs]
             if not facts:
                 continue
+            if keep is not None:
+                facts = [{k: v for k, v in f.items() if k in keep} for f in facts]
             payload = orjson.dumps(facts).decode()
             try:
                 self._assert(handle, name, payload, fired)
