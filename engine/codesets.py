@@ -8,11 +8,13 @@ its ancestors. Codes are accepted with or without the dot, in any case.
 from __future__ import annotations
 
 import functools
+import marshal
+import os
 import re
 from dataclasses import dataclass
-from typing import Iterable
-
-import simple_icd_10_cm as cm
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
 
 _REF_GROUP = re.compile(r"\(([^()]*)\)")
 _CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{0,4})?$")
@@ -20,6 +22,55 @@ _MANIFESTATION_TITLE = re.compile(
     r"classified elsewhere|due to underlying condition|in diseases|due to (?:other )?(?:disease|conditions?) classified",
     re.IGNORECASE,
 )
+
+
+_FORMAT = 2  # bump when _build() changes shape: old cache files are then ignored
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("CLAIMSCRUB_CACHE_DIR") or Path.home() / ".cache" / "claimscrub"
+    return Path(base) / f"icd10cm-{metadata.version('simple-icd-10-cm')}-v{_FORMAT}.marshal"
+
+
+def _build() -> dict[str, Any]:
+    """What the rules need from the tabular list, in plain dicts (the package's own
+    tree takes 1.5-3 s to build at import; these load from a cache in ~0.1 s)."""
+    import simple_icd_10_cm as cm
+
+    items: dict[str, tuple[str, bool, str]] = {}
+    excludes1: dict[str, list[str]] = {}
+    code_first: dict[str, str] = {}
+    for c in cm.get_all_codes(False):
+        if cm.is_chapter_or_block(c):
+            continue
+        parent = cm.get_parent(c)
+        items[c] = ("" if not parent or cm.is_chapter_or_block(parent) else parent.replace(".", ""), cm.is_leaf(c),
+                    cm.get_description(c))
+        if notes := cm.get_excludes1(c):
+            excludes1[c] = list(notes)
+        if note := cm.get_code_first(c):
+            code_first[c] = note
+    return {"items": items, "excludes1": excludes1, "code_first": code_first}
+
+
+@functools.cache
+def _tab() -> dict[str, Any]:
+    """The tabular list, loaded once per process: from the cache file when it exists
+    for this package version, else built and (best effort) cached."""
+    path = _cache_file()
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    data = _build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only home: rebuilt next time, still correct
+    return data
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -37,9 +88,7 @@ def normalise(code: str) -> str:
 def _item(code: str) -> str | None:
     """The package's own spelling of a code (category/subcategory), or None."""
     c = _norm(code)
-    if not c or not cm.is_valid_item(c) or cm.is_chapter_or_block(c):
-        return None
-    return c
+    return c if c and c in _tab()["items"] else None
 
 
 def icd_exists(code: str) -> bool:
@@ -51,7 +100,7 @@ def icd_exists(code: str) -> bool:
 def icd_billable(code: str) -> bool:
     """Reportable on a claim: a leaf of the tabular list (no further subdivision)."""
     c = _item(code)
-    return c is not None and cm.is_leaf(c)
+    return c is not None and _tab()["items"][c][1]
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -60,7 +109,10 @@ def _lineage(code: str) -> tuple[str, ...]:
     c = _item(code)
     if c is None:
         return ()
-    return (c, *(a for a in cm.get_ancestors(c) if not cm.is_chapter_or_block(a)))
+    items, out = _tab()["items"], [c]
+    while items[out[-1]][0]:
+        out.append(items[out[-1]][0])
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +142,7 @@ def parse_refs(note: str) -> tuple[CodeRef, ...]:
 @functools.lru_cache(maxsize=65_536)
 def icd_excludes1(code: str) -> tuple[CodeRef, ...]:
     """Everything an Excludes1 note on the code or an ancestor names."""
-    return tuple(ref for c in _lineage(code) for note in cm.get_excludes1(c) for ref in parse_refs(note))
+    return tuple(ref for c in _lineage(code) for note in _tab()["excludes1"].get(c, ()) for ref in parse_refs(note))
 
 
 def icd_excludes1_conflicts(codes: Iterable[str]) -> list[tuple[str, str]]:
@@ -126,14 +178,15 @@ def icd_is_manifestation(code: str) -> bool:
     lineage = _lineage(code)
     if not lineage:
         return False
-    has_code_first = any(cm.get_code_first(c) for c in lineage)
-    return has_code_first and any(_MANIFESTATION_TITLE.search(cm.get_description(c)) for c in lineage)
+    tab = _tab()
+    has_code_first = any(c in tab["code_first"] for c in lineage)
+    return has_code_first and any(_MANIFESTATION_TITLE.search(tab["items"][c][2]) for c in lineage)
 
 
 def icd_code_first(code: str) -> str | None:
     """The nearest code-first note (the etiology to sequence before this code)."""
     for c in _lineage(code):
-        note = cm.get_code_first(c)
+        note = _tab()["code_first"].get(c)
         if note:
             return note
     return None
@@ -142,4 +195,4 @@ def icd_code_first(code: str) -> str | None:
 def icd_description(code: str) -> str | None:
     """ICD-10-CM titles are public (CDC/NCHS): safe to show in findings."""
     c = _item(code)
-    return cm.get_description(c) if c else None
+    return _tab()["items"][c][2] if c else None
