@@ -431,7 +431,14 @@ def _attach_data_group():
     main.add_command(data)
 
 
+def _attach_serve():
+    from .cli_serve import serve
+
+    main.add_command(serve)
+
+
 _attach_data_group()
+_attach_serve()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
