@@ -70,7 +70,7 @@ def test_one_file_holding_claims_and_encounters():
     found = []
     container = orjson.dumps({"claims": claims(), "encounters": records()})
     items = list(read_bytes(container, "both.json", found))
-    assert [i.source for i in items][0] == "both.json:claims[0]" and found[0].source == "both.json:encounters[0]"
+    assert items[0].source == "both.json:claims[0]" and found[0].source == "both.json:encounters[0]"
     jsonl = b"\n".join(orjson.dumps(d) for d in [*claims(), *records()])
     found = []
     assert len(list(read_bytes(jsonl, "both.jsonl", found))) == 3 and len(found) == 3
@@ -141,7 +141,7 @@ def test_invalid_and_duplicate_encounters_are_reported_with_field():
     assert problems["E-NOLINK"][0] == "(encounter)" and "link" in problems["E-NOLINK"][1]
     assert problems["ENC-101"][0] == "encounter_id" and "twice" in problems["ENC-101"][1]
     assert index.count == 1
-    linked, links = link_all(claims(), index)
+    _, links = link_all(claims(), index)
     assert [li.encounter_id for li in links] == ["ENC-101"]  # the invalid record is never attached
     entries = encounter_report(index, links).entries()
     assert {(e["encounter_id"], e["status"]) for e in entries} == {
