@@ -279,75 +279,71 @@ def _lookup(table: str, keys: list[Fn]) -> Fn:
 _UNBOUND = object()
 
 
+def _restore(names: dict, var: str, saved: Any) -> None:
+    if saved is _UNBOUND:
+        names.pop(var, None)
+    else:
+        names[var] = saved
+
+
 def _quant(node: A.Quant, trace: bool) -> Fn:
     """any / all / count / sum / min / max over a list, binding ``var`` to each item.
 
     The item is bound by setting it in the context's names for the duration of
     the loop (and restoring what was there), not by copying the names per item:
     quantifiers over lines run for every line or line pair of every claim.
+    Each kind is a plain loop (no generator): this is the innermost loop of
+    the fact builder.
     """
     source = compile_expr(node.source, trace)
     where = compile_expr(node.where, trace) if node.where is not None else None
     body = compile_expr(node.body, trace) if node.body is not None else None
     var, kind = node.var, node.kind
 
-    def run(ctx, visit):
+    if kind in ("any", "all", "count"):
+        empty = {"any": False, "all": True, "count": 0}[kind]
+
+        def quantify(ctx):
+            items = source(ctx)
+            if not items:
+                return empty
+            names = ctx.vars
+            saved = names.get(var, _UNBOUND)
+            count = 0
+            try:
+                for item in items:
+                    names[var] = item
+                    if where is not None and where(ctx) is not True:
+                        continue
+                    if body is None or body(ctx) is True:
+                        if kind == "any":
+                            return True
+                        count += 1
+                    elif kind == "all":
+                        return False
+            finally:
+                _restore(names, var, saved)
+            return count if kind == "count" else kind == "all"
+
+        return quantify
+
+    def values(ctx) -> list:
         items = source(ctx)
         if not items:
-            return visit(None, None)
+            return []
         names = ctx.vars
         saved = names.get(var, _UNBOUND)
+        out = []
         try:
-            return visit(items, names)
+            for item in items:
+                names[var] = item
+                if where is None or where(ctx) is True:
+                    value = body(ctx)
+                    if value is not None:
+                        out.append(value)
         finally:
-            if saved is _UNBOUND:
-                names.pop(var, None)
-            else:
-                names[var] = saved
-
-    def selected(ctx, items, names):
-        for item in items:
-            names[var] = item
-            if where is None or where(ctx) is True:
-                yield item
-
-    if kind == "any":
-        def q_any(ctx):
-            def visit(items, names):
-                if items is None:
-                    return False
-                for _ in selected(ctx, items, names):
-                    if body is None or body(ctx) is True:
-                        return True
-                return False
-            return run(ctx, visit)
-        return q_any
-    if kind == "all":
-        def q_all(ctx):
-            def visit(items, names):
-                if items is None:
-                    return True
-                for _ in selected(ctx, items, names):
-                    if body is not None and body(ctx) is not True:
-                        return False
-                return True
-            return run(ctx, visit)
-        return q_all
-    if kind == "count":
-        def q_count(ctx):
-            def visit(items, names):
-                if items is None:
-                    return 0
-                return sum(1 for _ in selected(ctx, items, names) if body is None or body(ctx) is True)
-            return run(ctx, visit)
-        return q_count
-
-    def values(ctx):
-        def visit(items, names):
-            if items is None:
-                return []
-            return [v for v in (body(ctx) for _ in selected(ctx, items, names)) if v is not None]
-        return run(ctx, visit)
+            _restore(names, var, saved)
+        return out
 
     if kind == "sum":
         return lambda ctx: sum(values(ctx))
