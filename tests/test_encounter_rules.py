@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from engine import ruletest
 from engine.backends.durable import DurableBackend
 from engine.backends.reference import ReferenceBackend
 from engine.facts import build_facts
 from engine.lint import lint
 from engine.normalize import claim_from_dict
 from engine.resources import rules_dir
-from engine import ruletest
 from engine.ruletest import load_cases, scrubber_for
 from engine.views import claim_view
 

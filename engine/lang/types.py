@@ -188,8 +188,8 @@ ENCOUNTER_COMPUTED = {
     },
 }
 DOC_FIELDS = {
-    "em_status": (STRING, "billed E/M against the supported code: supported / over / under / unsupported / "
-                          "mismatch / not_comparable; missing when the line is not an E/M"),
+    "em_status": (STRING, ("billed E/M against the supported code: supported / over / under / unsupported / "
+                           "mismatch / not_comparable; missing when the line is not an E/M")),
     "em_message": (STRING, "the comparison, naming the MDM elements and time that led to the supported code"),
     "em_supported_code": (STRING, "the E/M code the record supports"),
     "procedure_documented": (BOOL, "the record documents a procedure for this line"),
