@@ -101,6 +101,7 @@ def test_answer_has_the_cli_document_shape(client, data_dir):
     r = client.post("/v1/scrub", content=path.read_bytes(), headers={**AUTH, "Content-Type": "application/json"})
     answer = r.json()
     assert r.headers["content-type"] == "application/json"
+    assert float(r.headers["server-timing"].removeprefix("scrub;dur=")) > 0
     assert list(answer) == list(cli)
     for key in ("claimscrub", "packs", "data_editions", "not_checked", "input_errors", "summary"):
         assert answer[key] == cli[key], key
