@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from engine import service
 from engine.rules import load_rulebook
 from engine.service import ServiceConfig, create_app, scrub_body
 from engine.service_config import CONFIG_ENV, TOKEN_ENV
@@ -294,7 +296,7 @@ rules:
 """
 
 
-def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp_path, data_dir):
+def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp_path, data_dir, monkeypatch):
     pack = tmp_path / "pack"
     pack.mkdir()
     (pack / "pack.yaml").write_text('name: local\nversion: "1"\n')
@@ -308,14 +310,34 @@ def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp
         return sum(f["rule_id"] == "LOCAL-SVC-001" for f in answer["findings"])
 
     assert local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 0
+
+    # a request in flight (held while parsing) when the reload swaps generations finishes on the old one
+    entered, release = threading.Event(), threading.Event()
+
+    def held_parse(*args):
+        entered.set()
+        assert release.wait(30)
+        return real_parse(*args)
+
+    real_parse = service.parse_items
+    monkeypatch.setattr(service, "parse_items", held_parse)
+    in_flight: dict = {}
+    worker = threading.Thread(target=lambda: in_flight.update(answer=c.post(
+        "/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()))
+    worker.start()
+    assert entered.wait(30)
     (pack / "LOCAL-SVC-001.yaml").write_text(RULE)
     r = c.post("/v1/admin/reload", headers=AUTH)
     assert r.status_code == 200 and r.json()["generation"] == 2
     assert holder.current is not old
+    monkeypatch.setattr(service, "parse_items", real_parse)
+    release.set()
+    worker.join(30)
+    assert local_hits(in_flight["answer"]) == 0 and in_flight["answer"]["summary"]["scrubbed"] == 1
+
     assert local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 1
     assert c.get("/v1/rules/LOCAL-SVC-001", headers=AUTH).status_code == 200
-    # a request that took the old generation before the swap still runs on it, and still works
-    assert local_hits(orjson.loads(scrub_body(old, body, "json", holder.config))) == 0
+    assert local_hits(orjson.loads(scrub_body(old, body, "json", holder.config))) == 0  # the old one still works
 
     (pack / "LOCAL-SVC-001.yaml").write_text(RULE.replace('line.code == "99213"', 'line.cod == "99213"'))
     r = c.post("/v1/admin/reload", headers=AUTH)
