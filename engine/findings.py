@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 from .lang import ast as A
 from .lang.evaluate import compile_expr
+from .lang.functions import FUNCTIONS
 from .program import CompiledRule, Program
 from .views import Key, bind
 
@@ -78,7 +79,7 @@ class _RuleParts:
     citation: str
     references: list[dict]
     cite_lookup: Callable | None  # the one lookup of the cited table outside any quantifier
-    rerun: bool  # the cited row can only be found by re-running the whole condition
+    rerun: bool  # when that finds no row, re-run the whole condition to record the rows it read
 
 
 def _cite_lookups(node: A.Node, table: str, quantified: bool = False) -> Iterator[tuple[A.Call, bool]]:
@@ -99,8 +100,10 @@ def _parts(rule) -> _RuleParts:
         calls = {A.to_text(call) for call, _ in found}
         if len(calls) == 1 and not any(q for _, q in found):
             cite_lookup = compile_expr(found[0][0])
-        elif found:
-            rerun = True
+        # Other table functions (a code's history, say) record the rows they read too.
+        others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
+                     for n in A.walk(rule.condition))
+        rerun = others or (bool(found) and cite_lookup is None)
     return _RuleParts(
         comp(rule.message_parts), comp(rule.fix_parts), "; ".join(str(r) for r in rule.references),
         [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references], cite_lookup, rerun)
@@ -120,12 +123,10 @@ class Renderer:
             parts = self._parts[item.index] = _parts(rule)
         names, dos = bind(view, key)
         ctx = self.program.ctx(names, dos)
-        row = None
-        if parts.cite_lookup is not None:
-            row = parts.cite_lookup(ctx)
-        elif parts.rerun:
+        row = parts.cite_lookup(ctx) if parts.cite_lookup is not None else None
+        if row is None and parts.rerun:
             ctx.rows = []
-            item.test(ctx)  # the cited lookup is under a quantifier or repeated: record what the hit read
+            item.test(ctx)  # the cited row was read elsewhere in the condition: record what the hit read
             row = next((r for r in ctx.rows if r.get("_table") == rule.cite_table), None)
             ctx.rows = None
         message = "".join(p if isinstance(p, str) else _text(p(ctx)) for p in parts.message)

@@ -164,6 +164,7 @@ def test_status_b_code(scrubber):
 def test_terminated_hcpcs_named_with_its_end_date(scrubber):
     f = only(scrub(scrubber, [line(1, "G0202")]), "CS-CODE-001")
     assert "2017-12-31" in f.message and f.data_edition == "HCPCS 2024-07"
+    assert f.table_row["termination_date"] == "2017-12-31"  # the ended row the finding rests on
     assert "CS-CODE-005" not in ids(scrub(scrubber, [line(1, "G0202")]))
     assert "CS-CODE-005" in ids(scrub(scrubber, [line(1, "9999Z")]))
 
