@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -143,6 +144,14 @@ def main() -> None:
     args = ap.parse_args()
 
     data_dir = args.data_dir or import_refdata(args.refdata)
+    try:
+        run(args, data_dir)
+    finally:
+        if args.data_dir is None:  # the store this run imported
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> None:
     pairs, mue = table_facts(data_dir)
     rnd = random.Random(args.seed)
     bodies = [orjson.dumps(claim(i, args.lines, rnd, pairs, mue)) for i in range(args.requests + args.warmup)]
