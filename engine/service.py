@@ -62,6 +62,15 @@ class Loaded:
     meta: dict = field(default_factory=dict)  # the answer's context: fixed per generation (~0.4 ms to build)
     _docs: dict = field(default_factory=dict, repr=False)
 
+    def audit_config(self) -> tuple:
+        """The batch phase's cloned-note settings and peer benchmarks (the bundled ones, as the CLI's default)."""
+        if "_audit" not in self._docs:
+            from .cloned import load_cloned_config
+            from .emstats import load_benchmarks
+
+            self._docs["_audit"] = (load_cloned_config(), load_benchmarks(None))
+        return self._docs["_audit"]
+
     def summaries(self) -> list[dict]:
         from .ruledocs import rule_summary
 
@@ -168,8 +177,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_items(body: bytes, kind: str, config: ServiceConfig) -> list[InputItem]:
-    """Every claim in the body, within the claim and line limits; Unprocessable names the problem."""
+def parse_items(body: bytes, kind: str, config: ServiceConfig, encounters: list | None = None) -> list[InputItem]:
+    """Every claim in the body, within the claim and line limits; Unprocessable names the problem.
+
+    Encounter records in the body (beside the claims, as the CLI takes them) go to ``encounters``.
+    """
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if kind == "x12" and head and not head.startswith(b"ISA"):
         raise Unprocessable("the Content-Type says X12 but the body does not start with an ISA segment")
@@ -177,7 +189,7 @@ def parse_items(body: bytes, kind: str, config: ServiceConfig) -> list[InputItem
         raise Unprocessable("the Content-Type says JSON but the body is X12: send it as application/edi-x12")
     items: list[InputItem] = []
     try:
-        for item in read_bytes(body, SOURCE):
+        for item in read_bytes(body, SOURCE, encounters):
             items.append(item)
             if len(items) > config.max_claims:
                 raise Unprocessable(f"more than {config.max_claims:,} claims in one request: split the batch")
@@ -191,18 +203,48 @@ def parse_items(body: bytes, kind: str, config: ServiceConfig) -> list[InputItem
 
 
 def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) -> bytes:
-    """Parse outside the engine lock, scrub under it, answer with the CLI's JSON document."""
+    """Parse outside the engine lock, scrub under it, answer with the CLI's JSON document.
+
+    As ``claimscrub scrub`` does with one input file: encounter records beside the claims are attached to
+    them, and when the input names an encounter the batch phase (cloned notes, E/M mix against the
+    bundled peer benchmarks) runs over the request's claims and adds its findings and sections.
+    """
+    from dataclasses import replace
+
+    from . import batch
+    from .inputs.encounters import encounter_report, index_encounters, link_claim
     from .output import document
 
     started = time.perf_counter()
-    items = parse_items(body, kind, config)
+    found: list = []
+    items = parse_items(body, kind, config, found)
+    index = index_encounters(found) if found else None
+    links: list = []
+    if index is not None:
+        for i, item in enumerate(items):
+            if item.data is not None:
+                data, linked = link_claim(item.data, index)
+                if linked:
+                    items[i] = replace(item, data=data)
+                    links.extend(linked)
+    collector = batch.Collector() if b'"encounter_id"' in body else None
     scrubber = loaded.scrubber
     results = []
-    for item in items:  # the lock per claim: a large batch does not hold up single-claim requests
-        with ENGINE_LOCK:
-            results.append(scrubber.scrub_item(item))
-    doc = document(results, {**loaded.meta, "seconds": round(time.perf_counter() - started, 3)})
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+    for item in collector.watch(items) if collector else items:
+        with ENGINE_LOCK:  # per claim: a large batch does not hold up single-claim requests
+            result = scrubber.scrub_item(item)
+        results.append(result)
+        if collector:
+            collector.take(result)
+    report = None
+    if collector:
+        cloned, benchmarks = loaded.audit_config()
+        report = batch.run_batch(collector.facts, cloned, benchmarks)
+        results = batch.attach(results, report)
+    encounters = encounter_report(index, links) if index is not None else None
+    meta = {**loaded.meta, "seconds": round(time.perf_counter() - started, 3),
+            **batch.json_sections(encounters, report)}
+    return orjson.dumps(document(results, meta), option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def _claim_components() -> dict:

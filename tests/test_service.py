@@ -110,6 +110,37 @@ def test_answer_has_the_cli_document_shape(client, data_dir):
     assert answer["claims"][0]["source"] == "request#0"
 
 
+def without_seconds(node):
+    if isinstance(node, dict):
+        return {k: without_seconds(v) for k, v in node.items() if k != "seconds"}
+    if isinstance(node, list):
+        return [without_seconds(v) for v in node]
+    return node
+
+
+def encounter_bodies() -> dict[str, bytes]:
+    """Inputs naming encounters: embedded, side by side in one body (linked), and encounters alone."""
+    side = orjson.loads((EXAMPLES / "encounters" / "claims_side_by_side.json").read_bytes())
+    records = orjson.loads((REPO / "tests" / "fixtures" / "encounters" / "encounters.json").read_bytes())
+    return {"embedded": (EXAMPLES / "encounters" / "claims.json").read_bytes(),
+            "side_by_side": orjson.dumps(records + side), "encounters_only": orjson.dumps(records)}
+
+
+@pytest.mark.parametrize("name", ["embedded", "side_by_side", "encounters_only"])
+def test_encounters_and_the_batch_phase_as_the_cli_does(client, data_dir, tmp_path, name):
+    body = encounter_bodies()[name]
+    path = tmp_path / "input.json"
+    path.write_bytes(body)
+    cli = orjson.loads(json.dumps(cli_json([path], data_dir)).replace(str(path), "request"))
+    r = client.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 200
+    assert without_seconds(r.json()) == without_seconds(cli)
+    assert "audit" in cli
+    if name == "side_by_side":
+        assert cli["encounters"]["summary"]["linked"] == 3
+        assert any(f["rule_id"] == "CS-AUD-001" for f in cli["findings"])
+
+
 @pytest.mark.parametrize("ctype", ["application/fhir+json", "application/json; charset=utf-8"])
 def test_fhir_bundle(client, ctype):
     body = (EXAMPLES / "fhir" / "demo_bundle.json").read_bytes()
