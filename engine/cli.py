@@ -46,6 +46,10 @@ def main():
     """
 
 
+# Files a directory argument contributes (anything else there, a README or a licence, is skipped).
+INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
+
+
 def _sources(paths: tuple[str, ...]):
     """(name, loader) of every input file (directories recursively, - for stdin, read once and kept)."""
     for raw in paths:
@@ -55,7 +59,7 @@ def _sources(paths: tuple[str, ...]):
             continue
         path = Path(raw)
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                       (".json", ".jsonl", ".ndjson", ".x12", ".837", ".edi", ".txt")) if path.is_dir() else [path]
+                       INPUT_SUFFIXES) if path.is_dir() else [path]
         for file in files:
             def load(file=file):
                 try:

@@ -263,17 +263,15 @@ def test_wrong_component_separator_in_one_claim():
     items = read(build(body))
     assert errors(items) == []
     t2 = by_id(items)["T-2"]
-    # read past: the diagnosis and line 1 are dropped, line 2 is scrubbed (its pointer pointed at the dropped one)
-    assert t2.data["diagnoses"] == []
-    assert [(line["sequence"], line["code"], "diagnosis_pointers" in line) for line in t2.data["lines"]] == [
-        (2, "80048", False)
-    ]
+    # unambiguous ('>' only, qualifier first): read with '>', and each composite reported
+    assert t2.data["diagnoses"] == [{"code": "E119"}]
+    assert [(line["sequence"], line["code"]) for line in t2.data["lines"]] == [(1, "80053"), (2, "80048")]
     assert notes(t2) == [
-        ("CS-X12-004", "error", (f"segment {where('HI*ABK>E119', body)} (HI): HI01 has no component separator ':' "
-         "(ISA16) between qualifier and code (it seems to use '>'); its diagnosis is dropped")),
-        ("CS-X12-004", "error", (f"segment {where('SV1*HC>80053*55.00*UN*1*11**1', body)} (SV1): SV101-1: no "
-         "component separator ':' (ISA16) in the procedure composite (it seems to use '>'); service line 1 is "
-         "left out, so it was not checked")),
+        ("CS-X12-004", "error", (f"segment {where('HI*ABK>E119', body)} (HI): HI01 uses '>' where ISA16 declares "
+         "':'; read with '>', but a payer's translator may reject the claim")),
+        ("CS-X12-004", "error", (f"segment {where('SV1*HC>80053*55.00*UN*1*11**1', body)} (SV1): SV101: composite "
+         "uses '>' where ISA16 declares ':'; read with '>' (HC qualifier first), but a payer's translator may "
+         "reject it")),
     ]  # fmt: skip
     assert notes(by_id(items)["T-1"]) == notes(by_id(items)["T-3"]) == []
 
@@ -683,3 +681,12 @@ def test_imsweb_agrees_with_pyx12(x12_samples, tmp_path):
     ]
     assert len(oracle) == 820
     assert ours == oracle
+
+
+def test_composite_with_no_separator_at_all_is_still_dropped():
+    body = [s.replace("SV1*HC:80053", "SV1*HC80053") for s in TRANSACTION]
+    t2 = by_id(read(build(body)))["T-2"]
+    assert [line["code"] for line in t2.data["lines"]] == ["80048"]
+    ((rule, severity, message),) = notes(t2)
+    assert (rule, severity) == ("CS-X12-004", "error")
+    assert "SV101-1: no component separator ':' (ISA16) in the procedure composite; wrong delimiter?" in message

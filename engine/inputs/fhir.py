@@ -62,7 +62,7 @@ FREQUENCY_CODES = {"1": "original", "7": "replacement", "8": "void", "original":
 REPLACES = frozenset({"replaces", "prior"})
 RENDERING_ROLES = frozenset({"rendering", "primary", "performing"})
 
-_CODE5 = re.compile(r"[0-9A-Za-z]{5}")
+_PROC_CODE = re.compile(r"[0-9A-Za-z]{1,48}")  # a code not 5 characters long is reported by CS-CODE-006
 _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _ICD = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 _NPI = re.compile(r"[0-9]{10}")
@@ -378,8 +378,8 @@ def _line(
     code = next((c for s, c in pairs if s in PROCEDURE_SYSTEMS), None)
     if code is None:
         raise _Unmappable(f"{where}.productOrService", f"no CPT/HCPCS coding (found {_systems(pairs)})")
-    if not _CODE5.fullmatch(code):
-        raise _Unmappable(f"{where}.productOrService", f"CPT/HCPCS code {code!r} is not 5 characters")
+    if not _PROC_CODE.fullmatch(code):
+        raise _Unmappable(f"{where}.productOrService", f"CPT/HCPCS code {code!r} is not letters and digits")
     units = _units(item.get("quantity"), where)
     line: dict[str, Any] = {"sequence": seq, "code": code, "units": units, "charge": _charge(item, units, where)}
     line["from_date"], to_date = _service_dates(item, billable, where)

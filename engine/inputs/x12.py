@@ -56,7 +56,7 @@ _NOT_DIAGNOSES = {"ABJ", "BJ", "APR", "PR"}
 _POA = {"Y", "N", "U", "W", "1"}
 
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
-_PROC = re.compile(r"[0-9A-Za-z]{5}")
+_PROC = re.compile(r"[0-9A-Za-z]{1,48}")  # SV101-2 / SV202-2: a 5-character code is checked by CS-CODE-006
 _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _NPI = re.compile(r"[0-9]{10}")
 _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
@@ -1032,6 +1032,7 @@ class _Walker:
         start = len(draft.notes)  # notes in element order: the unreadable ones come first
         unreadable: list[str] = []  # HInn whose composite ISA16 cannot split
         apart = False  # a lone diagnosis qualifier: qualifier and code in separate elements?
+        misread: list[tuple[str, str]] = []  # HInn read with a separator other than ISA16's
         for k in range(1, len(seg)):
             element = seg[k]
             if not element:
@@ -1040,6 +1041,10 @@ class _Walker:
             if len(parts) == 1:
                 other = _other_separator(element, comp)
                 qualifier = element.split(other)[0] if other else element
+                if other and (qualifier in _PRINCIPAL or qualifier in _OTHER) and len(element.split(other)) == 2:
+                    misread.append((f"HI{k:02d}", other))  # "ABK>J209": unambiguous, read it and say so
+                    self.diagnosis(n, k, element.split(other), draft)
+                    continue
                 if qualifier in _PRINCIPAL or qualifier in _OTHER:
                     if not draft.slots:
                         draft.first_seg = n
@@ -1050,6 +1055,12 @@ class _Walker:
                 unreadable.append(f"HI{k:02d}")
                 continue
             self.diagnosis(n, k, parts, draft)
+        if misread:
+            names = ", ".join(name for name, _ in misread)
+            other = misread[0][1]
+            draft.notes.insert(start, make_note(
+                COMPOSITE, f"segment {n} (HI): {names} {'uses' if len(misread) == 1 else 'use'} {other!r} where ISA16 declares {comp!r}; read with "
+                f"{other!r}, but a payer's translator may reject the claim", field="diagnoses"))
         if unreadable:
             hint = "; qualifier and code seem to be in separate elements" if apart else ""
             names = ", ".join(unreadable)
@@ -1140,6 +1151,14 @@ class _Walker:
         parts = composite.split(self.comp)
         where = f"segment {n} ({name[:3]}): {name}"
         qualifier = parts[0]
+        other = _other_separator(composite, self.comp) if len(parts) == 1 else None
+        if other and composite.split(other)[0] == "HC":
+            # "HC>98940" under ISA16 ':' : unambiguous, so read it and report the defect
+            # rather than leave the whole claim unscrubbed.
+            parts, qualifier = composite.split(other), "HC"
+            self.claim.notes.append(make_note(
+                COMPOSITE, f"{where}: composite uses {other!r} where ISA16 declares {self.comp!r}; read with "
+                f"{other!r} (HC qualifier first), but a payer's translator may reject it", field=f"lines[{index}].code"))
         if qualifier != "HC":
             if len(parts) == 1 and len(qualifier) > 2:
                 raise _Bad(
@@ -1154,7 +1173,7 @@ class _Walker:
             )
         code = parts[1] if len(parts) > 1 else ""
         if not _PROC.fullmatch(code):
-            raise _Bad(f"lines[{index}].code", f"{where}-2: procedure code must be 5 letters or digits")
+            raise _Bad(f"lines[{index}].code", f"{where}-2: procedure code must be 1-48 letters or digits")
         line = self.line.data
         line["code"] = code
         modifiers = [m for m in parts[2:6] if m]
