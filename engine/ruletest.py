@@ -158,7 +158,7 @@ def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None =
     if key not in _scrubbers:
         from .tables import sample_tables
 
-        tables = sample_tables()
+        tables = sample_tables(complete=True)  # cases are written against the sample rows: the whole world here
         if rulebook is None:
             rulebook, issues = load_rulebook(list(extra_roots), tables=table_columns(tables))
         _scrubbers[key] = Scrubber(tables=tables, rulebook=rulebook, include_draft=True)

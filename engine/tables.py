@@ -387,6 +387,7 @@ class Edition:
     rows: int
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    partial: bool = False  # a sample holding some keys only: a key's absence proves nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,6 +559,12 @@ class TableSet(ABC):
         return ed is not None and (ed.valid_from is None or ed.valid_from <= dos) and (
             ed.valid_to is None or dos <= ed.valid_to)
 
+    def lists_all(self, table: str, dos: str) -> bool:
+        """Does the edition answering for ``dos`` list every key (not a sample of a few)? Only
+        then does a key's absence mean the code does not exist."""
+        ed = self.edition_for(table, dos)
+        return ed is not None and not ed.partial
+
     def close(self) -> None:  # noqa: B027 - optional
         """Release files; a no-op for in-memory sets."""
 
@@ -591,8 +598,13 @@ class MemoryTableSet(TableSet):
         source: str | None = None,
         origin: str = "csv",
         notes: Sequence[str] = (),
+        partial: bool = False,
     ) -> Edition:
         rows = list(rows)
+        for row in rows:
+            if row.valid_from is not None and row.valid_to is not None and row.valid_from > row.valid_to:
+                raise TableError(f"{source or defn.name}: data row {row.seq + 1} ({', '.join(row.key)}) is valid from "
+                                 f"{row.valid_from} to {row.valid_to}: the range ends before it starts")
         index: dict[tuple[str, ...], list[RawRow]] = {}
         for row in rows:
             index.setdefault(row.key, []).append(row)
@@ -608,6 +620,7 @@ class MemoryTableSet(TableSet):
             rows=len(rows),
             sources=(source,) if source else (),
             notes=tuple(notes),
+            partial=partial,
         )
         self._next_edition += 1
         mt = self._tables.setdefault(defn.name, _MemTable(defn, origin=origin))
@@ -616,11 +629,13 @@ class MemoryTableSet(TableSet):
         mt.prefix.clear()
         return ed
 
-    def add_csv(self, defn: TableDef, path: Path, *, edition: str | None = None, origin: str = "csv") -> Edition:
+    def add_csv(self, defn: TableDef, path: Path, *, edition: str | None = None, origin: str = "csv",
+                partial: bool = False) -> Edition:
         """Rows from a CSV whose header names the table's columns (a payer's own table)."""
         rows = list(read_table_csv(defn, path))
         return self.add_rows(
-            defn, rows, edition or path.stem, source=str(path), origin=origin, notes=_effective_notes(defn)
+            defn, rows, edition or path.stem, source=str(path), origin=origin, notes=_effective_notes(defn),
+            partial=partial,
         )
 
     # -- API
@@ -747,13 +762,19 @@ def row_window(defn: TableDef, values: Sequence[Any]) -> tuple[str | None, str |
     return None, None
 
 
-def sample_tables(registry: Registry | None = None) -> MemoryTableSet:
-    """The bundled illustrative samples (not CMS data), for the demo and tests."""
+def sample_tables(registry: Registry | None = None, *, complete: bool = False) -> MemoryTableSet:
+    """The bundled illustrative samples (not CMS data), for the demo and tests.
+
+    A sample holds a few codes, so by default it is *partial*
+    (:meth:`TableSet.lists_all` is false): edits that conclude from a code's
+    absence ("unknown code") do not fire on it. Rule test cases are written
+    against the sample rows, so they load it as ``complete``.
+    """
     registry = registry or default_registry()
     ts = MemoryTableSet(registry)
     for defn in registry:
         if defn.sample is not None and defn.sample.is_file():
-            ts.add_csv(defn, defn.sample, edition=SAMPLE_EDITION, origin="sample")
+            ts.add_csv(defn, defn.sample, edition=SAMPLE_EDITION, origin="sample", partial=not complete)
     return ts
 
 

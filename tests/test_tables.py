@@ -176,3 +176,35 @@ def test_layers_answer_from_the_first_that_has_the_table(samples, tmp_path: Path
     assert layered.lookup("aoc", ("99417",), "2024-08-01")["primary_code"] == "99204"
     assert layered.lookup("mue_practitioner", ("20610",), "2024-08-01")["mue_units"] == 2
     assert {s.name for s in layered.status()} >= REQUIRED
+
+
+def test_a_row_that_ends_before_it_starts_is_refused(tmp_path: Path):
+    (tmp_path / "acme_fees.yaml").write_text(
+        "name: acme_fees\ntitle: ACME fee schedule\nkey: [code]\n"
+        "values: {allowed_cents: integer, valid_from: date, valid_to: date}\n"
+        "effective: {mode: columns, from: valid_from, to: valid_to}\ncsv: acme_fees.csv\n"
+    )
+    (tmp_path / "acme_fees.csv").write_text(
+        "code,allowed_cents,valid_from,valid_to\n99213,9000,2024-01-01,\n99214,9500,2026-01-01,2025-12-31\n")
+    with pytest.raises(TableError, match=r"acme_fees.csv: data row 2 \(99214\) is valid from 2026-01-01 to "
+                                         r"2025-12-31: the range ends before it starts"):
+        csv_tables(load_registry(tmp_path))
+
+
+def test_a_sample_does_not_list_all_codes_unless_tests_say_so(samples):
+    # An "unknown code" edit concludes from absence: it must not fire on a table of a few sample codes.
+    assert samples.covers("ioce_hcpcs", "2024-08-01") and not samples.lists_all("ioce_hcpcs", "2024-08-01")
+    assert sample_tables(complete=True).lists_all("ioce_hcpcs", "2024-08-01")
+
+
+def test_unknown_code_edit_waits_for_a_complete_code_list(samples):
+    from engine.scrubber import Scrubber
+
+    claim = {"claim_id": "U1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
+             "billing_provider": {"npi": "1234567893"},
+             "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"}, "diagnoses": [{"code": "I10"}],
+             "lines": [{"sequence": 1, "code": "99284", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
+                        "diagnosis_pointers": [1]}]}
+    ids = lambda tables: {f.rule_id for f in Scrubber(tables=tables).scrub(claim).findings}  # noqa: E731
+    assert "CS-CODE-005" not in ids(samples)  # 99284 is real; the sample just does not hold it
+    assert "CS-CODE-005" in ids(sample_tables(complete=True))  # the same absence in a complete list

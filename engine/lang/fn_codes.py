@@ -173,6 +173,12 @@ def covers(ctx, table: str) -> bool:
     return ctx.tables is not None and ctx.dos is not None and bool(ctx.tables.covers(table, ctx.dos))
 
 
+def lists_all(ctx, table: str) -> bool:
+    """True when the edition in force on the date of service lists every code (not a bundled
+    sample of a few): only then does a code's absence mean it does not exist."""
+    return ctx.tables is not None and ctx.dos is not None and bool(ctx.tables.lists_all(table, ctx.dos))
+
+
 def age_in_range(age: int | None, low: int | None, high: int | None) -> bool | None:
     """low <= age <= high (missing when any is missing)."""
     if age is None or low is None or high is None:
@@ -200,6 +206,9 @@ for _f in (
              "missing; the row is cited.", needs_context=True, min_args=2),
     Function("covers", (STRING,), BOOL, covers,
              "True when a loaded edition of the table covers the date of service.", needs_context=True),
+    Function("lists_all", (STRING,), BOOL, lists_all,
+             "True when the table's edition in force lists every code (not a sample): a code's absence then "
+             "means it does not exist.", needs_context=True),
     Function("pfs_meaning", (STRING, ANY), STRING, pfs_meaning,
              "What an MPFS indicator value means (pctc, bilateral, assistant, co_surgery, team, status)."),
     Function("age_in_range", (INTEGER, INTEGER, INTEGER), BOOL, age_in_range, "True when low <= age <= high."),
