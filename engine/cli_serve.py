@@ -61,14 +61,16 @@ def serve(host, port, workers, rules, only_rules, data_dir, samples, include_dra
     click.echo(f"claimscrub: serving on http://{host}:{port} ({workers} worker(s), "
                f"{'bearer token required' if token else 'no token'})", err=True)
     os.environ[CONFIG_ENV] = config.to_env()
+    from .service import HTTP_PROTOCOL
+
     if workers == 1:
         from .service import create_app
 
         uvicorn.run(create_app(config.with_token(token)), host=host, port=port, log_level=log_level,
-                    access_log=access_log)
+                    access_log=access_log, http=HTTP_PROTOCOL)
     else:
         # A worker answers the supervisor's health pings from a thread; while it imports and builds its
         # scrubber on a busy machine (or scrubs a large claim in the C core, which holds the GIL) the
         # 5 s default can pass, and a healthy worker is killed and restarted in a loop.
         uvicorn.run("engine.service:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=access_log, timeout_worker_healthcheck=60)
+                    log_level=log_level, access_log=access_log, timeout_worker_healthcheck=60, http=HTTP_PROTOCOL)

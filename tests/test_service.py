@@ -393,6 +393,18 @@ def test_config_travels_to_workers_without_the_token(tmp_path):
 # --- over a real socket -----------------------------------------------------------------------
 
 
+def test_connections_get_tcp_nodelay_even_from_a_protocol_0_listener():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:  # as uvicorn binds it for --workers N
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as _client:
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+                service.set_nodelay(conn)
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -508,6 +520,13 @@ def test_socket_workers_get_config_and_token_from_the_environment(data_dir, tmp_
                 answer.pop("seconds")
                 answers.append(answer)
             assert all(a == answers[0] for a in answers) and answers[0]["summary"]["findings"] >= 1
+            took = []
+            for _ in range(21):
+                started = time.perf_counter()
+                http.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "text/plain"})
+                took.append(time.perf_counter() - started)
+            # Nagle's algorithm against delayed ACKs costs >= 40 ms an answer (see NoDelayH11Protocol)
+            assert sorted(took)[10] < 0.035, sorted(took)
     finally:
         stopped = srv.stop()
     assert stopped, srv.output()
