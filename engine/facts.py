@@ -41,6 +41,7 @@ class _ScopeChecks:
 
     rules: list[tuple]  # (rule, dated, required natives, required derived, all derived props)
     pair_keys: tuple[str, ...]  # line fields every line-pair rule requires equal
+    known: dict[str, bool]  # derived props true on every context the pair keys let through
 
 
 def _equal_line_fields(node: A.Node) -> str | None:
@@ -65,7 +66,9 @@ def _scope_checks(plan) -> _ScopeChecks:
         for item in plan.rules:
             fields = {f for a in item.required if a.want for f in [_equal_line_fields(a.node)] if f}
             keys = fields if keys is None else keys & fields
-    return _ScopeChecks(rules, tuple(sorted(keys or ())))
+    pair_keys = tuple(sorted(keys or ()))
+    known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
+    return _ScopeChecks(rules, pair_keys, known)
 
 
 _CACHE: dict[int, tuple[Any, _ScopeChecks]] = {}
@@ -90,7 +93,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         for key, names, dos in contexts(scope, view, checks.pair_keys):
             ctx = program.ctx(names, dos)
             native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
-            derived: dict[str, bool] = {}
+            derived: dict[str, bool] = dict(checks.known)  # line.date == other.date holds within a pair group
             live = False
             for rule, dated, natives, required, props in checks.rules:
                 if dated and not rule.applies_on(dos):
