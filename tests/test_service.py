@@ -486,6 +486,32 @@ def test_socket_sighup_reloads_in_place(server):
         assert server.proc.poll() is None
 
 
+def test_socket_concurrent_requests_through_reloads_all_answered_alike(server):
+    """Four clients at once while the rules reload twice: no error, no crash, the same findings every time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = (EXAMPLES / "native" / "demo_claims.json").read_bytes()
+
+    def client(n: int) -> list:
+        out = []
+        with httpx.Client(base_url=server.url, headers={**AUTH, "Content-Type": "application/json"},
+                          timeout=60) as http:
+            for _ in range(40):
+                r = http.post("/v1/scrub", content=body)
+                out.append((r.status_code, r.json()["findings"] if r.status_code == 200 else r.text))
+        return out
+
+    with ThreadPoolExecutor(5) as pool:
+        answers = [pool.submit(client, n) for n in range(4)]
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=60) as http:
+            generations = [http.post("/v1/admin/reload").json()["generation"] for _ in range(2)]
+        results = [a for f in answers for a in f.result()]
+    assert generations[1] == generations[0] + 1
+    assert {status for status, _ in results} == {200}
+    assert all(findings == results[0][1] for _, findings in results) and results[0][1]
+    assert server.proc.poll() is None
+
+
 def x12_5010_samples(refdata: Path) -> list[Path]:
     roots = [refdata / "samples" / "x12" / "imsweb", refdata / "samples" / "x12" / "linuxforhealth"]
     return sorted(p for root in roots for p in root.rglob("*") if p.is_file() and b"005010" in p.read_bytes()[:4096])
