@@ -8,6 +8,7 @@ Problems raise :class:`ClaimRejected`, naming the field, never the patient.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,11 +29,20 @@ class ClaimRejected(Exception):
         return f"{self.field}: {self.problem}" if self.field else self.problem
 
 
-def _date(value: Any, claim_id: str, field: str) -> str:
+@functools.lru_cache(maxsize=1 << 14)
+def _calendar_date(value: str) -> str | None:
+    """The ISO date, or None when it is not one (a batch repeats a few hundred dates)."""
     try:
         return _dt.date.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        raise ClaimRejected(claim_id, field, f"{value!r} is not a calendar date (YYYY-MM-DD)") from None
+    except ValueError:
+        return None
+
+
+def _date(value: Any, claim_id: str, field: str) -> str:
+    iso = _calendar_date(value) if isinstance(value, str) else None
+    if iso is None:
+        raise ClaimRejected(claim_id, field, f"{value!r} is not a calendar date (YYYY-MM-DD)")
+    return iso
 
 
 def _opt_date(value: Any, claim_id: str, field: str) -> str | None:

@@ -64,7 +64,9 @@ def _date(s: str) -> _dt.date:
     return _dt.date.fromisoformat(s)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def age_on(birth: str | None, on: str | None) -> int | None:
+    """Whole years from birth to a date (memoised: every line of every claim asks)."""
     if birth is None or on is None:
         return None
     b, d = _date(birth), _date(on)
