@@ -72,6 +72,7 @@ def _scope_checks(plan) -> _ScopeChecks:
 
 
 _CACHE: dict[int, tuple[Any, _ScopeChecks]] = {}
+_UNSET = object()
 
 
 def _checks_for(plan) -> _ScopeChecks:
@@ -90,8 +91,9 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         paths = plan.planner.native_paths
         fns = plan.derived_fns
         checks = _checks_for(plan)
+        ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for key, names, dos in contexts(scope, view, checks.pair_keys):
-            ctx = program.ctx(names, dos)
+            ctx.vars, ctx.dos = names, dos
             native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
             derived: dict[str, bool] = dict(checks.known)  # line.date == other.date holds within a pair group
             live = False
@@ -100,9 +102,8 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                     continue
                 alive = True
                 for prop, want in natives:  # cheap tests first: skip costly derivations
-                    try:
-                        value = native[prop]
-                    except KeyError:
+                    value = native.get(prop, _UNSET)
+                    if value is _UNSET:
                         path, t = paths[prop]
                         value = native[prop] = fact_value(resolve(names, path), t)
                     if value != want:
