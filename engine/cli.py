@@ -9,7 +9,6 @@ still scrubbed and reported).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -85,7 +84,7 @@ def _items(paths: tuple[str, ...]):
     ``"encounter_id"``: only files holding encounter documents are kept parsed in memory; the others are
     read again when their turn comes, so claims-only input still streams.
     """
-    from .inputs.encounters import index_encounters, link_claim
+    from .inputs.encounters import index_encounters, link_items
 
     errors: list[str] = []
     side = _Side()
@@ -113,13 +112,7 @@ def _items(paths: tuple[str, ...]):
         for name, load, kept in plan:
             try:
                 items = kept if kept is not None else read_bytes(load(), name, [])
-                for item in items:
-                    if side.index is not None and item.data is not None:
-                        data, linked = link_claim(item.data, side.index)
-                        if linked:
-                            item = dataclasses.replace(item, data=data)
-                            side.links.extend(linked)
-                    yield item
+                yield from link_items(items, side.index, side.links)
             except InputFormatError as exc:
                 errors.append(str(exc))
 

@@ -211,10 +211,8 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     them, and when the input names an encounter the batch phase (cloned notes, E/M mix against the
     bundled peer benchmarks) runs over the request's claims and adds its findings and sections.
     """
-    from dataclasses import replace
-
     from . import batch
-    from .inputs.encounters import encounter_report, index_encounters, link_claim
+    from .inputs.encounters import encounter_report, index_encounters, link_items
     from .output import document
 
     started = time.perf_counter()
@@ -222,13 +220,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     items = parse_items(body, kind, config, found)
     index = index_encounters(found) if found else None
     links: list = []
-    if index is not None:
-        for i, item in enumerate(items):
-            if item.data is not None:
-                data, linked = link_claim(item.data, index)
-                if linked:
-                    items[i] = replace(item, data=data)
-                    links.extend(linked)
+    items = list(link_items(items, index, links))
     collector = batch.Collector() if b'"encounter_id"' in body else None
     scrubber = loaded.scrubber
     results = []

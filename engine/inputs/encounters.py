@@ -22,11 +22,11 @@ never values (notes are PHI).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..encounter import EncounterRejected, encounter_from_document
-from .base import InputFormatError
+from .base import InputFormatError, InputItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +221,18 @@ def link_claim(claim: Any, index: EncounterIndex) -> tuple[Any, tuple[Linked, ..
             have.add(item.encounter_id)
             embedded.append(_resolved(item, cid, lines))
     return {**claim, "encounters": embedded}, tuple(linked)
+
+
+def link_items(items: Iterable[InputItem], index: EncounterIndex | None, links: list) -> Iterator[InputItem]:
+    """The input items with their side-by-side encounters attached (see :func:`link_claim`); what was
+    attached is appended to ``links``. The CLI and the HTTP service both stream claims through this."""
+    for item in items:
+        if index is not None and item.data is not None:
+            data, linked = link_claim(item.data, index)
+            if linked:
+                item = replace(item, data=data)
+                links.extend(linked)
+        yield item
 
 
 # --------------------------------------------------------------------------- report
