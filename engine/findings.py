@@ -78,14 +78,16 @@ class _RuleParts:
     fix: list
     citation: str
     references: list[dict]
-    cite_lookup: Callable | None  # the one lookup of the cited table outside any quantifier
+    cite_lookup: Callable | None  # the first lookup of the cited table, when it surely ran for a hit
     rerun: bool  # when that finds no row, re-run the whole condition to record the rows it read
 
 
-def _cite_lookups(node: A.Node, table: str, quantified: bool = False) -> Iterator[tuple[A.Call, bool]]:
+def _cite_lookups(node: A.Node, table: str, conditional: bool = False) -> Iterator[tuple[A.Call, bool]]:
+    """Lookups of the cited table in evaluation order, and whether each may not run when the rule
+    fires (under a quantifier, an ``or`` or a ``not``)."""
     if isinstance(node, A.Call) and node.name == "lookup" and node.args and node.args[0] == A.Const(table):
-        yield node, quantified
-    inner = quantified or isinstance(node, A.Quant)
+        yield node, conditional
+    inner = conditional or isinstance(node, (A.Quant, A.Or, A.Not))
     for child in A.children(node):
         yield from _cite_lookups(child, table, inner)
 
@@ -97,13 +99,15 @@ def _parts(rule) -> _RuleParts:
     cite_lookup, rerun = None, False
     if rule.cite_table:
         found = list(_cite_lookups(rule.condition, rule.cite_table))
-        calls = {A.to_text(call) for call, _ in found}
-        if len(calls) == 1 and not any(q for _, q in found):
+        # The first lookup of the cited table, when it surely ran for a hit (a top-level conjunct), read
+        # the row a re-run would record first: evaluate just that.
+        if found and not found[0][1]:
             cite_lookup = compile_expr(found[0][0])
-        # Other table functions (a code's history, say) record the rows they read too.
+        # Otherwise (or when it found nothing) re-run the condition: other lookups, or other table
+        # functions (a code's history, say), record the rows they read too.
         others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
                      for n in A.walk(rule.condition))
-        rerun = others or (bool(found) and cite_lookup is None)
+        rerun = others or len({A.to_text(call) for call, _ in found}) > 1 or (bool(found) and cite_lookup is None)
     return _RuleParts(
         comp(rule.message_parts), comp(rule.fix_parts), "; ".join(str(r) for r in rule.references),
         [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references], cite_lookup, rerun)
