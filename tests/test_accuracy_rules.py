@@ -23,6 +23,7 @@ FILES = [
     "ncci/ioce_version_range.csv",
     "ncci/ptp_practitioner_2024-07-01.csv.gz",
     "ncci/mue_practitioner_2024-07-01.csv",
+    "ncci/mue_dme_2024-07-01.csv",
     "ncci/aoc_2024-06-03.csv",
     "pfs/rvu_indicators_2024-07.csv",
     "hcpcs/level2_2024-07_attributes.csv",
@@ -131,6 +132,15 @@ def test_20610_mue_2_mai_3_summed_across_lines(scrubber):
     assert f.line == 1 and "3 units" in f.message and "MUE is 2" in f.message and "MAI 3" in f.message
     assert f.data_edition == "MUE practitioner 2024-07-01" and f.table_row["mue_units"] == 2
     assert "CS-MUE-002" not in ids(scrub(scrubber, [line(1, "20610", ["RT"]), line(2, "20610", ["LT"])]))
+
+
+def test_dme_supplier_claims_use_the_dme_mue_table(scrubber):
+    supplier = {"npi": "1234567893", "taxonomy": "332B00000X"}
+    f = only(scrub(scrubber, [line(1, "A6460", units=2)], billing_provider=supplier), "CS-MUE-005")
+    assert f.data_edition == "MUE DME 2024-07-01" and f.table_row["mue_units"] == 1 and f.table_row["mai"] == 1
+    assert "CS-MUE-005" not in ids(scrub(scrubber, [line(1, "A6460", units=1)], billing_provider=supplier))
+    # the same code from a practitioner is checked against the practitioner table, not the DME one
+    assert "CS-MUE-005" not in ids(scrub(scrubber, [line(1, "A6460", units=2)]))
 
 
 def test_11045_needs_11042(scrubber):
