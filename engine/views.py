@@ -7,18 +7,20 @@ Money here is Decimal dollars; the fact builder turns it into cents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from .encounter_view import encounter_views
 from .lang.functions import age_on
 from .model import Claim, Provider
 
 
-@dataclass(frozen=True, slots=True)
-class Key:
-    """Which evaluation of a rule: the line (and other line), diagnosis or encounter record it was about."""
+class Key(NamedTuple):
+    """Which evaluation of a rule: the line (and other line), diagnosis or encounter record it was about.
+
+    A named tuple rather than a frozen dataclass: one is made per line, pair and diagnosis of every
+    claim, and a tuple is made in half the time.
+    """
 
     line: int | None = None
     other: int | None = None
@@ -152,16 +154,19 @@ def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
     return groups.values()
 
 
+def _line(view: dict, sequence: int) -> dict:
+    return next(line for line in view["lines"] if line["sequence"] == sequence)
+
+
 def bind(view: dict, key: Key) -> tuple[dict, str]:
     """The bound names and date of service for one key (used to render a finding)."""
-    lines = {line["sequence"]: line for line in view["lines"]}
     names: dict[str, Any] = {"claim": view}
     dos = view["first_service_date"]
     if key.line is not None:
-        names["line"] = lines[key.line]
-        dos = lines[key.line]["from_date"]
+        line = names["line"] = _line(view, key.line)
+        dos = line["from_date"]
     if key.other is not None:
-        names["other"] = lines[key.other]
+        names["other"] = _line(view, key.other)
     if key.dx is not None:
         names["dx"] = view["diagnoses"][key.dx - 1]
     if key.encounter is not None:

@@ -47,6 +47,7 @@ class Ctx:
 
 
 
+_EMPTY: frozenset = frozenset()
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -200,6 +201,27 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                     return False
 
             return compare
+        case A.In(item=A.Const(value=v), container=c, negated=neg) if not trace and v is not None:
+            fc = sub(c)
+
+            def const_member(ctx):  # "RT" in line.modifiers
+                box = fc(ctx)
+                if box is None:
+                    return False
+                return (v not in box) if neg else (v in box)
+
+            return const_member
+        case A.In(item=a, container=A.ValueSet(name=n), negated=neg) if not trace:
+            fa = sub(a)
+
+            def set_member(ctx):  # line.code in @em_codes
+                x = fa(ctx)
+                if x is None:
+                    return False
+                box = ctx.valuesets.get(n, _EMPTY)
+                return (x not in box) if neg else (x in box)
+
+            return set_member
         case A.In(item=a, container=c, negated=neg):
             fa, fc = sub(a), sub(c)
 
