@@ -50,7 +50,8 @@ class Program:
 
 
 class CachedTables:
-    """Lookups memoised for the run: rules ask the same (table, key, date) many times per claim."""
+    """Lookups memoised for the run: rules ask the same (table, key, date) many times per claim, and
+    whether a table covers a date (or lists every code) on every line."""
 
     def __init__(self, tables, size: int = 200_000):
         self.inner = tables
@@ -66,6 +67,23 @@ class CachedTables:
                 self._cache.clear()
             row = self._cache[k] = self.inner.lookup(table, key, dos)
             return row
+
+    def _dated(self, what: str, table: str, dos: str):
+        k = (what, table, dos)
+        try:
+            return self._cache[k]
+        except KeyError:
+            value = self._cache[k] = getattr(self.inner, what)(table, dos)
+            return value
+
+    def covers(self, table: str, dos: str) -> bool:
+        return self._dated("covers", table, dos)
+
+    def lists_all(self, table: str, dos: str) -> bool:
+        return self._dated("lists_all", table, dos)
+
+    def edition(self, table: str, dos: str):
+        return self._dated("edition", table, dos)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

@@ -11,7 +11,7 @@ import pytest
 
 from engine.backends import make_backend
 from engine.backends.durable import (
-    MAX_BRANCHES_PER_RULESET,
+    MAX_BRANCHES_PER_SCOPE,
     MAX_FACT_PROPERTIES,
     MAX_RULES_PER_RULESET,
     EngineError,
@@ -76,9 +76,9 @@ def test_many_rules_are_sharded_and_agree_with_the_reference(tmp_path):
 
 
 def test_alternatives_are_capped_per_ruleset(tmp_path):
-    # Each rule: 4 alternatives; a ruleset may hold at most MAX_BRANCHES_PER_RULESET of them.
+    # Each rule: 4 alternatives; a ruleset may hold at most MAX_BRANCHES_PER_SCOPE of them per scope.
     when = 'line.units == 1 or line.units == 2 or line.code == "A" or line.code == "B"'
-    n = MAX_BRANCHES_PER_RULESET // 4 + 3
+    n = MAX_BRANCHES_PER_SCOPE // 4 + 3
     pack = _pack(tmp_path, [_rule(f"TST-LIM-{i:03d}", when) for i in range(n)])
     durable = Scrubber([pack], replace_bundled=True, backend="durable")
     assert len(durable.backend.shards) == 2

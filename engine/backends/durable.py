@@ -29,10 +29,12 @@ from ..program import CompiledRule, Program
 from . import Hit
 
 # Margins well inside the C core's limits (see the notes for the limits themselves).
-MAX_RULES_PER_RULESET = 40  # rules per ruleset: 4096; identical condition chains: 256
+MAX_RULES_PER_RULESET = 200  # rules per ruleset: 4096; identical condition chains: 256
 MAX_NATIVE_TESTS_PER_RULESET = 200  # children of one alpha node: 511 (the 513th hangs set_rulesets)
 MAX_MISSING_TESTS_PER_RULESET = 100  # `$nex` children of one node: 128 (error 107)
-MAX_BRANCHES_PER_RULESET = 48  # sibling tests one fact may satisfy at once: 64 (error 303 at assert)
+MAX_BRANCHES_PER_SCOPE = 48  # sibling tests one fact may satisfy at once: 64 (error 303 at assert);
+# a fact only reaches the rules of its own scope (every rule tests its type `t` first), so the
+# budget is per scope within a ruleset
 MAX_FACT_PROPERTIES = 200  # properties per fact, id/sid/t/dos included: 255 (error 302)
 FIXED_PROPERTIES = ("id", "t", "dos")
 _OPS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -99,11 +101,14 @@ class Load:
 
     tests: frozenset  # distinct native tests: alpha-node children
     missing: int  # `$nex` tests
-    branches: int  # alternatives once ORs are expanded
+    branches: tuple[tuple[str, int], ...]  # per scope: alternatives once ORs are expanded
     props: frozenset  # fact properties tested
 
     def __or__(self, other: "Load") -> "Load":
-        return Load(self.tests | other.tests, self.missing + other.missing, self.branches + other.branches,
+        branches = dict(self.branches)
+        for scope, n in other.branches:
+            branches[scope] = branches.get(scope, 0) + n
+        return Load(self.tests | other.tests, self.missing + other.missing, tuple(sorted(branches.items())),
                     self.props | other.props)
 
     def over(self) -> list[str]:
@@ -113,8 +118,9 @@ class Load:
             out.append(f"{len(self.tests)} distinct native tests (limit {MAX_NATIVE_TESTS_PER_RULESET})")
         if self.missing > MAX_MISSING_TESTS_PER_RULESET:
             out.append(f"{self.missing} 'is missing' tests (limit {MAX_MISSING_TESTS_PER_RULESET})")
-        if self.branches > MAX_BRANCHES_PER_RULESET:
-            out.append(f"{self.branches} alternatives once expanded (limit {MAX_BRANCHES_PER_RULESET})")
+        for scope, n in self.branches:
+            if n > MAX_BRANCHES_PER_SCOPE:
+                out.append(f"{n} alternatives once expanded for {scope} facts (limit {MAX_BRANCHES_PER_SCOPE})")
         if len(self.props) + len(FIXED_PROPERTIES) > MAX_FACT_PROPERTIES:
             out.append(f"{len(self.props) + len(FIXED_PROPERTIES)} fact properties (limit {MAX_FACT_PROPERTIES})")
         return out
@@ -124,7 +130,7 @@ def condition_load(scope: str, cond) -> Load:
     """The load of one planned condition (``rules lint`` checks each rule with it)."""
     ns = natives(cond)
     return Load(frozenset((scope, n.prop, n.op, repr(n.value)) for n in ns),
-                sum(1 for n in ns if n.op == "missing"), or_branches(cond),
+                sum(1 for n in ns if n.op == "missing"), ((scope, or_branches(cond)),),
                 frozenset(n.prop for n in ns) | frozenset(a.prop for a in all_derived(cond)))
 
 
@@ -142,7 +148,7 @@ def shard(rules: list[CompiledRule], prefix: str) -> list[Shard]:
     """
     shards: list[Shard] = []
     current: list[CompiledRule] = []
-    load = Load(frozenset(), 0, 0, frozenset())
+    load = Load(frozenset(), 0, (), frozenset())
 
     def close():
         scopes = tuple(dict.fromkeys(item.rule.scope for item in current))
