@@ -125,6 +125,8 @@ def _compile(node: A.Node, trace: bool) -> Fn:
             return lambda ctx: v
         case A.Var(name=n):
             return lambda ctx: ctx.vars.get(n)
+        case A.Field(target=A.Call(name="lookup", args=[A.Const(value=str() as table), *keys]), name=n) if not trace:
+            return _lookup(table, [sub(k) for k in keys], n)
         case A.Field(target=t, name=n):
             path = None if trace else A.path_of(node)
             if path is not None:
@@ -222,6 +224,20 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                 return (x not in box) if neg else (x in box)
 
             return set_member
+        case A.In(item=a, container=A.ListExpr(items=items), negated=neg) if not trace and items and all(
+                isinstance(i, A.Const) and isinstance(i.value, (str, int)) and not isinstance(i.value, bool)
+                for i in items):
+            fa, box = sub(a), frozenset(i.value for i in items)
+
+            def list_member(ctx):  # lookup(...).mai in [2, 3]
+                x = fa(ctx)
+                if x is None:
+                    return False
+                try:
+                    return (x not in box) if neg else (x in box)
+                except TypeError:  # an unhashable value is in no list of codes or numbers
+                    return neg
+            return list_member
         case A.In(item=a, container=c, negated=neg):
             fa, fc = sub(a), sub(c)
 
@@ -272,14 +288,28 @@ def _compile(node: A.Node, trace: bool) -> Fn:
     raise TypeError(node)  # pragma: no cover
 
 
-def _lookup(table: str, keys: list[Fn]) -> Fn:
-    """``lookup("table", ...)`` with a constant table name, the commonest call in table-driven rules."""
+def _lookup(table: str, keys: list[Fn], column: str | None = None) -> Fn:
+    """``lookup("table", ...)`` with a constant table name, the commonest call in table-driven rules,
+    and ``lookup(...).column`` in the same closure. (What :meth:`Ctx.lookup` does is inlined: this
+    runs for every line and line pair of every claim.)"""
+
+    def read(ctx, key: tuple):
+        tables = ctx.tables
+        if tables is None:
+            return None
+        row = tables.lookup(table, key, ctx.dos)  # None for a table not loaded
+        if row is None:
+            return None
+        if ctx.rows is not None:
+            ctx.rows.append(row)
+        return row if column is None else row.get(column)
+
     if len(keys) == 1:
         (k1,) = keys
 
         def lookup1(ctx):
             a = k1(ctx)
-            return None if a is None else ctx.lookup(table, (a,))
+            return None if a is None else read(ctx, (a,))
 
         return lookup1
     if len(keys) == 2:
@@ -287,13 +317,13 @@ def _lookup(table: str, keys: list[Fn]) -> Fn:
 
         def lookup2(ctx):
             a, b = k1(ctx), k2(ctx)
-            return None if a is None or b is None else ctx.lookup(table, (a, b))
+            return None if a is None or b is None else read(ctx, (a, b))
 
         return lookup2
 
     def lookup_n(ctx):
         key = tuple(k(ctx) for k in keys)
-        return None if None in key else ctx.lookup(table, key)
+        return None if None in key else read(ctx, key)
 
     return lookup_n
 

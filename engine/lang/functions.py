@@ -96,6 +96,8 @@ def length(x) -> int | None:
 def intersects(a, b) -> bool | None:
     if a is None or b is None:
         return None
+    if isinstance(b, (set, frozenset)):  # a value set: one C-level call
+        return not b.isdisjoint(a)
     return any(x in b for x in a)
 
 
