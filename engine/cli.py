@@ -153,7 +153,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     """
     from . import batch
     from .output import jsonl_lines, scrub_meta, to_csv, to_json, write, write_text
-    from .scrubber import RulesError, Scrubber
+    from .scrubber import RulesError, Scrubber, batch_gc
     from .workers import WorkerPool
 
     config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
@@ -171,6 +171,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     except ValueError as exc:
         err.print(f"[red]--peer-benchmarks:[/] {exc}")
         sys.exit(2)
+    batch_gc()
     items, read_errors, side = _items(paths)
     run_audit = audit if audit is not None else (side.mentions_encounters or peer_benchmarks is not None)
     collector = batch.Collector() if run_audit else None

@@ -12,6 +12,7 @@ findings, or ``rejected`` with the field and the problem.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -145,3 +146,17 @@ class Scrubber:
             for n in item.notes
         )
         return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source)
+
+
+def batch_gc() -> None:
+    """Tune Python's cyclic garbage collector for a batch run (the CLI, its workers, the benchmark).
+
+    A batch keeps every result until it writes them, and the collector's full passes over that
+    growing heap cost up to a fifth of a 20,000-claim run. Claims, facts and findings hold no
+    reference cycles (reference counting frees them), so young objects are collected far less
+    often, and what exists before the batch (rules, tables, compiled conditions) is frozen out of
+    the passes. Not for long-running hosts such as the HTTP service, which keep Python's defaults.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 from .findings import engine_error
 from .inputs.base import InputItem
-from .scrubber import ClaimResult, Scrubber
+from .scrubber import ClaimResult, Scrubber, batch_gc
 
 _worker: Scrubber | None = None
 
@@ -24,6 +24,7 @@ _worker: Scrubber | None = None
 def _init(config: dict) -> None:
     global _worker
     _worker = Scrubber(**config)
+    batch_gc()
 
 
 def _run_chunk(items: list[InputItem]) -> list[ClaimResult]:
