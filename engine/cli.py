@@ -35,13 +35,18 @@ def main():
     Rules:  YAML rule packs (bundled in rules/, add yours with --rules DIR).
     Data:   CMS tables (NCCI PTP, MUE, add-on, MPFS, HCPCS, ...) imported with 'claimscrub data import';
             without them the bundled illustrative sample tables are used and every finding says so.
+    Audit:  encounter records (schemas/encounter.schema.json) inside claims or in files beside them:
+            E/M level and documentation rules, then cloned notes and provider E/M mix across claims.
 
     \b
     Quick start:
       claimscrub scrub examples/                 # scrub the demo claims
       claimscrub scrub claims.json --format json # machine-readable findings
+      claimscrub scrub claims.json notes.json    # claims with their encounter records (audit)
+      claimscrub serve --port 8080               # the same over HTTP (POST /v1/scrub)
       claimscrub rules lint                      # check rule files
       claimscrub rules test                      # run the rule tests beside the rules
+      claimscrub rules docs -o docs/rules        # a Markdown page per rule
     """
 
 
