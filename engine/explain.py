@@ -45,9 +45,7 @@ def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
         ctx.trace = []
         applies = rule.applies_on(dos)
         value = traced(ctx) if applies else False
-        label = "claim" if key.line is None and key.dx is None else (
-            f"diagnosis {key.dx}" if key.dx is not None else
-            f"line {key.line}" + (f" with line {key.other}" if key.other is not None else ""))
+        label = _label(key)
         verdict = "FIRES" if value is True else "does not fire"
         out.append(f"\n{label} (date of service {dos}): {verdict}")
         if not applies:
@@ -71,3 +69,16 @@ def _show(value) -> str:
     if isinstance(value, (frozenset, set)):
         return f"<value set of {len(value)}>"
     return repr(value) if not isinstance(value, bool) else str(value).lower()
+
+
+def _label(key) -> str:
+    """What one evaluation was about, in words: "line 2 with line 1", "record ENC-1, line 1"."""
+    parts = []
+    if key.encounter is not None:
+        parts.append(f"record {key.encounter}")
+    if key.dx is not None:
+        parts.append(f"diagnosis {key.dx}")
+    if key.line is not None:
+        parts.append(f"line {key.line}" + (f" with line {key.other}" if key.other is not None else ""))
+    return ", ".join(parts) or "claim"
+
