@@ -1,0 +1,76 @@
+"""A crash in a worker (as a segfault in the C core would be) loses no claim.
+
+The workers are forked, so a patch made here before the pool starts is in
+them too: a claim id makes the worker process die with ``os._exit``, the way
+a segfault ends it, without a Python exception to catch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.inputs.base import InputItem
+from engine.scrubber import Scrubber
+from engine.workers import WorkerPool
+
+CONFIG = {"data_dir": "/nonexistent-data-dir", "backend": "durable"}
+NPI_FINDINGS = ["CS-INT-001", "CS-INT-002"]  # billing NPI, and each line's provider NPI (the billing one)
+
+
+def claim(cid: str, code: str = "99213") -> InputItem:
+    data = {
+        "claim_id": cid, "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
+        "billing_provider": {"npi": "1234567890"},  # bad check digit: every claim has the two NPI findings
+        "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"}, "diagnoses": [{"code": "E11.9"}],
+        "lines": [{"sequence": 1, "code": code, "units": 1, "charge": "50.00", "from_date": "2024-08-01",
+                   "diagnosis_pointers": [1]}],
+    }
+    return InputItem("test", cid, data)
+
+
+@pytest.fixture
+def crashing(monkeypatch, tmp_path: Path):
+    """Claims named CRASH* kill their worker; CRASH-ONCE only the first time (a marker file remembers)."""
+    marker = tmp_path / "crashed-once"
+    real = Scrubber.scrub_item
+
+    def scrub_item(self, item):
+        if item.claim_id == "CRASH-ALWAYS" or (item.claim_id == "CRASH-ONCE" and not marker.exists()):
+            marker.touch()
+            os._exit(139)
+        return real(self, item)
+
+    monkeypatch.setattr(Scrubber, "scrub_item", scrub_item)
+
+
+def test_a_claim_that_kills_its_worker_twice_is_rejected_and_the_batch_goes_on(crashing):
+    items = [claim(f"OK-{i}") for i in range(5)] + [claim("CRASH-ALWAYS")] + [claim(f"OK-{i}") for i in range(5, 9)]
+    with WorkerPool(CONFIG, workers=2, chunk_size=3) as pool:
+        results = list(pool.scrub(items))
+    assert [r.claim_id for r in results] == [i.claim_id for i in items]  # input order, nothing lost
+    crashed = results[5]
+    assert crashed.status == "rejected" and crashed.reason.startswith("engine error")
+    assert [f.rule_id for f in crashed.findings] == ["CS-ENGINE-001"]
+    assert all(r.status == "scrubbed" and [f.rule_id for f in r.findings] == NPI_FINDINGS
+               for r in results if r is not crashed)
+
+
+def test_a_claim_that_kills_its_worker_once_is_retried_and_scrubbed(crashing):
+    items = [claim("OK-1"), claim("CRASH-ONCE"), claim("OK-2")]
+    with WorkerPool(CONFIG, workers=1, chunk_size=8) as pool:
+        results = list(pool.scrub(items))
+    assert [(r.claim_id, r.status) for r in results] == [("OK-1", "scrubbed"), ("CRASH-ONCE", "scrubbed"),
+                                                         ("OK-2", "scrubbed")]
+    assert [f.rule_id for f in results[1].findings] == NPI_FINDINGS
+
+
+def test_workers_find_what_one_process_finds():
+    items = [claim(f"C{i}", code) for i, code in enumerate(["99213", "80053", "A6460", "20610"])]
+    local = Scrubber(**CONFIG)
+    with WorkerPool(CONFIG, workers=2, chunk_size=1) as pool:
+        pooled = list(pool.scrub(items))
+    assert [(r.claim_id, [f.as_dict() for f in r.findings]) for r in pooled] == [
+        (i.claim_id, [f.as_dict() for f in local.scrub_item(i).findings]) for i in items]
