@@ -24,6 +24,14 @@ def refdata() -> Path:
 
 
 @pytest.fixture(scope="session")
+def x12_samples(refdata: Path) -> Path:
+    folder = refdata / "samples" / "x12"
+    if not folder.is_dir():
+        pytest.skip(f"X12 samples not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def pyx12_claims():
     """pyx12, the conformance oracle, walking the TR3 map of a file: per claim (CLM01, [(LX01, procedure
     code, charge, units, first service date as YYYYMMDD)])."""

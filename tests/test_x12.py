@@ -59,13 +59,6 @@ def claim_items(items: list[InputItem]) -> list[InputItem]:
     return [item for item in items if item.claim_id is not None]
 
 
-@pytest.fixture(scope="session")
-def x12_samples(refdata: Path) -> Path:
-    folder = refdata / "samples" / "x12"
-    if not folder.is_dir():
-        pytest.skip(f"X12 samples not found at {folder}")
-    return folder
-
 
 def sample(folder: Path, relative: str) -> bytes:
     path = folder / relative

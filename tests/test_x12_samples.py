@@ -32,13 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 SE_MANY = "segment 11488 (SE): SE01 says 25 segments but the transaction set (segments 3-11488) has 11486"
 
 
-@pytest.fixture(scope="session")
-def x12_samples(refdata: Path) -> Path:
-    folder = refdata / "samples" / "x12"
-    if not folder.is_dir():
-        pytest.skip(f"X12 samples not found at {folder}")
-    return folder
-
 
 def sample_files(folder: Path) -> list[Path]:
     """Every 5010 sample (the 4010 folders and the licence texts left out)."""
