@@ -196,3 +196,40 @@ def icd_description(code: str) -> str | None:
     """ICD-10-CM titles are public (CDC/NCHS): safe to show in findings."""
     c = _item(code)
     return _tab()["items"][c][2] if c else None
+
+
+_SIDE_WORDS = re.compile(r"\b(right|left|bilateral)\b")
+
+
+@functools.cache
+def _children() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for code, (parent, _, _) in _tab()["items"].items():
+        if parent:
+            out.setdefault(parent, []).append(code)
+    return {parent: tuple(codes) for parent, codes in out.items()}
+
+
+def _sides(code: str) -> set[str]:
+    return set(_SIDE_WORDS.findall(_tab()["items"][code][2].lower()))
+
+
+@functools.lru_cache(maxsize=65_536)
+def icd_side(code: str) -> str | None:
+    """The side an ICD-10-CM code states (Official Guidelines I.B.13, laterality): "right", "left",
+    "bilateral" (both sides, or a title naming both), "unspecified" for an "unspecified" code whose
+    siblings name a right or left side (M25.569 beside M25.561/M25.562), else None (no laterality).
+    Read from the titles of the tabular list, so every code of the edition is covered."""
+    c = _item(code)
+    if c is None:
+        return None
+    sides = _sides(c)
+    if "bilateral" in sides or {"right", "left"} <= sides:
+        return "bilateral"
+    if sides:
+        return sides.pop()
+    parent = _tab()["items"][c][0]
+    if "unspecified" in _tab()["items"][c][2].lower() and any(
+            _sides(s) & {"right", "left"} for s in _children().get(parent, ()) if s != c):
+        return "unspecified"
+    return None

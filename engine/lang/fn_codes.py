@@ -101,6 +101,11 @@ def icd_title(code: str | None) -> str | None:
     return None if code is None else codesets.icd_description(code)
 
 
+def icd_side(code: str | None) -> str | None:
+    """The side the ICD-10-CM code states: right / left / bilateral / unspecified, or missing."""
+    return None if code is None else codesets.icd_side(code)
+
+
 @functools.lru_cache(maxsize=262_144)
 def _excl1(a: str, b: str) -> bool:
     na, nb = codesets.normalise(a), codesets.normalise(b)
@@ -194,6 +199,9 @@ for _f in (
     Function("icd_manifestation", (STRING,), BOOL, icd_manifestation,
              "True for a manifestation code (code-first note, 'in diseases classified elsewhere'): never first-listed."),
     Function("icd_title", (STRING,), STRING, icd_title, "The ICD-10-CM title of a code (public text), for messages."),
+    Function("icd_side", (STRING,), STRING, icd_side,
+             "The side an ICD-10-CM code states (right, left, bilateral, or unspecified when its siblings name "
+             "a side), from the tabular list; missing for a code without laterality."),
     Function("icd_excludes1", (STRING, STRING), BOOL, icd_excludes1,
              "True when an Excludes1 note on either code or an ancestor names the other: never coded together."),
     Function("icd_excludes1_codes", (STRING, ListT(STRING)), ListT(STRING), icd_excludes1_codes,
