@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lang import ast as A
-from .plan import fact_value
+from .lang.types import SCALARS
+from .plan import fact_value, path_type
 from .program import Program
 from .views import Key, contexts
 
@@ -36,11 +37,11 @@ def resolve(names: dict, path: tuple[str, ...]) -> Any:
 
 
 @dataclass(frozen=True)
-class _ScopeChecks:
-    """What decides, per context of one scope, whether its fact is worth asserting."""
+class _RuleGroup:
+    """Rules of one scope evaluated on the same contexts, and what decides whether a fact is worth asserting."""
 
     rules: list[tuple]  # (rule, dated, required natives, required derived, all derived props)
-    pair_keys: tuple[str, ...]  # line fields every line-pair rule requires equal
+    pair_keys: tuple[str, ...]  # line fields every rule of the group requires equal (line pairs)
     known: dict[str, bool]  # derived props true on every context the pair keys let through
 
 
@@ -53,29 +54,36 @@ def _equal_line_fields(node: A.Node) -> str | None:
     return None
 
 
-def _scope_checks(plan) -> _ScopeChecks:
-    rules = [
-        (item.rule, item.rule.effective_from is not None or item.rule.effective_to is not None,
-         tuple((n.prop, n.value) for n in item.required_native),
-         tuple((a.prop, a.want) for a in item.required),
-         tuple(a.prop for a in item.derived))
-        for item in plan.rules
-    ]
-    keys: set[str] | None = None
-    if plan.scope == "line_pair":
-        for item in plan.rules:
-            fields = {f for a in item.required if a.want for f in [_equal_line_fields(a.node)] if f}
-            keys = fields if keys is None else keys & fields
-    pair_keys = tuple(sorted(keys or ()))
-    known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
-    return _ScopeChecks(rules, pair_keys, known)
+def _scope_checks(plan) -> list[_RuleGroup]:
+    """The scope's rules in groups. Line-pair rules are grouped by the line fields they require equal
+    (date and provider for PTP, provider only for a global period), so each group's pairs are formed
+    only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
+    by_keys: dict[tuple[str, ...], list] = {}
+    for item in plan.rules:
+        fields = ()
+        if plan.scope == "line_pair":
+            fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
+                                   if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones
+        by_keys.setdefault(fields, []).append(item)
+    groups = []
+    for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0])):
+        rules = [
+            (item.rule, item.rule.effective_from is not None or item.rule.effective_to is not None,
+             tuple((n.prop, n.value) for n in item.required_native),
+             tuple((a.prop, a.want) for a in item.required),
+             tuple(a.prop for a in item.derived))
+            for item in items
+        ]
+        known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
+        groups.append(_RuleGroup(rules, pair_keys, known))
+    return groups
 
 
-_CACHE: dict[int, tuple[Any, _ScopeChecks]] = {}
+_CACHE: dict[int, tuple[Any, list[_RuleGroup]]] = {}
 _UNSET = object()
 
 
-def _checks_for(plan) -> _ScopeChecks:
+def _checks_for(plan) -> list[_RuleGroup]:
     cached = _CACHE.get(id(plan))
     if cached is None or cached[0] is not plan:
         cached = _CACHE[id(plan)] = (plan, _scope_checks(plan))
@@ -90,51 +98,51 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         facts = []
         paths = plan.planner.native_paths
         fns = plan.derived_fns
-        checks = _checks_for(plan)
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
-        for key, names, dos in contexts(scope, view, checks.pair_keys):
-            ctx.vars, ctx.dos = names, dos
-            native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
-            derived: dict[str, bool] = dict(checks.known)  # line.date == other.date holds within a pair group
-            live = False
-            for rule, dated, natives, required, props in checks.rules:
-                if dated and not rule.applies_on(dos):
+        for group in _checks_for(plan):
+            for key, names, dos in contexts(scope, view, group.pair_keys):
+                ctx.vars, ctx.dos = names, dos
+                native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
+                derived: dict[str, bool] = dict(group.known)  # line.date == other.date holds within a pair group
+                live = False
+                for rule, dated, natives, required, props in group.rules:
+                    if dated and not rule.applies_on(dos):
+                        continue
+                    alive = True
+                    for prop, want in natives:  # cheap tests first: skip costly derivations
+                        value = native.get(prop, _UNSET)
+                        if value is _UNSET:
+                            path, t = paths[prop]
+                            value = native[prop] = fact_value(resolve(names, path), t)
+                        if value != want:
+                            alive = False
+                            break
+                    if not alive:
+                        continue
+                    for prop, want in required:
+                        value = derived.get(prop)
+                        if value is None:
+                            value = derived[prop] = fns[prop](ctx) is True
+                        if value != want:
+                            alive = False
+                            break
+                    if not alive:
+                        continue
+                    live = True
+                    for prop in props:
+                        if prop not in derived:
+                            derived[prop] = fns[prop](ctx) is True
+                if not live:
                     continue
-                alive = True
-                for prop, want in natives:  # cheap tests first: skip costly derivations
-                    value = native.get(prop, _UNSET)
-                    if value is _UNSET:
-                        path, t = paths[prop]
-                        value = native[prop] = fact_value(resolve(names, path), t)
-                    if value != want:
-                        alive = False
-                        break
-                if not alive:
-                    continue
-                for prop, want in required:
-                    value = derived.get(prop)
-                    if value is None:
-                        value = derived[prop] = fns[prop](ctx) is True
-                    if value != want:
-                        alive = False
-                        break
-                if not alive:
-                    continue
-                live = True
-                for prop in props:
-                    if prop not in derived:
-                        derived[prop] = fns[prop](ctx) is True
-            if not live:
-                continue
-            fid = f"f{next(_ids)}"
-            fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
-            for prop, (path, t) in paths.items():
-                value = native[prop] if prop in native else fact_value(resolve(names, path), t)
-                if value is not None:
-                    fact[prop] = value
-            fact.update(derived)
-            facts.append(fact)
-            keys[fid] = key
+                fid = f"f{next(_ids)}"
+                fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
+                for prop, (path, t) in paths.items():
+                    value = native[prop] if prop in native else fact_value(resolve(names, path), t)
+                    if value is not None:
+                        fact[prop] = value
+                fact.update(derived)
+                facts.append(fact)
+                keys[fid] = key
         if facts:
             by_scope[scope] = facts
     return by_scope, keys

@@ -140,8 +140,8 @@ def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterato
 def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
     """The groups of lines that may pair: every line, or (a hash join) the lines equal on every key field.
 
-    The fact builder passes the fields that every line-pair rule requires to
-    be equal (date of service, provider): other pairs could fire nothing.
+    The fact builder passes the fields a group of line-pair rules requires to
+    be equal (date of service, provider): other pairs could fire none of them.
     A missing value equals nothing, as in the rule language.
     """
     if not keys:
