@@ -118,97 +118,24 @@ def test_no_time_table_before_2021_is_said_not_passed():
     )
 
 
-def test_inpatient_observation_from_2023():
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=40,
-            setting="inpatient",
-            status=None,
-            kind="initial",
-            mdm=False,
-        )
-        == "99221"
-    )
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=54,
-            setting="observation",
-            status=None,
-            kind="initial",
-            mdm=False,
-        )
-        == "99221"
-    )
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=55,
-            setting="observation",
-            status=None,
-            kind="initial",
-            mdm=False,
-        )
-        == "99222"
-    )
-    assert (
-        supported(
-            dos="2024-02-01",
-            minutes=75,
-            setting="inpatient",
-            status=None,
-            kind="initial",
-            mdm=False,
-        )
-        == "99223"
-    )
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=25,
-            setting="inpatient",
-            status=None,
-            kind="subsequent",
-            mdm=False,
-        )
-        == "99231"
-    )
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=35,
-            setting="inpatient",
-            status=None,
-            kind="subsequent",
-            mdm=False,
-        )
-        == "99232"
-    )
-    assert (
-        supported(
-            dos="2023-02-01",
-            minutes=50,
-            setting="inpatient",
-            status=None,
-            kind="subsequent",
-            mdm=False,
-        )
-        == "99233"
-    )
+@pytest.mark.parametrize(("dos", "minutes", "setting", "kind", "code"), [
+    ("2023-02-01", 40, "inpatient", "initial", "99221"),
+    ("2023-02-01", 54, "observation", "initial", "99221"),
+    ("2023-02-01", 55, "observation", "initial", "99222"),
+    ("2024-02-01", 75, "inpatient", "initial", "99223"),
+    ("2023-02-01", 25, "inpatient", "subsequent", "99231"),
+    ("2023-02-01", 35, "inpatient", "subsequent", "99232"),
+    ("2023-02-01", 50, "inpatient", "subsequent", "99233"),
+])
+def test_inpatient_observation_from_2023(dos, minutes, setting, kind, code):
+    assert supported(dos=dos, minutes=minutes, setting=setting, status=None, kind=kind, mdm=False) == code
+
+
+def test_no_inpatient_observation_codes_before_2023():
     r = em.derive_em_level(
-        encounter(
-            dos="2022-12-31",
-            minutes=50,
-            setting="inpatient",
-            status=None,
-            kind="subsequent",
-        )
+        encounter(dos="2022-12-31", minutes=50, setting="inpatient", status=None, kind="subsequent")
     )
-    assert (
-        r.supported_code is None
-        and "no inpatient_observation level codes in force on 2022-12-31" in r.note
-    )
+    assert r.supported_code is None and "no inpatient_observation level codes in force on 2022-12-31" in r.note
 
 
 def test_time_from_activities_excludes_staff_travel_and_separate_services():
