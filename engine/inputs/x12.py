@@ -27,7 +27,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .base import InputFormatError, InputItem, Note
@@ -128,6 +128,24 @@ def make_note(
 def _other_separator(value: str, comp: str) -> str | None:
     """The separator-like character a composite holds instead of ISA16's, if any."""
     return next((c for c in value if c in _SEPARATOR_CHARS and c != comp), None)
+
+
+def _a_diagnosis(parts: list[str]) -> bool:
+    """Qualifier and code of a diagnosis composite (HInn-1 a diagnosis qualifier, HInn-2 the code)."""
+    return len(parts) == 2 and (parts[0] in _PRINCIPAL or parts[0] in _OTHER)
+
+
+def _read_with_other(value: str, comp: str, expected: Callable[[list[str]], bool]) -> tuple[list[str], str] | None:
+    """A composite ISA16 cannot split ("HC>98940" under ':') whose other separator-like character gives
+    the parts expected there (a known qualifier first): unambiguous, so it is read, and reported by the
+    caller. None when ISA16 splits it or the other reading is not what the element holds."""
+    if comp in value:
+        return None
+    other = _other_separator(value, comp)
+    if other is None:
+        return None
+    parts = value.split(other)
+    return (parts, other) if expected(parts) else None
 
 
 def _seems_to_use(value: str, comp: str) -> str:
@@ -1039,12 +1057,13 @@ class _Walker:
                 continue
             parts = element.split(comp)
             if len(parts) == 1:
+                found = _read_with_other(element, comp, _a_diagnosis)
+                if found is not None:  # "ABK>J209": read it and say so
+                    misread.append((f"HI{k:02d}", found[1]))
+                    self.diagnosis(n, k, found[0], draft)
+                    continue
                 other = _other_separator(element, comp)
                 qualifier = element.split(other)[0] if other else element
-                if other and (qualifier in _PRINCIPAL or qualifier in _OTHER) and len(element.split(other)) == 2:
-                    misread.append((f"HI{k:02d}", other))  # "ABK>J209": unambiguous, read it and say so
-                    self.diagnosis(n, k, element.split(other), draft)
-                    continue
                 if qualifier in _PRINCIPAL or qualifier in _OTHER:
                     if not draft.slots:
                         draft.first_seg = n
@@ -1151,11 +1170,10 @@ class _Walker:
         parts = composite.split(self.comp)
         where = f"segment {n} ({name[:3]}): {name}"
         qualifier = parts[0]
-        other = _other_separator(composite, self.comp) if len(parts) == 1 else None
-        if other and composite.split(other)[0] == "HC":
-            # "HC>98940" under ISA16 ':' : unambiguous, so read it and report the defect
-            # rather than leave the whole claim unscrubbed.
-            parts, qualifier = composite.split(other), "HC"
+        found = _read_with_other(composite, self.comp, lambda p: p[0] == "HC")
+        if found is not None:  # read it and report the defect rather than leave the claim unscrubbed
+            parts, other = found
+            qualifier = "HC"
             self.claim.notes.append(make_note(
                 COMPOSITE, f"{where}: composite uses {other!r} where ISA16 declares {self.comp!r}; read with "
                 f"{other!r} (HC qualifier first), but a payer's translator may reject it", field=f"lines[{index}].code"))
