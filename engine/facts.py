@@ -14,6 +14,7 @@ line-pair facts grow with the square of the line count.
 from __future__ import annotations
 
 import itertools
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,15 +80,16 @@ def _scope_checks(plan) -> list[_RuleGroup]:
     return groups
 
 
-_CACHE: dict[int, tuple[Any, list[_RuleGroup]]] = {}
+# Per scope plan, built on first use; weak, so a program dropped on reload takes its groups with it.
+_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _UNSET = object()
 
 
 def _checks_for(plan) -> list[_RuleGroup]:
-    cached = _CACHE.get(id(plan))
-    if cached is None or cached[0] is not plan:
-        cached = _CACHE[id(plan)] = (plan, _scope_checks(plan))
-    return cached[1]
+    groups = _GROUPS.get(plan)
+    if groups is None:
+        groups = _GROUPS[plan] = _scope_checks(plan)
+    return groups
 
 
 def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], dict[str, Key]]:

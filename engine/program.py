@@ -29,7 +29,7 @@ class CompiledRule:
     derived: list[Derived]  # every derived atom in the condition
 
 
-@dataclass
+@dataclass(eq=False)  # identity: the fact builder keeps per-plan state keyed by it
 class ScopePlan:
     scope: str
     rules: list[CompiledRule]
