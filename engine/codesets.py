@@ -183,15 +183,6 @@ def icd_is_manifestation(code: str) -> bool:
     return has_code_first and any(_MANIFESTATION_TITLE.search(tab["items"][c][2]) for c in lineage)
 
 
-def icd_code_first(code: str) -> str | None:
-    """The nearest code-first note (the etiology to sequence before this code)."""
-    for c in _lineage(code):
-        note = _tab()["code_first"].get(c)
-        if note:
-            return note
-    return None
-
-
 def icd_description(code: str) -> str | None:
     """ICD-10-CM titles are public (CDC/NCHS): safe to show in findings."""
     c = _item(code)

@@ -80,24 +80,3 @@ class Claim:
     discharge_date: str | None = None
     encounters: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None  # where the claim came from: "file.json#3"
-
-    @property
-    def first_service_date(self) -> str:
-        return min(line.from_date for line in self.lines)
-
-    def line(self, sequence: int) -> Line | None:
-        for line in self.lines:
-            if line.sequence == sequence:
-                return line
-        return None
-
-
-def icd_dotted(code: str) -> str:
-    """Display form of an ICD-10-CM code: dot after the category."""
-    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
-
-
-def cents_to_str(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"

@@ -21,6 +21,7 @@ import orjson
 from .base import InputFormatError, InputItem
 from .encounters import EncounterDoc, container_documents, is_container, is_encounter_document
 from .fhir import is_fhir, read_fhir
+from .x12 import is_x12, read_x12
 
 
 def _native(doc, source: str) -> Iterator[InputItem]:
@@ -57,9 +58,7 @@ def _json_documents(data: bytes, name: str) -> Iterator[tuple[object, str]]:
 def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
     """Every claim in one file's content; encounter records go to ``encounters`` when given."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"ISA"):
-        from .x12 import read_x12
-
+    if is_x12(head):
         yield from read_x12(data, name)
         return
     if not head:

@@ -402,7 +402,3 @@ def _quant(node: A.Quant, trace: bool) -> Fn:
     if kind == "min":
         return lambda ctx: min(values(ctx), default=None)
     return lambda ctx: max(values(ctx), default=None)
-
-
-def truth(value: Any) -> bool:
-    return value is True
