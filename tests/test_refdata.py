@@ -6,7 +6,6 @@ files take most of the time); skipped with a reason when the data is absent.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
