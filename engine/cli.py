@@ -157,7 +157,20 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
     """
     from . import batch
-    from .output import jsonl_lines, scrub_meta, to_csv, to_json, write, write_text
+    from .output import (
+        csv_more,
+        csv_rows,
+        encounter_entries,
+        json_sections,
+        jsonl_lines,
+        jsonl_records,
+        scrub_meta,
+        text_lines,
+        to_csv,
+        to_json,
+        write,
+        write_text,
+    )
     from .scrubber import RulesError, Scrubber, batch_gc
     from .workers import WorkerPool
 
@@ -216,22 +229,22 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
 
         encounters = encounter_report(side.index, side.links)
     meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
-            **batch.json_sections(encounters, report)}
+            **json_sections(encounters, report)}
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":
         if collector:
             write(out, b"".join(jsonl_lines(results)))
-        write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in batch.jsonl_records(encounters, report)))
+        write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in jsonl_records(encounters, report)))
     elif fmt == "csv":
-        write(out, to_csv(results) + _csv_more(batch.csv_rows(encounters, report)))
+        write(out, to_csv(results) + csv_more(csv_rows(encounters, report)))
     elif fmt == "text":
         from rich.markup import escape
 
         console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
                           force_terminal=None if not output else False)
         write_text(results, console, parent.not_checked, parent.editions())
-        for style, text in batch.text_lines(encounters, report):
+        for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
     if output:
         out.close()
@@ -241,7 +254,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     if read_errors:
         sys.exit(2)
     batch_findings = report.batch_findings if report else []
-    invalid_encounters = any(e["status"] == "invalid" for e in batch.encounter_entries(encounters, report))
+    invalid_encounters = any(e["status"] == "invalid" for e in encounter_entries(encounters, report))
     failing = any(r.status == "rejected" for r in results) or invalid_encounters or any(
         SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings) or any(
         SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
@@ -258,18 +271,6 @@ def _audit_tables(audit: bool | None, peer_benchmarks: str | None):
         return load_benchmarks(peer_benchmarks)
     except BenchmarkError as exc:
         raise ValueError(str(exc)) from None
-
-
-def _csv_more(rows) -> str:
-    """CSV rows (no header) in the scrub report's columns, for the batch phase's rows."""
-    import csv
-    import io
-
-    from .output import CSV_COLUMNS
-
-    buf = io.StringIO()
-    csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore").writerows(rows)
-    return buf.getvalue()
 
 
 @contextlib.contextmanager

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import IO, Iterable
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
 from .scrubber import ClaimResult
+
+if TYPE_CHECKING:
+    from .batch import BatchReport
 
 CSV_COLUMNS = ["claim_id", "status", "line", "related_lines", "rule_id", "category", "severity", "message", "fix",
                "citation", "data_edition", "reason"]
@@ -124,3 +127,84 @@ def _edition_text(status: dict) -> str:
 
 def write(stream: IO[bytes], data: bytes | str) -> None:
     stream.write(data.encode() if isinstance(data, str) else data)
+
+
+# --------------------------------------------------------------------------- encounter and batch-phase sections
+
+
+def encounter_entries(encounters, report: BatchReport | None) -> list[dict[str, Any]]:
+    """Every side-by-side encounter (linked, unlinked, invalid) and every embedded one that could not be read."""
+    out = encounters.entries() if encounters is not None else []
+    if report is not None:
+        out.extend(i.as_dict() for i in report.issues)
+    return out
+
+
+def json_sections(encounters, report: BatchReport | None) -> dict[str, Any]:
+    """What the JSON document adds: ``encounters``, ``audit`` and ``batch_findings``."""
+    out: dict[str, Any] = {}
+    entries = encounter_entries(encounters, report)
+    if encounters is not None or entries:
+        summary = encounters.summary() if encounters is not None else {}
+        out["encounters"] = {"summary": {**summary, "invalid_embedded": len(report.issues) if report else 0},
+                             "records": entries}
+    if report is not None:
+        out["audit"] = report.audit_section()
+        out["batch_findings"] = [f.as_dict() for f in report.batch_findings]
+    return out
+
+
+def jsonl_records(encounters, report: BatchReport | None) -> Iterator[dict[str, Any]]:
+    """Lines after the claims' lines, each with a ``record`` kind: encounter, batch_finding, audit."""
+    for entry in encounter_entries(encounters, report):
+        yield {"record": "encounter", **entry}
+    if report is not None:
+        for f in report.batch_findings:
+            yield {"record": "batch_finding", **f.as_dict()}
+        yield {"record": "audit", **report.audit_section()}
+
+
+def csv_rows(encounters, report: BatchReport | None) -> Iterator[dict[str, Any]]:
+    """CSV rows after the claims' rows: provider findings (status ``batch``) and encounters not used."""
+    if report is not None:
+        for f in report.batch_findings:
+            yield {**f.as_dict(), "claim_id": "", "status": "batch", "related_lines": ""}
+    for entry in encounter_entries(encounters, report):
+        if entry["status"] != "linked":
+            yield {"claim_id": entry.get("claim_id") or "", "status": f"encounter {entry['status']}",
+                   "reason": f"encounter {entry['encounter_id'] or '(no id)'} ({entry['source']}): {entry['reason']}"}
+
+
+def text_lines(encounters, report: BatchReport | None) -> Iterator[tuple[str, str]]:
+    """(style, text) lines for the terminal report: provider findings, then encounters not used, then a summary."""
+    if report is not None and report.batch_findings:
+        yield "bold", "\nAcross claims (batch phase):"
+        for f in report.batch_findings:
+            yield {"warning": "yellow", "info": "cyan"}.get(f.severity, ""), \
+                f"  {f.severity:<7} {f.rule_id:<12} provider {f.provider_npi}: {f.message}"
+            yield "dim", f"  {'':<20} fix: {f.fix}"
+            yield "dim", f"  {'':<20} ref: {f.citation}"
+    entries = encounter_entries(encounters, report)
+    for entry in entries:
+        if entry["status"] != "linked":
+            yield "red", (f"✗ encounter {entry['encounter_id'] or '(no id)'} {entry['status']}: {entry['reason']}"
+                          f"  ({entry['source']})")
+    if encounters is not None:
+        s = encounters.summary()
+        yield "", (f"{s['encounters']} encounter record(s) beside the claims: {s['linked']} linked, "
+                   f"{s['unlinked']} unlinked, {s['invalid']} invalid")
+    if report is not None:
+        c = report.cloned
+        tested = sum(p["tested"] for p in report.providers)
+        yield "dim", (f"audit: {c.get('notes', 0)} notes compared for cloning (threshold {c.get('threshold', '-')}), "
+                      f"{c.get('clusters', 0)} cluster(s); {len(report.providers)} provider E/M mix(es) compared, "
+                      f"{tested} tested, {len(report.batch_findings)} flagged"
+                      + (f"; {len(report.not_compared)} provider(s) without a benchmark" if report.not_compared
+                         else ""))
+
+
+def csv_more(rows: Iterable[dict]) -> str:
+    """CSV rows (no header) in the scrub report's columns: the batch phase's rows after the claims'."""
+    buf = io.StringIO()
+    csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore").writerows(rows)
+    return buf.getvalue()

@@ -14,15 +14,13 @@ from engine.batch import (
     ClaimFacts,
     attach,
     claim_facts,
-    csv_rows,
-    jsonl_records,
     run_batch,
-    text_lines,
 )
 from engine.cloned import load_cloned_config
 from engine.emstats import BenchmarkError, load_benchmarks
 from engine.inputs import read_path
 from engine.inputs.encounters import index_encounters, link_claim
+from engine.output import csv_rows, jsonl_records, text_lines
 from engine.scrubber import ClaimResult
 
 REPO = Path(__file__).resolve().parents[1]
