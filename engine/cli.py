@@ -196,7 +196,9 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     if collector:
         items = collector.watch(items)
     if workers > 0:
-        pool = WorkerPool({**config, "backend": backend}, workers)
+        # Workers are forked: they share the rules the parent loaded instead of parsing them again
+        # (each opens its own tables: a database connection must not cross a fork).
+        pool = WorkerPool({**config, "backend": backend, "rulebook": parent.rulebook}, workers)
         stream = pool.scrub(items)
     else:
         pool = None
