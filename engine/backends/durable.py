@@ -46,14 +46,11 @@ class EngineError(Exception):
 
 
 class _Host(Host):
-    """A durable Host without its dispatch threads: the engine is driven synchronously."""
-
-    def __init__(self, actions: dict):
-        self._claimscrub_actions = actions
-        super().__init__()
+    """A durable Host without its dispatch threads: the engine is driven synchronously, and its
+    matches are collected by :class:`DurableBackend` (no action is ever dispatched)."""
 
     def get_action(self, action_name):
-        return self._claimscrub_actions[action_name]
+        return _unused
 
     def _run(self):  # the base class starts timer/dispatch threads here
         pass
@@ -210,9 +207,7 @@ class DurableBackend:
                 raise EngineError(f"{item.rule.id} ({item.rule.location}) is too big for the rule engine: "
                                   + "; ".join(problems))
         definitions, self.shards = rulesets(program, prefix)
-        actions = {f"a{item.index}": _unused for item in program.rules}
-        actions["_never"] = _unused
-        self.host = _Host(actions)
+        self.host = _Host()
         if definitions:
             self.host.set_rulesets(copy.deepcopy(definitions))
         # A shard whose rules test only some of a scope's fact properties gets facts cut down to
