@@ -338,6 +338,109 @@ def _restore(names: dict, var: str, saved: Any) -> None:
         names[var] = saved
 
 
+def _item_equal(node: A.Node, var: str) -> tuple[str, A.Node] | None:
+    """``o.f == e`` (either way round), ``e`` a path not through ``o`` -> ("f", e)."""
+    if not (isinstance(node, A.Compare) and node.op == "=="):
+        return None
+    for mine, theirs in ((node.left, node.right), (node.right, node.left)):
+        path, other = A.path_of(mine), A.path_of(theirs)
+        if path and len(path) == 2 and path[0] == var and other and other[0] != var:
+            return path[1], theirs
+    return None
+
+
+def _equi_join(node: A.Quant) -> tuple[tuple[str, ...], list[A.Node], A.Node | None] | None:
+    """A quantifier over a path whose ``where`` requires item fields equal to outside values
+    (``o.code == line.code and o.from_date == line.from_date``): the fields, the outside
+    values, and what is left of the ``where``. None when there is no such test."""
+    if node.where is None or A.path_of(node.source) is None:
+        return None
+    conjuncts = node.where.items if isinstance(node.where, A.And) else (node.where,)
+    fields, probes, rest = [], [], []
+    for c in conjuncts:
+        equal = _item_equal(c, node.var)
+        if equal is None or equal[0] in fields:
+            rest.append(c)
+        else:
+            fields.append(equal[0])
+            probes.append(equal[1])
+    if not fields:
+        return None
+    residue = None if not rest else rest[0] if len(rest) == 1 else A.And(tuple(rest), node.where.pos)
+    return tuple(fields), probes, residue
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if type(value) is list else value
+
+
+def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
+    """The items of ``source`` equal to the probes on ``fields``, through a hash index of the list.
+
+    The index is built once per list (a claim's lines serve every line and line pair of the claim),
+    so ``sum(o in claim.lines where o.code == line.code ...)`` costs a dict probe per line instead of
+    a pass over every line: a hash join. Semantics are the loop's: a missing value equals nothing,
+    items stay in list order, and values that cannot be hashed are compared one by one.
+    """
+    single = probes[0] if len(probes) == 1 else None
+    pair = tuple(probes) if len(probes) == 2 else None
+    last: list = [(None, None)]  # (list, its index): one tuple, so a reader never sees half an update
+
+    def build(items) -> dict | None:
+        index: dict = {}
+        try:
+            for item in items:
+                key = tuple(_hashable(_get(item, f)) for f in fields)
+                if None not in key:
+                    index.setdefault(key, []).append(item)
+        except TypeError:  # an unhashable value: no index for this list
+            return None
+        return index
+
+    def scan(items, probe) -> list:
+        out = []
+        for item in items:
+            for f, want in zip(fields, probe):
+                have = _hashable(_get(item, f))
+                if have is None or not _equal(have, want):
+                    break
+            else:
+                out.append(item)
+        return out
+
+    def candidates(ctx):
+        items = source(ctx)
+        if not items:
+            return items
+        seen, index = last[0]
+        if seen is not items:
+            index = build(items)
+            last[0] = (items, index)
+        if single is not None:  # the commonest joins test one or two fields: no generator
+            probe = (_hashable(single(ctx)),)
+        elif pair is not None:
+            probe = (_hashable(pair[0](ctx)), _hashable(pair[1](ctx)))
+        else:
+            probe = tuple(_hashable(p(ctx)) for p in probes)
+        if None in probe:
+            return ()
+        if index is not None:
+            try:
+                return index.get(probe, ())
+            except TypeError:
+                pass
+        return scan(items, probe)
+
+    return candidates
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return a == b
+    except TypeError:  # pragma: no cover - == between built-in values does not raise
+        return False
+
+
 def _quant(node: A.Quant, trace: bool) -> Fn:
     """any / all / count / sum / min / max over a list, binding ``var`` to each item.
 
@@ -347,10 +450,16 @@ def _quant(node: A.Quant, trace: bool) -> Fn:
     Each kind is a plain loop (no generator): this is the innermost loop of
     the fact builder.
     """
-    source = compile_expr(node.source, trace)
-    where = compile_expr(node.where, trace) if node.where is not None else None
-    body = compile_expr(node.body, trace) if node.body is not None else None
     var, kind = node.var, node.kind
+    join = None if trace else _equi_join(node)
+    if join is not None:
+        fields, probes, rest = join
+        source = _candidates(compile_expr(node.source), fields, [compile_expr(p) for p in probes])
+        where = compile_expr(rest) if rest is not None else None
+    else:
+        source = compile_expr(node.source, trace)
+        where = compile_expr(node.where, trace) if node.where is not None else None
+    body = compile_expr(node.body, trace) if node.body is not None else None
 
     if kind in ("any", "all", "count"):
         empty = {"any": False, "all": True, "count": 0}[kind]
