@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .lang import ast as A
@@ -39,11 +39,34 @@ def resolve(names: dict, path: tuple[str, ...]) -> Any:
 
 @dataclass(frozen=True)
 class _RuleGroup:
-    """Rules of one scope evaluated on the same contexts, and what decides whether a fact is worth asserting."""
+    """Rules of one scope evaluated on the same contexts, compiled to tests over a bit set of rules.
 
-    rules: list[tuple]  # (rule, dated, required natives, required derived, all derived props)
+    Bit i stands for the group's i-th rule. A context starts with every rule in effect on its date
+    alive; each test is run only while a rule that needs it is alive, and kills the rules it
+    refutes. Shared tests run once per context, and a context pays per test, not per rule.
+    """
+
+    rules: tuple  # the group's rules, bit i = rules[i]
     pair_keys: tuple[str, ...]  # line fields every rule of the group requires equal (line pairs)
     known: dict[str, bool]  # derived props true on every context the pair keys let through
+    start: int  # rules alive before any test (not refuted by a known prop)
+    dated: tuple[tuple[int, Any], ...]  # (bit, rule) of rules with effective dates
+    natives: tuple  # (prop, path, type, need, keep-not-needed, {value: rules wanting it})
+    required: tuple  # (prop, closure, need, alive-if-true, alive-if-false)
+    extra: tuple  # (prop, closure, need): other derived props a live rule tests
+    _in_effect: dict = field(default_factory=dict, compare=False)  # date of service -> alive mask
+
+    def in_effect(self, dos: str) -> int:
+        alive = self._in_effect.get(dos)
+        if alive is None:
+            alive = self.start
+            for bit, rule in self.dated:
+                if not rule.applies_on(dos):
+                    alive &= ~bit
+            if len(self._in_effect) > 10_000:
+                self._in_effect.clear()
+            self._in_effect[dos] = alive
+        return alive
 
 
 def _equal_line_fields(node: A.Node) -> str | None:
@@ -53,6 +76,50 @@ def _equal_line_fields(node: A.Node) -> str | None:
         if a and b and len(a) == len(b) == 2 and a[1] == b[1] and {a[0], b[0]} == {"line", "other"}:
             return a[1]
     return None
+
+
+def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
+    """The group's tests in the order they are run: required natives (cheap), then required
+    derived atoms (each rule's first before any rule's second, so costly tests that rules put
+    last stay last), then the remaining atoms of rules still alive."""
+    known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
+    start, dated = 0, []
+    native_wants: dict[str, dict] = {}  # prop -> {value: mask}
+    want_true: dict[str, int] = {}
+    want_false: dict[str, int] = {}
+    rank: dict[str, tuple[int, int]] = {}
+    extra: dict[str, int] = {}
+    for i, item in enumerate(items):
+        bit = 1 << i
+        if any(known.get(a.prop) is not None and known[a.prop] != a.want for a in item.required):
+            continue  # refuted on every context of the group
+        start |= bit
+        if item.rule.effective_from is not None or item.rule.effective_to is not None:
+            dated.append((bit, item.rule))
+        for n in item.required_native:
+            wants = native_wants.setdefault(n.prop, {})
+            wants[n.value] = wants.get(n.value, 0) | bit
+        for position, a in enumerate(a for a in item.required if a.prop not in known):
+            masks = want_true if a.want else want_false
+            masks[a.prop] = masks.get(a.prop, 0) | bit
+            rank[a.prop] = min(rank.get(a.prop, (position, len(rank))), (position, len(rank)))
+        for a in item.derived:
+            if a.prop not in known:
+                extra[a.prop] = extra.get(a.prop, 0) | bit
+    paths, fns = plan.planner.native_paths, plan.derived_fns
+    natives = []
+    for prop, wants in native_wants.items():
+        need = 0
+        for mask in wants.values():
+            need |= mask
+        path, t = paths[prop]
+        natives.append((prop, path, t, need, ~need, wants))
+    required = []
+    for prop in sorted(rank, key=rank.get):
+        yes, no = want_true.get(prop, 0), want_false.get(prop, 0)
+        required.append((prop, fns[prop], yes | no, ~no, ~yes))
+    return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(natives),
+                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()))
 
 
 def _scope_checks(plan) -> list[_RuleGroup]:
@@ -66,23 +133,12 @@ def _scope_checks(plan) -> list[_RuleGroup]:
             fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
                                    if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones
         by_keys.setdefault(fields, []).append(item)
-    groups = []
-    for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0])):
-        rules = [
-            (item.rule, item.rule.effective_from is not None or item.rule.effective_to is not None,
-             tuple((n.prop, n.value) for n in item.required_native),
-             tuple((a.prop, a.want) for a in item.required),
-             tuple(a.prop for a in item.derived))
-            for item in items
-        ]
-        known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
-        groups.append(_RuleGroup(rules, pair_keys, known))
-    return groups
+    return [_compile_group(plan, items, pair_keys)
+            for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))]
 
 
 # Per scope plan, built on first use; weak, so a program dropped on reload takes its groups with it.
 _GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_UNSET = object()
 
 
 def _checks_for(plan) -> list[_RuleGroup]:
@@ -99,43 +155,34 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
     for scope, plan in program.scopes.items():
         facts = []
         paths = plan.planner.native_paths
-        fns = plan.derived_fns
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
             for key, names, dos in contexts(scope, view, group.pair_keys):
-                ctx.vars, ctx.dos = names, dos
+                alive = group.in_effect(dos)
                 native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
-                derived: dict[str, bool] = dict(group.known)  # line.date == other.date holds within a pair group
-                live = False
-                for rule, dated, natives, required, props in group.rules:
-                    if dated and not rule.applies_on(dos):
-                        continue
-                    alive = True
-                    for prop, want in natives:  # cheap tests first: skip costly derivations
-                        value = native.get(prop, _UNSET)
-                        if value is _UNSET:
-                            path, t = paths[prop]
-                            value = native[prop] = fact_value(resolve(names, path), t)
-                        if value != want:
-                            alive = False
-                            break
-                    if not alive:
-                        continue
-                    for prop, want in required:
-                        value = derived.get(prop)
-                        if value is None:
-                            value = derived[prop] = fns[prop](ctx) is True
-                        if value != want:
-                            alive = False
-                            break
-                    if not alive:
-                        continue
-                    live = True
-                    for prop in props:
-                        if prop not in derived:
-                            derived[prop] = fns[prop](ctx) is True
-                if not live:
+                for prop, path, t, need, others, wants in group.natives:  # cheap tests first
+                    if alive & need:
+                        value = native[prop] = fact_value(resolve(names, path), t)
+                        alive &= others | wants.get(value, 0)
+                if not alive:
                     continue
+                ctx.vars, ctx.dos = names, dos
+                derived: dict[str, bool] = dict(group.known)  # line.date == other.date holds within a pair group
+                for prop, fn, need, if_true, if_false in group.required:
+                    if alive & need:
+                        if fn(ctx) is True:
+                            derived[prop] = True
+                            alive &= if_true
+                        else:
+                            derived[prop] = False
+                            alive &= if_false
+                            if not alive:
+                                break
+                if not alive:
+                    continue
+                for prop, fn, need in group.extra:
+                    if alive & need and prop not in derived:
+                        derived[prop] = fn(ctx) is True
                 fid = f"f{next(_ids)}"
                 fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
                 for prop, (path, t) in paths.items():
