@@ -5,10 +5,13 @@ compare (``line__code``, ``claim__payer__type``; money in cents), the date of
 service, and the derived booleans ``dN`` precomputed here with the reference
 evaluator, so the network only ever sees constants.
 
-A fact is not asserted when every rule of its scope is already refuted by a
-derived atom it requires (a PTP rule whose table lookup found no pair, a
-duplicate rule whose lines differ): the network would drop it anyway, and
-line-pair facts grow with the square of the line count.
+Only the derived booleans of rules not already refuted here are put in a
+fact: in the network a comparison with an absent property never matches, so
+a refuted rule still fails there, and the C core's cost grows with the
+properties of each fact. A fact is not asserted at all when every rule of its
+scope is refuted (a PTP rule whose table lookup found no pair, a duplicate
+rule whose lines differ): line-pair facts grow with the square of the line
+count.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class _RuleGroup:
     natives: tuple  # (prop, path, type, need, keep-not-needed, {value: rules wanting it})
     required: tuple  # (prop, closure, need, alive-if-true, alive-if-false)
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
+    tested: dict[int, tuple[str, ...]]  # rule bit -> the derived props the rule tests
     _in_effect: dict = field(default_factory=dict, compare=False)  # date of service -> alive mask
 
     def in_effect(self, dos: str) -> int:
@@ -118,8 +122,9 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
     for prop in sorted(rank, key=rank.get):
         yes, no = want_true.get(prop, 0), want_false.get(prop, 0)
         required.append((prop, fns[prop], yes | no, ~no, ~yes))
+    tested = {1 << i: tuple(dict.fromkeys(a.prop for a in item.derived)) for i, item in enumerate(items)}
     return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(natives),
-                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()))
+                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
 
 
 def _scope_checks(plan) -> list[_RuleGroup]:
@@ -189,7 +194,12 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                     value = native[prop] if prop in native else fact_value(resolve(names, path), t)
                     if value is not None:
                         fact[prop] = value
-                fact.update(derived)
+                tested = group.tested
+                while alive:  # only what live rules test: every comparison with an absent property fails
+                    bit = alive & -alive
+                    for prop in tested[bit]:
+                        fact[prop] = derived[prop]
+                    alive ^= bit
                 facts.append(fact)
                 keys[fid] = key
         if facts:
