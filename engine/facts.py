@@ -1,11 +1,11 @@
 """Facts for the Rete engine: one flat dict per claim / line / line pair / diagnosis.
 
-A fact holds only what the network tests: the scalar paths the scope's rules
-compare (``line__code``, ``claim__payer__type``; money in cents), the date of
-service, and the derived booleans ``dN`` precomputed here with the reference
-evaluator, so the network only ever sees constants.
+A fact holds only what the network tests: the scalar paths the rules compare
+(``line__code``, ``claim__payer__type``; money in cents), the date of service,
+and the derived booleans ``dN`` precomputed here with the reference evaluator,
+so the network only ever sees constants.
 
-Only the derived booleans of rules not already refuted here are put in a
+Only the paths and booleans of rules not already refuted here are put in a
 fact: in the network a comparison with an absent property never matches, so
 a refuted rule still fails there, and the C core's cost grows with the
 properties of each fact. A fact is not asserted at all when every rule of its
@@ -19,25 +19,17 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .lang import ast as A
-from .lang.types import SCALARS
+from .lang.evaluate import compile_expr
+from .lang.types import INTEGER, MONEY, NUMBER, SCALARS
 from .plan import fact_value, path_type
+from .plan import natives as natives_of
 from .program import Program
 from .views import Key, contexts
 
 _ids = itertools.count()
-
-
-def resolve(names: dict, path: tuple[str, ...]) -> Any:
-    """The value at a path like ("claim", "payer", "type") in the bound names; None when absent."""
-    value = names.get(path[0])
-    for part in path[1:]:
-        if value is None:
-            return None
-        value = value.get(part)
-    return value
 
 
 @dataclass(frozen=True)
@@ -54,10 +46,11 @@ class _RuleGroup:
     known: dict[str, bool]  # derived props true on every context the pair keys let through
     start: int  # rules alive before any test (not refuted by a known prop)
     dated: tuple[tuple[int, Any], ...]  # (bit, rule) of rules with effective dates
-    natives: tuple  # (prop, path, type, need, keep-not-needed, {value: rules wanting it})
+    natives: tuple  # (prop, read, need, keep-not-needed, {value: rules wanting it})
     required: tuple  # (prop, closure, need, alive-if-true, alive-if-false)
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
     tested: dict[int, tuple[str, ...]]  # rule bit -> the derived props the rule tests
+    fields: dict[int, tuple]  # rule bit -> (prop, read) of the scalar paths the rule tests
     _in_effect: dict = field(default_factory=dict, compare=False)  # date of service -> alive mask
 
     def in_effect(self, dos: str) -> int:
@@ -110,21 +103,35 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         for a in item.derived:
             if a.prop not in known:
                 extra[a.prop] = extra.get(a.prop, 0) | bit
-    paths, fns = plan.planner.native_paths, plan.derived_fns
+    fns = plan.derived_fns
+    read = {prop: _reader(path, t) for prop, (path, t) in plan.planner.native_paths.items()}
     natives = []
     for prop, wants in native_wants.items():
         need = 0
         for mask in wants.values():
             need |= mask
-        path, t = paths[prop]
-        natives.append((prop, path, t, need, ~need, wants))
+        natives.append((prop, read[prop], need, ~need, wants))
     required = []
     for prop in sorted(rank, key=rank.get):
         yes, no = want_true.get(prop, 0), want_false.get(prop, 0)
         required.append((prop, fns[prop], yes | no, ~no, ~yes))
     tested = {1 << i: tuple(dict.fromkeys(a.prop for a in item.derived)) for i, item in enumerate(items)}
+    fields = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(n.prop for n in natives_of(item.cond)))
+              for i, item in enumerate(items)}
     return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(natives),
-                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
+                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()), tested, fields)
+
+
+def _reader(path: tuple[str, ...], t) -> Callable:
+    """A scalar path's fact value in a context: the evaluator's fused path read, converted only
+    for the types the fact stores differently (money in cents, whole numbers as int)."""
+    node: A.Node = A.Var(path[0])
+    for name in path[1:]:
+        node = A.Field(node, name)
+    get = compile_expr(node)
+    if t in (MONEY, INTEGER, NUMBER):
+        return lambda ctx: fact_value(get(ctx), t)
+    return get
 
 
 def _scope_checks(plan) -> list[_RuleGroup]:
@@ -159,19 +166,18 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
     keys: dict[str, Key] = {}
     for scope, plan in program.scopes.items():
         facts = []
-        paths = plan.planner.native_paths
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
             for key, names, dos in contexts(scope, view, group.pair_keys):
                 alive = group.in_effect(dos)
-                native: dict[str, Any] = {}  # prop -> fact value, resolved once per context
-                for prop, path, t, need, others, wants in group.natives:  # cheap tests first
+                ctx.vars, ctx.dos = names, dos
+                native: dict[str, Any] = {}  # prop -> fact value, read once per context
+                for prop, read, need, others, wants in group.natives:  # cheap tests first
                     if alive & need:
-                        value = native[prop] = fact_value(resolve(names, path), t)
+                        value = native[prop] = read(ctx)
                         alive &= others | wants.get(value, 0)
                 if not alive:
                     continue
-                ctx.vars, ctx.dos = names, dos
                 derived: dict[str, bool] = dict(group.known)  # line.date == other.date holds within a pair group
                 for prop, fn, need, if_true, if_false in group.required:
                     if alive & need:
@@ -190,15 +196,15 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                         derived[prop] = fn(ctx) is True
                 fid = f"f{next(_ids)}"
                 fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
-                for prop, (path, t) in paths.items():
-                    value = native[prop] if prop in native else fact_value(resolve(names, path), t)
-                    if value is not None:
-                        fact[prop] = value
-                tested = group.tested
+                tested, fields = group.tested, group.fields
                 while alive:  # only what live rules test: every comparison with an absent property fails
                     bit = alive & -alive
                     for prop in tested[bit]:
                         fact[prop] = derived[prop]
+                    for prop, read in fields[bit]:
+                        value = native[prop] if prop in native else read(ctx)
+                        if value is not None:  # absent: what `is missing` tests
+                            fact[prop] = value
                     alive ^= bit
                 facts.append(fact)
                 keys[fid] = key
