@@ -32,11 +32,13 @@ def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
     view = claim_view(claim)
     facts, keys = build_facts(program, view)
     out.append(f"\nfacts built ({sum(len(f) for f in facts.values())} asserted; contexts whose required "
-               "derived tests are false are not asserted):")
+               "tests are false are not asserted):")
     for scope_facts in facts.values():
         for fact in scope_facts:
             out.append("  " + json.dumps({k: v for k, v in fact.items()}, default=str))
-    derived = {a.prop: A.to_text(a.node) for a in program.scopes[rule.scope].planner.derived.values()}
+    planner = program.scopes[rule.scope].planner
+    derived = {a.prop: A.to_text(a.node) for a in planner.derived.values()}
+    derived.update((prop, A.to_text(node)) for prop, (node, _) in planner.values.items())
     if derived:
         out.append("  where: " + "; ".join(f"{k} = {v}" for k, v in derived.items()))
     traced = compile_expr(rule.condition, trace=True)

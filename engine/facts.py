@@ -17,13 +17,15 @@ count.
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .lang import ast as A
 from .lang.evaluate import compile_expr
-from .lang.types import INTEGER, MONEY, NUMBER, SCALARS
+from .lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 from .plan import fact_value, path_type
 from .plan import natives as natives_of
 from .program import Program
@@ -105,6 +107,7 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
                 extra[a.prop] = extra.get(a.prop, 0) | bit
     fns = plan.derived_fns
     read = {prop: _reader(path, t) for prop, (path, t) in plan.planner.native_paths.items()}
+    read.update((prop, _value_reader(node, kind)) for prop, (node, kind) in plan.planner.values.items())
     natives = []
     for prop, wants in native_wants.items():
         need = 0
@@ -132,6 +135,35 @@ def _reader(path: tuple[str, ...], t) -> Callable:
     if t in (MONEY, INTEGER, NUMBER):
         return lambda ctx: fact_value(get(ctx), t)
     return get
+
+
+NOT_COMPARABLE = "~not comparable~"  # a computed value of another type than the constants it is compared with
+
+
+def _value_reader(node: A.Node, kind: str) -> Callable:
+    """A computed value (``lookup(...).mai``) as the fact stores it for comparison with constants of
+    one kind. The network compares a number with a string by coercing one of them, where the
+    evaluator finds them unequal, so a value of the other kind becomes a string equal to no
+    constant (and unequal to all of them)."""
+    get = compile_expr(node)
+    if kind == STRING:
+        def read_string(ctx):
+            value = get(ctx)
+            return value if value is None or type(value) is str else NOT_COMPARABLE
+
+        return read_string
+
+    def read_number(ctx):
+        value = get(ctx)
+        if value is None or type(value) is int:
+            return value
+        if isinstance(value, (bool, int)):
+            return int(value)  # True == 1, as in the evaluator
+        if isinstance(value, (Decimal, float)) and math.isfinite(value):
+            return int(value) if value == int(value) else float(value)
+        return NOT_COMPARABLE  # a string, a list, NaN: equal to no whole number
+
+    return read_number
 
 
 def _scope_checks(plan) -> list[_RuleGroup]:

@@ -6,6 +6,11 @@ form and each leaf becomes either
 
 - a *native* test the network runs: ``path op constant``, ``path in [..]``
   (a few values), ``path is missing`` on a scalar field; or
+- a native test on a *computed value* ``vN``: an expression that is not a
+  path (a table column, ``len(...)``) compared for equality with numbers or
+  with strings. The fact builder computes the value once per context, and
+  every rule comparing it (add-on type 1, 2 or 3; MAI 1 or 2-3) is matched by
+  the network; or
 - a *derived* boolean the fact builder precomputes with the reference
   evaluator (function calls, table lookups, value sets, quantifiers, regex,
   arithmetic, path-to-path comparisons) and stores in the fact as ``dN``.
@@ -98,13 +103,25 @@ def _const_for(value, t: Type):
     return None
 
 
+def _constant_kind(values: list) -> str | None:
+    """INTEGER when every constant is a whole number, STRING when every one is a string."""
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return INTEGER
+    if values and all(isinstance(v, str) for v in values):
+        return STRING
+    return None
+
+
 class Planner:
-    """Plans the rules of one scope; derived atoms are shared across its rules by their text."""
+    """Plans the rules of one scope; derived atoms and computed values are shared across its rules by
+    their text."""
 
     def __init__(self, scope: str):
         self.scope = scope
         self.derived: dict[str, Derived] = {}  # text -> atom (want=True)
         self.native_paths: dict[str, tuple[tuple[str, ...], Type]] = {}
+        self.values: dict[str, tuple[A.Node, str]] = {}  # prop -> (expression, INTEGER or STRING)
+        self._value_props: dict[tuple[str, str], str] = {}  # (text, kind) -> prop
 
     def _derived(self, node: A.Node, want: bool) -> Derived:
         text = A.to_text(node)
@@ -128,6 +145,35 @@ class Planner:
         self.native_paths[prop] = (path, t)
         return Native(prop, path, op, value)
 
+    def _value(self, node: A.Node, kind: str) -> str:
+        key = (A.to_text(node), kind)
+        prop = self._value_props.get(key)
+        if prop is None:
+            prop = self._value_props[key] = f"v{len(self._value_props)}"
+            self.values[prop] = (node, kind)
+        return prop
+
+    def _computed(self, node: A.Node, consts: list) -> str | None:
+        """The computed-value prop for an expression compared with these constants, or None when it
+        stays a derived test (a path, a constant, or constants of mixed or other types)."""
+        if A.path_of(node) is not None or isinstance(node, (A.Const, A.ListExpr, A.ValueSet)):
+            return None
+        if any(isinstance(n, A.Var) and n.name not in SCOPE_VARS[self.scope] for n in A.walk(node)):
+            return None  # reads a quantifier's variable: only meaningful inside the quantifier
+        kind = _constant_kind(consts)
+        return self._value(node, kind) if kind else None
+
+    def _equality(self, prop: str, op: str, consts: list, negate: bool) -> Cond:
+        """``x == c`` / ``x in [..]`` (op "==") or ``x != c`` / ``x not in [..]`` (op "!=") on a fact
+        property, negated with missing-value semantics: any comparison with a missing x is false."""
+        equal = tuple(Native(prop, (), "==", c) for c in consts)
+        differ = tuple(Native(prop, (), "!=", c) for c in consts)
+        anyof = equal[0] if len(equal) == 1 else Disj(equal)
+        noneof = differ[0] if len(differ) == 1 else Conj(differ)
+        if not negate:
+            return anyof if op == "==" else noneof
+        return Disj((Native(prop, (), "missing"), noneof if op == "==" else anyof))
+
     def plan(self, node: A.Node, negate: bool = False) -> Cond:
         match node:
             case A.Not(operand=o):
@@ -145,6 +191,10 @@ class Planner:
                         if not negate:
                             return self._native(path, t, op, const)
                         return Disj((self._native(path, t, "missing"), self._native(path, t, A.NEGATED_OP[op], const)))
+                if op in ("==", "!="):
+                    prop = self._computed(left, [v])
+                    if prop is not None:
+                        return self._equality(prop, op, [v], negate)
             case A.In(item=item, container=A.ListExpr(items=values), negated=neg) if 0 < len(values) <= MAX_NATIVE_IN:
                 target = self._scalar_path(item)
                 consts = [v.value for v in values if isinstance(v, A.Const)]
@@ -158,6 +208,10 @@ class Planner:
                         if neg:  # `x not in L`: false when x is missing
                             return Conj(diffs)
                         return Disj((self._native(path, t, "missing"), Conj(diffs)))  # not (x in L)
+                elif len(consts) == len(values):
+                    prop = self._computed(item, consts)
+                    if prop is not None:
+                        return self._equality(prop, "!=" if neg else "==", consts, negate)
             case A.Missing(subject=s, negated=neg):
                 target = self._scalar_path(s)
                 if target is not None:

@@ -89,20 +89,20 @@ def test_alternatives_are_capped_per_ruleset(tmp_path):
 def test_facts_wider_than_the_property_limit_are_cut_per_ruleset(tmp_path):
     # 130 rules x 2 distinct derived tests = 260 properties on a line fact: more than one fact may carry.
     # (An OR requires neither test, so every rule stays live and every test is computed into the fact.)
-    rules = [_rule(f"TST-LIM-{i:03d}", f'len(line.modifiers) == {i} or starts_with(line.code, "9{i}")')
+    rules = [_rule(f"TST-LIM-{i:03d}", f'line.units == len(line.modifiers) + {i - 1} or starts_with(line.code, "9{i}")')
              for i in range(130)]
     durable = Scrubber([_pack(tmp_path, rules)], replace_bundled=True, backend="durable")
     assert len(durable.program.scopes["line"].planner.derived) + 3 > MAX_FACT_PROPERTIES
     cut = [keep for *_, keep in durable.backend._handles if keep is not None]
     assert cut and all(len(keep) <= MAX_FACT_PROPERTIES for keep in cut)
-    claim = _claim(modifiers=["RT"], code="91000")  # one modifier (rule 1); code starts 91, 910, 9100
+    claim = _claim(units=1, modifiers=["RT"], code="91000")  # 1 unit, one modifier (rule 1); code starts 91, 910, 9100
     hits = _hits(durable, claim)  # without the cut the C core crashed the process here (limit 255)
     assert hits == make_backend("reference", durable.program).run(claim_view(claim_from_dict(claim)))
     assert {durable.program.rules[i].rule.id for i, _ in hits} == {"TST-LIM-001", "TST-LIM-010", "TST-LIM-100"}
 
 
 def test_a_rule_too_big_for_any_ruleset_is_refused_by_lint_and_engine(tmp_path):
-    when = " or ".join(f'len(line.modifiers) == {i}' for i in range(MAX_FACT_PROPERTIES))
+    when = " or ".join(f'line.units == len(line.modifiers) + {i}' for i in range(MAX_FACT_PROPERTIES))
     pack = _pack(tmp_path, [_rule("TST-LIM-BIG", when)])
     issues = [i for i in lint([pack]) if i.code == "engine-limit"]
     assert any("TST-LIM-BIG" in i.message and "fact properties" in i.message for i in issues)

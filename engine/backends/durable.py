@@ -212,7 +212,7 @@ class DurableBackend:
             self.host.set_rulesets(copy.deepcopy(definitions))
         # A shard whose rules test only some of a scope's fact properties gets facts cut down to
         # those when the whole fact would pass the engine's property limit.
-        scope_props = {scope: len(plan.planner.native_paths) + len(plan.planner.derived)
+        scope_props = {scope: len(plan.planner.native_paths) + len(plan.planner.values) + len(plan.planner.derived)
                        for scope, plan in program.scopes.items()}
         self._handles = []
         for s in self.shards:
