@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import weakref
 from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -53,18 +52,17 @@ class _RuleGroup:
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
     tested: dict[int, tuple[str, ...]]  # rule bit -> the derived props the rule tests
     fields: dict[int, tuple]  # rule bit -> (prop, read) of the scalar paths the rule tests
-    _in_effect: dict = field(default_factory=dict, compare=False)  # date of service -> alive mask
+    in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
 
     def in_effect(self, dos: str) -> int:
-        alive = self._in_effect.get(dos)
-        if alive is None:
-            alive = self.start
-            for bit, rule in self.dated:
-                if not rule.applies_on(dos):
-                    alive &= ~bit
-            if len(self._in_effect) > 10_000:
-                self._in_effect.clear()
-            self._in_effect[dos] = alive
+        """The rules in effect on a date (remembered: a batch has a few hundred dates of service)."""
+        alive = self.start
+        for bit, rule in self.dated:
+            if not rule.applies_on(dos):
+                alive &= ~bit
+        if len(self.in_effect_on) > 10_000:
+            self.in_effect_on.clear()
+        self.in_effect_on[dos] = alive
         return alive
 
 
@@ -181,14 +179,10 @@ def _scope_checks(plan) -> list[_RuleGroup]:
             for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))]
 
 
-# Per scope plan, built on first use; weak, so a program dropped on reload takes its groups with it.
-_GROUPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _checks_for(plan) -> list[_RuleGroup]:
-    groups = _GROUPS.get(plan)
+    groups = plan.fact_groups
     if groups is None:
-        groups = _GROUPS[plan] = _scope_checks(plan)
+        groups = plan.fact_groups = _scope_checks(plan)
     return groups
 
 
@@ -200,8 +194,11 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         facts = []
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
+            in_effect = group.in_effect_on
             for key, names, dos in contexts(scope, view, group.pair_keys):
-                alive = group.in_effect(dos)
+                alive = in_effect.get(dos)
+                if alive is None:
+                    alive = group.in_effect(dos)
                 ctx.vars, ctx.dos = names, dos
                 native: dict[str, Any] = {}  # prop -> fact value, read once per context
                 for prop, read, need, others, wants in group.natives:  # cheap tests first

@@ -29,12 +29,13 @@ class CompiledRule:
     derived: list[Derived]  # every derived atom in the condition
 
 
-@dataclass(eq=False)  # identity: the fact builder keeps per-plan state keyed by it
+@dataclass(eq=False)
 class ScopePlan:
     scope: str
     rules: list[CompiledRule]
     planner: Planner
     derived_fns: dict[str, Callable[[Ctx], Any]] = field(default_factory=dict)  # prop -> closure
+    fact_groups: list | None = None  # the fact builder's compiled rule groups, built on first use
 
 
 @dataclass
