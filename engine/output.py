@@ -8,7 +8,6 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
-from .findings import Finding
 from .scrubber import ClaimResult
 
 if TYPE_CHECKING:
@@ -61,17 +60,7 @@ def to_json(results: list[ClaimResult], meta: dict) -> bytes:
 def jsonl_lines(results: Iterable[ClaimResult]) -> Iterable[bytes]:
     """One line per claim: the claim's status and its findings (streams well)."""
     for r in results:
-        yield orjson.dumps({**r.as_dict(), "findings": json_findings(r.findings)}) + b"\n"
-
-
-def json_findings(findings: list[Finding]) -> list:
-    """Findings ready for orjson: a plain Finding as itself, since orjson writes a dataclass as its
-    fields in declaration order (exactly ``as_dict``) without a Python call per finding; when any is
-    another kind (a batch-phase finding, say), every one through its own ``as_dict``."""
-    for f in findings:
-        if type(f) is not Finding:
-            return [f.as_dict() for f in findings]
-    return findings
+        yield orjson.dumps({**r.as_dict(), "findings": [f.as_dict() for f in r.findings]}) + b"\n"
 
 
 def to_csv(results: list[ClaimResult]) -> str:
