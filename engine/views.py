@@ -7,6 +7,7 @@ Money here is Decimal dollars; the fact builder turns it into cents.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any, Iterator, NamedTuple
 
@@ -37,49 +38,82 @@ def _provider(p: Provider | None) -> dict | None:
     return {"npi": p.npi, "name": p.name, "taxonomy": p.taxonomy, "specialty": p.specialty}
 
 
-def _units(u: Decimal):
+def _units(u: int | Decimal) -> int | Decimal:
+    """Whole units as an int, as rules and findings have always shown them; fractional ones stay Decimal."""
+    if type(u) is int:
+        return u
     return int(u) if u == u.to_integral_value() else u
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _dollars(cents: int) -> Decimal:
+    """``Decimal(cents) / 100`` (memoised: a batch bills a few hundred distinct amounts; Decimals are immutable)."""
+    return Decimal(cents) / 100
+
+
 def claim_view(claim: Claim) -> dict[str, Any]:
+    """The claim as the rules read it (see the module docstring); built once per claim."""
+    diagnoses = claim.diagnoses
     dxs = [
         {"code": d.code, "poa": d.poa, "position": d.position, "is_principal": d.position == 1}
-        for d in claim.diagnoses
+        for d in diagnoses
     ]
-    dx_codes = [d.code for d in claim.diagnoses]
-    default_npi = (claim.rendering_provider or claim.billing_provider).npi
-    birth = claim.patient.birth_date
+    dx_codes = [d.code for d in diagnoses]
+    dx_count = len(dx_codes)
+    billing, rendering = claim.billing_provider, claim.rendering_provider
+    default_npi = (rendering or billing).npi
+    claim_type = claim.type
+    patient = claim.patient
+    birth = patient.birth_date
     lines = []
+    append = lines.append
+    first = last = None
+    total_cents = 0
+    codes_by_pointers: dict[tuple[int, ...], tuple[str, ...]] = {}
     for line in claim.lines:
-        lines.append({
+        from_date, to_date, pointers, units = line.from_date, line.to_date, line.diagnosis_pointers, line.units
+        modifiers = line.modifiers
+        codes = codes_by_pointers.get(pointers)  # a claim's lines mostly point at the same diagnoses
+        if codes is None:
+            codes = codes_by_pointers[pointers] = tuple([dx_codes[p - 1] for p in pointers if 0 < p <= dx_count])
+        rendering_npi = line.rendering_npi
+        cents = line.charge_cents
+        total_cents += cents
+        if first is None or from_date < first:
+            first = from_date
+        if last is None or to_date > last:
+            last = to_date
+        append({
             "sequence": line.sequence,
             "code": line.code,
-            "modifiers": list(line.modifiers),
-            "units": _units(line.units),
-            "charge": Decimal(line.charge_cents) / 100,
-            "from_date": line.from_date,
-            "to_date": line.to_date,
+            "modifiers": list(modifiers) if modifiers else [],
+            "units": units if type(units) is int else _units(units),
+            "charge": _dollars(cents),
+            "from_date": from_date,
+            "to_date": to_date,
             "place_of_service": line.place_of_service,
-            "diagnosis_pointers": list(line.diagnosis_pointers),
-            "rendering_npi": line.rendering_npi,
+            "diagnosis_pointers": list(pointers) if pointers else [],
+            "rendering_npi": rendering_npi,
             "revenue_code": line.revenue_code,
             "ndc": line.ndc,
-            "provider_npi": line.rendering_npi or default_npi,
-            "diagnosis_codes": [dx_codes[p - 1] for p in line.diagnosis_pointers if 0 < p <= len(dx_codes)],
-            "patient_age": age_on(birth, line.from_date),
-            "claim_type": claim.type,
+            "provider_npi": rendering_npi or default_npi,
+            "diagnosis_codes": list(codes),
+            "patient_age": age_on(birth, from_date),
+            "claim_type": claim_type,
         })
-    first = min(line.from_date for line in claim.lines)
+    if first is None:  # no lines: fail as min() of nothing did
+        raise ValueError("min() arg is an empty sequence")
+    payer = claim.payer
     view = {
         "claim_id": claim.claim_id,
-        "type": claim.type,
+        "type": claim_type,
         "frequency": claim.frequency,
         "replaces_claim_id": claim.replaces_claim_id,
         "claim_date": claim.claim_date,
-        "payer": {"type": claim.payer.type, "name": claim.payer.name, "id": claim.payer.id},
-        "billing_provider": _provider(claim.billing_provider),
-        "rendering_provider": _provider(claim.rendering_provider),
-        "patient": {"id": claim.patient.id, "sex": claim.patient.sex, "birth_date": birth,
+        "payer": {"type": payer.type, "name": payer.name, "id": payer.id},
+        "billing_provider": _provider(billing),
+        "rendering_provider": _provider(rendering),
+        "patient": {"id": patient.id, "sex": patient.sex, "birth_date": birth,
                     "age": age_on(birth, first)},
         "place_of_service": claim.place_of_service,
         "bill_type": claim.bill_type,
@@ -88,9 +122,9 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "diagnoses": dxs,
         "lines": lines,
         "first_service_date": first,
-        "last_service_date": max(line.to_date for line in claim.lines),
-        "total_charge": Decimal(sum(line.charge_cents for line in claim.lines)) / 100,
-        "line_count": len(claim.lines),
+        "last_service_date": last,
+        "total_charge": _dollars(total_cents),
+        "line_count": len(lines),
         "diagnosis_codes": dx_codes,
         "encounters": [],
         "encounter_problems": [],
@@ -155,7 +189,11 @@ def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
 
 
 def _line(view: dict, sequence: int) -> dict:
-    return next(line for line in view["lines"] if line["sequence"] == sequence)
+    """The line with this sequence (a loop, not next() over a generator: one per finding rendered)."""
+    for line in view["lines"]:
+        if line["sequence"] == sequence:
+            return line
+    raise StopIteration  # as next() did: the key came from this view, so this is a programming error
 
 
 def bind(view: dict, key: Key) -> tuple[dict, str]:
