@@ -49,7 +49,7 @@ class Diagnosis:
 class Line:
     sequence: int
     code: str
-    units: Decimal
+    units: int | Decimal  # an int when given as one, else the exact Decimal
     charge_cents: int
     from_date: str
     to_date: str
