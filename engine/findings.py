@@ -90,11 +90,12 @@ def _text(value: Any) -> str:
 Fill = Callable[[Ctx], str]
 
 
-def _template(parts: list) -> Fill:
-    """A message or fix template compiled to one function of the bound names.
+def _template(parts: list) -> str | Fill:
+    """A message or fix template: its text when it has no ``{expression}`` part (many fixes), else one
+    function of the bound names.
 
-    Constant text is joined once; the usual shapes (no, one or two ``{expression}`` parts) get a
-    function without a loop, since every finding fills two templates.
+    Constant text is joined once; one or two expressions (the usual shapes) get a function without a
+    loop, and string values skip ``_text``: every finding fills two templates.
     """
     head: list[str] = []
     pairs: list[tuple[Callable[[Ctx], Any], str]] = []  # (expression, the constant text after it)
@@ -108,13 +109,14 @@ def _template(parts: list) -> Fill:
             pairs.append((compile_expr(part), ""))
     lead = "".join(head)
     if not pairs:
-        return lambda ctx: lead
+        return lead
     if len(pairs) == 1:
         ((a, a_tail),) = pairs
-        return lambda ctx: lead + _text(a(ctx)) + a_tail
+        return lambda ctx: lead + (x if type(x := a(ctx)) is str else _text(x)) + a_tail
     if len(pairs) == 2:
         (a, a_tail), (b, b_tail) = pairs
-        return lambda ctx: lead + _text(a(ctx)) + a_tail + _text(b(ctx)) + b_tail
+        return lambda ctx: (lead + (x if type(x := a(ctx)) is str else _text(x)) + a_tail
+                            + (y if type(y := b(ctx)) is str else _text(y)) + b_tail)
 
     def fill(ctx: Ctx) -> str:
         text = lead
@@ -134,8 +136,8 @@ class _RuleParts:
     category: str
     severity: str
     title: str
-    message: Fill
-    fix: Fill
+    message: str | Fill  # the text itself when constant
+    fix: str | Fill
     citation: str
     references: list[dict]  # copied per finding (a caller may edit a finding's references)
     rule_pack: str
@@ -205,11 +207,16 @@ class Renderer:
                 table_row = {k: v for k, v in row.items() if not k.startswith("_")}
             if edition is None and self.program.tables is not None:
                 edition = self.program.tables.edition(table, dos)
+        message, fix = parts.message, parts.fix
+        if type(message) is not str:
+            message = message(ctx)
+        if type(fix) is not str:
+            fix = fix(ctx)
         line, other, dx, encounter = key
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
-            parts.rule_id, parts.category, parts.severity, view["claim_id"], line, parts.message(ctx),
-            parts.fix(ctx), parts.title, [other] if other is not None else [], dx, encounter, parts.citation,
+            parts.rule_id, parts.category, parts.severity, view["claim_id"], line, message, fix, parts.title,
+            [other] if other is not None else [], dx, encounter, parts.citation,
             list(map(_copy, parts.references)), parts.rule_pack, parts.pack_version, edition, table_row,
         )
 

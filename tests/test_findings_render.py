@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.findings import Finding, _text
+from engine.findings import Finding, _template, _text
 from engine.inputs import read_bytes, read_path
 from engine.lang import ast as A
 from engine.lang.evaluate import compile_expr
@@ -221,3 +221,16 @@ def test_batch_findings_among_a_claims_findings_write_through_their_as_dict():
     line = list(jsonl_lines([result]))[0]
     assert line == orjson.dumps({**result.as_dict(), "findings": [plain.as_dict(), audit.as_dict()]}) + b"\n"
     assert orjson.loads(line)["findings"][1]["evidence"] == {"n": 2}
+
+
+@pytest.mark.parametrize("parts", [
+    [], ["Fix it."], ["a", "b"], [A.Var("v", (1, 1))], ["Line ", A.Var("v", (1, 1)), "."],
+    [A.Var("v", (1, 1)), " and ", A.Var("w", (1, 1))], ["x", A.Var("v", (1, 1)), "y", "z", A.Var("w", (1, 1))],
+    [A.Var("v", (1, 1)), A.Var("w", (1, 1)), "-", A.Var("v", (1, 1)), "!", A.Var("u", (1, 1))],
+])
+def test_templates_fill_as_the_plain_join(parts, bench_scrubber):
+    for v, w in [("s", 2), (None, True), (Decimal("1.5"), ["a", None]), (3, {"k": 1, "_p": 2})]:
+        ctx = bench_scrubber.program.ctx({"v": v, "w": w}, "2024-08-01")
+        fill = _template(parts)
+        got = fill if isinstance(fill, str) else fill(ctx)
+        assert got == "".join(p if isinstance(p, str) else _plain_text(compile_expr(p)(ctx)) for p in parts)
