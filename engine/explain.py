@@ -15,7 +15,7 @@ from .lang import ast as A
 from .lang.evaluate import compile_expr
 from .program import build_program
 from .rules import Rule
-from .views import claim_view, contexts
+from .views import claim_view, contexts, key_of
 
 
 def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
@@ -42,7 +42,8 @@ def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
     if derived:
         out.append("  where: " + "; ".join(f"{k} = {v}" for k, v in derived.items()))
     traced = compile_expr(rule.condition, trace=True)
-    for key, names, dos in contexts(rule.scope, view):
+    for names, dos in contexts(rule.scope, view):
+        key = key_of(names)
         ctx = program.ctx(names, dos)
         ctx.trace = []
         applies = rule.applies_on(dos)

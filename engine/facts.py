@@ -28,7 +28,7 @@ from .lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 from .plan import fact_value, path_type
 from .plan import natives as natives_of
 from .program import Program
-from .views import Key, contexts
+from .views import Key, contexts, key_of
 
 _ids = itertools.count()
 
@@ -195,7 +195,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
             in_effect = group.in_effect_on
-            for key, names, dos in contexts(scope, view, group.pair_keys):
+            for names, dos in contexts(scope, view, group.pair_keys):
                 alive = in_effect.get(dos)
                 if alive is None:
                     alive = group.in_effect(dos)
@@ -236,7 +236,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                             fact[prop] = value
                     alive ^= bit
                 facts.append(fact)
-                keys[fid] = key
+                keys[fid] = key_of(names)
         if facts:
             by_scope[scope] = facts
     return by_scope, keys

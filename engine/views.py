@@ -138,37 +138,45 @@ def claim_view(claim: Claim) -> dict[str, Any]:
     return view
 
 
-def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterator[tuple[Key, dict, str]]:
-    """Every (key, bound names, date of service) a rule of this scope is evaluated on.
+def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterator[tuple[dict, str]]:
+    """Every (bound names, date of service) a rule of this scope is evaluated on.
 
     ``pair_keys`` narrows line pairs to lines equal on those fields (see :func:`_pair_groups`).
+    Which evaluation it was is :func:`key_of` the names: made only for the few that fire or
+    become facts, not for every context.
     """
     if scope == "claim":
-        yield CLAIM_KEY, {"claim": view}, view["first_service_date"]
+        yield {"claim": view}, view["first_service_date"]
     elif scope == "line":
         for line in view["lines"]:
-            yield Key(line=line["sequence"]), {"claim": view, "line": line}, line["from_date"]
+            yield {"claim": view, "line": line}, line["from_date"]
     elif scope == "line_pair":
         for lines in _pair_groups(view["lines"], pair_keys):
             for a in lines:
                 for b in lines:
                     if a is not b:
-                        yield Key(line=a["sequence"], other=b["sequence"]), {"claim": view, "line": a, "other": b}, a["from_date"]
+                        yield {"claim": view, "line": a, "other": b}, a["from_date"]
     elif scope == "diagnosis":
         for dx in view["diagnoses"]:
-            yield Key(dx=dx["position"]), {"claim": view, "dx": dx}, view["first_service_date"]
+            yield {"claim": view, "dx": dx}, view["first_service_date"]
     elif scope == "encounter":
         for enc in view["encounters"]:
-            yield Key(encounter=enc["encounter_id"]), {"claim": view, "enc": enc}, enc["date_of_service"]
+            yield {"claim": view, "enc": enc}, enc["date_of_service"]
     elif scope == "encounter_line":
         lines = {line["sequence"]: line for line in view["lines"]} if view["encounters"] else {}
         for enc in view["encounters"]:
             for seq, doc in enc["_docs"].items():
                 line = lines[seq]
-                yield (Key(line=seq, encounter=enc["encounter_id"]),
-                       {"claim": view, "enc": enc, "line": line, "doc": doc}, line["from_date"])
+                yield {"claim": view, "enc": enc, "line": line, "doc": doc}, line["from_date"]
     else:  # pragma: no cover - scopes are validated when rules load
         raise ValueError(scope)
+
+
+def key_of(names: dict) -> Key:
+    """The Key of one context from its bound names (positional: this runs for every fact)."""
+    line, other, dx, enc = names.get("line"), names.get("other"), names.get("dx"), names.get("enc")
+    return Key(line["sequence"] if line is not None else None, other["sequence"] if other is not None else None,
+               dx["position"] if dx is not None else None, enc["encounter_id"] if enc is not None else None)
 
 
 def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
@@ -182,7 +190,7 @@ def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
         return [lines]
     groups: dict[tuple, list[dict]] = {}
     for line in lines:
-        value = tuple(line.get(k) for k in keys)
+        value = tuple(map(line.get, keys))
         if None not in value:
             groups.setdefault(value, []).append(line)
     return groups.values()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..program import Program
-from ..views import contexts
+from ..views import contexts, key_of
 from . import Hit
 
 
@@ -17,12 +17,12 @@ class ReferenceBackend:
         hits: set[Hit] = set()
         program = self.program
         for scope, plan in program.scopes.items():
-            for key, names, dos in contexts(scope, view):
+            for names, dos in contexts(scope, view):
                 ctx = None
                 for item in plan.rules:
                     if not item.rule.applies_on(dos):
                         continue
                     ctx = ctx or program.ctx(names, dos)
                     if item.test(ctx) is True:
-                        hits.add((item.index, key))
+                        hits.add((item.index, key_of(names)))
         return hits
