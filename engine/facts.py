@@ -47,11 +47,9 @@ class _RuleGroup:
     known: dict[str, bool]  # derived props true on every context the pair keys let through
     start: int  # rules alive before any test (not refuted by a known prop)
     dated: tuple[tuple[int, Any], ...]  # (bit, rule) of rules with effective dates
-    natives: tuple  # (prop, read, need, keep-not-needed, {value: rules wanting it})
-    required: tuple  # (prop, closure, need, alive-if-true, alive-if-false)
+    tests: tuple  # required tests, cheapest first: (prop, read, need, kept-if-not-needed, wants, derived)
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
-    tested: dict[int, tuple[str, ...]]  # rule bit -> the derived props the rule tests
-    fields: dict[int, tuple]  # rule bit -> (prop, read) of the scalar paths the rule tests
+    tested: dict[int, tuple]  # rule bit -> (prop, read) of every property the rule tests
     in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
 
     def in_effect(self, dos: str) -> int:
@@ -75,16 +73,20 @@ def _equal_line_fields(node: A.Node) -> str | None:
     return None
 
 
+def _cost(node: A.Node) -> int:
+    """A rough price of evaluating an expression: quantifiers loop, lookups and calls cost more."""
+    price = 0
+    for n in A.walk(node):
+        price += 20 if isinstance(n, A.Quant) else 4 if isinstance(n, A.Call) else 1
+    return price
+
+
 def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
-    """The group's tests in the order they are run: required natives (cheap), then required
-    derived atoms (each rule's first before any rule's second, so costly tests that rules put
-    last stay last), then the remaining atoms of rules still alive."""
+    """The group's required tests, cheapest first (a path compared with a constant before a table
+    lookup, a lookup before a quantifier), then the remaining atoms of rules still alive."""
     known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
     start, dated = 0, []
-    native_wants: dict[str, dict] = {}  # prop -> {value: mask}
-    want_true: dict[str, int] = {}
-    want_false: dict[str, int] = {}
-    rank: dict[str, tuple[int, int]] = {}
+    wanted: dict[str, dict] = {}  # prop -> {value it must have: rules requiring it}
     extra: dict[str, int] = {}
     for i, item in enumerate(items):
         bit = 1 << i
@@ -93,34 +95,34 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         start |= bit
         if item.rule.effective_from is not None or item.rule.effective_to is not None:
             dated.append((bit, item.rule))
-        for n in item.required_native:
-            wants = native_wants.setdefault(n.prop, {})
-            wants[n.value] = wants.get(n.value, 0) | bit
-        for position, a in enumerate(a for a in item.required if a.prop not in known):
-            masks = want_true if a.want else want_false
-            masks[a.prop] = masks.get(a.prop, 0) | bit
-            rank[a.prop] = min(rank.get(a.prop, (position, len(rank))), (position, len(rank)))
+        required = [(n.prop, n.value) for n in item.required_native]
+        required += [(a.prop, a.want) for a in item.required if a.prop not in known]
+        for prop, value in required:
+            wants = wanted.setdefault(prop, {})
+            wants[value] = wants.get(value, 0) | bit
         for a in item.derived:
             if a.prop not in known:
                 extra[a.prop] = extra.get(a.prop, 0) | bit
-    fns = plan.derived_fns
-    read = {prop: _reader(path, t) for prop, (path, t) in plan.planner.native_paths.items()}
-    read.update((prop, _value_reader(node, kind)) for prop, (node, kind) in plan.planner.values.items())
-    natives = []
-    for prop, wants in native_wants.items():
+    fns, planner = plan.derived_fns, plan.planner
+    read = {prop: _reader(path, t) for prop, (path, t) in planner.native_paths.items()}
+    read.update((prop, _value_reader(node, kind)) for prop, (node, kind) in planner.values.items())
+    cost = {prop: 1 for prop in planner.native_paths}
+    cost.update((prop, _cost(node)) for prop, (node, _) in planner.values.items())
+    cost.update((a.prop, _cost(a.node)) for a in planner.derived.values())
+    tests = []
+    for prop in sorted(wanted, key=lambda p: cost[p]):  # stable: rules' own order among equals
+        wants = wanted[prop]
         need = 0
         for mask in wants.values():
             need |= mask
-        natives.append((prop, read[prop], need, ~need, wants))
-    required = []
-    for prop in sorted(rank, key=rank.get):
-        yes, no = want_true.get(prop, 0), want_false.get(prop, 0)
-        required.append((prop, fns[prop], yes | no, ~no, ~yes))
-    tested = {1 << i: tuple(dict.fromkeys(a.prop for a in item.derived)) for i, item in enumerate(items)}
-    fields = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(n.prop for n in natives_of(item.cond)))
-              for i, item in enumerate(items)}
-    return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(natives),
-                      tuple(required), tuple((prop, fns[prop], need) for prop, need in extra.items()), tested, fields)
+        derived = prop in fns
+        tests.append((prop, fns[prop] if derived else read[prop], need, ~need, wants, derived))
+    for prop, fn in fns.items():
+        read.setdefault(prop, fn)
+    tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
+        [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
+    return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(tests),
+                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
 
 
 def _reader(path: tuple[str, ...], t) -> Callable:
@@ -200,38 +202,28 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                 if alive is None:
                     alive = group.in_effect(dos)
                 ctx.vars, ctx.dos = names, dos
-                native: dict[str, Any] = {}  # prop -> fact value, read once per context
-                for prop, read, need, others, wants in group.natives:  # cheap tests first
+                values: dict[str, Any] = dict(group.known)  # line.date == other.date holds within a pair group
+                for prop, read, need, others, wants, derived in group.tests:
                     if alive & need:
-                        value = native[prop] = read(ctx)
+                        value = read(ctx)
+                        if derived:
+                            value = value is True
+                        values[prop] = value
                         alive &= others | wants.get(value, 0)
-                if not alive:
-                    continue
-                derived: dict[str, bool] = dict(group.known)  # line.date == other.date holds within a pair group
-                for prop, fn, need, if_true, if_false in group.required:
-                    if alive & need:
-                        if fn(ctx) is True:
-                            derived[prop] = True
-                            alive &= if_true
-                        else:
-                            derived[prop] = False
-                            alive &= if_false
-                            if not alive:
-                                break
+                        if not alive:
+                            break
                 if not alive:
                     continue
                 for prop, fn, need in group.extra:
-                    if alive & need and prop not in derived:
-                        derived[prop] = fn(ctx) is True
+                    if alive & need and prop not in values:
+                        values[prop] = fn(ctx) is True
                 fid = f"f{next(_ids)}"
                 fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
-                tested, fields = group.tested, group.fields
+                tested = group.tested
                 while alive:  # only what live rules test: every comparison with an absent property fails
                     bit = alive & -alive
-                    for prop in tested[bit]:
-                        fact[prop] = derived[prop]
-                    for prop, read in fields[bit]:
-                        value = native[prop] if prop in native else read(ctx)
+                    for prop, read in tested[bit]:
+                        value = values[prop] if prop in values else read(ctx)
                         if value is not None:  # absent: what `is missing` tests
                             fact[prop] = value
                     alive ^= bit
