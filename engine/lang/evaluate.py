@@ -374,17 +374,23 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if type(value) is list else value
 
 
+# The last list indexed on each set of fields, and its index: one tuple per entry, so a reader never
+# sees half an update. Shared by every join on the same fields (the MUE sum and the first-line test
+# both join a claim's lines on code and date), so a claim's lines are indexed once per field set.
+_LAST_INDEX: dict[tuple[str, ...], tuple[Any, dict | None]] = {}
+_NO_INDEX = (None, None)
+
+
 def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
     """The items of ``source`` equal to the probes on ``fields``, through a hash index of the list.
 
-    The index is built once per list (a claim's lines serve every line and line pair of the claim),
+    The index is built once per list and fields (a claim's lines serve every line and line pair),
     so ``sum(o in claim.lines where o.code == line.code ...)`` costs a dict probe per line instead of
     a pass over every line: a hash join. Semantics are the loop's: a missing value equals nothing,
     items stay in list order, and values that cannot be hashed are compared one by one.
     """
     single = probes[0] if len(probes) == 1 else None
     pair = tuple(probes) if len(probes) == 2 else None
-    last: list = [(None, None)]  # (list, its index): one tuple, so a reader never sees half an update
 
     def build(items) -> dict | None:
         index: dict = {}
@@ -412,10 +418,10 @@ def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
         items = source(ctx)
         if not items:
             return items
-        seen, index = last[0]
+        seen, index = _LAST_INDEX.get(fields, _NO_INDEX)
         if seen is not items:
             index = build(items)
-            last[0] = (items, index)
+            _LAST_INDEX[fields] = (items, index)
         if single is not None:  # the commonest joins test one or two fields: no generator
             probe = (_hashable(single(ctx)),)
         elif pair is not None:
