@@ -1,6 +1,6 @@
 """Benchmark (not a test): end-to-end claims/s on generated claims, three ways, in one run.
 
-    python benchmarks/bench_scrub.py [--claims 20000]
+    python benchmarks/bench_scrub.py [--claims 20000] [--wide] [--packs all]
 
 End to end = parse JSON Lines (orjson), validate (jsonschema-rs), normalise,
 build facts, run the rules, render findings, write JSON. Compared in the same
@@ -13,7 +13,10 @@ measured against). Single process, one core; throughput is claims per CPU second
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import random
+import re
 import resource
 import time
 
@@ -27,21 +30,39 @@ from engine.scrubber import Scrubber, batch_gc
 from engine.tables import sample_tables
 from engine.validate import problems
 
+HCPCS = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 FIRST_PACKS = ("integrity", "duplicates", "modifiers", "ncci")
 CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "36415", "93000", "97110"]
 
 
-def generate(n: int, seed: int = 7) -> bytes:
+def sample_codes() -> list[str]:
+    """Every procedure code the bundled sample NCCI tables name (for --wide)."""
+    codes = set()
+    for name in ("mue_practitioner", "ncci_ptp_practitioner", "aoc"):
+        with open(rules_dir() / "tables" / "samples" / f"{name}.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                codes.update(v for k, v in row.items() if k in ("hcpcs_code", "column1", "column2", "add_on_code",
+                                                                  "primary_code") and v)
+    return sorted(c for c in codes if HCPCS.match(c))  # not the AOC placeholder "CCCCC"
+
+
+def generate(n: int, seed: int = 7, wide: bool = False) -> bytes:
+    """Claims of 1-6 lines. By default from 11 codes on 3 dates (the baseline's checks fire often);
+    ``wide``: from every code of the sample tables over every day of 2024, so the memoised lookups,
+    dates and ages see a year of distinct keys, as a real batch would."""
     rng = random.Random(seed)
+    codes = sample_codes() if wide else CODES
+    start = datetime.date(2024, 1, 1)
     out = []
     for i in range(n):
         lines = []
         for s in range(1, rng.randint(1, 6) + 1):
-            lines.append({"sequence": s, "code": rng.choice(CODES), "units": rng.choice([1, 1, 1, 2, 3]),
-                          "charge": f"{rng.randint(10, 400)}.00", "from_date": f"2024-08-{rng.randint(1, 3):02d}",
+            day = start + datetime.timedelta(days=rng.randrange(366)) if wide else datetime.date(2024, 8, rng.randint(1, 3))
+            lines.append({"sequence": s, "code": rng.choice(codes), "units": rng.choice([1, 1, 1, 2, 3]),
+                          "charge": f"{rng.randint(10, 400)}.00", "from_date": day.isoformat(),
                           "modifiers": rng.sample(["25", "59", "XS", "RT", "LT", "91"], rng.choice([0, 0, 0, 1, 2])),
                           "diagnosis_pointers": [1]})
-        out.append({"claim_id": f"B{i}", "type": "professional", "claim_date": "2024-08-20",
+        out.append({"claim_id": f"B{i}", "type": "professional", "claim_date": "2025-01-15" if wide else "2024-08-20",
                     "payer": {"type": "medicare"}, "billing_provider": {"npi": rng.choice(["1234567893", "1234567890"])},
                     "patient": {"id": f"P{i}", "sex": "F", "birth_date": "1960-01-01"},
                     "diagnoses": [{"code": "E11.9"}], "lines": lines})
@@ -138,8 +159,10 @@ def main():
     parser.add_argument("--packs", default=",".join(FIRST_PACKS),
                         help="bundled packs to run (default: the first packs, the checks the baseline repeats; "
                              "'all' for every bundled pack)")
+    parser.add_argument("--wide", action="store_true",
+                        help="claims from every code of the sample tables over all of 2024 (default: 11 codes, 3 dates)")
     args = parser.parse_args()
-    data = generate(args.claims)
+    data = generate(args.claims, wide=args.wide)
     generated_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tables = sample_tables()
     if args.packs == "all":
@@ -149,8 +172,8 @@ def main():
         durable = Scrubber(packs, replace_bundled=True, tables=tables, backend="durable")
     reference = Scrubber(tables=tables, backend="reference", rulebook=durable.rulebook)
     batch_gc()  # as `claimscrub scrub` runs a batch (and the same for all three contenders)
-    print(f"{args.claims} generated claims, {len(durable.program.rules)} rules ({args.packs}), sample tables, "
-          "one process")
+    print(f"{args.claims} generated claims{' (wide)' if args.wide else ''}, {len(durable.program.rules)} rules "
+          f"({args.packs}), sample tables, one process")
     base = timed("plain-Python baseline", lambda: baseline(data, tables), args.repeat)
     dur = timed("durable-rules backend", lambda: run_engine(data, durable), args.repeat)
     ref = timed("reference evaluator", lambda: run_engine(data, reference), args.repeat)
