@@ -74,3 +74,20 @@ def test_a_missing_probe_matches_nothing_and_unhashable_values_are_compared_one_
     assert fn(Ctx({"claim": view, "line": {"code": {"a": 1}}})) == 2
     assert fn(Ctx({"claim": view, "line": {"code": None}})) == 0
     assert fn(Ctx({"claim": {"lines": None}, "line": {"code": "A"}})) == 0
+
+
+@pytest.mark.parametrize("expression", [
+    "sum(o in claim.lines: o.units)",
+    "min(o in claim.lines: o.sequence)",
+    "max(o in claim.lines where o.code == line.code: o.units)",
+    "sum(o in claim.lines where o.code == line.code and o.sequence > 1: o.units)",  # a residual where: bound
+])
+@pytest.mark.parametrize("claim", sorted(CLAIMS))
+def test_a_quantifier_reading_one_field_of_each_item_agrees_with_the_plain_loop(expression, claim):
+    node = parse(expression)
+    fast, plain = compile_expr(node), compile_expr(node, trace=True)
+    view = {"lines": CLAIMS[claim]}
+    for line in CLAIMS[claim]:
+        names = {"claim": view, "line": line}
+        assert fast(Ctx(names, line["from_date"])) == plain(Ctx(dict(names), line["from_date"], trace=[]))
+        assert names == {"claim": view, "line": line}  # nothing left bound

@@ -422,14 +422,20 @@ def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
         if seen is not items:
             index = build(items)
             _LAST_INDEX[fields] = (items, index)
-        if single is not None:  # the commonest joins test one or two fields: no generator
-            probe = (_hashable(single(ctx)),)
-        elif pair is not None:
-            probe = (_hashable(pair[0](ctx)), _hashable(pair[1](ctx)))
+        if pair is not None:  # the commonest joins test one or two fields: no generator
+            a, b = pair[0](ctx), pair[1](ctx)
+            if a is None or b is None:
+                return ()
+            probe = (tuple(a) if type(a) is list else a, tuple(b) if type(b) is list else b)
+        elif single is not None:
+            a = single(ctx)
+            if a is None:
+                return ()
+            probe = (tuple(a) if type(a) is list else a,)
         else:
             probe = tuple(_hashable(p(ctx)) for p in probes)
-        if None in probe:
-            return ()
+            if None in probe:
+                return ()
         if index is not None:
             try:
                 return index.get(probe, ())
@@ -445,6 +451,12 @@ def _equal(a: Any, b: Any) -> bool:
         return a == b
     except TypeError:  # pragma: no cover - == between built-in values does not raise
         return False
+
+
+def _item_field(node: A.Node | None, var: str) -> str | None:
+    """``o.f`` -> "f" for a quantifier over ``o``."""
+    path = A.path_of(node) if node is not None else None
+    return path[1] if path and len(path) == 2 and path[0] == var else None
 
 
 def _quant(node: A.Quant, trace: bool) -> Fn:
@@ -494,10 +506,19 @@ def _quant(node: A.Quant, trace: bool) -> Fn:
 
         return quantify
 
+    item_field = _item_field(node.body, var) if where is None and not trace else None
+
     def values(ctx) -> list:
         items = source(ctx)
         if not items:
             return []
+        if item_field is not None:  # sum(o in ...: o.units): read the field, bind nothing
+            out = []
+            for item in items:
+                value = item.get(item_field) if type(item) is dict else _get(item, item_field)
+                if value is not None:
+                    out.append(value)
+            return out
         names = ctx.vars
         saved = names.get(var, _UNBOUND)
         out = []
