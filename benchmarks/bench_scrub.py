@@ -57,9 +57,10 @@ def generate(n: int, seed: int = 7, wide: bool = False) -> bytes:
     for i in range(n):
         lines = []
         for s in range(1, rng.randint(1, 6) + 1):
-            day = start + datetime.timedelta(days=rng.randrange(366)) if wide else datetime.date(2024, 8, rng.randint(1, 3))
             lines.append({"sequence": s, "code": rng.choice(codes), "units": rng.choice([1, 1, 1, 2, 3]),
-                          "charge": f"{rng.randint(10, 400)}.00", "from_date": day.isoformat(),
+                          "charge": f"{rng.randint(10, 400)}.00",
+                          "from_date": (start + datetime.timedelta(days=rng.randrange(366))).isoformat() if wide
+                          else f"2024-08-{rng.randint(1, 3):02d}",
                           "modifiers": rng.sample(["25", "59", "XS", "RT", "LT", "91"], rng.choice([0, 0, 0, 1, 2])),
                           "diagnosis_pointers": [1]})
         out.append({"claim_id": f"B{i}", "type": "professional", "claim_date": "2025-01-15" if wide else "2024-08-20",
