@@ -42,6 +42,8 @@ EXPRESSIONS = [
     " and o.provider_npi == line.provider_npi: o.code == \"20610\")",
     "count(o in claim.lines where o.modifiers == line.modifiers and o.code == line.code)",
     "count(o in claim.lines where o.code == o.code)",  # not a join: both sides are the item
+    "count(o in claim.lines where o.code == line.code and o.from_date == line.from_date"
+    " and o.provider_npi == line.provider_npi)",  # three fields
     "count(o in claim.lines where o.code == line.code and o.code == line.code)",
 ]
 
@@ -74,6 +76,8 @@ def test_a_missing_probe_matches_nothing_and_unhashable_values_are_compared_one_
     assert fn(Ctx({"claim": view, "line": {"code": {"a": 1}}})) == 2
     assert fn(Ctx({"claim": view, "line": {"code": None}})) == 0
     assert fn(Ctx({"claim": {"lines": None}, "line": {"code": "A"}})) == 0
+    hashable = {"lines": [{"code": "A"}, {"code": "B"}]}  # an index, probed with a value it cannot hash
+    assert fn(Ctx({"claim": hashable, "line": {"code": {"a": 1}}})) == 0
 
 
 @pytest.mark.parametrize("expression", [
