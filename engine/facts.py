@@ -2,8 +2,9 @@
 
 A fact holds only what the network tests: the scalar paths the rules compare
 (``line__code``, ``claim__payer__type``; money in cents), the date of service,
-and the derived booleans ``dN`` precomputed here with the reference evaluator,
-so the network only ever sees constants.
+the values ``vN`` of expressions rules compare with constants (a table
+column), and the derived booleans ``dN`` precomputed here with the reference
+evaluator, so the network only ever sees constants.
 
 Only the paths and booleans of rules not already refuted here are put in a
 fact: in the network a comparison with an absent property never matches, so
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
 from .lang import ast as A
