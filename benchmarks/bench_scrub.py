@@ -8,6 +8,13 @@ run: the durable-rules backend, the reference evaluator, and a plain-Python
 baseline doing the same checks by hand (the ceiling the engine's overhead is
 measured against). Single process, one core; throughput is claims per CPU second of the process
 (the wall-clock figure is printed beside it). Peak RSS from getrusage.
+
+On a shared machine the CPU time drifts between runs; instruction counts do not. Per claim:
+
+    for r in 1 3; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/bench_scrub.py --claims 1000 --only durable --repeat $r; done
+
+and (second "Collected" - first) / 2,000 claims.
 """
 
 from __future__ import annotations
@@ -160,6 +167,8 @@ def main():
     parser.add_argument("--packs", default=",".join(FIRST_PACKS),
                         help="bundled packs to run (default: the first packs, the checks the baseline repeats; "
                              "'all' for every bundled pack)")
+    parser.add_argument("--only", choices=("baseline", "durable", "reference"),
+                        help="run one contender only (for counting its instructions under valgrind)")
     parser.add_argument("--wide", action="store_true",
                         help="claims from every code of the sample tables over all of 2024 (default: 11 codes, 3 dates)")
     args = parser.parse_args()
@@ -175,9 +184,14 @@ def main():
     batch_gc()  # as `claimscrub scrub` runs a batch (and the same for all three contenders)
     print(f"{args.claims} generated claims{' (wide)' if args.wide else ''}, {len(durable.program.rules)} rules "
           f"({args.packs}), sample tables, one process")
-    base = timed("plain-Python baseline", lambda: baseline(data, tables), args.repeat)
-    dur = timed("durable-rules backend", lambda: run_engine(data, durable), args.repeat)
-    ref = timed("reference evaluator", lambda: run_engine(data, reference), args.repeat)
+    contenders = {"baseline": ("plain-Python baseline", lambda: baseline(data, tables)),
+                  "durable": ("durable-rules backend", lambda: run_engine(data, durable)),
+                  "reference": ("reference evaluator", lambda: run_engine(data, reference))}
+    if args.only:  # one contender, e.g. under valgrind (see the module docstring)
+        label, fn = contenders[args.only]
+        timed(label, fn, args.repeat)
+        return
+    base, dur, ref = (timed(label, fn, args.repeat) for label, fn in contenders.values())
     print(f"ratios: durable/baseline {dur / base:.2f}, reference/baseline {ref / base:.2f}, durable/reference {dur / ref:.2f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB ({generated_rss:.0f} MiB of it once the generated claims were built)")
