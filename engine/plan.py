@@ -159,7 +159,7 @@ class Planner:
         if A.path_of(node) is not None or isinstance(node, (A.Const, A.ListExpr, A.ValueSet)):
             return None
         if any(isinstance(n, A.Var) and n.name not in SCOPE_VARS[self.scope] for n in A.walk(node)):
-            return None  # reads a quantifier's variable: only meaningful inside the quantifier
+            return None  # a quantifier (its variable is no scope name): kept whole as a derived test
         kind = _constant_kind(consts)
         return self._value(node, kind) if kind else None
 
