@@ -24,6 +24,7 @@ from engine.rules import load_rulebook
 from engine.tables import sample_tables
 from engine.validate import problems
 from engine.views import claim_view
+from rulepacks import rule_yaml, write_pack
 
 REPO = Path(__file__).resolve().parents[1]
 CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "27280", "27278", "36415",
@@ -168,21 +169,8 @@ COMPUTED = [
 
 @pytest.fixture(scope="module")
 def computed_backends(tmp_path_factory):
-    pack = tmp_path_factory.mktemp("computed")
-    (pack / "pack.yaml").write_text("name: computed\nversion: '1'\n")
-    rules = "".join(
-        f"""  - id: TST-VAL-{i:03d}
-    title: Computed value test
-    category: modifier
-    severity: warning
-    scope: line
-    when: '{when}'
-    message: "Line {{line.sequence}}"
-    fix: Fix it.
-    references: [{{source: test}}]
-    status: active
-""" for i, when in enumerate(COMPUTED))
-    (pack / "TST-VAL.yaml").write_text("# yaml-language-server: $schema=../schemas/rule.schema.json\nrules:\n" + rules)
+    pack = write_pack(tmp_path_factory.mktemp("packs") / "computed",
+                      [rule_yaml(f"TST-VAL-{i:03d}", when) for i, when in enumerate(COMPUTED)])
     tables = sample_tables()
     from engine.scrubber import table_columns
 

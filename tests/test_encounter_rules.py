@@ -24,6 +24,7 @@ from engine.normalize import claim_from_dict
 from engine.resources import rules_dir
 from engine.ruletest import load_cases, scrubber_for
 from engine.views import claim_view
+from rulepacks import write_pack
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = json.loads((REPO / "examples/encounters/claims.json").read_text())
@@ -106,29 +107,21 @@ def test_claims_without_records_build_no_encounter_facts(scrubber):
 
 
 def test_lint_checks_encounter_paths_with_did_you_mean(tmp_path):
-    pack = tmp_path / "pack"
-    pack.mkdir()
-    (pack / "pack.yaml").write_text("name: testpack\nversion: '1'\n")
-    (pack / "TST-ENC-001.yaml").write_text(
-        "# yaml-language-server: $schema=../schemas/rule.schema.json\n"
-        "rules:\n  - id: TST-ENC-001\n    title: A rule with a misspelled encounter field\n"
+    pack = write_pack(tmp_path / "testpack", [
+        "  - id: TST-ENC-001\n    title: A rule with a misspelled encounter field\n"
         "    category: upcoding\n    severity: error\n    scope: encounter_line\n"
         "    when: line.code != enc.em.suported_code and doc.em_statu == \"over\"\n"
         "    message: \"{enc.em.explanation}\"\n    fix: Fix it.\n    references: [{source: test}]\n"
-        "    status: active\n")
+        "    status: active\n"])
     messages = [i.message for i in lint([pack]) if i.code == "type"]
     assert any("'em' has no field 'suported_code'; did you mean 'supported_code'?" in m for m in messages)
     assert any("'doc' has no field 'em_statu'; did you mean 'em_status'?" in m for m in messages)
 
 
 def test_line_scope_cannot_see_the_record(tmp_path):
-    pack = tmp_path / "pack"
-    pack.mkdir()
-    (pack / "pack.yaml").write_text("name: testpack\nversion: '1'\n")
-    (pack / "TST-ENC-002.yaml").write_text(
-        "# yaml-language-server: $schema=../schemas/rule.schema.json\n"
-        "rules:\n  - id: TST-ENC-002\n    title: A line rule reaching for a record\n"
+    pack = write_pack(tmp_path / "testpack", [
+        "  - id: TST-ENC-002\n    title: A line rule reaching for a record\n"
         "    category: upcoding\n    severity: error\n    scope: line\n"
         "    when: enc.em.supported_code == \"99213\"\n"
-        "    message: m\n    fix: Fix it.\n    references: [{source: test}]\n    status: active\n")
+        "    message: m\n    fix: Fix it.\n    references: [{source: test}]\n    status: active\n"])
     assert any("unknown name 'enc'" in i.message for i in lint([pack]) if i.code == "type")

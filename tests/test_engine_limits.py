@@ -20,30 +20,14 @@ from engine.lint import lint
 from engine.normalize import claim_from_dict
 from engine.scrubber import Scrubber
 from engine.views import claim_view
-
-HEADER = "# yaml-language-server: $schema=../schemas/rule.schema.json\nrules:\n"
-
+from rulepacks import rule_yaml, write_pack
 
 def _rule(rule_id: str, when: str, scope: str = "line") -> str:
-    return f"""  - id: {rule_id}
-    title: Limit test rule
-    category: modifier
-    severity: warning
-    scope: {scope}
-    when: '{when}'
-    message: "Line {{line.sequence}}"
-    fix: Fix it.
-    references: [{{source: test}}]
-    status: active
-"""
+    return rule_yaml(rule_id, when, scope, title="Limit test rule")
 
 
 def _pack(tmp_path: Path, rules: list[str]) -> Path:
-    pack = tmp_path / "limits"
-    pack.mkdir()
-    (pack / "pack.yaml").write_text("name: limits\nversion: '1'\n")
-    (pack / "TST-LIM.yaml").write_text(HEADER + "".join(rules))
-    return pack
+    return write_pack(tmp_path / "limits", rules)
 
 
 def _claim(units: int = 3, modifiers: list[str] | None = None, code: str = "99213") -> dict:
