@@ -360,6 +360,17 @@ class _Group:
     st_count: int = 0
 
 
+def _amounts(line: dict, seg: list[str], n: int, tag: str, at: int, bases: tuple[str, str], index: int) -> None:
+    """A service line's charge, unit basis and units: elements ``at`` to ``at + 2`` of SV1 or SV2."""
+    e1, e2, e3 = (f"{tag}{at + i:02d}" for i in range(3))
+    line["charge"] = _money(_el(seg, at), f"segment {n} ({tag}): {e1}", f"lines[{index}].charge")
+    basis = _el(seg, at + 1)
+    if basis not in bases:
+        raise _Bad(f"lines[{index}].units",
+                   f"segment {n} ({tag}): {e2} unit basis {_shown(basis)} is not {bases[0]} or {bases[1]}")
+    line["units"] = _units(_el(seg, at + 2), f"segment {n} ({tag}): {e3}", f"lines[{index}].units")
+
+
 class _Walker:
     """State machine over one file's segments; yields items as claims close."""
 
@@ -1234,13 +1245,7 @@ class _Walker:
         try:
             self._procedure(n, "SV101", _el(seg, 1), index)
             line = self.line.data
-            line["charge"] = _money(_el(seg, 2), f"segment {n} (SV1): SV102", f"lines[{index}].charge")
-            basis = _el(seg, 3)
-            if basis not in ("UN", "MJ"):
-                raise _Bad(
-                    f"lines[{index}].units", f"segment {n} (SV1): SV103 unit basis {_shown(basis)} is not UN or MJ"
-                )
-            line["units"] = _units(_el(seg, 4), f"segment {n} (SV1): SV104", f"lines[{index}].units")
+            _amounts(line, seg, n, "SV1", 2, ("UN", "MJ"), index)
             pointers = _el(seg, 7)
             if pointers:
                 self.line.pointers = _pointers(pointers.split(self.comp), n, index)
@@ -1280,13 +1285,7 @@ class _Walker:
                 )
                 return
             self._procedure(n, "SV202", _el(seg, 2), index)
-            line["charge"] = _money(_el(seg, 3), f"segment {n} (SV2): SV203", f"lines[{index}].charge")
-            basis = _el(seg, 4)
-            if basis not in ("UN", "DA"):
-                raise _Bad(
-                    f"lines[{index}].units", f"segment {n} (SV2): SV204 unit basis {_shown(basis)} is not UN or DA"
-                )
-            line["units"] = _units(_el(seg, 5), f"segment {n} (SV2): SV205", f"lines[{index}].units")
+            _amounts(line, seg, n, "SV2", 3, ("UN", "DA"), index)
         except _Bad as bad:
             self.drop_line(bad)
 
