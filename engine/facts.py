@@ -38,12 +38,11 @@ _ids = itertools.count()
 class _RuleGroup:
     """Rules of one scope evaluated on the same contexts, compiled to tests over a bit set of rules.
 
-    Bit i stands for the group's i-th rule. A context starts with every rule in effect on its date
+    Bit i stands for the group's i-th rule (in the scope plan's order). A context starts with every rule in effect on its date
     alive; each test is run only while a rule that needs it is alive, and kills the rules it
     refutes. Shared tests run once per context, and a context pays per test, not per rule.
     """
 
-    rules: tuple  # the group's rules, bit i = rules[i]
     pair_keys: tuple[str, ...]  # line fields every rule of the group requires equal (line pairs)
     known: dict[str, bool]  # derived props true on every context the pair keys let through
     start: int  # rules alive before any test (not refuted by a known prop)
@@ -122,7 +121,7 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         read.setdefault(prop, fn)
     tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
         [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
-    return _RuleGroup(tuple(item.rule for item in items), pair_keys, known, start, tuple(dated), tuple(tests),
+    return _RuleGroup(pair_keys, known, start, tuple(dated), tuple(tests),
                       tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
 
 
