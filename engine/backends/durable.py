@@ -152,10 +152,11 @@ def shard(rules: list[CompiledRule], prefix: str) -> list[Shard]:
         shards.append(Shard(f"{prefix}_{len(shards)}", scopes, current, load.props))
 
     for item in rules:
-        merged = load | rule_load(item)
+        own = rule_load(item)
+        merged = load | own
         if current and (len(current) >= MAX_RULES_PER_RULESET or merged.over()):
             close()
-            current, merged = [], rule_load(item)
+            current, merged = [], own
         current.append(item)
         load = merged
     if current:
