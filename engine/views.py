@@ -101,8 +101,8 @@ def claim_view(claim: Claim) -> dict[str, Any]:
             "patient_age": age_on(birth, from_date),
             "claim_type": claim_type,
         })
-    if first is None:  # no lines: fail as min() of nothing did
-        raise ValueError("min() arg is an empty sequence")
+    if first is None:  # the claim schema requires a line; the view has no dates of service without one
+        raise ValueError(f"claim {claim.claim_id} has no lines")
     payer = claim.payer
     view = {
         "claim_id": claim.claim_id,
