@@ -408,7 +408,7 @@ def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
         for item in items:
             for f, want in zip(fields, probe):
                 have = _hashable(_get(item, f))
-                if have is None or not _equal(have, want):
+                if have is None or have != want:
                     break
             else:
                 out.append(item)
@@ -444,13 +444,6 @@ def _candidates(source: Fn, fields: tuple[str, ...], probes: list[Fn]) -> Fn:
         return scan(items, probe)
 
     return candidates
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return a == b
-    except TypeError:  # pragma: no cover - == between built-in values does not raise
-        return False
 
 
 def _item_field(node: A.Node | None, var: str) -> str | None:
