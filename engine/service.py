@@ -213,7 +213,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     """
     from . import batch
     from .inputs.encounters import encounter_report, index_encounters, link_items
-    from .output import document, json_sections
+    from .output import json_sections, to_json
 
     started = time.perf_counter()
     found: list = []
@@ -238,7 +238,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     encounters = encounter_report(index, links) if index is not None else None
     meta = {**loaded.meta, "seconds": round(time.perf_counter() - started, 3),
             **json_sections(encounters, report)}
-    return orjson.dumps(document(results, meta), option=orjson.OPT_INDENT_2) + b"\n"
+    return to_json(results, meta)
 
 
 def _claim_components() -> dict:
