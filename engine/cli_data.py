@@ -124,9 +124,6 @@ class StoreLess(TableSet):
     def loaded(self, table: str) -> bool:
         return False
 
-    def edition(self, table: str, dos: str) -> str | None:
-        return None
-
     def status(self) -> list[TableStatus]:
         return [TableStatus(d.name, d.title, False, (), 0, (None, None), "-") for d in
                 sorted(default_registry(), key=lambda d: d.name)]

@@ -531,9 +531,10 @@ class TableSet(ABC):
     def loaded(self, table: str) -> bool:
         """Is any edition of this table available? (No data is not a pass.)"""
 
-    @abstractmethod
     def edition(self, table: str, dos: str) -> str | None:
         """The label of the edition that answers for ``dos``."""
+        ed = self.edition_for(table, dos)
+        return ed.label if ed else None
 
     @abstractmethod
     def status(self) -> list[TableStatus]:
@@ -687,11 +688,6 @@ class MemoryTableSet(TableSet):
         mt, ed, rows = found
         return [_dated(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
 
-    def edition(self, table: str, dos: str) -> str | None:
-        mt = self._tables.get(table)
-        ed = pick_edition(mt.editions, dos) if mt else None
-        return ed.label if ed else None
-
     def known(self, table: str) -> bool:
         return table in self._tables or table in self.registry
 
@@ -813,10 +809,6 @@ class LayeredTableSet(TableSet):
 
     def loaded(self, table: str) -> bool:
         return self._layer(table) is not None
-
-    def edition(self, table: str, dos: str) -> str | None:
-        layer = self._layer(table)
-        return layer.edition(table, dos) if layer else None
 
     def edition_for(self, table: str, dos: str) -> Edition | None:
         layer = self._layer(table)

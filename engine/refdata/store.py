@@ -420,10 +420,6 @@ class StoreTableSet(TableSet):
         rows = sorted(self._fetch(table, ed.id, key), key=lambda r: (r.valid_from or "", r.seq))
         return [_dated(row_dict(defn, r, ed.label), r) for r in rows]
 
-    def edition(self, table: str, dos: str) -> str | None:
-        ed = self._edition(table, dos)
-        return ed.label if ed else None
-
     def known(self, table: str) -> bool:
         return table in self.defs or (self.registry is not None and table in self.registry)
 
