@@ -436,8 +436,13 @@ class RawRow:
     seq: int  # file order
 
 
+def within(start: str | None, end: str | None, dos: str) -> bool:
+    """Is ``dos`` inside the window from ``start`` to ``end`` (either open when None)?"""
+    return (start is None or start <= dos) and (end is None or dos <= end)
+
+
 def in_force(row: RawRow, dos: str) -> bool:
-    return (row.valid_from is None or row.valid_from <= dos) and (row.valid_to is None or dos <= row.valid_to)
+    return within(row.valid_from, row.valid_to, dos)
 
 
 def resolve(defn: TableDef, rows: Sequence[RawRow], dos: str) -> list[RawRow]:
@@ -557,8 +562,7 @@ class TableSet(ABC):
         """Does a loaded edition's date range reach ``dos``? Outside it, a missing
         row says nothing about the code (a versioned table before its first quarter)."""
         ed = self.edition_for(table, dos)
-        return ed is not None and (ed.valid_from is None or ed.valid_from <= dos) and (
-            ed.valid_to is None or dos <= ed.valid_to)
+        return ed is not None and within(ed.valid_from, ed.valid_to, dos)
 
     def lists_all(self, table: str, dos: str) -> bool:
         """Does the edition answering for ``dos`` list every key (not a sample of a few)? Only

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 
 from .. import codesets
+from ..tables import within
 from .functions import VARIADIC, Function, register
 from .types import ANY, BOOL, DATE, INTEGER, STRING, ListT
 
@@ -144,7 +145,7 @@ def ended_on(ctx, table: str, *key: str) -> str | None:
     """The last date of service a key's rows covered, when none is in force on the date
     of service and the latest ended before it (a deleted or terminated code); else missing."""
     rows = _history(ctx, table, key)
-    if not rows or any(_in_force(r, ctx.dos) for r in rows):
+    if not rows or any(within(r["_from"], r["_to"], ctx.dos) for r in rows):
         return None
     ended = [r for r in rows if r["_to"] is not None and r["_to"] < ctx.dos]
     if not ended or any(r["_from"] is not None and r["_from"] > ctx.dos for r in rows):
@@ -158,7 +159,7 @@ def starts_on(ctx, table: str, *key: str) -> str | None:
     """The first date a key's rows cover, when that is after the date of service and no
     row is in force on it (a code billed before it became valid); else missing."""
     rows = _history(ctx, table, key)
-    if not rows or any(_in_force(r, ctx.dos) for r in rows):
+    if not rows or any(within(r["_from"], r["_to"], ctx.dos) for r in rows):
         return None
     later = [r for r in rows if r["_from"] is not None and r["_from"] > ctx.dos]
     if not later:
@@ -166,10 +167,6 @@ def starts_on(ctx, table: str, *key: str) -> str | None:
     first = min(later, key=lambda r: r["_from"])
     _cite(ctx, first)
     return first["_from"]
-
-
-def _in_force(row: dict, dos: str) -> bool:
-    return (row["_from"] is None or row["_from"] <= dos) and (row["_to"] is None or dos <= row["_to"])
 
 
 def covers(ctx, table: str) -> bool:
