@@ -35,7 +35,7 @@ from .cloned import (
     find_cloned_sections,
 )
 from .emstats import Benchmark, BenchmarkSet, DistributionResult, compare_providers
-from .encounter import EncounterRejected, encounters_of_claim
+from .encounter import EncounterRejected, encounter_of_claim
 from .findings import Finding, sort_key
 from .inputs.base import InputItem
 from .normalize import ClaimRejected, claim_from_dict
@@ -116,7 +116,7 @@ def claim_facts(data: dict[str, Any], source: str = "") -> ClaimFacts | None:
     issues: list[EncounterIssue] = []
     for i, doc in enumerate(claim.encounters):
         try:
-            (enc,) = encounters_of_claim(replace(claim, encounters=[doc]))
+            enc = encounter_of_claim(claim, doc)
         except EncounterRejected as exc:
             issues.append(EncounterIssue(exc.encounter_id, claim.claim_id, f"{source}:encounters[{i}]", exc.reason))
             continue
@@ -288,7 +288,8 @@ def stats_findings(facts: list[ClaimFacts], benchmarks: BenchmarkSet) -> tuple[l
                                                                                   list[dict]]:
     """CS-AUD-002: every provider with E/M visits against its peers; a finding only where the test is significant."""
     counts, who, claims = _provider_counts(facts)
-    groups: dict[str, tuple[Benchmark, str, dict[str, Counter]]] = {}
+    groups: dict[str, tuple[Benchmark, dict[str, Counter]]] = {}
+    chosen_why: dict[str, str] = {}  # provider -> why its benchmarks were chosen
     not_compared = []
     all_codes = {c for b in benchmarks.benchmarks for c in b.shares}
     for npi in sorted(counts):
@@ -298,16 +299,17 @@ def stats_findings(facts: list[ClaimFacts], benchmarks: BenchmarkSet) -> tuple[l
         if not chosen:
             not_compared.append({"provider_npi": npi, "reason": why})
             continue
+        chosen_why[npi] = why
         for bench in chosen:
             mine = {c: n for c, n in counts[npi].items() if c in bench.shares}
             if mine:
-                groups.setdefault(bench.id, (bench, why, {}))[2][npi] = mine
+                groups.setdefault(bench.id, (bench, {}))[1][npi] = mine
     findings, table = [], []
-    for bench, _, by_provider in groups.values():
+    for bench, by_provider in groups.values():
         results = compare_providers(by_provider, bench, benchmarks.alpha, benchmarks.min_services,
                                     benchmarks.high_level)
         for r in results:
-            chosen_by = benchmarks.for_provider(*who[r.provider_npi])[1]
+            chosen_by = chosen_why[r.provider_npi]
             tested = r.services >= benchmarks.min_services
             flagged = tested and r.p_value is not None and r.p_value < benchmarks.alpha
             table.append({"provider_npi": r.provider_npi, "benchmark_id": bench.id, "claims": claims[r.provider_npi],
