@@ -374,7 +374,7 @@ def _amounts(line: dict, seg: list[str], n: int, tag: str, at: int, bases: tuple
 class _Walker:
     """State machine over one file's segments; yields items as claims close."""
 
-    def __init__(self, source: str, delims: Delimiters, isa_length: int | None = None):
+    def __init__(self, source: str, delims: Delimiters):
         self.source = source
         self.comp = delims.component
         self.elem = delims.element
@@ -383,7 +383,7 @@ class _Walker:
         self.isa_no = self.gs_no = self.st_no = 0
         self.isa_notes: list[Note] = []  # known at the ISA, for every claim of the interchange
         self.st_notes: list[Note] = []  # known in the header, for every claim of the transaction set
-        self.isa_length = isa_length
+        self.isa_length = delims.isa_length
         # envelope
         self.isa_control: str | None = None
         self.isa_seg = 0
@@ -638,7 +638,7 @@ class _Walker:
         self.isa_notes = []
         if len(seg) != 17:
             self.isa_notes.append(make_note(ENVELOPE, f"segment {n} (ISA): has {len(seg) - 1} elements, expected 16"))
-        elif n == 1 and self.isa_length is not None and self.isa_length != 106:
+        elif n == 1 and self.isa_length != 106:
             self.isa_notes.append(
                 make_note(
                     ENVELOPE,
@@ -1394,4 +1394,4 @@ def read_x12(data: bytes, source: str) -> Iterator[InputItem]:
             )
     except InputFormatError as exc:
         raise InputFormatError(f"{source}: {exc}") from None
-    yield from _Walker(source, delims, delims.isa_length).walk(segs, terminated)
+    yield from _Walker(source, delims).walk(segs, terminated)
