@@ -9,6 +9,7 @@ still scrubbed and reported).
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import orjson
 from rich.console import Console
 
 from . import __version__
-from .inputs import InputFormatError, read_bytes, read_path
+from .inputs import InputFormatError, read_bytes, read_file, read_path
 from .rules import SEVERITY_RANK
 
 err = Console(stderr=True, highlight=False)
@@ -65,12 +66,7 @@ def _sources(paths: tuple[str, ...]):
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
                        INPUT_SUFFIXES) if path.is_dir() else [path]
         for file in files:
-            def load(file=file):
-                try:
-                    return file.read_bytes()
-                except OSError as exc:
-                    raise InputFormatError(f"{file}: cannot read ({exc.strerror or exc})") from None
-            yield str(file), load
+            yield str(file), functools.partial(read_file, file)
 
 
 @dataclass

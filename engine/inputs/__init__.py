@@ -89,12 +89,16 @@ def _document(doc, source: str, encounters: list[EncounterDoc] | None) -> Iterat
         yield from _native(doc, source)
 
 
-def read_path(path: str | Path, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
+def read_file(path: str | Path) -> bytes:
+    """A file's bytes; a file that cannot be read is an input error naming it."""
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise InputFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    yield from read_bytes(data, str(path), encounters)
 
 
-__all__ = ["InputItem", "InputFormatError", "read_bytes", "read_path"]
+def read_path(path: str | Path, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
+    yield from read_bytes(read_file(path), str(path), encounters)
+
+
+__all__ = ["InputItem", "InputFormatError", "read_bytes", "read_file", "read_path"]
