@@ -126,23 +126,20 @@ def claim_type() -> RecordT:
     claim = _from_schema(root, root, "claim")
     assert isinstance(claim, RecordT)
     fields = dict(claim.fields)
-    docs = dict(claim.doc)
     fields.pop("encounters", None)
-    for key, (t, d) in COMPUTED["claim"].items():
-        fields[key], docs[key] = t, d
-    patient = fields["patient"]
-    fields["patient"] = _extend(patient, "patient")
-    fields["lines"] = ListT(_extend(fields["lines"].item, "line"))
-    fields["diagnoses"] = ListT(_extend(fields["diagnoses"].item, "diagnosis"))
+    fields["patient"] = _extend(fields["patient"], COMPUTED["patient"], "patient")
+    fields["lines"] = ListT(_extend(fields["lines"].item, COMPUTED["line"], "line"))
+    fields["diagnoses"] = ListT(_extend(fields["diagnoses"].item, COMPUTED["diagnosis"], "diagnosis"))
     fields["rendering_provider"] = fields["billing_provider"]
-    return RecordT("claim", fields, docs)
+    return _extend(RecordT("claim", fields, claim.doc), COMPUTED["claim"])
 
 
-def _extend(record: RecordT, key: str) -> RecordT:
+def _extend(record: RecordT, computed: dict, name: str | None = None) -> RecordT:
+    """The record with computed fields added (their types and docs), optionally renamed."""
     fields, docs = dict(record.fields), dict(record.doc)
-    for name, (t, d) in COMPUTED[key].items():
-        fields[name], docs[name] = t, d
-    return RecordT(key, fields, docs)
+    for field_name, (t, d) in computed.items():
+        fields[field_name], docs[field_name] = t, d
+    return RecordT(name or record.name, fields, docs)
 
 
 def line_type() -> RecordT:
@@ -212,23 +209,14 @@ def encounter_type() -> RecordT:
     root = orjson.loads(schema_path("encounter.schema.json").read_bytes())
     enc = _from_schema(root, root, "encounter")
     assert isinstance(enc, RecordT)
-    fields, docs = dict(enc.fields), dict(enc.doc)
+    fields = dict(enc.fields)
     fields.pop("sections", None)
     fields["link"] = RecordT("link", {"claim_id": STRING, "line_sequences": ListT(INTEGER), "patient_id": STRING,
                                       "provider_npi": STRING})
     for key in ("signature", "em"):
-        fields[key] = _extend_with(fields[key], ENCOUNTER_COMPUTED[key])
-    fields["timed_services"] = ListT(_extend_with(fields["timed_services"].item, ENCOUNTER_COMPUTED["timed_service"]))
-    for name, (t, d) in ENCOUNTER_COMPUTED["encounter"].items():
-        fields[name], docs[name] = t, d
-    return RecordT("encounter", fields, docs)
-
-
-def _extend_with(record: RecordT, computed: dict) -> RecordT:
-    fields, docs = dict(record.fields), dict(record.doc)
-    for name, (t, d) in computed.items():
-        fields[name], docs[name] = t, d
-    return RecordT(record.name, fields, docs)
+        fields[key] = _extend(fields[key], ENCOUNTER_COMPUTED[key])
+    fields["timed_services"] = ListT(_extend(fields["timed_services"].item, ENCOUNTER_COMPUTED["timed_service"]))
+    return _extend(RecordT("encounter", fields, enc.doc), ENCOUNTER_COMPUTED["encounter"])
 
 
 @functools.cache
