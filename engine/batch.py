@@ -209,8 +209,12 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
                     "scopes": scopes, "pairs": [{"encounters": list(m.encounter_ids), "similarity": m.similarity,
                                                  "scope": m.scope} for m in pairs],
                     "threshold_source": config.source}
+        done: set[str] = set()  # a claim documented by two encounters of one cluster gets its finding once
         for eid in ids:
             for ref in where[eid]:
+                if ref.claim_id in done:
+                    continue
+                done.add(ref.claim_id)
                 line = ref.lines[0] if ref.lines else None
                 out.setdefault(ref.claim_id, []).append(AuditFinding(
                     rule_id=CLONED_RULE, category="documentation", severity="warning", claim_id=ref.claim_id,
@@ -224,23 +228,9 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
                     rule_pack=AUDIT_PACK, pack_version=AUDIT_VERSION,
                     data_edition=f"cloned_notes.yaml: threshold {config.threshold:.2f}",
                     encounter=eid, encounters=list(ids), evidence=evidence))
-    for found in out.values():
-        _dedupe_encounter(found)
     summary = {"notes": len(notes), "matching_pairs": len(matches), "clusters": len(clusters),
                "threshold": config.threshold, "k": config.k, "threshold_source": config.source}
     return out, summary
-
-
-def _dedupe_encounter(findings: list[AuditFinding]) -> None:
-    """A claim documented by two encounters of one cluster gets the cluster's finding once."""
-    seen: set[tuple[str, tuple[str, ...]]] = set()
-    kept = []
-    for f in findings:
-        key = (f.evidence["section"], tuple(f.encounters))
-        if key not in seen:
-            seen.add(key)
-            kept.append(f)
-    findings[:] = kept
 
 
 def _provider_counts(facts: Iterable[ClaimFacts]) -> tuple[dict[str, Counter], dict[str, tuple[str | None, str | None]],
