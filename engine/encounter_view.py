@@ -156,14 +156,14 @@ def _timed(enc: Encounter, line: dict, payer_type: str) -> dict[str, Any]:
     else:
         blocks = _linked(enc.timed_services, seq, code)
     minutes = _sum(blocks)
-    infusion = [t for t in blocks if t.service in INFUSION_SERVICES]
+    infusion = _sum([t for t in blocks if t.service in INFUSION_SERVICES])
     return {
         "timed_service": blocks[0].service if blocks else None,
         "timed_minutes": minutes,
         "timed_start_stop": bool(blocks) and all(t.has_start_stop for t in blocks),
         "timed_status": status,
         "timed_supports": supports,
-        "infusion_kind": E.infusion_or_push(_sum(infusion), dos) if _sum(infusion) is not None else None,
+        "infusion_kind": E.infusion_or_push(infusion, dos) if infusion is not None else None,
     }
 
 
