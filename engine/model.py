@@ -45,6 +45,16 @@ class Diagnosis:
     poa: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A payer's claim adjustment (X12 835 CAS): group code, CARC reason and amount."""
+
+    group: str  # CO, PR, OA, PI, CR
+    reason: str  # claim adjustment reason code (CARC)
+    amount_cents: int
+    quantity: int | Decimal | None = None
+
+
 @dataclass(slots=True)
 class Line:
     sequence: int
@@ -59,6 +69,12 @@ class Line:
     rendering_npi: str | None = None
     revenue_code: str | None = None
     ndc: str | None = None
+    # What the payer did with the line (835 SVC / RIF / EOB); None when not known.
+    allowed_cents: int | None = None
+    paid_cents: int | None = None
+    paid_date: str | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    remark_codes: tuple[str, ...] = ()  # RARC
 
 
 @dataclass(slots=True)
@@ -80,3 +96,9 @@ class Claim:
     discharge_date: str | None = None
     encounters: list[dict[str, Any]] = field(default_factory=list)
     source: str | None = None  # where the claim came from: "file.json#3"
+    # What the payer did with the claim (835 CLP / RIF / EOB); None when not known.
+    allowed_cents: int | None = None
+    paid_cents: int | None = None
+    paid_date: str | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    remark_codes: tuple[str, ...] = ()  # RARC

@@ -12,7 +12,7 @@ import functools
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .model import Claim, Diagnosis, Line, Patient, Payer, Provider
+from .model import Adjustment, Claim, Diagnosis, Line, Patient, Payer, Provider
 
 
 class ClaimRejected(Exception):
@@ -184,6 +184,7 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
             line_get("rendering_npi"),
             line_get("revenue_code"),
             line_get("ndc"),
+            *(_payment(ld, cid, f"lines[{i}].") if "paid_amount" in ld or "allowed_amount" in ld else _NO_PAYMENT),
         ))
     if len(lines) > 1:
         seqs = [line.sequence for line in lines]
@@ -225,4 +226,31 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
         discharge_date,
         list(get("encounters", ())),  # encounters
         source,
+        *(_payment(data, cid, "") if "paid_amount" in data or "allowed_amount" in data else _NO_PAYMENT),
+    )
+
+
+_NO_PAYMENT = (None, None, None, (), ())
+
+
+def _opt_cents(value: Any, claim_id: str, field: str) -> int | None:
+    return None if value is None else to_cents(value, claim_id, field)
+
+
+def _payment(data: dict[str, Any], cid: str, prefix: str) -> tuple:
+    """allowed, paid, paid date, adjustments and remark codes of a claim or a line, in Line/Claim field order."""
+    get = data.get
+    adjustments = tuple(
+        Adjustment(
+            a["group"], a["reason"], to_cents(a["amount"], cid, f"{prefix}adjustments[{k}].amount"),
+            None if a.get("quantity") is None else _units(a["quantity"]),
+        )
+        for k, a in enumerate(get("adjustments", ()))
+    )
+    return (
+        _opt_cents(get("allowed_amount"), cid, f"{prefix}allowed_amount"),
+        _opt_cents(get("paid_amount"), cid, f"{prefix}paid_amount"),
+        _opt_date(get("paid_date"), cid, f"{prefix}paid_date"),
+        adjustments,
+        tuple(get("remark_codes", ())),
     )
