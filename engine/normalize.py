@@ -184,7 +184,7 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
             line_get("rendering_npi"),
             line_get("revenue_code"),
             line_get("ndc"),
-            *(_payment(ld, cid, f"lines[{i}].") if "paid_amount" in ld or "allowed_amount" in ld else _NO_PAYMENT),
+            *(_payment(ld, cid, f"lines[{i}].") if not _PAYMENT_KEYS.isdisjoint(ld) else _NO_PAYMENT),
         ))
     if len(lines) > 1:
         seqs = [line.sequence for line in lines]
@@ -226,10 +226,11 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
         discharge_date,
         list(get("encounters", ())),  # encounters
         source,
-        *(_payment(data, cid, "") if "paid_amount" in data or "allowed_amount" in data else _NO_PAYMENT),
+        *(_payment(data, cid, "") if not _PAYMENT_KEYS.isdisjoint(data) else _NO_PAYMENT),
     )
 
 
+_PAYMENT_KEYS = frozenset(("allowed_amount", "paid_amount", "paid_date", "adjustments", "remark_codes"))
 _NO_PAYMENT = (None, None, None, (), ())
 
 

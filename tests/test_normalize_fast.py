@@ -132,11 +132,13 @@ def test_line_field_order_is_what_claim_from_dict_passes():
     """claim_from_dict builds Line and Claim positionally: a reordered dataclass must fail here."""
     assert [f.name for f in dataclasses.fields(Line)] == [
         "sequence", "code", "units", "charge_cents", "from_date", "to_date", "modifiers", "place_of_service",
-        "diagnosis_pointers", "rendering_npi", "revenue_code", "ndc"]
+        "diagnosis_pointers", "rendering_npi", "revenue_code", "ndc",
+        "allowed_cents", "paid_cents", "paid_date", "adjustments", "remark_codes"]
     assert [f.name for f in dataclasses.fields(Claim)] == [
         "claim_id", "type", "patient", "billing_provider", "lines", "diagnoses", "frequency", "replaces_claim_id",
         "claim_date", "payer", "rendering_provider", "place_of_service", "bill_type", "admission_date",
-        "discharge_date", "encounters", "source"]
+        "discharge_date", "encounters", "source",
+        "allowed_cents", "paid_cents", "paid_date", "adjustments", "remark_codes"]
 
 
 def test_every_field_lands_where_it_belongs():
@@ -226,3 +228,29 @@ def test_bind_finds_lines_by_sequence():
     assert (names["line"]["sequence"], names["other"]["sequence"], dos) == (5, 1, "2024-08-04")
     with pytest.raises(StopIteration):
         bind(view, Key(line=9))
+
+
+def test_payment_fields_land_on_claim_and_line():
+    data = claim()
+    data.update(allowed_amount="90.00", paid_amount="72.00", paid_date="2024-09-20", remark_codes=["N130"])
+    data["lines"][0].update(paid_amount=72, allowed_amount="90", paid_date="2024-09-20",
+                            adjustments=[{"group": "CO", "reason": "45", "amount": "18.00"}, {"group": "PR", "reason": "2", "amount": 0}])
+    built = claim_from_dict(data)
+    assert (built.allowed_cents, built.paid_cents, built.paid_date, built.remark_codes) == (9000, 7200, "2024-09-20", ("N130",))
+    line = built.lines[0]
+    assert (line.allowed_cents, line.paid_cents, line.paid_date) == (9000, 7200, "2024-09-20")
+    assert [(a.group, a.reason, a.amount_cents) for a in line.adjustments] == [("CO", "45", 1800), ("PR", "2", 0)]
+    assert claim_from_dict(claim()).paid_cents is None and claim_from_dict(claim()).lines[0].adjustments == ()
+
+
+def test_bad_payment_fields_name_the_field():
+    data = claim()
+    data["lines"][0]["paid_amount"] = "1.234"
+    with pytest.raises(ClaimRejected) as exc:
+        claim_from_dict(data)
+    assert exc.value.field == "lines[0].paid_amount"
+    data = claim()
+    data["paid_date"] = "2024-02-30"
+    with pytest.raises(ClaimRejected) as exc:
+        claim_from_dict(data)
+    assert exc.value.field == "paid_date"
