@@ -29,9 +29,9 @@ import resource
 import time
 from dataclasses import replace
 
-from engine.batch import claim_facts, run_batch
-from engine.cloned import ClonedConfig, load_cloned_config
-from engine.emstats import load_benchmarks
+from claimscrub.api.batch import claim_facts, run_batch
+from claimscrub.documentation.cloned import ClonedConfig, load_cloned_config
+from claimscrub.documentation.emstats import load_benchmarks
 
 VOCAB = [f"w{i}" for i in range(3000)]
 PROVIDERS = ["1234567893", "1114025228", "1003000126", "1942347382", "1356308324"]

@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.inputs.fhir import read_fhir  # noqa: E402
+from claimscrub.inputs.fhir import read_fhir  # noqa: E402
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -90,8 +90,8 @@ def main() -> None:
     print(f"read_fhir: {len(items):,} claims in {best * 1000:.1f} ms (best of {args.repeat}) = {len(items) / best:,.0f} claims/s")
 
     if args.validate:
-        from engine.normalize import claim_from_dict
-        from engine.validate import problems
+        from claimscrub.model.normalize import claim_from_dict
+        from claimscrub.model.validate import problems
 
         start = time.perf_counter()
         for i in items:

@@ -50,7 +50,7 @@ def import_refdata(refdata: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="claimscrub-bench-"))
     print(f"importing {refdata} into {target} (one-off; pass --data-dir to reuse a store) ...", flush=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "engine.cli", "data", "import", str(refdata), "--data-dir", str(target),
+    subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "data", "import", str(refdata), "--data-dir", str(target),
                     "--quiet"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     print(f"imported in {time.perf_counter() - started:.0f}s", flush=True)
     return target
@@ -58,7 +58,7 @@ def import_refdata(refdata: Path) -> Path:
 
 def table_facts(data_dir: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """PTP pairs among CODES and their MUE limits, from the loaded tables (so findings fire)."""
-    from engine.tables import open_tables
+    from claimscrub.refdata.tables import open_tables
 
     tables = open_tables(data_dir, samples=False)
     if not tables.loaded("ncci_ptp_practitioner"):
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
 
     port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--data-dir",
+    server = subprocess.Popen([sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(port), "--data-dir",
                                str(data_dir), "--workers", str(args.workers), "--no-access-log", "--log-level",
                                "warning"], cwd=REPO, env={**os.environ})
     url = f"http://127.0.0.1:{port}"

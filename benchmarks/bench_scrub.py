@@ -29,13 +29,13 @@ import time
 
 import orjson
 
-from engine.inputs import read_bytes
-from engine.lang.functions import npi_valid
-from engine.normalize import claim_from_dict
-from engine.resources import rules_dir
-from engine.scrubber import Scrubber, batch_gc
-from engine.tables import sample_tables
-from engine.validate import problems
+from claimscrub.inputs import read_bytes
+from claimscrub.lang.functions import npi_valid
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.resources import rules_dir
+from claimscrub.api.scrubber import Scrubber, batch_gc
+from claimscrub.refdata.tables import sample_tables
+from claimscrub.model.validate import problems
 
 HCPCS = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 FIRST_PACKS = ("integrity", "duplicates", "modifiers", "ncci")

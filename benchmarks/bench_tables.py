@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.refdata.importers import import_paths  # noqa: E402
+from claimscrub.refdata.importers import import_paths  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -44,7 +44,7 @@ def hwm_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 sys.path.insert(0, sys.argv[2])
-from engine.refdata.store import StoreTableSet
+from claimscrub.refdata.store import StoreTableSet
 ts = StoreTableSet(sys.argv[1])
 ts.lookup("ncci_ptp_practitioner", ("80053", "80048"), "2024-08-01")
 ready = time.perf_counter() - t0

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.inputs.x12 import read_delimiters, read_x12  # noqa: E402
+from claimscrub.inputs.x12 import read_delimiters, read_x12  # noqa: E402
 
 REFDATA = Path(os.environ.get("CLAIMSCRUB_REFDATA", REPO.parent / "shared" / "refdata"))
 DEFAULT = REFDATA / "samples" / "x12" / "imsweb" / "x12_many_claims.txt"
@@ -92,7 +92,7 @@ def main() -> int:
         good = sum(1 for item in read_x12(variant, "bench") if item.data is not None)
         _, variant_rate = best_rate(read_all, variant, args.repeat)
         print(f"read_x12, ICD-10    : {variant_rate:>10,.0f} claims/s ({good} claims read into dicts)")
-    from engine.scrubber import Scrubber
+    from claimscrub.api.scrubber import Scrubber
 
     scrubber = Scrubber()
     scrubber.scrub_item(next(item for item in read_x12(data, "warm") if item.data is not None))

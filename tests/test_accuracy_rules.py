@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.refdata.importers import import_paths
-from engine.resources import rules_dir
-from engine.scrubber import Scrubber
-from engine.tables import open_tables
+from claimscrub.refdata.importers import import_paths
+from claimscrub.resources import rules_dir
+from claimscrub.api.scrubber import Scrubber
+from claimscrub.refdata.tables import open_tables
 
 FILES = [
     "ncci/ioce_version_range.csv",

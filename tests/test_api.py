@@ -1,4 +1,4 @@
-"""The Python API: ``from engine import Scrubber`` (imported lazily), typed results."""
+"""The Python API: ``from claimscrub import Scrubber`` (imported lazily), typed results."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ from pathlib import Path
 import orjson
 import pytest
 
-import engine
+import claimscrub
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_import_engine_stays_cheap():
-    code = ("import sys, engine; heavy = [m for m in ('engine.scrubber', 'durable', 'fastapi') if m in sys.modules]; "
+    code = ("import sys, claimscrub; heavy = [m for m in ('claimscrub.api.scrubber', 'durable', 'fastapi') if m in sys.modules]; "
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == ""
 
 
 def test_scrub_and_scrub_many_give_typed_results(tmp_path):
-    from engine import ClaimResult, Finding, Scrubber
+    from claimscrub import ClaimResult, Finding, Scrubber
 
     claims = orjson.loads((REPO / "examples" / "native" / "demo_claims.json").read_bytes())
     scrubber = Scrubber(data_dir=tmp_path, samples=True)
@@ -36,5 +36,5 @@ def test_scrub_and_scrub_many_give_typed_results(tmp_path):
 
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'Scrubbr'"):
-        engine.Scrubbr  # noqa: B018
-    assert "Scrubber" in dir(engine)
+        claimscrub.Scrubbr  # noqa: B018
+    assert "Scrubber" in dir(claimscrub)

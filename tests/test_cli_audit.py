@@ -11,7 +11,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from claimscrub.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 SIDE_CLAIMS = str(REPO / "examples" / "encounters" / "claims_side_by_side.json")

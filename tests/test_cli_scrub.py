@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from claimscrub.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "native" / "demo_claims.json"

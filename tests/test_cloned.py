@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from engine import cloned
-from engine.cloned import ClonedConfig, NoteText, find_cloned_sections
-from engine.encounter import encounter_from_document
+from claimscrub.documentation import cloned
+from claimscrub.documentation.cloned import ClonedConfig, NoteText, find_cloned_sections
+from claimscrub.documentation.encounter import encounter_from_document
 
 EXAM = (
     "General: alert and oriented, in no acute distress. HEENT: normocephalic, atraumatic, pupils equal and "

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.backends.durable import DurableBackend
-from engine.backends.reference import ReferenceBackend
-from engine.inputs import read_path
-from engine.normalize import ClaimRejected, claim_from_dict
-from engine.program import build_program
-from engine.rules import load_rulebook
-from engine.tables import sample_tables
-from engine.validate import problems
-from engine.views import claim_view
+from claimscrub.backends.durable import DurableBackend
+from claimscrub.backends.reference import ReferenceBackend
+from claimscrub.inputs import read_path
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict
+from claimscrub.compile.program import build_program
+from claimscrub.compile.rules import load_rulebook
+from claimscrub.refdata.tables import sample_tables
+from claimscrub.model.validate import problems
+from claimscrub.compile.views import claim_view
 from rulepacks import rule_yaml, write_pack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ NPIS = ["1234567893", "1245319599", "1234567890"]
 @pytest.fixture(scope="module")
 def backends():
     tables = sample_tables()
-    from engine.scrubber import table_columns
+    from claimscrub.api.scrubber import table_columns
 
     book, issues = load_rulebook(tables=table_columns(tables))
     assert not [i for i in issues if i.severity == "error"]
@@ -123,7 +123,7 @@ def _fixture_claims():
                     if item.data is not None and not problems(item.data):
                         yield f"{path.name}:{item.claim_id}", item.data
     for test_file in sorted((REPO / "rules").rglob("*.test.yaml")):
-        from engine.ruletest import load_cases
+        from claimscrub.authoring.ruletest import load_cases
 
         cases, _ = load_cases(test_file)
         for case in cases:
@@ -172,7 +172,7 @@ def computed_backends(tmp_path_factory):
     pack = write_pack(tmp_path_factory.mktemp("packs") / "computed",
                       [rule_yaml(f"TST-VAL-{i:03d}", when) for i, when in enumerate(COMPUTED)])
     tables = sample_tables()
-    from engine.scrubber import table_columns
+    from claimscrub.api.scrubber import table_columns
 
     book, issues = load_rulebook([pack], tables=table_columns(tables), replace_bundled=True)
     assert not [i for i in issues if i.severity == "error"], issues
@@ -205,10 +205,10 @@ def test_computed_value_rules_fired(computed_backends):
 def test_a_computed_value_is_stored_as_the_kind_it_is_compared_with(value, constant):
     """The network coerces a number compared with a string (1 == "1"); the evaluator does not. A value
     of the other kind must be stored as something equal to no constant of the kind."""
-    from engine.facts import NOT_COMPARABLE, _value_reader
-    from engine.lang import ast as A
-    from engine.lang.evaluate import Ctx
-    from engine.lang.types import INTEGER, STRING
+    from claimscrub.compile.facts import NOT_COMPARABLE, _value_reader
+    from claimscrub.lang import ast as A
+    from claimscrub.lang.evaluate import Ctx
+    from claimscrub.lang.types import INTEGER, STRING
 
     kind = STRING if isinstance(constant, str) else INTEGER
     stored = _value_reader(A.Var("x"), kind)(Ctx({"x": value}))

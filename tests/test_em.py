@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from engine import em
-from engine.em import Level, TableError
-from engine.encounter import encounter_from_document
+from claimscrub.documentation import em
+from claimscrub.documentation.em import Level, TableError
+from claimscrub.documentation.encounter import encounter_from_document
 
 STABLE = {"type": "chronic_illness", "status": "stable"}
 

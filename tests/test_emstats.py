@@ -6,15 +6,9 @@ import math
 
 import pytest
 
-from engine import emstats
-from engine.emstats import (
-    BenchmarkError,
-    chi2_sf,
-    compare_distribution,
-    compare_providers,
-    load_benchmarks,
-)
-from engine.normalize import claim_from_dict
+from claimscrub.documentation import emstats
+from claimscrub.documentation.emstats import BenchmarkError, chi2_sf, compare_distribution, compare_providers, load_benchmarks
+from claimscrub.model.normalize import claim_from_dict
 
 NPI = "1234567893"
 

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import cloned, em, emstats
-from engine.encounter import (
-    EncounterRejected,
-    encounter_from_dict,
-    encounter_from_document,
-    encounter_problems,
-    encounters_of_claim,
-)
-from engine.normalize import claim_from_dict
-from engine.validate import problems as claim_problems
+from claimscrub.documentation import cloned
+from claimscrub.documentation import em
+from claimscrub.documentation import emstats
+from claimscrub.documentation.encounter import EncounterRejected, encounter_from_dict, encounter_from_document, encounter_problems, encounters_of_claim
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.model.validate import problems as claim_problems
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "encounters"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "encounters"  # records and oracles, not claims
@@ -370,7 +366,7 @@ def test_examples_emstats():
 
 
 def test_every_schema_field_is_documented():
-    from engine.resources import schema_path
+    from claimscrub.resources import schema_path
 
     schema = json.loads(schema_path("encounter.schema.json").read_text())
     missing = []

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from engine import ruletest
-from engine.backends.durable import DurableBackend
-from engine.backends.reference import ReferenceBackend
-from engine.facts import build_facts
-from engine.lint import lint
-from engine.normalize import claim_from_dict
-from engine.resources import rules_dir
-from engine.ruletest import load_cases, scrubber_for
-from engine.views import claim_view
+from claimscrub.authoring import ruletest
+from claimscrub.backends.durable import DurableBackend
+from claimscrub.backends.reference import ReferenceBackend
+from claimscrub.compile.facts import build_facts
+from claimscrub.authoring.lint import lint
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.resources import rules_dir
+from claimscrub.authoring.ruletest import load_cases, scrubber_for
+from claimscrub.compile.views import claim_view
 from rulepacks import write_pack
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The durable adapter stays inside the C core's limits, and lint names rules that cannot.
 
-Limits and margins: shared/notes/durable-rules.md and engine/backends/durable.py.
+Limits and margins: shared/notes/durable-rules.md and engine/claimscrub/backends/durable.py.
 """
 
 from __future__ import annotations
@@ -9,17 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends import make_backend
-from engine.backends.durable import (
-    MAX_BRANCHES_PER_SCOPE,
-    MAX_FACT_PROPERTIES,
-    MAX_RULES_PER_RULESET,
-    EngineError,
-)
-from engine.lint import lint
-from engine.normalize import claim_from_dict
-from engine.scrubber import Scrubber
-from engine.views import claim_view
+from claimscrub.backends import make_backend
+from claimscrub.backends.durable import MAX_BRANCHES_PER_SCOPE, MAX_FACT_PROPERTIES, MAX_RULES_PER_RULESET, EngineError
+from claimscrub.authoring.lint import lint
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.api.scrubber import Scrubber
+from claimscrub.compile.views import claim_view
 from rulepacks import rule_yaml, write_pack
 
 def _rule(rule_id: str, when: str, scope: str = "line") -> str:

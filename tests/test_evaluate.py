@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.lang.evaluate import Ctx, compile_expr
-from engine.lang.parser import parse
+from claimscrub.lang.evaluate import Ctx, compile_expr
+from claimscrub.lang.parser import parse
 
 
 def _line(seq, code, date="2024-08-01", npi="1234567893", units=1, mods=()):

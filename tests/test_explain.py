@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from engine.cli import main
+from claimscrub.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.inputs.base import InputFormatError, InputItem
-from engine.inputs.fhir import is_fhir, read_fhir
-from engine.normalize import claim_from_dict, to_cents
-from engine.validate import problems
+from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.fhir import is_fhir, read_fhir
+from claimscrub.model.normalize import claim_from_dict, to_cents
+from claimscrub.model.validate import problems
 
 REPO = Path(__file__).resolve().parents[1]
 CPT = "http://www.ama-assn.org/go/cpt"

@@ -17,14 +17,14 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.findings import Finding, _template, _text
-from engine.inputs import read_bytes, read_path
-from engine.lang import ast as A
-from engine.lang.evaluate import compile_expr
-from engine.lang.functions import FUNCTIONS
-from engine.output import jsonl_lines, to_csv, to_json
-from engine.scrubber import ClaimResult, Scrubber
-from engine.views import bind, claim_view
+from claimscrub.compile.findings import Finding, _template, _text
+from claimscrub.inputs import read_bytes, read_path
+from claimscrub.lang import ast as A
+from claimscrub.lang.evaluate import compile_expr
+from claimscrub.lang.functions import FUNCTIONS
+from claimscrub.output.writers import jsonl_lines, to_csv, to_json
+from claimscrub.api.scrubber import ClaimResult, Scrubber
+from claimscrub.compile.views import bind, claim_view
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -94,8 +94,8 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
 
 
 def _hits(scrubber: Scrubber, items) -> list[tuple[dict, list]]:
-    from engine.normalize import ClaimRejected, claim_from_dict
-    from engine.validate import problems
+    from claimscrub.model.normalize import ClaimRejected, claim_from_dict
+    from claimscrub.model.validate import problems
 
     out = []
     for item in items:
@@ -132,8 +132,8 @@ def demo_scrubber() -> Scrubber:
 
 @pytest.fixture(scope="module")
 def bench_scrubber() -> Scrubber:
-    from engine.resources import rules_dir
-    from engine.tables import sample_tables
+    from claimscrub.resources import rules_dir
+    from claimscrub.refdata.tables import sample_tables
 
     return Scrubber([rules_dir() / "packs" / n for n in FIRST_PACKS], replace_bundled=True, tables=sample_tables())
 
@@ -212,7 +212,7 @@ def test_rejected_and_engine_error_results_still_write(bench_scrubber):
 
 
 def test_batch_findings_among_a_claims_findings_write_through_their_as_dict():
-    from engine.batch import AuditFinding
+    from claimscrub.api.batch import AuditFinding
 
     plain = Finding(rule_id="R", category="c", severity="error", claim_id="C1", line=1, message="m", fix="x")
     audit = AuditFinding(rule_id="A", category="audit", severity="warning", claim_id="C1", line=None, message="m",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.lint import lint
-from engine.yamlio import safe_load
+from claimscrub.cli.main import main
+from claimscrub.authoring.lint import lint
+from claimscrub.yamlio import safe_load
 
 RULE = """# yaml-language-server: $schema=../schemas/rule.schema.json
 rules:

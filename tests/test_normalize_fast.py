@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.model import Claim, Line
-from engine.normalize import ClaimRejected, claim_from_dict, to_cents
-from engine.views import Key, bind, claim_view
+from claimscrub.model.claim import Claim, Line
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict, to_cents
+from claimscrub.compile.views import Key, bind, claim_view
 
 
 def reference_cents(value: Any, claim_id: str | None = None, field: str = "charge") -> int:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.refdata.importers import ImportContext, import_paths, read_file
-from engine.refdata.layouts import edition_from_name, recognise
-from engine.refdata.store import StoreTableSet
-from engine.tables import default_registry, open_tables
+from claimscrub.refdata.importers import ImportContext, import_paths, read_file
+from claimscrub.refdata.layouts import edition_from_name, recognise
+from claimscrub.refdata.store import StoreTableSet
+from claimscrub.refdata.tables import default_registry, open_tables
 
 FILES = [
     "ncci/ioce_version_range.csv",
@@ -187,7 +187,7 @@ def test_ioce_versions_map_to_dates(refdata: Path):
 
 
 def test_data_commands(refdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from engine.cli_data import data
+    from claimscrub.cli.data import data
 
     monkeypatch.setenv("CLAIMSCRUB_DATA_DIR", str(tmp_path))
     runner = CliRunner()

@@ -21,10 +21,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from engine import service
-from engine.rules import load_rulebook
-from engine.service import ServiceConfig, create_app, scrub_body
-from engine.service_config import CONFIG_ENV, TOKEN_ENV
+from claimscrub.service import app as service
+from claimscrub.compile.rules import load_rulebook
+from claimscrub.service.app import ServiceConfig, create_app, scrub_body
+from claimscrub.service.config import CONFIG_ENV, TOKEN_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -52,7 +52,7 @@ def client(data_dir: Path):
 
 def cli_json(paths: list[Path], data_dir: Path) -> dict:
     """What `claimscrub scrub --format json` prints for these files (run as a separate process)."""
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "scrub", *map(str, paths), "--format", "json",
+    proc = subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "scrub", *map(str, paths), "--format", "json",
                            "--data-dir", str(data_dir), "--no-progress"], capture_output=True, cwd=REPO, check=False,
                           timeout=600)
     assert proc.returncode in (0, 1, 2) and proc.stdout, proc.stderr.decode()
@@ -279,7 +279,7 @@ def test_healthz_rules_and_rule_docs(client):
 
 def test_data_status_is_the_cli_document(client, data_dir):
     served = client.get("/v1/data/status", headers=AUTH).json()
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "data", "status", "--format", "json", "--samples",
+    proc = subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "data", "status", "--format", "json", "--samples",
                            "--data-dir", str(data_dir)], capture_output=True, cwd=REPO, timeout=300, check=True)
     assert served == json.loads(proc.stdout)
     assert any(t["loaded"] and t["origin"] == "sample" for t in served["tables"])
@@ -419,7 +419,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the server
-            self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(self.port),
+            self.proc = subprocess.Popen([sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(self.port),
                                           *args], cwd=REPO, env={**os.environ, **(env or {})},
                                          stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120

@@ -6,18 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.tables import (
-    LayeredTableSet,
-    MemoryTableSet,
-    TableError,
-    check_schema,
-    csv_tables,
-    load_registry,
-    load_yaml,
-    parse_table_def,
-    sample_tables,
-    tables_dir,
-)
+from claimscrub.refdata.tables import LayeredTableSet, MemoryTableSet, TableError, check_schema, csv_tables, load_registry, load_yaml, parse_table_def, sample_tables, tables_dir
 
 REQUIRED = {
     "ncci_ptp_practitioner", "ncci_ptp_hospital", "mue_practitioner", "mue_hospital", "mue_dme",
@@ -198,7 +187,7 @@ def test_a_sample_does_not_list_all_codes_unless_tests_say_so(samples):
 
 
 def test_unknown_code_edit_waits_for_a_complete_code_list(samples):
-    from engine.scrubber import Scrubber
+    from claimscrub.api.scrubber import Scrubber
 
     claim = {"claim_id": "U1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
              "billing_provider": {"npi": "1234567893"},

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.inputs.base import InputItem
-from engine.scrubber import Scrubber
-from engine.workers import WorkerPool
+from claimscrub.inputs.base import InputItem
+from claimscrub.api.scrubber import Scrubber
+from claimscrub.api.workers import WorkerPool
 
 CONFIG = {"data_dir": "/nonexistent-data-dir", "backend": "durable"}
 NPI_FINDINGS = ["CS-INT-001", "CS-INT-002"]  # billing NPI, and each line's provider NPI (the billing one)

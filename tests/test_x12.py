@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.inputs.base import InputFormatError, InputItem
-from engine.inputs.x12 import is_x12, read_delimiters, read_x12
-from engine.normalize import claim_from_dict
-from engine.validate import problems
+from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.x12 import is_x12, read_delimiters, read_x12
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.model.validate import problems
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_P = REPO / "examples" / "x12" / "demo_837p.x12"

@@ -23,10 +23,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.inputs.base import InputFormatError, InputItem
-from engine.inputs.x12 import read_delimiters, read_x12
-from engine.normalize import claim_from_dict
-from engine.validate import problems
+from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.x12 import read_delimiters, read_x12
+from claimscrub.model.normalize import claim_from_dict
+from claimscrub.model.validate import problems
 
 REPO = Path(__file__).resolve().parents[1]
 SE_MANY = "segment 11488 (SE): SE01 says 25 segments but the transaction set (segments 3-11488) has 11486"
@@ -294,7 +294,7 @@ def test_4010_samples_are_refused(x12_samples):
 # ---------------------------------------------------------------- scrubbed end to end
 @pytest.fixture(scope="module")
 def scrubber(tmp_path_factory):
-    from engine.scrubber import Scrubber
+    from claimscrub.api.scrubber import Scrubber
 
     return Scrubber(data_dir=tmp_path_factory.mktemp("empty-data"))
 
@@ -320,7 +320,7 @@ def test_imsweb_scrubbed_end_to_end(x12_samples, scrubber):
 
 def _cli(paths: list[Path], data_dir: Path) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "scrub", *map(str, paths), "--format", "json", "--data-dir",
+        [sys.executable, "-m", "claimscrub.cli.main", "scrub", *map(str, paths), "--format", "json", "--data-dir",
          str(data_dir), "--no-progress"], capture_output=True, cwd=REPO, timeout=600,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr.decode()
@@ -346,7 +346,7 @@ def test_cli_scrubber_and_http_service_agree_on_every_sample_claim(x12_samples, 
     assert {f["rule_id"] for f in cli["findings"]} >= {"CS-X12-001", "CS-X12-002", "CS-X12-003", "CS-X12-004"}
 
     pytest.importorskip("fastapi")
-    service = pytest.importorskip("engine.service")
+    service = pytest.importorskip("claimscrub.service.app")
     from fastapi.testclient import TestClient
 
     app = service.create_app(service.ServiceConfig(data_dir=str(data_dir), token="t0ken-for-tests-only"))

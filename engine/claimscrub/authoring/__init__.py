@@ -1,0 +1,1 @@
+"""Tools for rule authors: lint, rule tests, generated docs, explain, the pytest plugin."""

@@ -1,0 +1,70 @@
+"""``claimscrub rules lint``: every problem in rule files, as file:line:col with a fix hint.
+
+Beyond loading (YAML, schema, expression syntax and types, duplicate ids and
+keys) lint checks what would break the Rete engine (conditions that expand
+into too many alternatives, rules with more native tests, `is missing` tests
+or fact properties than a ruleset can hold) and rules whose tests are missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from claimscrub.backends.durable import condition_load
+from claimscrub.compile.plan import Planner, or_branches
+from claimscrub.compile.rules import Issue, load_rulebook
+from claimscrub.authoring.ruletest import load_cases, cases_file_for
+from claimscrub.api.scrubber import table_columns
+
+MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)
+
+
+def lint(paths: list[Path], tables=None) -> list[Issue]:
+    roots = [Path(p) for p in paths]
+    bundled_only = not roots
+    rulebook, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=not bundled_only)
+    by_file: dict[str, list] = {}
+    for rule in rulebook.rules:
+        by_file.setdefault(rule.file, []).append(rule)
+        cond = Planner(rule.scope).plan(rule.condition)
+        branches = or_branches(cond)
+        if branches > MAX_OR_BRANCHES:
+            issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: condition expands into {branches} alternatives "
+                                f"(limit {MAX_OR_BRANCHES}); move long lists into a value set (@name)",
+                                code="engine-limit"))
+        for problem in condition_load(rule.scope, cond).over():
+            if "alternatives" not in problem:  # reported above, with its own advice
+                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: too big for one durable-rules ruleset: "
+                                    f"{problem}; split the rule or move lists into value sets (@name)",
+                                    code="engine-limit"))
+    for rule_file, file_rules in by_file.items():
+        test_file = cases_file_for(Path(rule_file))
+        cases, case_issues = load_cases(test_file) if test_file.is_file() else ([], [])
+        issues.extend(case_issues)
+        issues.extend(Issue(c.file, c.line, 1, c.problem, code="test") for c in cases if c.problem)
+        for rule in file_rules:
+            kinds = {c.kind for c in cases if c.rule_id == rule.id}
+            if kinds != {"ruleid", "ok"}:
+                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: needs at least one 'ruleid' and one 'ok' "
+                                    f"case in {test_file.name}", severity="warning", code="no-tests"))
+    return sorted(set(issues), key=lambda i: (i.file, i.line, i.column, i.message))
+
+
+def to_sarif(issues: list[Issue]) -> dict:
+    """SARIF 2.1.0 for editors and code-scanning tools."""
+    rules = sorted({i.code for i in issues})
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "claimscrub-lint", "informationUri": "https://github.com/claimscrub/claimscrub",
+                                "rules": [{"id": r} for r in rules]}},
+            "results": [{
+                "ruleId": i.code,
+                "level": "error" if i.severity == "error" else "warning",
+                "message": {"text": i.message},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": i.file},
+                                                    "region": {"startLine": i.line, "startColumn": i.column}}}],
+            } for i in issues],
+        }],
+    }

@@ -1,0 +1,189 @@
+"""Rule tests beside the rules: ``X.test.yaml`` holds named cases for the rules in ``X.yaml``.
+
+A ``ruleid:`` case must make the rule fire (on exactly the listed lines, when
+``lines`` is given; ``null`` means claim level); an ``ok:`` case must not. A
+case is a whole claim, or a JSON merge patch (RFC 7386) of the base claim;
+``encounter:`` is a merge patch of the claim's first encounter record (of
+``rules/base_encounter.json`` when the claim has none), for the encounter scopes.
+Cases run through the Rete backend with the bundled sample tables, so a rule
+test exercises the same path a scrub does.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from claimscrub import yamlio
+from claimscrub.resources import rules_dir
+from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
+from claimscrub.api.scrubber import Scrubber, table_columns
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    line: int
+    name: str
+    kind: str  # ruleid | ok
+    rule_id: str
+    claim: dict | None
+    lines: tuple | None  # expected line sequences (None item = claim level); None = any
+    problem: str | None = None  # the case itself is malformed
+
+    @property
+    def label(self) -> str:
+        return f"{self.rule_id}::{self.kind}: {self.name}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    passed: bool
+    detail: str
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@functools.cache
+def base_claim() -> dict:
+    return orjson.loads((rules_dir() / "base_claim.json").read_bytes())
+
+
+@functools.cache
+def base_encounter() -> dict:
+    return orjson.loads((rules_dir() / "base_encounter.json").read_bytes())
+
+
+def with_encounter(claim: dict, patch: dict) -> dict:
+    """The claim with its first encounter record patched (the base record when it has none)."""
+    records = list(claim.get("encounters") or [base_encounter()])
+    records[0] = merge_patch(records[0], patch)
+    return {**claim, "encounters": records}
+
+
+def rule_file_for(test_file: Path) -> Path:
+    return test_file.with_name(test_file.name[: -len(TEST_SUFFIX)] + ".yaml")
+
+
+def cases_file_for(rule_file: Path) -> Path:
+    return rule_file.with_name(rule_file.stem + TEST_SUFFIX)
+
+
+def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
+    issues: list[Issue] = []
+    try:
+        doc = yamlio.load_file(test_file)
+    except yamlio.YamlError as exc:
+        return [], [Issue(exc.file, exc.line, exc.column, exc.message, code="yaml")]
+    issues.extend(schema_issues(doc, "rule-test.schema.json"))
+    if issues:
+        return [], issues
+    rule_path = rule_file_for(test_file)
+    ids: list[str] = []
+    if rule_path.is_file():
+        try:
+            data = yamlio.load_file(rule_path).data or {}
+            ids = [r.get("id") for r in data.get("rules", []) if isinstance(r, dict)]
+        except yamlio.YamlError:
+            pass
+    else:
+        issues.append(Issue(str(test_file), 1, 1, f"no rule file {rule_path.name} beside this test file", code="test"))
+    base = doc.data.get("base") or base_claim()
+    cases = []
+    for i, raw in enumerate(doc.data["tests"]):
+        line = doc.pos(("tests", i))[0]
+        kind = "ruleid" if "ruleid" in raw else "ok"
+        rule_id = raw.get("rule") or (ids[0] if len(ids) == 1 else None)
+        problem = None
+        if rule_id is None:
+            problem = "the rule file has several rules: name one with 'rule:'"
+        elif rule_id not in ids:
+            problem = f"rule '{rule_id}' is not in {rule_path.name}"
+        claim = raw["claim"] if "claim" in raw else merge_patch(base, raw.get("patch", {}))
+        if "encounter" in raw:
+            claim = with_encounter(claim, raw["encounter"])
+        lines = tuple(raw["lines"]) if "lines" in raw else None
+        cases.append(Case(str(test_file), line, str(raw[kind]), kind, rule_id or "?", claim, lines, problem))
+    return cases, issues
+
+
+def run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+    if case.problem:
+        return CaseResult(case, False, case.problem)
+    if scrubber.rulebook.by_id(case.rule_id) is None:
+        return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)")
+    result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
+    if result.status != "scrubbed":
+        return CaseResult(case, False, f"the case's claim was rejected: {result.reason}")
+    fired = sorted({f.line for f in result.findings if f.rule_id == case.rule_id}, key=lambda x: (x is not None, x))
+    if case.kind == "ok":
+        ok = not fired
+        return CaseResult(case, ok, "did not fire" if ok else f"fired on lines {fired}, expected no finding")
+    if not fired:
+        return CaseResult(case, False, "did not fire")
+    if case.lines is not None and set(fired) != set(case.lines):
+        return CaseResult(case, False, f"fired on lines {fired}, expected {list(case.lines)}")
+    return CaseResult(case, True, f"fired on lines {fired}")
+
+
+def test_files(roots: list[Path]) -> list[Path]:
+    out = []
+    for root in roots:
+        out.extend(sorted(root.rglob("*" + TEST_SUFFIX)) if root.is_dir() else [root])
+    return out
+
+
+_scrubbers: dict[tuple, Scrubber] = {}
+
+
+def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None = None) -> Scrubber:
+    """One scrubber per set of rule roots: every rule (drafts too) over the bundled sample tables."""
+    key = tuple(str(r) for r in extra_roots)
+    if key not in _scrubbers:
+        from claimscrub.refdata.tables import sample_tables
+
+        tables = sample_tables(complete=True)  # cases are written against the sample rows: the whole world here
+        if rulebook is None:
+            rulebook, issues = load_rulebook(list(extra_roots), tables=table_columns(tables))
+        _scrubbers[key] = Scrubber(tables=tables, rulebook=rulebook, include_draft=True)
+    return _scrubbers[key]
+
+
+def extra_root_for(test_file: Path) -> tuple[Path, ...]:
+    """Rules outside the bundled packs are loaded alongside them."""
+    bundled = rules_dir().resolve()
+    path = test_file.resolve()
+    if bundled in path.parents:
+        return ()
+    for parent in path.parents:
+        if (parent / "pack.yaml").is_file():
+            return (parent,)
+    return (path.parent,)
+
+
+def run_tests(roots: list[Path]) -> list[CaseResult]:
+    results = []
+    for test_file in test_files(roots):
+        cases, issues = load_cases(test_file)
+        for issue in issues:
+            bad = Case(issue.file, issue.line, issue.message, "ok", "?", None, None, issue.message)
+            results.append(CaseResult(bad, False, issue.message))
+        scrubber = scrubber_for(extra_root_for(test_file))
+        results.extend(run_case(scrubber, case) for case in cases)
+    return results

@@ -1,0 +1,433 @@
+"""The ``claimscrub`` command line.
+
+Exit codes (scrub): 0 = no finding at or above --fail-on and no rejected claim;
+1 = findings at or above the threshold, or rejected claims; 2 = usage error,
+broken rules, or an input file that could not be read (the other files are
+still scrubbed and reported).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import orjson
+from rich.console import Console
+
+from claimscrub import __version__
+from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
+from claimscrub.compile.rules import SEVERITY_RANK
+
+err = Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="claimscrub")
+def main():
+    """claimscrub: scrub US healthcare claims before submission, and audit them after.
+
+    \b
+    Claims: native JSON (one claim, an array, JSON Lines), FHIR R4 Claim/Bundle, X12 837 5010.
+    Rules:  YAML rule packs (bundled in rules/, add yours with --rules DIR).
+    Data:   CMS tables (NCCI PTP, MUE, add-on, MPFS, HCPCS, ...) imported with 'claimscrub data import';
+            without them the bundled illustrative sample tables are used and every finding says so.
+    Audit:  encounter records (schemas/encounter.schema.json) inside claims or in files beside them:
+            E/M level and documentation rules, then cloned notes and provider E/M mix across claims.
+
+    \b
+    Quick start:
+      claimscrub scrub examples/                 # scrub the demo claims
+      claimscrub scrub claims.json --format json # machine-readable findings
+      claimscrub scrub claims.json notes.json    # claims with their encounter records (audit)
+      claimscrub serve --port 8080               # the same over HTTP (POST /v1/scrub)
+      claimscrub rules lint                      # check rule files
+      claimscrub rules test                      # run the rule tests beside the rules
+      claimscrub rules docs -o docs/rules        # a Markdown page per rule
+    """
+
+
+# Files a directory argument contributes (anything else there, a README or a licence, is skipped).
+INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
+
+
+def _sources(paths: tuple[str, ...]):
+    """(name, loader) of every input file (directories recursively, - for stdin, read once and kept)."""
+    for raw in paths:
+        if raw == "-":
+            data = sys.stdin.buffer.read()
+            yield "<stdin>", lambda data=data: data
+            continue
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
+                       INPUT_SUFFIXES) if path.is_dir() else [path]
+        for file in files:
+            yield str(file), functools.partial(read_file, file)
+
+
+@dataclass
+class _Side:
+    """Encounter records found beside the claims, and the links made as the claims streamed past."""
+
+    index: object | None = None  # EncounterIndex, when any encounter document was found
+    links: list = field(default_factory=list)
+    mentions_encounters: bool = False  # some input names an encounter (side by side or embedded)
+
+
+def _items(paths: tuple[str, ...]):
+    """Every claim in every path; unreadable files reported, not fatal; side-by-side encounters attached.
+
+    Encounter records must be indexed before the first claim is scrubbed, so files are first sniffed for
+    ``"encounter_id"``: only files holding encounter documents are kept parsed in memory; the others are
+    read again when their turn comes, so claims-only input still streams.
+    """
+    from claimscrub.inputs.encounters import index_encounters, link_items
+
+    errors: list[str] = []
+    side = _Side()
+    docs: list = []
+    plan: list[tuple[str, object, list | None]] = []
+    for name, load in _sources(paths):
+        try:
+            data = load()
+            kept = None
+            if b'"encounter_id"' in data:
+                side.mentions_encounters = True
+                found: list = []
+                items = list(read_bytes(data, name, found))
+                if found:
+                    docs.extend(found)
+                    kept = items
+        except InputFormatError as exc:
+            errors.append(str(exc))
+            continue
+        plan.append((name, load, kept))
+    if docs:
+        side.index = index_encounters(docs)
+
+    def gen():
+        for name, load, kept in plan:
+            try:
+                items = kept if kept is not None else read_bytes(load(), name, [])
+                yield from link_items(items, side.index, side.links)
+            except InputFormatError as exc:
+                errors.append(str(exc))
+
+    return gen(), errors, side
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+              help="Extra rule pack directory (repeatable); a pack with a bundled pack's name replaces it.")
+@click.option("--only-rules", is_flag=True, help="Use only the --rules packs, not the bundled ones.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Lowest severity that makes the exit code 1.")
+@click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR",
+              help="Imported CMS tables (default $CLAIMSCRUB_DATA_DIR or the user data directory).")
+@click.option("--samples/--no-samples", default=None,
+              help="Use the bundled sample tables (default: only when no tables were imported).")
+@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True,
+              help="Rete engine (durable-rules) or the pure-Python reference evaluator.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Worker processes (0 = in this process, no crash isolation).")
+@click.option("--include-draft", is_flag=True, help="Also run rules whose status is draft.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results to a file instead of stdout.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--audit/--no-audit", default=None,
+              help="Batch phase after scrubbing: cloned notes and each provider's E/M mix against peers "
+                   "(default: when the input has encounters or --peer-benchmarks is given).")
+@click.option("--peer-benchmarks", type=click.Path(dir_okay=False),
+              help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).")
+def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
+          audit, peer_benchmarks):
+    """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
+
+    Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
+    their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
+    """
+    from claimscrub.api import batch
+    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_lines, to_csv, to_json, write, write_text
+    from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
+    from claimscrub.api.workers import WorkerPool
+
+    config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
+                  include_draft=include_draft)
+    started = time.perf_counter()
+    try:
+        parent = Scrubber(**config, backend=None)
+    except RulesError as exc:
+        for issue in exc.issues:
+            err.print(str(issue))
+        err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
+        sys.exit(2)
+    try:
+        benchmarks = _audit_tables(audit, peer_benchmarks)
+    except ValueError as exc:
+        err.print(f"[red]--peer-benchmarks:[/] {exc}")
+        sys.exit(2)
+    batch_gc()
+    items, read_errors, side = _items(paths)
+    run_audit = audit if audit is not None else (side.mentions_encounters or peer_benchmarks is not None)
+    collector = batch.Collector() if run_audit else None
+    if collector:
+        items = collector.watch(items)
+    if workers > 0:
+        # Workers are forked: they share the rules the parent loaded instead of parsing them again
+        # (each opens its own tables: a database connection must not cross a fork).
+        pool = WorkerPool({**config, "backend": backend, "rulebook": parent.rulebook}, workers)
+        stream = pool.scrub(items)
+    else:
+        pool = None
+        runner = Scrubber(**config, backend=backend, rulebook=parent.rulebook, tables=parent.tables)
+        stream = (runner.scrub_item(item) for item in items)
+    show_progress = err.is_terminal if progress is None else progress
+    results = []
+    out = open(output, "wb") if output else sys.stdout.buffer
+    try:
+        with _progress(show_progress) as advance:
+            for r in stream:
+                results.append(r)
+                advance()
+                if collector:
+                    collector.take(r)
+                elif fmt == "jsonl":  # streamed: a long run shows results as they come
+                    write(out, b"".join(jsonl_lines([r])))
+    finally:
+        if pool:
+            pool.close()
+    report = None
+    if collector:
+        from claimscrub.documentation.cloned import load_cloned_config
+
+        report = batch.run_batch(collector.facts, load_cloned_config(), benchmarks)
+        results = batch.attach(results, report)
+    encounters = None
+    if side.index is not None:
+        from claimscrub.inputs.encounters import encounter_report
+
+        encounters = encounter_report(side.index, side.links)
+    meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
+            **json_sections(encounters, report)}
+    if fmt == "json":
+        write(out, to_json(results, meta))
+    elif fmt == "jsonl":
+        if collector:
+            write(out, b"".join(jsonl_lines(results)))
+        write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in jsonl_records(encounters, report)))
+    elif fmt == "csv":
+        write(out, to_csv(results) + csv_more(csv_rows(encounters, report)))
+    elif fmt == "text":
+        from rich.markup import escape
+
+        console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
+                          force_terminal=None if not output else False)
+        write_text(results, console, parent.not_checked, parent.editions())
+        for style, text in text_lines(encounters, report):
+            console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
+    if output:
+        out.close()
+    for message in read_errors:
+        err.print(f"[red]input error:[/] {message}")
+    threshold = SEVERITY_RANK[fail_on]
+    if read_errors:
+        sys.exit(2)
+    batch_findings = report.batch_findings if report else []
+    invalid_encounters = any(e["status"] == "invalid" for e in encounter_entries(encounters, report))
+    failing = any(r.status == "rejected" for r in results) or invalid_encounters or any(
+        SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings) or any(
+        SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
+    sys.exit(1 if failing else 0)
+
+
+def _audit_tables(audit: bool | None, peer_benchmarks: str | None):
+    """The peer benchmark table for the batch phase (None when the phase is off); a bad table is a usage error."""
+    from claimscrub.documentation.emstats import BenchmarkError, load_benchmarks
+
+    if audit is False:
+        return None
+    try:
+        return load_benchmarks(peer_benchmarks)
+    except BenchmarkError as exc:
+        raise ValueError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _progress(show: bool):
+    """A claim counter on stderr while scrubbing; yields the function that counts one claim."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("scrub")
+        yield lambda: bar.advance(task)
+
+
+@main.group()
+def rules():
+    """Write, check and test rules."""
+
+
+@rules.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+def rules_lint(paths, fmt):
+    """Check rule files (default: the bundled packs): YAML, schema, expressions, types, ids, tests, engine limits.
+
+    Each problem is printed as file:line:col: severity: message [code]. Exit 1 when any error is found.
+    """
+    from claimscrub.authoring.lint import lint, to_sarif
+    from claimscrub.api.scrubber import default_tables
+
+    issues = lint([Path(p) for p in paths], tables=default_tables())
+    if fmt == "sarif":
+        click.echo(orjson.dumps(to_sarif(issues), option=orjson.OPT_INDENT_2).decode())
+    elif fmt == "json":
+        click.echo(orjson.dumps([i.__dict__ for i in issues], option=orjson.OPT_INDENT_2).decode())
+    else:
+        for issue in issues:
+            click.echo(str(issue))
+        errors = sum(i.severity == "error" for i in issues)
+        click.echo(f"{errors} error(s), {len(issues) - errors} warning(s)", err=True)
+    sys.exit(1 if any(i.severity == "error" for i in issues) else 0)
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
+def rules_test(paths, fmt):
+    """Run the ruleid/ok cases in the *.test.yaml files beside the rules (default: bundled packs)."""
+    from claimscrub.resources import rules_dir
+    from claimscrub.authoring.ruletest import run_tests
+
+    results = run_tests([Path(p) for p in paths] or [rules_dir()])
+    if fmt == "junit":
+        click.echo(_junit(results))
+    else:
+        for r in results:
+            mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
+            click.echo(f"{mark} {r.case.label}  ({r.case.file}:{r.case.line})" + ("" if r.passed else f"\n     {r.detail}"))
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _junit(results) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    failed = sum(not r.passed for r in results)
+    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="claimscrub-rules" tests="{len(results)}" failures="{failed}">']
+    for r in results:
+        out.append(f"  <testcase classname={quoteattr(r.case.rule_id)} name={quoteattr(r.case.kind + ': ' + r.case.name)}"
+                   f" file={quoteattr(r.case.file)} line=\"{r.case.line}\">")
+        if not r.passed:
+            out.append(f"    <failure message={quoteattr(r.detail)}/>")
+        out.append("  </testcase>")
+    out.append("</testsuite>")
+    return "\n".join(out)
+
+
+@rules.command("explain")
+@click.argument("rule_id")
+@click.option("--claim", "claim_file", required=True, type=click.Path(exists=True), help="File holding the claim.")
+@click.option("--claim-id", help="Which claim in the file (default: the first).")
+@click.option("--rules", "extra", multiple=True, type=click.Path(exists=True), help="Extra rule pack directory.")
+@click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR")
+def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
+    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim."""
+    from claimscrub.authoring.explain import explain
+    from claimscrub.model.normalize import ClaimRejected, claim_from_dict
+    from claimscrub.compile.rules import load_rulebook
+    from claimscrub.api.scrubber import default_tables, table_columns
+    from claimscrub.model.validate import problems
+
+    tables = default_tables(data_dir)
+    book, _ = load_rulebook([Path(p) for p in extra], tables=table_columns(tables))
+    rule = book.by_id(rule_id)
+    if rule is None:
+        import difflib
+
+        close = difflib.get_close_matches(rule_id, [r.id for r in book.rules], n=1)
+        raise click.UsageError(f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
+    items = [i for i in read_path(claim_file) if claim_id is None or i.claim_id == claim_id]
+    if not items or items[0].data is None:
+        raise click.UsageError("no readable claim found" + (f": {items[0].error}" if items else ""))
+    found = problems(items[0].data)
+    if found:
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {found[0][0]}: {found[0][1]}")
+    try:
+        claim = claim_from_dict(items[0].data)
+    except ClaimRejected as exc:
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}")
+    click.echo(explain(rule, claim, tables, book.value_codes))
+
+
+@rules.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def rules_list(fmt):
+    """List the bundled rules."""
+    from claimscrub.compile.rules import load_rulebook
+
+    book, _ = load_rulebook()
+    if fmt == "json":
+        click.echo(orjson.dumps([_rule_meta(r) for r in book.rules], option=orjson.OPT_INDENT_2).decode())
+        return
+    for r in book.rules:
+        click.echo(f"{r.id:<12} {r.severity:<8} {r.category:<16} {r.status:<10} {r.title}")
+
+
+def _rule_meta(r) -> dict:
+    from claimscrub.authoring.ruledocs import rule_summary
+
+    return rule_summary(r)
+
+
+@rules.command("docs")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).")
+def rules_docs(paths, out_dir):
+    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index."""
+    from claimscrub.authoring.ruledocs import write_docs
+    from claimscrub.compile.rules import load_rulebook
+    from claimscrub.api.scrubber import table_columns
+
+    book, issues = load_rulebook([Path(p) for p in paths], tables=table_columns(None), replace_bundled=bool(paths))
+    errors = [i for i in issues if i.severity == "error"]
+    for issue in errors:
+        err.print(str(issue), highlight=False, markup=False)
+    if errors:
+        err.print("[red]rules have errors: fix them ('claimscrub rules lint') before writing their docs[/]")
+        sys.exit(2)
+    written = write_docs(book, Path(out_dir))
+    click.echo(f"wrote {len(written) - 1} rule page(s) and the index {Path(out_dir) / 'README.md'}", err=True)
+
+
+def _attach_data_group():
+    try:
+        from claimscrub.cli.data import data
+    except ImportError:  # pragma: no cover - the data commands ship with the tables module
+        return
+    main.add_command(data)
+
+
+def _attach_serve():
+    from claimscrub.cli.serve import serve
+
+    main.add_command(serve)
+
+
+_attach_data_group()
+_attach_serve()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

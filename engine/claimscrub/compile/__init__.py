@@ -1,0 +1,1 @@
+"""Rules to facts: loading rule packs, planning conditions, building facts, rendering findings."""

@@ -1,0 +1,234 @@
+"""Facts for the Rete engine: one flat dict per claim / line / line pair / diagnosis.
+
+A fact holds only what the network tests: the scalar paths the rules compare
+(``line__code``, ``claim__payer__type``; money in cents), the date of service,
+the values ``vN`` of expressions rules compare with constants (a table
+column), and the derived booleans ``dN`` precomputed here with the reference
+evaluator, so the network only ever sees constants.
+
+Only the paths and booleans of rules not already refuted here are put in a
+fact: in the network a comparison with an absent property never matches, so
+a refuted rule still fails there, and the C core's cost grows with the
+properties of each fact. A fact is not asserted at all when every rule of its
+scope is refuted (a PTP rule whose table lookup found no pair, a duplicate
+rule whose lines differ): line-pair facts grow with the square of the line
+count.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+from claimscrub.lang import ast as A
+from claimscrub.lang.evaluate import compile_expr
+from claimscrub.lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
+from claimscrub.compile.plan import fact_value, path_type
+from claimscrub.compile.plan import natives as natives_of
+from claimscrub.compile.program import Program
+from claimscrub.compile.views import Key, contexts, key_of
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class _RuleGroup:
+    """Rules of one scope evaluated on the same contexts, compiled to tests over a bit set of rules.
+
+    Bit i stands for the group's i-th rule (in the scope plan's order). A context starts with every rule in effect on its date
+    alive; each test is run only while a rule that needs it is alive, and kills the rules it
+    refutes. Shared tests run once per context, and a context pays per test, not per rule.
+    """
+
+    pair_keys: tuple[str, ...]  # line fields every rule of the group requires equal (line pairs)
+    known: dict[str, bool]  # derived props true on every context the pair keys let through
+    start: int  # rules alive before any test (not refuted by a known prop)
+    dated: tuple[tuple[int, Any], ...]  # (bit, rule) of rules with effective dates
+    tests: tuple  # required tests, cheapest first: (prop, read, need, kept-if-not-needed, wants, derived)
+    extra: tuple  # (prop, closure, need): other derived props a live rule tests
+    tested: dict[int, tuple]  # rule bit -> (prop, read) of every property the rule tests
+    in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
+
+    def in_effect(self, dos: str) -> int:
+        """The rules in effect on a date (remembered: a batch has a few hundred dates of service)."""
+        alive = self.start
+        for bit, rule in self.dated:
+            if not rule.applies_on(dos):
+                alive &= ~bit
+        if len(self.in_effect_on) > 10_000:
+            self.in_effect_on.clear()
+        self.in_effect_on[dos] = alive
+        return alive
+
+
+def _equal_line_fields(node: A.Node) -> str | None:
+    """``line.f == other.f`` (either way round) -> "f"."""
+    if isinstance(node, A.Compare) and node.op == "==":
+        a, b = A.path_of(node.left), A.path_of(node.right)
+        if a and b and len(a) == len(b) == 2 and a[1] == b[1] and {a[0], b[0]} == {"line", "other"}:
+            return a[1]
+    return None
+
+
+def _cost(node: A.Node) -> int:
+    """A rough price of evaluating an expression: quantifiers loop, lookups and calls cost more."""
+    price = 0
+    for n in A.walk(node):
+        price += 20 if isinstance(n, A.Quant) else 4 if isinstance(n, A.Call) else 1
+    return price
+
+
+def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
+    """The group's required tests, cheapest first (a path compared with a constant before a table
+    lookup, a lookup before a quantifier), then the remaining atoms of rules still alive."""
+    known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
+    start, dated = 0, []
+    wanted: dict[str, dict] = {}  # prop -> {value it must have: rules requiring it}
+    extra: dict[str, int] = {}
+    for i, item in enumerate(items):
+        bit = 1 << i
+        if any(known.get(a.prop) is not None and known[a.prop] != a.want for a in item.required):
+            continue  # refuted on every context of the group
+        start |= bit
+        if item.rule.effective_from is not None or item.rule.effective_to is not None:
+            dated.append((bit, item.rule))
+        required = [(n.prop, n.value) for n in item.required_native]
+        required += [(a.prop, a.want) for a in item.required if a.prop not in known]
+        for prop, value in required:
+            wants = wanted.setdefault(prop, {})
+            wants[value] = wants.get(value, 0) | bit
+        for a in item.derived:
+            if a.prop not in known:
+                extra[a.prop] = extra.get(a.prop, 0) | bit
+    fns, planner = plan.derived_fns, plan.planner
+    read = {prop: _reader(path, t) for prop, (path, t) in planner.native_paths.items()}
+    read.update((prop, _value_reader(node, kind)) for prop, (node, kind) in planner.values.items())
+    cost = {prop: 1 for prop in planner.native_paths}
+    cost.update((prop, _cost(node)) for prop, (node, _) in planner.values.items())
+    cost.update((a.prop, _cost(a.node)) for a in planner.derived.values())
+    tests = []
+    for prop in sorted(wanted, key=lambda p: cost[p]):  # stable: rules' own order among equals
+        wants = wanted[prop]
+        need = 0
+        for mask in wants.values():
+            need |= mask
+        derived = prop in fns
+        tests.append((prop, fns[prop] if derived else read[prop], need, ~need, wants, derived))
+    for prop, fn in fns.items():
+        read.setdefault(prop, fn)
+    tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
+        [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
+    return _RuleGroup(pair_keys, known, start, tuple(dated), tuple(tests),
+                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
+
+
+def _reader(path: tuple[str, ...], t) -> Callable:
+    """A scalar path's fact value in a context: the evaluator's fused path read, converted only
+    for the types the fact stores differently (money in cents, whole numbers as int)."""
+    node: A.Node = A.Var(path[0])
+    for name in path[1:]:
+        node = A.Field(node, name)
+    get = compile_expr(node)
+    if t in (MONEY, INTEGER, NUMBER):
+        return lambda ctx: fact_value(get(ctx), t)
+    return get
+
+
+NOT_COMPARABLE = "~not comparable~"  # a computed value of another type than the constants it is compared with
+
+
+def _value_reader(node: A.Node, kind: str) -> Callable:
+    """A computed value (``lookup(...).mai``) as the fact stores it for comparison with constants of
+    one kind. The network compares a number with a string by coercing one of them, where the
+    evaluator finds them unequal, so a value of the other kind becomes a string equal to no
+    constant (and unequal to all of them)."""
+    get = compile_expr(node)
+    if kind == STRING:
+        def read_string(ctx):
+            value = get(ctx)
+            return value if value is None or type(value) is str else NOT_COMPARABLE
+
+        return read_string
+
+    def read_number(ctx):
+        value = get(ctx)
+        if value is None or type(value) is int:
+            return value
+        if isinstance(value, (bool, int)):
+            return int(value)  # True == 1, as in the evaluator
+        if isinstance(value, (Decimal, float)) and math.isfinite(value):
+            return int(value) if value == int(value) else float(value)
+        return NOT_COMPARABLE  # a string, a list, NaN: equal to no whole number
+
+    return read_number
+
+
+def _scope_checks(plan) -> list[_RuleGroup]:
+    """The scope's rules in groups. Line-pair rules are grouped by the line fields they require equal
+    (date and provider for PTP, provider only for a global period), so each group's pairs are formed
+    only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
+    by_keys: dict[tuple[str, ...], list] = {}
+    for item in plan.rules:
+        fields = ()
+        if plan.scope == "line_pair":
+            fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
+                                   if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones
+        by_keys.setdefault(fields, []).append(item)
+    return [_compile_group(plan, items, pair_keys)
+            for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))]
+
+
+def _checks_for(plan) -> list[_RuleGroup]:
+    groups = plan.fact_groups
+    if groups is None:
+        groups = plan.fact_groups = _scope_checks(plan)
+    return groups
+
+
+def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], dict[str, Key]]:
+    """Facts per scope for one claim, and fact id -> the Key it stands for."""
+    by_scope: dict[str, list[dict]] = {}
+    keys: dict[str, Key] = {}
+    for scope, plan in program.scopes.items():
+        facts = []
+        ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
+        for group in _checks_for(plan):
+            in_effect = group.in_effect_on
+            for names, dos in contexts(scope, view, group.pair_keys):
+                alive = in_effect.get(dos)
+                if alive is None:
+                    alive = group.in_effect(dos)
+                ctx.vars, ctx.dos = names, dos
+                values: dict[str, Any] = dict(group.known)  # line.date == other.date holds within a pair group
+                for prop, read, need, others, wants, derived in group.tests:
+                    if alive & need:
+                        value = read(ctx)
+                        if derived:
+                            value = value is True
+                        values[prop] = value
+                        alive &= others | wants.get(value, 0)
+                        if not alive:
+                            break
+                if not alive:
+                    continue
+                for prop, fn, need in group.extra:
+                    if alive & need and prop not in values:
+                        values[prop] = fn(ctx) is True
+                fid = f"f{next(_ids)}"
+                fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
+                tested = group.tested
+                while alive:  # only what live rules test: every comparison with an absent property fails
+                    bit = alive & -alive
+                    for prop, read in tested[bit]:
+                        value = values[prop] if prop in values else read(ctx)
+                        if value is not None:  # absent: what `is missing` tests
+                            fact[prop] = value
+                    alive ^= bit
+                facts.append(fact)
+                keys[fid] = key_of(names)
+        if facts:
+            by_scope[scope] = facts
+    return by_scope, keys

@@ -1,0 +1,149 @@
+"""The fixed set of functions rule expressions may call.
+
+Each has a typed signature (lint checks calls against it) and a pure
+implementation. A function receives ``None`` for a missing argument and
+returns ``None`` (missing) unless its definition says otherwise.
+Table lookups get the evaluation context's date of service, so a rule always
+reads the edition in force on the date the service was rendered.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT, Type
+
+VARIADIC = object()
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple  # parameter types; a trailing VARIADIC repeats the last one
+    returns: Type
+    impl: Callable[..., Any]
+    doc: str
+    needs_context: bool = False  # impl(ctx, *args): tables / date of service
+    min_args: int | None = None
+
+    def arity_ok(self, n: int) -> bool:
+        if self.params and self.params[-1] is VARIADIC:
+            return n >= (self.min_args if self.min_args is not None else len(self.params) - 1)
+        return (self.min_args if self.min_args is not None else len(self.params)) <= n <= len(self.params)
+
+    def param_type(self, i: int) -> Type:
+        if self.params and self.params[-1] is VARIADIC and i >= len(self.params) - 2:
+            return self.params[-2]
+        return self.params[i]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def npi_valid(npi: str | None) -> bool | None:
+    """NPI check digit: Luhn over the prefix 80840 and the first nine digits (memoised: a batch
+    repeats a few billing and rendering NPIs on every claim and line)."""
+    if npi is None:
+        return None
+    if len(npi) != 10 or not npi.isdigit():
+        return False
+    digits = "80840" + npi[:9]
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
+def _date(s: str) -> _dt.date:
+    return _dt.date.fromisoformat(s)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def age_on(birth: str | None, on: str | None) -> int | None:
+    """Whole years from birth to a date (memoised: every line of every claim asks)."""
+    if birth is None or on is None:
+        return None
+    b, d = _date(birth), _date(on)
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def days_between(a: str | None, b: str | None) -> int | None:
+    if a is None or b is None:
+        return None
+    return (_date(b) - _date(a)).days
+
+
+def add_days(d: str | None, n: int | None) -> str | None:
+    if d is None or n is None:
+        return None
+    return (_date(d) + _dt.timedelta(days=int(n))).isoformat()
+
+
+def year(d: str | None) -> int | None:
+    return None if d is None else int(d[:4])
+
+
+def length(x) -> int | None:
+    return None if x is None else len(x)
+
+
+def intersects(a, b) -> bool | None:
+    if a is None or b is None:
+        return None
+    if isinstance(b, (set, frozenset)):  # a value set: one C-level call
+        return not b.isdisjoint(a)
+    return any(x in b for x in a)
+
+
+def starts_with(s: str | None, prefix: str | None) -> bool | None:
+    if s is None or prefix is None:
+        return None
+    return s.startswith(prefix)
+
+
+def lookup(ctx, table: str, *key: str) -> dict | None:
+    if any(k is None for k in key):
+        return None
+    return ctx.lookup(table, key)
+
+
+def has_table(ctx, table: str) -> bool:
+    return ctx.tables is not None and ctx.tables.loaded(table)
+
+
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in [
+        Function("npi_valid", (STRING,), BOOL, npi_valid, "True when the NPI has 10 digits and a valid check digit."),
+        Function("age", (DATE, DATE), INTEGER, age_on, "Whole years from a birth date to a date."),
+        Function("days_between", (DATE, DATE), INTEGER, days_between, "Days from the first date to the second."),
+        Function("add_days", (DATE, INTEGER), DATE, add_days, "The date n days after (or before, n < 0) a date."),
+        Function("year", (DATE,), INTEGER, year, "Calendar year of a date."),
+        Function("len", (ANY,), INTEGER, length, "Length of a list or string."),
+        Function("intersects", (ListT(STRING), ANY), BOOL, intersects,
+                 "True when any item of the list is in the second list or value set."),
+        Function("starts_with", (STRING, STRING), BOOL, starts_with, "True when the string starts with the prefix."),
+        Function("lookup", (STRING, STRING, VARIADIC), RowT(), lookup,
+                 "The row of a table in force on the date of service for these key values (a key prefix is "
+                 "allowed), or missing.", needs_context=True, min_args=2),
+        Function("has_table", (STRING,), BOOL, has_table, "True when any edition of the table is loaded.",
+                 needs_context=True),
+    ]
+}
+
+
+def register(function: Function) -> None:
+    """Add a function (domain modules register theirs at import)."""
+    FUNCTIONS[function.name] = function
+
+
+__all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
+
+from claimscrub.lang import fn_codes  # noqa: E402,F401
+from claimscrub.lang import fn_encounter  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The normalised claim: its dataclasses, schema validation and normalisation from native JSON."""

@@ -1,0 +1,1 @@
+"""Writing scrub results: text, JSON, JSON Lines, CSV, SARIF, HTML."""

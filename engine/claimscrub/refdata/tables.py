@@ -1,0 +1,860 @@
+"""Reference tables: the registry of table definitions and the lookup API rules use.
+
+Rules never read files: they ask a :class:`TableSet` for the row of a table in
+force on a date of service. Definitions live in YAML under ``rules/tables/``
+(one file per table); the rows come from the compiled store that
+``claimscrub data import`` writes (:mod:`claimscrub.refdata.store`), from CSV files
+that ship with a definition (a payer's own table), or from the bundled
+illustrative samples.
+
+Dates are ISO ``YYYY-MM-DD`` strings; row validity windows are inclusive at
+both ends (an NCCI deletion date is the last day the edit applies).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import json
+import os
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from claimscrub import yamlio
+
+from claimscrub.resources import rules_dir, schema_path
+
+COLUMN_TYPES = ("string", "integer", "number", "date")
+EFFECTIVE_MODES = ("columns", "edition", "none")
+CONFLICT_POLICIES = ("most_restrictive", "latest", "first")
+CLAIM_TYPES = ("professional", "institutional", "dme")
+SAMPLE_EDITION = "sample"
+
+
+class TableError(ValueError):
+    """A table definition or a table file is wrong; the message says where."""
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def load_yaml(text: str) -> Any:
+    """YAML 1.2 core types (codes like ``0450`` stay strings): the project's one loader."""
+    return yamlio.safe_load(text)
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str = "string"
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """Where a row's validity window comes from.
+
+    ``columns``: from the row's ``from`` / ``to`` date columns (blank = open);
+    ``edition``: from ``valid_from`` / ``valid_to`` here, else the edition (the
+    file's date picks it); ``none``: rows are timeless.
+    """
+
+    mode: str = "none"
+    from_column: str | None = None
+    to_column: str | None = None
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Which row wins when several rows with the same key are in force on a date.
+
+    ``most_restrictive``: the lowest (or highest) value of ``column`` (lowest
+    modifier indicator, lowest MUE); ``latest``: the latest effective date;
+    ``first``: the first row in file order.
+    """
+
+    policy: str = "first"
+    column: str | None = None
+    prefer: str = "lowest"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How one kind of file is read into a table (see claimscrub.refdata.layouts)."""
+
+    name: str
+    format: str = "csv"
+    filename: str | None = None  # regex searched in the file name
+    header: tuple[str, ...] = ()  # columns the header row must contain
+    columns: Mapping[str, Any] = field(default_factory=dict)  # table column -> source spec
+    delimiter: str | None = None
+    edition: str | None = None  # fixed edition label instead of the file-name date
+    options: Mapping[str, Any] = field(default_factory=dict)
+    notes: str | None = None
+    priority: int = 50  # lower imports first (I/OCE version ranges before versioned files)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    publisher: str | None = None
+    url: str | None = None
+    label: str = "{title} {edition}"  # edition label template
+
+
+@dataclass(frozen=True, slots=True)
+class TableDef:
+    name: str
+    title: str
+    key: tuple[str, ...]
+    values: tuple[Column, ...]
+    source: Source = field(default_factory=Source)
+    effective: Effective = field(default_factory=Effective)
+    conflict: Conflict = field(default_factory=Conflict)
+    claim_types: tuple[str, ...] = ()
+    layouts: tuple[Layout, ...] = ()
+    csv: tuple[Path, ...] = ()  # rows that ship with the definition (a payer's table)
+    sample: Path | None = None  # illustrative rows for the demo
+    description: str | None = None
+    path: Path | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.key + tuple(c.name for c in self.values)
+
+    def column_type(self, name: str) -> str:
+        if name in self.key:
+            return "string"
+        for col in self.values:
+            if col.name == name:
+                return col.type
+        raise KeyError(name)
+
+    def edition_label(self, edition: str) -> str:
+        return self.source.label.format(title=self.title, name=self.name, edition=edition)
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _req(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in raw:
+        raise TableError(f"{where}: missing '{key}'")
+    return raw[key]
+
+
+def parse_table_def(raw: Mapping[str, Any], path: Path | None = None) -> TableDef:
+    """Build a TableDef from its YAML mapping, checking what the schema cannot."""
+    where = str(path) if path else "table definition"
+    if not isinstance(raw, Mapping):
+        raise TableError(f"{where}: expected a mapping")
+    name = str(_req(raw, "name", where))
+    if not _NAME.match(name):
+        raise TableError(f"{where}: table name {name!r} must be lower_snake_case")
+    key = tuple(str(k) for k in _req(raw, "key", where))
+    if not key:
+        raise TableError(f"{where}: 'key' needs at least one column")
+    values: list[Column] = []
+    for col_name, spec in (raw.get("values") or {}).items():
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        ctype = spec.get("type", "string")
+        if ctype not in COLUMN_TYPES:
+            raise TableError(f"{where}: column {col_name}: type {ctype!r} is not one of {COLUMN_TYPES}")
+        values.append(Column(str(col_name), ctype, spec.get("description")))
+    names = list(key) + [c.name for c in values]
+    if len(set(names)) != len(names):
+        raise TableError(f"{where}: duplicate column names")
+    for n in names:
+        if not _NAME.match(n):
+            raise TableError(f"{where}: column name {n!r} must be lower_snake_case")
+
+    eff_raw = raw.get("effective") or {"mode": "none"}
+    effective = Effective(
+        mode=eff_raw.get("mode", "none"),
+        from_column=eff_raw.get("from"),
+        to_column=eff_raw.get("to"),
+        valid_from=_iso_or_none(eff_raw.get("valid_from"), where),
+        valid_to=_iso_or_none(eff_raw.get("valid_to"), where),
+    )
+    if effective.mode not in EFFECTIVE_MODES:
+        raise TableError(f"{where}: effective.mode must be one of {EFFECTIVE_MODES}")
+    date_cols = {c.name for c in values if c.type == "date"}
+    for col in (effective.from_column, effective.to_column):
+        if col is not None and col not in date_cols:
+            raise TableError(f"{where}: effective column {col!r} must be a value column of type date")
+    if effective.mode == "columns" and not (effective.from_column or effective.to_column):
+        raise TableError(f"{where}: effective.mode 'columns' needs 'from' and/or 'to'")
+
+    con_raw = raw.get("conflict") or {}
+    conflict = Conflict(con_raw.get("policy", "first"), con_raw.get("column"), con_raw.get("prefer", "lowest"))
+    if conflict.policy not in CONFLICT_POLICIES:
+        raise TableError(f"{where}: conflict.policy must be one of {CONFLICT_POLICIES}")
+    if conflict.policy == "most_restrictive":
+        if conflict.column not in {c.name for c in values}:
+            raise TableError(f"{where}: conflict.column must name a value column")
+        if conflict.prefer not in ("lowest", "highest"):
+            raise TableError(f"{where}: conflict.prefer must be lowest or highest")
+
+    src = raw.get("source") or {}
+    source = Source(src.get("publisher"), src.get("url"), src.get("label", "{title} {edition}"))
+    layouts = tuple(_parse_layout(lr, where) for lr in raw.get("layouts") or ())
+    base = path.parent if path else Path.cwd()
+    csv_raw = raw.get("csv") or ()
+    csv_paths = tuple(base / p for p in ([csv_raw] if isinstance(csv_raw, str) else csv_raw))
+    sample = base / raw["sample"] if raw.get("sample") else None
+    claim_types = tuple(raw.get("claim_types") or ())
+    for ct in claim_types:
+        if ct not in CLAIM_TYPES:
+            raise TableError(f"{where}: claim type {ct!r} is not one of {CLAIM_TYPES}")
+    return TableDef(
+        name=name,
+        title=str(raw.get("title", name)),
+        key=key,
+        values=tuple(values),
+        source=source,
+        effective=effective,
+        conflict=conflict,
+        claim_types=claim_types,
+        layouts=layouts,
+        csv=csv_paths,
+        sample=sample,
+        description=raw.get("description"),
+        path=path,
+    )
+
+
+def _iso_or_none(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not _ISO.match(str(value)):
+        raise TableError(f"{where}: {value!r} is not an ISO date YYYY-MM-DD")
+    return str(value)
+
+
+def _parse_layout(raw: Mapping[str, Any], where: str) -> Layout:
+    name = str(_req(raw, "name", where + ": layout"))
+    match = raw.get("match") or {}
+    return Layout(
+        name=name,
+        format=raw.get("format", "csv"),
+        filename=match.get("filename"),
+        header=tuple(match.get("header") or ()),
+        columns=dict(raw.get("columns") or {}),
+        delimiter=raw.get("delimiter"),
+        edition=raw.get("edition"),
+        options=dict(raw.get("options") or {}),
+        notes=raw.get("notes"),
+        priority=int(raw.get("priority", 50)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    tables: Mapping[str, TableDef]
+
+    def __getitem__(self, name: str) -> TableDef:
+        return self.tables[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    def __iter__(self) -> Iterator[TableDef]:
+        return iter(self.tables.values())
+
+    def get(self, name: str) -> TableDef | None:
+        return self.tables.get(name)
+
+
+def tables_dir() -> Path:
+    return rules_dir() / "tables"
+
+
+def load_registry(*dirs: Path | str) -> Registry:
+    """Read every ``*.yaml`` table definition in ``dirs`` (default: the bundled
+    ``rules/tables``). A later directory's table replaces an earlier one of the
+    same name, so a payer directory can override a bundled definition."""
+    found: dict[str, TableDef] = {}
+    for d in dirs or (tables_dir(),):
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob("*.yaml")):
+            raw = load_yaml(path.read_text(encoding="utf-8"))
+            check_schema(raw, path)
+            defn = parse_table_def(raw, path)
+            found[defn.name] = defn
+    return Registry(found)
+
+
+@functools.cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(schema_path("table.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def check_schema(raw: Any, path: Path | None = None) -> None:
+    """Schema errors first, with the path into the YAML, so a rule author sees where."""
+    errors = sorted(_validator().iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:5]]
+        raise TableError(f"{path or 'table definition'}: " + "; ".join(lines))
+
+
+_REGISTRY: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The bundled definitions plus ``$CLAIMSCRUB_TABLES`` (os.pathsep-separated dirs)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        extra = [Path(p) for p in os.environ.get("CLAIMSCRUB_TABLES", "").split(os.pathsep) if p]
+        _REGISTRY = load_registry(tables_dir(), *extra)
+    return _REGISTRY
+
+
+# --------------------------------------------------------------------------- values
+
+
+def parse_date(text: str | None) -> str | None:
+    """ISO date from the spellings CMS files use: YYYY-MM-DD, YYYYMMDD, MM/DD/YYYY.
+    Blank, ``*``, ``0`` and 9999-12-31 mean open (None)."""
+    if text is None:
+        return None
+    s = text.strip()
+    if s in ("", "*", "0", "00000000") or s.startswith("9999"):
+        return None
+    if len(s) == 10 and s[4] == "-" and s[7] == "-":
+        return s
+    if len(s) == 8 and s.isdigit():
+        return f"{s[:4]}-{s[4:6]}-{s[6:]}"
+    m = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", s)
+    if m:
+        return f"{m[3]}-{int(m[1]):02d}-{int(m[2]):02d}"
+    raise TableError(f"not a date: {text!r}")
+
+
+def coerce(value: Any, ctype: str) -> Any:
+    """Typed value of a cell; blank is None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return None
+    if ctype == "string":
+        return str(value)
+    if ctype == "integer":
+        return int(value)
+    if ctype == "number":
+        return float(value)
+    if ctype == "date":
+        return parse_date(str(value))
+    raise TableError(f"unknown column type {ctype!r}")
+
+
+def normalise_code(code: str) -> str:
+    """Key values compare upper-case and without surrounding blanks (and without
+    dots: ICD-10-CM codes are held undotted, as CMS tables carry them)."""
+    return code.strip().upper()
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """One imported release of a table: the date of service picks one."""
+
+    id: int
+    table: str
+    label: str  # "NCCI PTP practitioner 2024-07-01"
+    date: str | None  # the release date (from the file name); None = undated
+    valid_from: str | None  # earliest row date (None = open or undated)
+    valid_to: str | None  # latest row end (None = open)
+    rows: int
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    partial: bool = False  # a sample holding some keys only: a key's absence proves nothing
+
+
+@dataclass(frozen=True, slots=True)
+class TableStatus:
+    name: str
+    title: str
+    loaded: bool
+    editions: tuple[Edition, ...]
+    rows: int
+    coverage: tuple[str | None, str | None]  # earliest / latest date covered (None = open)
+    origin: str  # "store", "csv", "sample" or "-"
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "loaded": self.loaded,
+            "origin": self.origin,
+            "rows": self.rows,
+            "coverage": {"from": self.coverage[0], "to": self.coverage[1]},
+            "editions": [
+                {
+                    "label": e.label,
+                    "date": e.date,
+                    "valid_from": e.valid_from,
+                    "valid_to": e.valid_to,
+                    "rows": e.rows,
+                    "sources": list(e.sources),
+                    "notes": list(e.notes),
+                }
+                for e in self.editions
+            ],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """A stored row before it becomes the dict rules see."""
+
+    key: tuple[str, ...]
+    values: tuple[Any, ...]  # in TableDef.values order
+    valid_from: str | None
+    valid_to: str | None
+    seq: int  # file order
+
+
+def within(start: str | None, end: str | None, dos: str) -> bool:
+    """Is ``dos`` inside the window from ``start`` to ``end`` (either open when None)?"""
+    return (start is None or start <= dos) and (end is None or dos <= end)
+
+
+def in_force(row: RawRow, dos: str) -> bool:
+    return within(row.valid_from, row.valid_to, dos)
+
+
+def resolve(defn: TableDef, rows: Sequence[RawRow], dos: str) -> list[RawRow]:
+    """Rows in force on ``dos``, one per full key (conflict policy applied), in key order."""
+    by_key: dict[tuple[str, ...], list[RawRow]] = {}
+    for row in rows:
+        if in_force(row, dos):
+            by_key.setdefault(row.key, []).append(row)
+    return [pick(defn, group) for _, group in sorted(by_key.items())]
+
+
+def pick(defn: TableDef, group: Sequence[RawRow]) -> RawRow:
+    """The one row of a same-key group that applies, by the table's conflict policy."""
+    if len(group) == 1:
+        return group[0]
+    policy = defn.conflict
+    if policy.policy == "most_restrictive":
+        idx = [c.name for c in defn.values].index(policy.column)  # type: ignore[arg-type]
+        sign = 1 if policy.prefer == "lowest" else -1
+
+        def rank(r: RawRow) -> tuple:
+            v = r.values[idx]
+            return (v is None, sign * v if isinstance(v, (int, float)) else 0, str(v) if v is not None else "", r.seq)
+
+        return min(group, key=rank)
+    if policy.policy == "latest":
+        return max(group, key=lambda r: (r.valid_from or "", r.seq))
+    return min(group, key=lambda r: r.seq)
+
+
+def row_dict(defn: TableDef, row: RawRow, edition_label: str) -> dict[str, Any]:
+    out: dict[str, Any] = dict(zip(defn.key, row.key))
+    for col, value in zip(defn.values, row.values):
+        out[col.name] = value
+    out["_table"] = defn.name
+    out["_edition"] = edition_label
+    return out
+
+
+def _dated(out: dict[str, Any], row: RawRow) -> dict[str, Any]:
+    """A row dict with its validity window (``_from`` / ``_to``), for history()."""
+    out["_from"], out["_to"] = row.valid_from, row.valid_to
+    return out
+
+
+def pick_edition(editions: Sequence[Edition], dos: str) -> Edition | None:
+    """The edition in force on ``dos``: the latest release dated on or before it whose
+    rows reach that far. A date of service before every release uses the earliest
+    (its rows still carry effective and deletion dates)."""
+    candidates = [e for e in editions if e.valid_to is None or dos <= e.valid_to]
+    if not candidates:
+        return None
+    started = [e for e in candidates if e.date is None or e.date <= dos]
+    if started:
+        return max(started, key=lambda e: (e.date or "", e.id))
+    return min(candidates, key=lambda e: (e.date or "", e.id))
+
+
+def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
+    if not editions:
+        return (None, None)
+    starts = [e.valid_from or e.date for e in editions]
+    start = None if any(s is None for s in starts) else min(starts)  # type: ignore[type-var]
+    ends = [e.valid_to for e in editions]
+    end = None if any(x is None for x in ends) else max(ends)  # type: ignore[type-var]
+    return (start, end)
+
+
+def _key(key: Sequence[str]) -> tuple[str, ...]:
+    return tuple(normalise_code(k) if isinstance(k, str) else str(k) for k in key)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+class TableSet(ABC):
+    """What the rule language calls. Lookups are pure: same arguments, same answer."""
+
+    @abstractmethod
+    def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
+        """The row in force on ``dos`` whose leading key columns equal ``key`` (a
+        prefix of the key columns gives the first matching row in key order), as
+        {column: typed value, "_table": ..., "_edition": ...}; None when no row
+        applies or the table is not loaded."""
+
+    @abstractmethod
+    def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        """Every row in force on ``dos`` matching the key prefix, one per full key."""
+
+    @abstractmethod
+    def loaded(self, table: str) -> bool:
+        """Is any edition of this table available? (No data is not a pass.)"""
+
+    def edition(self, table: str, dos: str) -> str | None:
+        """The label of the edition that answers for ``dos``."""
+        ed = self.edition_for(table, dos)
+        return ed.label if ed else None
+
+    @abstractmethod
+    def status(self) -> list[TableStatus]:
+        """Every known table: editions, date coverage, rows, notes."""
+
+    def known(self, table: str) -> bool:
+        """Is the table defined at all (for rule compilers catching typos)?"""
+        return any(s.name == table for s in self.status())
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:  # noqa: ARG002 - overridden
+        """The edition that answers for ``dos`` (None when none does)."""
+        return None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:  # noqa: ARG002 - overridden
+        """Every row of the key in the edition answering for ``dos``, whatever its
+        validity window, oldest first: to say when a code ended or starts."""
+        return []
+
+    def covers(self, table: str, dos: str) -> bool:
+        """Does a loaded edition's date range reach ``dos``? Outside it, a missing
+        row says nothing about the code (a versioned table before its first quarter)."""
+        ed = self.edition_for(table, dos)
+        return ed is not None and within(ed.valid_from, ed.valid_to, dos)
+
+    def lists_all(self, table: str, dos: str) -> bool:
+        """Does the edition answering for ``dos`` list every key (not a sample of a few)? Only
+        then does a key's absence mean the code does not exist."""
+        ed = self.edition_for(table, dos)
+        return ed is not None and not ed.partial
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Release files; a no-op for in-memory sets."""
+
+
+@dataclass
+class _MemTable:
+    defn: TableDef
+    editions: list[Edition] = field(default_factory=list)
+    rows: dict[int, dict[tuple[str, ...], list[RawRow]]] = field(default_factory=dict)
+    prefix: dict[tuple[int, int], dict[tuple[str, ...], list[tuple[str, ...]]]] = field(default_factory=dict)
+    origin: str = "csv"
+    notes: tuple[str, ...] = ()
+
+
+class MemoryTableSet(TableSet):
+    """Tables held in dicts: the bundled samples and payer CSVs (small by design)."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or default_registry()
+        self._tables: dict[str, _MemTable] = {}
+        self._next_edition = 1
+
+    # -- loading
+    def add_rows(
+        self,
+        defn: TableDef,
+        rows: Iterable[RawRow],
+        edition: str,
+        *,
+        date: str | None = None,
+        source: str | None = None,
+        origin: str = "csv",
+        notes: Sequence[str] = (),
+        partial: bool = False,
+    ) -> Edition:
+        rows = list(rows)
+        for row in rows:
+            if row.valid_from is not None and row.valid_to is not None and row.valid_from > row.valid_to:
+                raise TableError(f"{source or defn.name}: data row {row.seq + 1} ({', '.join(row.key)}) is valid from "
+                                 f"{row.valid_from} to {row.valid_to}: the range ends before it starts")
+        index: dict[tuple[str, ...], list[RawRow]] = {}
+        for row in rows:
+            index.setdefault(row.key, []).append(row)
+        starts = [r.valid_from for r in rows]
+        ends = [r.valid_to for r in rows]
+        ed = Edition(
+            id=self._next_edition,
+            table=defn.name,
+            label=defn.edition_label(edition),
+            date=date,
+            valid_from=None if not rows or any(s is None for s in starts) else min(starts),  # type: ignore[type-var]
+            valid_to=None if not rows or any(e is None for e in ends) else max(ends),  # type: ignore[type-var]
+            rows=len(rows),
+            sources=(source,) if source else (),
+            notes=tuple(notes),
+            partial=partial,
+        )
+        self._next_edition += 1
+        mt = self._tables.setdefault(defn.name, _MemTable(defn, origin=origin))
+        mt.editions.append(ed)
+        mt.rows[ed.id] = index
+        mt.prefix.clear()
+        return ed
+
+    def add_csv(self, defn: TableDef, path: Path, *, edition: str | None = None, origin: str = "csv",
+                partial: bool = False) -> Edition:
+        """Rows from a CSV whose header names the table's columns (a payer's own table)."""
+        rows = list(read_table_csv(defn, path))
+        return self.add_rows(
+            defn, rows, edition or path.stem, source=str(path), origin=origin, notes=_effective_notes(defn),
+            partial=partial,
+        )
+
+    # -- API
+    def _candidates(self, table: str, key: tuple[str, ...], dos: str) -> tuple[_MemTable, Edition, list[RawRow]] | None:
+        mt = self._tables.get(table)
+        if mt is None or not mt.editions or len(key) > len(mt.defn.key):
+            return None
+        ed = pick_edition(mt.editions, dos)
+        if ed is None:
+            return None
+        index = mt.rows[ed.id]
+        if len(key) == len(mt.defn.key):
+            return mt, ed, index.get(key, [])
+        pidx = mt.prefix.get((ed.id, len(key)))
+        if pidx is None:
+            pidx = {}
+            for full in sorted(index):
+                pidx.setdefault(full[: len(key)], []).append(full)
+            mt.prefix[(ed.id, len(key))] = pidx
+        return mt, ed, [r for full in pidx.get(key, ()) for r in index[full]]
+
+    def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
+        found = self._candidates(table, _key(key), dos)
+        if found is None:
+            return None
+        mt, ed, rows = found
+        resolved = resolve(mt.defn, rows, dos)
+        return row_dict(mt.defn, resolved[0], ed.label) if resolved else None
+
+    def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        found = self._candidates(table, _key(key), dos)
+        if found is None:
+            return []
+        mt, ed, rows = found
+        return [row_dict(mt.defn, r, ed.label) for r in resolve(mt.defn, rows, dos)]
+
+    def loaded(self, table: str) -> bool:
+        mt = self._tables.get(table)
+        return bool(mt and mt.editions)
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:
+        mt = self._tables.get(table)
+        return pick_edition(mt.editions, dos) if mt else None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        found = self._candidates(table, _key(key), dos)
+        if found is None:
+            return []
+        mt, ed, rows = found
+        return [_dated(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
+
+    def known(self, table: str) -> bool:
+        return table in self._tables or table in self.registry
+
+    def status(self) -> list[TableStatus]:
+        out = []
+        for defn in sorted(self.registry, key=lambda d: d.name):
+            mt = self._tables.get(defn.name)
+            eds = tuple(mt.editions) if mt else ()
+            notes = tuple(dict.fromkeys(n for e in eds for n in e.notes))
+            out.append(
+                TableStatus(
+                    defn.name,
+                    defn.title,
+                    bool(eds),
+                    eds,
+                    sum(e.rows for e in eds),
+                    coverage(eds),
+                    mt.origin if mt else "-",
+                    notes,
+                )
+            )
+        return out
+
+
+def _effective_notes(defn: TableDef) -> tuple[str, ...]:
+    if defn.effective.mode == "none":
+        return ("no effective dates: rows apply to every date of service",)
+    return ()
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """A text stream over a plain or gzip file (UTF-8 with BOM tolerated)."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+
+
+def read_table_csv(defn: TableDef, path: Path) -> Iterator[RawRow]:
+    """Rows of a CSV whose header row names the table's columns (extra columns ignored)."""
+    with open_text(path) as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in defn.key if c not in (reader.fieldnames or ())]
+        if missing:
+            raise TableError(f"{path}: missing key columns {missing} (header: {reader.fieldnames})")
+        for seq, rec in enumerate(reader):
+            try:
+                yield make_row(defn, rec, seq)
+            except (TableError, ValueError) as exc:
+                raise TableError(f"{path}:{seq + 2}: {exc}") from None
+
+
+def make_row(defn: TableDef, rec: Mapping[str, Any], seq: int) -> RawRow:
+    """A RawRow from a {column: text} record in table columns."""
+    key = tuple(normalise_code(str(rec.get(k) or "")) for k in defn.key)
+    values = tuple(coerce(rec.get(c.name), c.type) for c in defn.values)
+    return RawRow(key, values, *row_window(defn, values), seq)
+
+
+def row_window(defn: TableDef, values: Sequence[Any]) -> tuple[str | None, str | None]:
+    eff = defn.effective
+    if eff.mode == "columns":
+        names = [c.name for c in defn.values]
+        start = values[names.index(eff.from_column)] if eff.from_column else None
+        end = values[names.index(eff.to_column)] if eff.to_column else None
+        return start, end
+    if eff.mode == "edition":
+        return eff.valid_from, eff.valid_to
+    return None, None
+
+
+def sample_tables(registry: Registry | None = None, *, complete: bool = False) -> MemoryTableSet:
+    """The bundled illustrative samples (not CMS data), for the demo and tests.
+
+    A sample holds a few codes, so by default it is *partial*
+    (:meth:`TableSet.lists_all` is false): edits that conclude from a code's
+    absence ("unknown code") do not fire on it. Rule test cases are written
+    against the sample rows, so they load it as ``complete``.
+    """
+    registry = registry or default_registry()
+    ts = MemoryTableSet(registry)
+    for defn in registry:
+        if defn.sample is not None and defn.sample.is_file():
+            ts.add_csv(defn, defn.sample, edition=SAMPLE_EDITION, origin="sample", partial=not complete)
+    return ts
+
+
+def csv_tables(registry: Registry | None = None) -> MemoryTableSet:
+    """Tables whose rows ship with their definition (``csv:``): a payer's own tables."""
+    registry = registry or default_registry()
+    ts = MemoryTableSet(registry)
+    for defn in registry:
+        for path in defn.csv:
+            ts.add_csv(defn, path, origin="csv")
+    return ts
+
+
+class LayeredTableSet(TableSet):
+    """Several sets in order: for each table the first layer that has it loaded answers."""
+
+    def __init__(self, layers: Sequence[TableSet]) -> None:
+        self.layers = list(layers)
+        self._route: dict[str, TableSet | None] = {}
+
+    def _layer(self, table: str) -> TableSet | None:
+        try:
+            return self._route[table]
+        except KeyError:
+            layer = next((ly for ly in self.layers if ly.loaded(table)), None)
+            self._route[table] = layer
+            return layer
+
+    def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
+        layer = self._layer(table)
+        return layer.lookup(table, key, dos) if layer else None
+
+    def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        layer = self._layer(table)
+        return layer.lookup_all(table, key, dos) if layer else []
+
+    def loaded(self, table: str) -> bool:
+        return self._layer(table) is not None
+
+    def edition_for(self, table: str, dos: str) -> Edition | None:
+        layer = self._layer(table)
+        return layer.edition_for(table, dos) if layer else None
+
+    def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
+        layer = self._layer(table)
+        return layer.history(table, key, dos) if layer else []
+
+    def known(self, table: str) -> bool:
+        return any(ly.known(table) for ly in self.layers)
+
+    def status(self) -> list[TableStatus]:
+        merged: dict[str, TableStatus] = {}
+        for layer in self.layers:
+            for st in layer.status():
+                if st.name not in merged or (st.loaded and not merged[st.name].loaded):
+                    merged[st.name] = st
+        return [merged[n] for n in sorted(merged)]
+
+    def close(self) -> None:
+        for layer in self.layers:
+            layer.close()
+
+
+def open_tables(
+    data_dir: Path | str | None = None,
+    *,
+    samples: bool | None = None,
+    registry: Registry | None = None,
+) -> TableSet:
+    """The tables a scrub uses: the compiled store, then payer CSV tables, then
+    (``samples=True``, or ``None`` and no store exists) the illustrative samples."""
+    from claimscrub.refdata.store import Store, StoreTableSet, resolve_data_dir
+
+    registry = registry or default_registry()
+    layers: list[TableSet] = []
+    path = Store.path_in(resolve_data_dir(data_dir))
+    if path.is_file():
+        layers.append(StoreTableSet(path, registry))
+    if any(d.csv for d in registry):
+        layers.append(csv_tables(registry))
+    if samples or (samples is None and not path.is_file()):
+        layers.append(sample_tables(registry))
+    return LayeredTableSet(layers)
