@@ -14,7 +14,7 @@ import functools
 
 from claimscrub.refdata import codesets
 from claimscrub.refdata.tables import within
-from claimscrub.lang.functions import VARIADIC, Function, register
+from claimscrub.lang.signature import VARIADIC, Function
 from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT
 
 # MPFS indicator values in our own words, after the PPRRVU file layout
@@ -188,7 +188,7 @@ def age_in_range(age: int | None, low: int | None, high: int | None) -> bool | N
     return low <= age <= high
 
 
-for _f in (
+FUNCTIONS = (
     Function("icd_valid", (STRING,), BOOL, icd_valid,
              "True when the code is an ICD-10-CM category, subcategory or code (simple-icd-10-cm tabular list)."),
     Function("icd_billable", (STRING,), BOOL, icd_billable,
@@ -217,5 +217,4 @@ for _f in (
     Function("pfs_meaning", (STRING, ANY), STRING, pfs_meaning,
              "What an MPFS indicator value means (pctc, bilateral, assistant, co_surgery, team, status)."),
     Function("age_in_range", (INTEGER, INTEGER, INTEGER), BOOL, age_in_range, "True when low <= age <= high."),
-):
-    register(_f)
+)

@@ -1,6 +1,6 @@
 """Rule functions over the E/M tables (rules/tables/em/): the figures stay data, with their sources.
 
-Registered at import (see the bottom of functions.py). Each reads the table
+Listed in functions.FUNCTIONS. Each reads the table
 in force on the evaluation's date of service, so a rule written once follows
 the edition changes the tables record.
 """
@@ -8,7 +8,7 @@ the edition changes the tables record.
 from __future__ import annotations
 
 from claimscrub.documentation import em as E
-from claimscrub.lang.functions import Function, register
+from claimscrub.lang.signature import Function
 from claimscrub.lang.types import STRING
 
 
@@ -27,9 +27,11 @@ def em_time_need(ctx, code: str | None) -> str | None:
     return E.time_requirement(code.upper(), ctx.dos)
 
 
-register(Function("em_prolonged_code", (STRING,), STRING, em_prolonged_code,
-                  "The prolonged-service code (99417 or G2212) a payer type takes on the date of service, "
-                  "from rules/tables/em/prolonged_services.yaml.", needs_context=True))
-register(Function("em_time_need", (STRING,), STRING, em_time_need,
-                  "The total time an E/M code needs on the date of service ('30 min from 2024'), from "
-                  "rules/tables/em/em_time_thresholds.yaml.", needs_context=True))
+FUNCTIONS = (
+    Function("em_prolonged_code", (STRING,), STRING, em_prolonged_code,
+             "The prolonged-service code (99417 or G2212) a payer type takes on the date of service, "
+             "from rules/tables/em/prolonged_services.yaml.", needs_context=True),
+    Function("em_time_need", (STRING,), STRING, em_time_need,
+             "The total time an E/M code needs on the date of service ('30 min from 2024'), from "
+             "rules/tables/em/em_time_thresholds.yaml.", needs_context=True),
+)

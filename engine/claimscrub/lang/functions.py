@@ -4,41 +4,18 @@ Each has a typed signature (lint checks calls against it) and a pure
 implementation. A function receives ``None`` for a missing argument and
 returns ``None`` (missing) unless its definition says otherwise.
 Table lookups get the evaluation context's date of service, so a rule always
-reads the edition in force on the date the service was rendered.
+reads the edition in force on the date the service was rendered. The domain
+functions (code sets, E/M tables) live in their own modules and are listed here
+explicitly: nothing is registered as a side effect of an import.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import functools
-from dataclasses import dataclass
-from typing import Any, Callable
-
-from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT, Type
-
-VARIADIC = object()
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    params: tuple  # parameter types; a trailing VARIADIC repeats the last one
-    returns: Type
-    impl: Callable[..., Any]
-    doc: str
-    needs_context: bool = False  # impl(ctx, *args): tables / date of service
-    min_args: int | None = None
-
-    def arity_ok(self, n: int) -> bool:
-        if self.params and self.params[-1] is VARIADIC:
-            return n >= (self.min_args if self.min_args is not None else len(self.params) - 1)
-        return (self.min_args if self.min_args is not None else len(self.params)) <= n <= len(self.params)
-
-    def param_type(self, i: int) -> Type:
-        if self.params and self.params[-1] is VARIADIC and i >= len(self.params) - 2:
-            return self.params[-2]
-        return self.params[i]
-
+from claimscrub.lang import fn_codes, fn_encounter
+from claimscrub.lang.signature import VARIADIC, Function
+from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT
 
 @functools.lru_cache(maxsize=1 << 16)
 def npi_valid(npi: str | None) -> bool | None:
@@ -134,16 +111,9 @@ FUNCTIONS: dict[str, Function] = {
                  "allowed), or missing.", needs_context=True, min_args=2),
         Function("has_table", (STRING,), BOOL, has_table, "True when any edition of the table is loaded.",
                  needs_context=True),
+        *fn_codes.FUNCTIONS,
+        *fn_encounter.FUNCTIONS,
     ]
 }
 
-
-def register(function: Function) -> None:
-    """Add a function (domain modules register theirs at import)."""
-    FUNCTIONS[function.name] = function
-
-
-__all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
-
-from claimscrub.lang import fn_codes  # noqa: E402,F401
-from claimscrub.lang import fn_encounter  # noqa: E402,F401
+__all__ = ["FUNCTIONS", "Function", "VARIADIC", "npi_valid"]
