@@ -12,6 +12,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+from claimscrub.inputs import read_bytes, read_path
 from claimscrub.inputs.payments import read_paid_claims
 from claimscrub.refdata.tables import sample_tables
 
@@ -140,3 +141,37 @@ def test_rif_outpatient_and_static_carrier_universes(refdata):
     paths = [folder / "rif_synthea_outpatient.csv", folder / "rif_static_sample-a-bcarrier-multiple-lines.txt"]
     paid = read_paid_claims(paths)
     assert paid.paid_cents() == sum(rif_paid_cents(p) for p in paths) == 13205609 + 19999
+
+
+# ---------------------------------------------------------------- 837: what prior payers paid
+COB_2320 = "SBR*S*18*******CI~\nAMT*D*100.00~\nOI***Y***Y~\nNM1*IL*1*PATIENT*ALPHA****MI*1EG4TE5MK72~\nNM1*PR*2*PRIMARY PAYER*****PI*11111~\n"
+SVD_2430 = "SVD*11111*{paid}*HC:99213:25**1~\nDTP*573*D8*20240601~\n"
+
+
+def cob_837(claim_paid: str = "100.00", line_paid: str = "60.00") -> bytes:
+    text = DEMO_837P.read_text()
+    text = text.replace("HI*ABK:M1711*ABF:I10~\n", "HI*ABK:M1711*ABF:I10~\n" + COB_2320.replace("100.00", claim_paid), 1)
+    first_line = "SV1*HC:99213:25*125.00*UN*1*11**1:2~\nDTP*472*D8*20240514~\n"
+    text = text.replace(first_line, first_line + SVD_2430.format(paid=line_paid), 1)
+    return text.encode()
+
+
+def test_837_paid_amounts_are_the_prior_payers():
+    items = {i.claim_id: i for i in read_bytes(cob_837(), "cob.837")}
+    p001 = items["DEMO-P001"].data
+    assert p001["paid_amount"] == "100.00"  # 2320 AMT*D
+    assert p001["lines"][0]["paid_amount"] == "60.00" and "paid_amount" not in p001["lines"][1]  # 2430 SVD02
+    assert "paid_amount" not in items["DEMO-P002"].data  # no prior payer: nothing invented
+
+
+def test_837_unreadable_prior_payer_amount_is_left_out_with_a_note():
+    item = next(i for i in read_bytes(cob_837(claim_paid="1O0.00"), "cob.837") if i.claim_id == "DEMO-P001")
+    assert "paid_amount" not in item.data
+    assert any(n.message.endswith("(AMT*D): AMT02: amount is not a number; the paid amount is left out")
+               for n in item.notes)
+
+
+def test_837_cob_sample(refdata):
+    path = refdata / "samples" / "x12" / "linuxforhealth" / "837_005010X222A2" / "demo.cob.example4.837"
+    (item,) = [i for i in read_path(path) if i.claim_id == "101KEN6055"]
+    assert item.data["paid_amount"] == "80.00" and item.data["lines"][0]["paid_amount"] == "80.00"
