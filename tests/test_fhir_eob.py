@@ -69,7 +69,7 @@ def test_without_eob_nothing_is_invented():
 
 def test_blue_button_variables_and_float_noise_of_a_synthea_eob(refdata):
     """The first EOB of a Synthea sample, pointed at the demo claim: Blue Button line variables, float amounts."""
-    path = sorted((refdata / "samples" / "fhir").glob("*.json"))[0]
+    path = min((refdata / "samples" / "fhir").glob("*.json"))
     synthea = json.loads(path.read_text())
     eob = next(e["resource"] for e in synthea["entry"]
                if e["resource"]["resourceType"] == "ExplanationOfBenefit" and e["resource"].get("item")

@@ -175,3 +175,12 @@ def test_837_cob_sample(refdata):
     path = refdata / "samples" / "x12" / "linuxforhealth" / "837_005010X222A2" / "demo.cob.example4.837"
     (item,) = [i for i in read_path(path) if i.claim_id == "101KEN6055"]
     assert item.data["paid_amount"] == "80.00" and item.data["lines"][0]["paid_amount"] == "80.00"
+
+
+def test_remittances_replace_what_the_837_said_prior_payers_paid(tmp_path):
+    claims_file = tmp_path / "cob.837"
+    claims_file.write_bytes(cob_837())
+    paid = read_paid_claims([claims_file, ERAS[0]])
+    p001 = claims_by_id(paid)["DEMO-P001"]
+    assert p001["paid_amount"] == "223.72" and p001["lines"][0]["paid_amount"] == "72.18"
+    assert any("claim DEMO-P001 carried its own paid amount" in note for note in paid.notes)

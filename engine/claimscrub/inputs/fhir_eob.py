@@ -84,7 +84,7 @@ def _first(amounts: dict[str, str], codes: tuple[str, ...]) -> str | None:
 
 def apply_payment(claim: dict[str, Any], eob: Resource) -> None:
     """Fill the claim's and its lines' payment fields from the EOB (only the ones it states)."""
-    payment = eob.get("payment") if isinstance(eob.get("payment"), dict) else {}
+    payment: dict[str, Any] = eob["payment"] if isinstance(eob.get("payment"), dict) else {}
     totals = _by_category(eob.get("total"))
     paid = _amount(payment.get("amount")) or totals.get("benefit")
     paid_date = payment.get("date")

@@ -132,8 +132,7 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
                              f"not read: {remit.error}")
             continue
         assert remit.claim_id is not None  # a readable remittance has its CLP01
-        item = claims.get(remit.claim_id)
-        if item is None:
+        if remit.claim_id not in claims:
             data = remit.data
             out.unlinked_remittances.append(UnlinkedRemittance(
                 remit.claim_id, remit.source, data["status"], data.get("charge"), data["paid_amount"],
@@ -156,11 +155,13 @@ def _apply(item: InputItem, remits: list[Remittance]) -> list[str]:
     assert claim is not None
     notes = []
     if "paid_amount" in claim:
-        notes.append(f"{item.source}: claim {item.claim_id} carried its own paid amount; its remittances replace it")
-    for key in _PAYMENT:
-        claim.pop(key, None)
-    _merge(claim, [r.data for r in remits if r.data is not None])
+        notes.append(f"{item.source}: claim {item.claim_id} carried its own paid amount; its remittances replace "
+                     "the payment fields of the claim and its lines")
     lines: list[dict[str, Any]] = claim.get("lines", [])
+    for part in (claim, *lines):
+        for key in _PAYMENT:
+            part.pop(key, None)
+    _merge(claim, [r.data for r in remits if r.data is not None])
     paid_lines: dict[int, list[dict[str, Any]]] = {}
     for remit in remits:
         assert remit.data is not None
@@ -175,8 +176,6 @@ def _apply(item: InputItem, remits: list[Remittance]) -> list[str]:
             taken.add(at)
             paid_lines.setdefault(at, []).append({**svc, "paid_date": remit.data.get("paid_date")})
     for at, svcs in paid_lines.items():
-        for key in _PAYMENT:
-            lines[at].pop(key, None)
         _merge(lines[at], svcs)
     return notes
 

@@ -25,8 +25,8 @@ claim ids (CLM01), never names, member ids or birth dates.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 

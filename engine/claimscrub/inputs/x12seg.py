@@ -112,9 +112,8 @@ def _refuse_4010(segs: list[str], element: str) -> None:
     if el(isa, 12) == "00401":
         raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (ISA12 is 00401)")
     for text in segs:
-        if text.startswith("GS" + element):
-            if el(text.split(element), 8).startswith("004010"):
-                raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (GS08 is 004010)")
+        if text.startswith("GS" + element) and el(text.split(element), 8).startswith("004010"):
+            raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (GS08 is 004010)")
 
 
 def tokenize(data: bytes, source: str, transaction: str, kind: str) -> tuple[Delimiters, list[str], bool]:

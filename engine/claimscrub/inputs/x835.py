@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimscrub.inputs.base import Note
-from claimscrub.inputs.x12seg import Bad, Delimiters, EnvelopeWalker, d8, el, money, period, quantity, shown, tokenize
+from claimscrub.inputs.x12seg import Bad, Delimiters, EnvelopeWalker, d8, el, money, quantity, shown, tokenize
 
 _TR3 = "ASC X12 005010X221A1 (835) TR3"
 ENVELOPE = "CS-835-001"
