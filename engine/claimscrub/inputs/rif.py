@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -95,7 +96,9 @@ def is_rif(head: bytes) -> bool:
     return {"CLM_ID", "CLM_PMT_AMT", "HCPCS_CD"} <= columns and bool({_CARRIER, _OUTPATIENT} & columns)
 
 
-def _date(raw: str, where: str, field: str) -> str:
+@functools.lru_cache(maxsize=8192)
+def _iso(raw: str) -> str | None:
+    """DD-MON-YYYY, YYYYMMDD or ISO -> ISO date; None when not a calendar date (cached: an extract repeats dates)."""
     text = raw.strip()
     try:
         if len(text) == 11 and text[2] == "-" and text[6] == "-":
@@ -105,8 +108,15 @@ def _date(raw: str, where: str, field: str) -> str:
         else:
             day = _dt.date.fromisoformat(text)
     except (KeyError, ValueError):
-        raise _Bad(field, f"{where}: not a date (DD-MON-YYYY, YYYYMMDD or YYYY-MM-DD)") from None
+        return None
     return day.isoformat()
+
+
+def _date(raw: str, where: str, field: str) -> str:
+    day = _iso(raw)
+    if day is None:
+        raise _Bad(field, f"{where}: not a date (DD-MON-YYYY, YYYYMMDD or YYYY-MM-DD)")
+    return day
 
 
 def _money(raw: str, where: str, field: str) -> str:
