@@ -184,3 +184,11 @@ def test_remittances_replace_what_the_837_said_prior_payers_paid(tmp_path):
     p001 = claims_by_id(paid)["DEMO-P001"]
     assert p001["paid_amount"] == "223.72" and p001["lines"][0]["paid_amount"] == "72.18"
     assert any("claim DEMO-P001 carried its own paid amount" in note for note in paid.notes)
+
+
+def test_envelope_note_of_a_remittance_file_is_listed_once(tmp_path):
+    era = tmp_path / "era.835"
+    era.write_text((FIXTURES / "paid.835").read_text().replace("SE*41*0001", "SE*40*0001"))
+    paid = read_paid_claims([DEMO_837P, era])
+    assert [n for n in paid.notes if "SE01" in n] == [
+        f"{era}: segment 43 (SE): SE01 says 40 segments but the transaction set (segments 3-43) has 41"]

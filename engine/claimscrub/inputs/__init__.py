@@ -2,9 +2,10 @@
 
 The format is detected by content, not by file name: X12 starts with ``ISA``
 (an 835 remittance is refused here: :mod:`claimscrub.inputs.payments` reads it);
-a ``|``-separated header with CLM_ID and CLM_PMT_AMT is a CMS RIF claim extract
-(:mod:`claimscrub.inputs.rif`); JSON holding ``resourceType`` Claim or Bundle is FHIR R4; other JSON is native
-claims (one object, an array, or JSON Lines). Each claim becomes an
+a ``|``-separated header with CLM_ID and CLM_PMT_AMT is a CMS RIF claim
+extract (:mod:`claimscrub.inputs.rif`); JSON holding ``resourceType`` Claim or
+Bundle is FHIR R4; other JSON is native claims (one object, an array, or JSON
+Lines). Each claim becomes an
 :class:`InputItem`. Encounter records (an ``encounter_id`` and no ``lines``,
 also inside ``{"claims": [...], "encounters": [...]}``) are handed to the
 caller's ``encounters`` list to be attached to their claims

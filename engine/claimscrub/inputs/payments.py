@@ -96,7 +96,10 @@ def expand(paths: Sequence[Path | str]) -> list[Path]:
 
 
 def read_paid_claims(paths: Sequence[Path | str], tables: TableSet | None = None) -> PaidClaims:
-    """Claims and remittances from ``paths`` (files or directories, any order), linked."""
+    """Claims and remittances from ``paths`` (files or directories, any order), linked.
+
+    A file that cannot be read is named in the notes and skipped; encounter
+    records are not claims and are left out here."""
     out = PaidClaims()
     remittances: list[Remittance] = []
     for path in expand(paths):
@@ -126,7 +129,8 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
             claims[item.claim_id] = item
     by_claim: dict[str, list[Remittance]] = {}
     for remit in remittances:
-        out.notes.extend(f"{remit.source}: {note.message}" for note in remit.notes)
+        file_name = remit.source.rsplit(":seg ", 1)[0]  # a note names its own segment
+        out.notes.extend(f"{file_name}: {note.message}" for note in remit.notes)
         if remit.data is None:
             out.notes.append(f"{remit.source}: remittance{f' for claim {remit.claim_id}' if remit.claim_id else ''} "
                              f"not read: {remit.error}")
@@ -144,6 +148,7 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
         out.notes.extend(_apply(claims[claim_id], remits))
     out.unpaid_claims = [i.claim_id for i in out.items
                          if i.data is not None and i.claim_id is not None and "paid_amount" not in i.data]
+    out.notes = list(dict.fromkeys(out.notes))  # an envelope note rides on every remittance of its envelope
 
 
 _PAYMENT = ("allowed_amount", "paid_amount", "paid_date", "adjustments", "remark_codes")
@@ -218,7 +223,7 @@ def _match(svc: dict[str, Any], lines: list[dict[str, Any]], taken: set[int]) ->
 
 def check_codes(out: PaidClaims, remittances: Iterable[Remittance], tables: TableSet | None) -> None:
     """Note each CARC and RARC the ``carc_rarc`` table does not list on the remittance's paid date."""
-    used: dict[tuple[str, str], tuple[str, str]] = {}  # (kind, code) -> (where first seen, date)
+    used: dict[tuple[str, str, str], str] = {}  # (kind, code, paid date) -> where first seen
     for remit in remittances:
         data = remit.data
         if data is None:
@@ -226,17 +231,19 @@ def check_codes(out: PaidClaims, remittances: Iterable[Remittance], tables: Tabl
         when = data.get("paid_date", "")
         for part in (data, *data["lines"]):
             for adjustment in part.get("adjustments", ()):
-                used.setdefault(("CARC", adjustment["reason"]), (remit.source, when))
+                used.setdefault(("CARC", adjustment["reason"], when), remit.source)
             for code in part.get("remark_codes", ()):
-                used.setdefault(("RARC", code), (remit.source, when))
+                used.setdefault(("RARC", code, when), remit.source)
     if not used:
         return
     if tables is None or not tables.loaded(CARC_TABLE):
-        out.notes.append(f"{len(used)} CARC/RARC code(s) not checked: the {CARC_TABLE} table is not loaded")
+        codes = {(kind, code) for kind, code, _ in used}
+        out.notes.append(f"{len(codes)} CARC/RARC code(s) not checked: the {CARC_TABLE} table is not loaded")
         return
-    for (kind, code), (source, when) in sorted(used.items()):
+    for (kind, code, when), source in sorted(used.items()):
         if not when or not tables.covers(CARC_TABLE, when):
-            out.notes.append(f"{source}: {kind} {code} not checked: no {CARC_TABLE} edition covers {when or 'an unknown paid date'}")
+            out.notes.append(f"{source}: {kind} {code} not checked: no {CARC_TABLE} edition covers "
+                             f"{when or 'an unknown paid date'}")
         elif tables.lookup(CARC_TABLE, (kind, code), when) is None and tables.lists_all(CARC_TABLE, when):
             out.notes.append(f"{source}: {kind} {code} is not a {kind} code in force on {when} "
                              f"({tables.edition(CARC_TABLE, when)})")
