@@ -118,8 +118,8 @@ def test_values_read_past_are_left_out_with_notes():
     assert messages == [
         "segment 12 (CLP): CLP02 claim status '9' is not a 5010 code",
         "segment 20 (CAS): CAS01 group code 'XX' is not CO, PR, OA, PI or CR; its adjustments are left out",
-        ("segment 25 (SVC): SVC01-1: product/service qualifier 'ZZ' is not HC or NU; service payment 2 of the "
-         "claim is left out"),
+        ("segment 25 (SVC): SVC01-1: product/service qualifier 'ZZ' is not HC, NU or another 835 product/service "
+         "qualifier; service payment 2 of the claim is left out"),
     ]
     assert p001.data["lines"][0]["adjustments"] == [{"group": "PR", "reason": "2", "amount": "18.04"}]
     assert len(p001.data["lines"]) == 1 and p001.data["adjustments"] == []  # the dropped line's CAS go with it

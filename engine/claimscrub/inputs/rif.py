@@ -212,10 +212,13 @@ class _Claim:
             if _ICD10.fullmatch(code):
                 codes.append(code)
             else:
-                self.notes.append(_note(f"row {self.first_row} {column}: not an ICD-10-CM code; it is left out", "diagnoses"))
+                message = f"row {self.first_row} {column}: not an ICD-10-CM code; it is left out"
+                self.notes.append(_note(message, "diagnoses"))
         return [{"code": code} for code in codes]
 
-    def line(self, row: int, values: dict[str, str], claim: dict[str, Any], dates: tuple[str, str]) -> dict[str, Any] | None:
+    def line(
+        self, row: int, values: dict[str, str], claim: dict[str, Any], dates: tuple[str, str]
+    ) -> dict[str, Any] | None:
         get = values.get
         professional = self.kind == _CARRIER
         try:
@@ -230,7 +233,8 @@ class _Claim:
             line: dict[str, Any] = {"sequence": int(raw_sequence), "code": code}
             modifiers = [m.strip() for m in (get("HCPCS_1ST_MDFR_CD", ""), get("HCPCS_2ND_MDFR_CD", "")) if m.strip()]
             if any(not _MOD.fullmatch(m) for m in modifiers):
-                raise _Bad("lines[].modifiers", f"row {row} HCPCS_1ST/2ND_MDFR_CD: a modifier is not 2 letters or digits")
+                raise _Bad("lines[].modifiers",
+                           f"row {row} HCPCS_1ST/2ND_MDFR_CD: a modifier is not 2 letters or digits")
             if modifiers:
                 line["modifiers"] = modifiers
             if professional:
@@ -238,7 +242,8 @@ class _Claim:
             else:
                 self.outpatient_line(row, get, line, dates)
         except _Bad as bad:
-            self.notes.append(_note(f"{bad.message}; the line is left out (its payment stays in the claim's)", bad.field))
+            message = f"{bad.message}; the line is left out (its payment stays in the claim's)"
+            self.notes.append(_note(message, bad.field))
             return None
         return line
 
@@ -310,7 +315,8 @@ def read_rif(data: bytes, source: str) -> Iterator[InputItem]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter="|", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
     if header is None or not is_rif(data):
-        raise InputFormatError(f"{source}: not a RIF carrier or outpatient extract (no CLM_ID/CLM_PMT_AMT/HCPCS_CD header)")
+        raise InputFormatError(
+            f"{source}: not a RIF carrier or outpatient extract (no CLM_ID/CLM_PMT_AMT/HCPCS_CD header)")
     kind = _CARRIER if _CARRIER in header else _OUTPATIENT
     claims: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for row_no, row in enumerate(reader, 2):

@@ -61,7 +61,10 @@ _NPI = re.compile(r"[0-9]{10}")
 _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _PROC = re.compile(r"[0-9A-Za-z]{1,48}")
 _REVENUE = re.compile(r"[0-9]{4}")
-_KNOWN_IDS = frozenset("ISA IEA GS GE ST SE BPR TRN CUR REF DTM N1 N3 N4 PER LX TS3 TS2 CLP CAS NM1 MIA MOA AMT QTY SVC LQ PLB".split())
+_LINE_DATES = ("472", "150", "151")  # service date, service period start, end
+_QUALIFIERS = frozenset({"HC", "AD", "ER", "HP", "IV", "N4", "WK"})  # SVC01-1 besides NU (revenue code)
+_KNOWN_IDS = frozenset(
+    "ISA IEA GS GE ST SE BPR TRN CUR REF DTM N1 N3 N4 PER LX TS3 TS2 CLP CAS NM1 MIA MOA AMT QTY SVC LQ PLB".split())
 
 
 def make_note(rule_id: str, message: str, field: str | None = None) -> Note:
@@ -115,7 +118,6 @@ class _Walker(EnvelopeWalker):
         self.production_date: str | None = None
         self.payer: dict[str, str] = {}
         self.payee_npi: str | None = None
-        self.header_n1 = ""
 
     def envelope_defect(self, message: str) -> Note:
         return make_note(ENVELOPE, message)
@@ -138,7 +140,8 @@ class _Walker(EnvelopeWalker):
         if not self.st_ok:
             self.envelope_error(n, f"segment {n} (ST): transaction set {shown(el(seg, 1))} is not an 835; skipped")
         elif version and not version.startswith("005010X221"):
-            self.st_notes.append(make_note(ENVELOPE, f"segment {n} (ST): implementation is not 005010X221; read as 835"))
+            self.st_notes.append(
+                make_note(ENVELOPE, f"segment {n} (ST): implementation is not 005010X221; read as 835"))
 
     def problem(self, n: int, bad: Bad) -> None:
         if self.claim is not None:
@@ -206,7 +209,7 @@ class _Walker(EnvelopeWalker):
         try:
             if qualifier == "405" and draft is None:
                 self.production_date = d8(raw, f"segment {n} (DTM*405): DTM02", "paid_date")
-            elif draft is not None and draft.line is not None and self.loop == "2110" and qualifier in ("472", "150", "151"):
+            elif draft is not None and draft.line is not None and self.loop == "2110" and qualifier in _LINE_DATES:
                 day = d8(raw, f"segment {n} (DTM*{qualifier}): DTM02", "lines[].from_date")
                 if qualifier != "151":
                     draft.line["from_date"] = day
@@ -242,18 +245,22 @@ class _Walker(EnvelopeWalker):
         draft = _Draft(n, claim_id, {})
         self.claim = draft
         if not self.st_ok:
-            draft.problems.append((None, f"segment {n} (CLP): claim payment is not inside a readable 835 transaction set"))
+            draft.problems.append(
+                (None, f"segment {n} (CLP): claim payment is not inside a readable 835 transaction set"))
             self.loop = "skip"
             return
         self.loop = "2100"
         if claim_id is None:
             draft.problems.append(("claim_id", f"segment {n} (CLP): CLP01 patient control number is missing"))
         elif len(claim_id) > 64:
-            draft.problems.append(("claim_id", f"segment {n} (CLP): CLP01 patient control number is longer than 64 characters"))
+            draft.problems.append(
+                ("claim_id", f"segment {n} (CLP): CLP01 patient control number is longer than 64 characters"))
         status = el(seg, 2)
         if status not in STATUS:
-            draft.notes.append(make_note(DROPPED, f"segment {n} (CLP): CLP02 claim status {shown(status)} is not a 5010 code", "status"))
-        data: dict[str, Any] = {"claim_id": claim_id or "", "status": status, "adjustments": [], "remark_codes": [], "lines": []}
+            message = f"segment {n} (CLP): CLP02 claim status {shown(status)} is not a 5010 code"
+            draft.notes.append(make_note(DROPPED, message, "status"))
+        data: dict[str, Any] = {
+            "claim_id": claim_id or "", "status": status, "adjustments": [], "remark_codes": [], "lines": []}
         draft.data = data
         for i, key in ((3, "charge"), (4, "paid_amount"), (5, "patient_responsibility")):
             raw = el(seg, i)
@@ -263,7 +270,8 @@ class _Walker(EnvelopeWalker):
                 data[key] = money(raw, f"segment {n} (CLP): CLP{i:02d}", key)
             except Bad as bad:
                 if key == "paid_amount":
-                    draft.problems.append((bad.field, bad.message if raw else f"segment {n} (CLP): CLP04 claim payment amount is missing"))
+                    missing = f"segment {n} (CLP): CLP04 claim payment amount is missing"
+                    draft.problems.append((bad.field, bad.message if raw else missing))
                 else:
                     draft.notes.append(make_note(DROPPED, f"{bad.message}; it is left out", key))
         if el(seg, 7):
@@ -295,7 +303,8 @@ class _Walker(EnvelopeWalker):
                     "amount": money(el(seg, k + 1), f"segment {n} (CAS): CAS{k + 1:02d}", "amount"),
                 }  # fmt: skip
                 if el(seg, k + 2):
-                    adjustment["quantity"] = quantity(el(seg, k + 2), f"segment {n} (CAS): CAS{k + 2:02d}", "quantity")
+                    adjustment["quantity"] = quantity(
+                        el(seg, k + 2), f"segment {n} (CAS): CAS{k + 2:02d}", "quantity")
             except Bad as bad:
                 self.note(f"{bad.message}; this adjustment is left out", f"{prefix}adjustments")
                 continue
@@ -308,7 +317,8 @@ class _Walker(EnvelopeWalker):
         if _NPI.fullmatch(el(seg, 9)):
             draft.data["rendering_npi"] = el(seg, 9)
         else:
-            self.note(f"segment {n} (NM1*82): NM109 NPI must be 10 digits; the rendering NPI is left out", "rendering_npi")
+            self.note(f"segment {n} (NM1*82): NM109 NPI must be 10 digits; the rendering NPI is left out",
+                      "rendering_npi")
 
     def remarks(self, n: int, name: str, seg: list[str], positions: range | tuple[int, ...]) -> None:
         draft = self.claim
@@ -321,8 +331,8 @@ class _Walker(EnvelopeWalker):
             if _CODE.fullmatch(code):
                 draft.data["remark_codes"].append(code)
             else:
-                self.note(f"segment {n} ({name}): {name}{i:02d} remark code must be 1-5 letters or digits; it is left out",
-                          "remark_codes")
+                self.note(f"segment {n} ({name}): {name}{i:02d} remark code must be 1-5 letters or digits; "
+                          "it is left out", "remark_codes")
 
     def moa(self, n: int, seg: list[str]) -> None:
         self.remarks(n, "MOA", seg, range(3, 8))
@@ -365,11 +375,13 @@ class _Walker(EnvelopeWalker):
             revenue = el(seg, 4)
             if revenue:
                 if not _REVENUE.fullmatch(revenue):
-                    raise Bad(f"lines[{index}].revenue_code", f"segment {n} (SVC): SVC04 revenue code must be 4 digits")
+                    raise Bad(f"lines[{index}].revenue_code",
+                              f"segment {n} (SVC): SVC04 revenue code must be 4 digits")
                 line["revenue_code"] = revenue
             units = el(seg, 7) or el(seg, 5)
             if units:
-                line["units"] = quantity(units, f"segment {n} (SVC): SVC0{7 if el(seg, 7) else 5}", f"lines[{index}].units")
+                element = "SVC07" if el(seg, 7) else "SVC05"
+                line["units"] = quantity(units, f"segment {n} (SVC): {element}", f"lines[{index}].units")
         except Bad as bad:
             self.note(f"{bad.message}; service payment {index + 1} of the claim is left out", bad.field)
             return
@@ -384,8 +396,9 @@ class _Walker(EnvelopeWalker):
         code = parts[1] if len(parts) > 1 else ""
         if qualifier == "NU" and _REVENUE.fullmatch(code):
             return {"revenue_code": code}
-        if qualifier not in ("HC", "AD", "ER", "HP", "IV", "N4", "WK"):
-            raise Bad("lines[].code", f"{where}-1: product/service qualifier {shown(qualifier)} is not HC or NU")
+        if qualifier not in _QUALIFIERS:
+            raise Bad("lines[].code", f"{where}-1: product/service qualifier {shown(qualifier)} is not HC, NU or "
+                      "another 835 product/service qualifier")
         if not _PROC.fullmatch(code):
             raise Bad("lines[].code", f"{where}-2: procedure code must be 1-48 letters or digits")
         line: dict[str, Any] = {"code": code}
