@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from claimscrub.inputs.fhir import read_fhir
+from claimscrub.inputs.payments import read_paid_claims
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.model.validate import problems
 
@@ -84,3 +85,15 @@ def test_blue_button_variables_and_float_noise_of_a_synthea_eob(refdata):
               for a in paid_item["adjudication"] if "amount" in a}
     assert line["paid_amount"] == f"{values['line_prvdr_pmt_amt']:.2f}"
     assert line["allowed_amount"] == f"{values['line_alowd_chrg_amt']:.2f}"
+
+
+def test_an_eob_file_on_its_own_is_a_remittance_for_its_clm_id(tmp_path):
+    eob = {**copy.deepcopy(EOB), "claim": {"display": "not in this file"},
+           "identifier": [{"system": "https://bluebutton.cms.gov/resources/variables/clm_id", "value": "DEMO-FHIR-002"}]}
+    path = tmp_path / "eob.json"
+    path.write_text(json.dumps(eob))
+    paid = read_paid_claims([path, Path(__file__).resolve().parents[1] / "examples" / "fhir" / "demo_bundle.json"])
+    claims = {i.claim_id: i.data for i in paid.items}
+    assert claims["DEMO-FHIR-002"]["paid_amount"] == "221.60"
+    assert [line.get("paid_amount") for line in claims["DEMO-FHIR-002"]["lines"]] == ["104.80", "116.80"]
+    assert "paid_amount" not in claims["DEMO-FHIR-001"] and paid.unlinked_remittances == []

@@ -192,3 +192,19 @@ def test_envelope_note_of_a_remittance_file_is_listed_once(tmp_path):
     paid = read_paid_claims([DEMO_837P, era])
     assert [n for n in paid.notes if "SE01" in n] == [
         f"{era}: segment 43 (SE): SE01 says 40 segments but the transaction set (segments 3-43) has 41"]
+
+
+def test_blue_button_eobs_are_remittances_by_clm_id(refdata):
+    folder = refdata / "samples" / "bluebutton"
+    paid = read_paid_claims([folder / "rif_static_sample-a-bcarrier-multiple-lines.txt", folder / "eobByPatientIdAll.json",
+                             folder / "eobReadCarrierWithMultipleLines.json"])
+    (claim,) = [i.data for i in paid.items]
+    # the same carrier EOB is in both files: counted once, the last one read (7 items) links to the RIF lines
+    assert (claim["claim_id"], claim["paid_amount"]) == ("9991831999", "199.99")
+    assert claim["paid_date"] == "1999-11-06" and claim["allowed_amount"] == "166.23"  # the EOB states neither
+    assert [line["paid_amount"] for line in claim["lines"]] == ["37.50"] * 7
+    assert any("ExplanationOfBenefit for claim 9991831999 read again" in note for note in paid.notes)
+    assert any("#entry[5]: remittance not read: ExplanationOfBenefit: no claim id" in note for note in paid.notes)
+    assert sorted(r.claim_id for r in paid.unlinked_remittances) == [
+        "1234567890", "2188888888", "2925555555", "333333222222", "777777777", "9992223422"]
+    assert all(r.status == "EOB" for r in paid.unlinked_remittances)

@@ -1,8 +1,9 @@
 """FHIR R4 ExplanationOfBenefit: what the payer did with a Claim of the same Bundle.
 
 An EOB whose ``claim`` reference resolves to a Claim of the Bundle fills that
-claim's payment fields; an EOB with no Claim beside it is not a claim to scrub
-and is not read. Mapping (adjudication and total categories are matched on the
+claim's payment fields. An EOB with no Claim beside it (Blue Button EOB files)
+is not a claim to scrub; :mod:`claimscrub.inputs.payments` reads it as a
+remittance for the claim its ``.../clm_id`` identifier names. Mapping (adjudication and total categories are matched on the
 code, or on the last path part of a Blue Button variable URL):
 
 | native field | EOB |
@@ -114,3 +115,73 @@ def apply_payment(claim: dict[str, Any], eob: Resource) -> None:
             line["adjustments"] = adjustments
         if "paid_date" in claim and "paid_amount" in line:
             line["paid_date"] = claim["paid_date"]
+
+
+# ---------------------------------------------------------------- an EOB read on its own
+def standalone(doc: Any, name: str) -> list[tuple[Resource, str]]:
+    """(EOB, source) of a bare EOB, or of each EOB of a Bundle that has no Claim of the Bundle beside it
+    (those are applied to their Claims by the FHIR reader)."""
+    if not isinstance(doc, dict):
+        return []
+    if doc.get("resourceType") == "ExplanationOfBenefit":
+        return [(doc, name)]
+    entries = doc.get("entry") if doc.get("resourceType") == "Bundle" else None
+    if not isinstance(entries, list):
+        return []
+    claims: set[str] = set()
+    for entry in entries:
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(res, dict) and res.get("resourceType") == "Claim":
+            claims.update(k for k in (entry.get("fullUrl"), f"Claim/{res.get('id')}") if isinstance(k, str))
+    found = []
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict) or res.get("resourceType") != "ExplanationOfBenefit":
+            continue
+        ref = res.get("claim", {}).get("reference") if isinstance(res.get("claim"), dict) else None
+        tail = "/".join(ref.split("/_history/")[0].rsplit("/", 2)[-2:]) if isinstance(ref, str) else None
+        if ref not in claims and tail not in claims:
+            found.append((res, f"{name}#entry[{i}]"))
+    return found
+
+
+def claim_id_of(eob: Resource) -> str | None:
+    """The claim an EOB adjudicated: a ``.../clm_id`` identifier (Blue Button), else ``claim`` as Claim/<id>."""
+    for identifier in eob.get("identifier") or ():
+        if isinstance(identifier, dict) and str(identifier.get("system", "")).endswith("/clm_id"):
+            value = identifier.get("value")
+            if isinstance(value, str) and value:
+                return value
+    ref = eob.get("claim", {}).get("reference") if isinstance(eob.get("claim"), dict) else None
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) and ref.startswith("Claim/") else None
+
+
+def remittance_data(eob: Resource) -> dict[str, Any]:
+    """An EOB in the 835 remittance shape (claimscrub.inputs.x835): claim and line payments; a line's
+    ``control_number`` is its item sequence, so it links to the claim line of that sequence."""
+    claim: dict[str, Any] = {"lines": [{"sequence": item.get("sequence")} for item in eob.get("item") or ()
+                                       if isinstance(item, dict)]}
+    apply_payment(claim, eob)
+    lines = []
+    for item, line in zip((i for i in eob.get("item") or () if isinstance(i, dict)), claim["lines"]):
+        sequence = line.pop("sequence")
+        if "paid_amount" not in line:
+            continue
+        if isinstance(sequence, int):
+            line["control_number"] = str(sequence)
+        code = _procedure_code(item)
+        if code:
+            line["code"] = code
+        lines.append(line)
+    claim["lines"] = lines
+    claim.update(status="EOB", adjustments=[], remark_codes=[])
+    return claim
+
+
+def _procedure_code(item: Resource) -> str | None:
+    concept = item.get("productOrService")
+    for coding in (concept.get("coding") or ()) if isinstance(concept, dict) else ():
+        system = str(coding.get("system", "")).lower() if isinstance(coding, dict) else ""
+        if ("hcpcs" in system or "cpt" in system) and isinstance(coding.get("code"), str):
+            return str(coding["code"])
+    return None

@@ -3,14 +3,19 @@
 :func:`read_paid_claims` reads claim files of every format the scrubber reads
 (native JSON, FHIR, X12 837, CMS RIF extracts) and X12 835 remittances, in any
 order (an 835 is known by content: ST*835), and links each remittance to its
-claim by CLP01 = CLM01 (the provider's patient control number).
+claim by CLP01 = CLM01 (the provider's patient control number). A FHIR
+ExplanationOfBenefit with no Claim beside it (Blue Button EOB files) is a
+remittance too, for the claim its ``.../clm_id`` identifier names (status
+``EOB``; its items link by sequence).
 
 Linking, claim level: a claim's ``paid_amount`` is the sum of CLP04 over all its
 remittances, so a reversal (CLP02 22, negative amounts) cancels the payment it
 reverses and a corrected payment counts once; ``paid_date`` is the latest one;
 adjustments and remark codes are those of every remittance, in paid-date order;
-``allowed_amount`` is summed when every remittance states one, else left out.
-A remittance replaces payment fields the claim's own file carried.
+``allowed_amount`` is summed when every remittance states one. Remittances
+replace the payment fields the claim's own file carried (an 837's prior-payer
+amounts, a RIF or EOB payment), but for a paid date or allowed amount none of
+them states.
 
 Linking, line level, within one remittance: a service payment goes to the
 claim line whose sequence is its REF*6R line control number when the codes
@@ -34,8 +39,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from claimscrub.inputs import read_bytes, read_file
 from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.fhir_eob import claim_id_of, remittance_data, standalone
 from claimscrub.inputs.x12seg import is_x12
 from claimscrub.inputs.x835 import Remittance, is_835, read_835
 
@@ -107,13 +115,37 @@ def read_paid_claims(paths: Sequence[Path | str], tables: TableSet | None = None
             data = read_file(path)
             if is_x12(data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")) and is_835(data):
                 remittances.extend(read_835(data, str(path)))
-            else:
-                out.items.extend(read_bytes(data, str(path), encounters=[]))
+                continue
+            eobs = _eob_remittances(data, str(path)) if b"ExplanationOfBenefit" in data else None
+            if eobs is not None:
+                remittances.extend(eobs[0])
+                if not eobs[1]:
+                    continue  # EOBs only: nothing for the claim reader
+            out.items.extend(read_bytes(data, str(path), encounters=[]))
         except InputFormatError as exc:
             out.notes.append(f"{exc}; the file is skipped")
     link(out, remittances)
     check_codes(out, remittances, tables)
     return out
+
+
+def _eob_remittances(data: bytes, name: str) -> tuple[list[Remittance], bool] | None:
+    """Remittances of the ExplanationOfBenefits with no Claim beside them, and whether the file holds
+    claims too; None when the file is not one FHIR JSON document."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    remits = []
+    for eob, source in standalone(doc, name):
+        claim_id = claim_id_of(eob)
+        remit = remittance_data(eob)
+        if claim_id is None or "paid_amount" not in remit:
+            missing = "no claim id (identifier .../clm_id or claim Claim/<id>)" if claim_id is None else "no payment amount"
+            remits.append(Remittance.failed(source, claim_id, f"ExplanationOfBenefit: {missing}"))
+        else:
+            remits.append(Remittance(source, claim_id, {"claim_id": claim_id, **remit}))
+    return remits, isinstance(doc, dict) and doc.get("resourceType") == "Bundle" and b'"Claim"' in data
 
 
 def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
@@ -128,7 +160,7 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
         else:
             claims[item.claim_id] = item
     by_claim: dict[str, list[Remittance]] = {}
-    for remit in remittances:
+    for remit in _last_eob_per_claim(list(remittances), out.notes):
         file_name = remit.source.rsplit(":seg ", 1)[0]  # a note names its own segment
         out.notes.extend(f"{file_name}: {note.message}" for note in remit.notes)
         if remit.data is None:
@@ -151,6 +183,21 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
     out.notes = list(dict.fromkeys(out.notes))  # an envelope note rides on every remittance of its envelope
 
 
+def _last_eob_per_claim(remittances: list[Remittance], notes: list[str]) -> list[Remittance]:
+    """An EOB states a claim's whole adjudication (an 835 CLP is one payment event, reversals explicit):
+    of several EOBs for one claim (the same EOB in two files, a later update), the last one read counts."""
+    last: dict[str, int] = {}
+    for at, remit in enumerate(remittances):
+        if remit.data is not None and remit.data["status"] == "EOB" and remit.claim_id is not None:
+            if remit.claim_id in last:
+                notes.append(f"{remittances[last[remit.claim_id]].source}: ExplanationOfBenefit for claim "
+                             f"{remit.claim_id} read again from {remit.source}; the last one read counts")
+            last[remit.claim_id] = at
+    kept = set(last.values())
+    return [r for at, r in enumerate(remittances)
+            if r.data is None or r.data["status"] != "EOB" or r.claim_id is None or at in kept]
+
+
 _PAYMENT = ("allowed_amount", "paid_amount", "paid_date", "adjustments", "remark_codes")
 
 
@@ -163,10 +210,13 @@ def _apply(item: InputItem, remits: list[Remittance]) -> list[str]:
         notes.append(f"{item.source}: claim {item.claim_id} carried its own paid amount; its remittances replace "
                      "the payment fields of the claim and its lines")
     lines: list[dict[str, Any]] = claim.get("lines", [])
+    own = {key: claim[key] for key in ("paid_date", "allowed_amount") if key in claim}
     for part in (claim, *lines):
         for key in _PAYMENT:
             part.pop(key, None)
     _merge(claim, [r.data for r in remits if r.data is not None])
+    for key, value in own.items():
+        claim.setdefault(key, value)  # a date or allowed amount no remittance states stays the claim's own
     paid_lines: dict[int, list[dict[str, Any]]] = {}
     for remit in remits:
         assert remit.data is not None
@@ -208,9 +258,10 @@ def _match(svc: dict[str, Any], lines: list[dict[str, Any]], taken: set[int]) ->
         for at, line in enumerate(lines):
             if at not in taken and line.get("sequence") == int(control) and (code is None or line.get("code") == code):
                 return at
-    if code is None:  # a revenue-code-only payment (SVC01 NU)
+    if code is None:  # a revenue-code-only payment (SVC01 NU); with no code at all, only the sequence links
+        revenue = svc.get("revenue_code")
         return next((at for at, line in enumerate(lines)
-                     if at not in taken and line.get("revenue_code") == svc.get("revenue_code")), None)
+                     if revenue is not None and at not in taken and line.get("revenue_code") == revenue), None)
     modifiers = svc.get("modifiers", [])
     for same_modifiers in (True, False):
         for at, line in enumerate(lines):
