@@ -3,8 +3,9 @@
 An EOB whose ``claim`` reference resolves to a Claim of the Bundle fills that
 claim's payment fields. An EOB with no Claim beside it (Blue Button EOB files)
 is not a claim to scrub; :mod:`claimscrub.inputs.payments` reads it as a
-remittance for the claim its ``.../clm_id`` identifier names. Mapping (adjudication and total categories are matched on the
-code, or on the last path part of a Blue Button variable URL):
+remittance for the claim its ``.../clm_id`` identifier names. Mapping
+(adjudication and total categories are matched on the code, or on the last
+path part of a Blue Button variable URL):
 
 | native field | EOB |
 |---|---|

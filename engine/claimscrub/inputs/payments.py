@@ -141,7 +141,7 @@ def _eob_remittances(data: bytes, name: str) -> tuple[list[Remittance], bool] | 
         claim_id = claim_id_of(eob)
         remit = remittance_data(eob)
         if claim_id is None or "paid_amount" not in remit:
-            missing = "no claim id (identifier .../clm_id or claim Claim/<id>)" if claim_id is None else "no payment amount"
+            missing = "no payment amount" if claim_id else "no claim id (identifier .../clm_id or claim Claim/<id>)"
             remits.append(Remittance.failed(source, claim_id, f"ExplanationOfBenefit: {missing}"))
         else:
             remits.append(Remittance(source, claim_id, {"claim_id": claim_id, **remit}))
