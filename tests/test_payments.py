@@ -51,8 +51,8 @@ def test_837_and_835_universe_matches_the_remittance_totals():
     assert claims["DEMO-P003"]["paid_amount"] == "0.00"  # denied
     assert paid.unpaid_claims == ["DEMO-P002"]
     (unlinked,) = paid.unlinked_remittances
-    assert (unlinked.claim_id, unlinked.paid_amount, unlinked.status, unlinked.payer_claim_id) == (
-        "DEMO-P999", "80", "1", "PAYERICN1999")
+    assert (unlinked.claim_id, unlinked.paid_amount, unlinked.status, unlinked.payer_claim_id, unlinked.paid_date) == (
+        "DEMO-P999", "80", "1", "PAYERICN1999", "2024-06-04")
     assert unlinked.source.endswith("paid.835:seg 40")
     assert any("CARC/RARC code(s) not checked" in note for note in paid.notes)
 

@@ -66,6 +66,7 @@ class UnlinkedRemittance:
     charge: str | None  # CLP03
     paid_amount: str  # CLP04
     payer_claim_id: str | None  # CLP07
+    paid_date: str | None = None  # BPR16 (or DTM*405), payment.date of an EOB
 
 
 @dataclass(slots=True)
@@ -172,7 +173,7 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
             data = remit.data
             out.unlinked_remittances.append(UnlinkedRemittance(
                 remit.claim_id, remit.source, data["status"], data.get("charge"), data["paid_amount"],
-                data.get("payer_claim_id")))
+                data.get("payer_claim_id"), data.get("paid_date")))
         else:
             by_claim.setdefault(remit.claim_id, []).append(remit)
     for claim_id, remits in by_claim.items():
