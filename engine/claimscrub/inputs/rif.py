@@ -50,7 +50,7 @@ import datetime as _dt
 import functools
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -77,11 +77,11 @@ class _Bad(Exception):
         self.message = message
 
 
-def _note(message: str, field: str | None = None, line: int | None = None) -> Note:
+def _note(message: str, field: str | None = None) -> Note:
     return Note(
         DROPPED, "claim_integrity", "warning", "RIF extract value left out", message,
         "Nothing to correct in the claim as billed; check the extract if the value matters to the review.",
-        _CITATION, line, field,
+        _CITATION, None, field,
     )  # fmt: skip
 
 
@@ -144,10 +144,9 @@ def _npi(raw: str) -> str | None:
 class _Claim:
     """The rows of one CLM_ID, read into a native claim."""
 
-    def __init__(self, kind: str, rows: list[tuple[int, dict[str, str]]], source: str):
+    def __init__(self, kind: str, rows: list[tuple[int, dict[str, str]]]):
         self.kind = kind
         self.rows = rows
-        self.source = source
         self.notes: list[Note] = []
         self.first_row = rows[0][0]
 
@@ -189,14 +188,14 @@ class _Claim:
             get("NCH_WKLY_PROC_DT", ""), f"row {row_no} NCH_WKLY_PROC_DT", "paid_date"))
         lines = [line for row, values in self.rows
                  if (line := self.line(row, values, claim, (claim_from, claim_thru))) is not None]
-        if not professional and len(lines) > 1:
-            lines = [line for line in lines if line.get("revenue_code") != "0001"]
+        if not professional and any(line.get("revenue_code") != "0001" for line in lines):
+            lines = [line for line in lines if line.get("revenue_code") != "0001"]  # 0001: the total line
         claim["lines"] = lines
         if professional and lines and "place_of_service" in lines[0]:
             claim["place_of_service"] = lines[0]["place_of_service"]
         return claim
 
-    def optional(self, target: dict[str, Any], key: str, read: Any) -> None:
+    def optional(self, target: dict[str, Any], key: str, read: Callable[[], str]) -> None:
         """A value the claim can do without: left out, with a note, when unreadable."""
         try:
             target[key] = read()
@@ -293,7 +292,8 @@ class _Claim:
         one is left out with a note (the claim's paid amount is the file's CLM_PMT_AMT either way)."""
         for column, key in ((paid, "paid_amount"), (allowed, "allowed_amount")):
             if column and get(column, "").strip():
-                self.optional(line, key, lambda c=column, k=key: _money(get(c, ""), f"row {row} {c}", f"lines[].{k}"))
+                where, field = f"row {row} {column}", f"lines[].{key}"
+                self.optional(line, key, functools.partial(_money, get(column, ""), where, field))
         adjustments = []
         for column, reason in ((deductible, "1"), (coinsurance, "2")):
             raw = get(column, "").strip()
@@ -332,7 +332,7 @@ def read_rif(data: bytes, source: str) -> Iterator[InputItem]:
             continue
         claims.setdefault(claim_id, []).append((row_no, values))
     for claim_id, rows in claims.items():
-        draft = _Claim(kind, rows, source)
+        draft = _Claim(kind, rows)
         where = f"{source}:row {rows[0][0]}"
         try:
             claim = draft.build()
