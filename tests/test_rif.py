@@ -143,3 +143,20 @@ def test_fuzzed_cells_every_claim_is_read_or_rejected(edits):
     ids = {r[0].strip() for r in rows if r[0].strip()}
     assert ids <= {i.claim_id for i in items}
     assert all(i.claim_id is not None or i.error for i in items)
+
+
+OUTPATIENT = ("CLM_ID|BENE_ID|CLM_FROM_DT|CLM_THRU_DT|NCH_WKLY_PROC_DT|FI_NUM|CLM_PMT_AMT|ORG_NPI_NUM|CLM_FAC_TYPE_CD|"
+              "CLM_SRVC_CLSFCTN_TYPE_CD|CLM_FREQ_CD|PRNCPAL_DGNS_CD|CLM_LINE_NUM|REV_CNTR|REV_CNTR_DT|HCPCS_CD|"
+              "REV_CNTR_UNIT_CNT|REV_CNTR_TOT_CHRG_AMT|REV_CNTR_PMT_AMT_AMT|REV_CNTR_CASH_DDCTBL_AMT")
+
+
+def test_outpatient_rows_become_an_institutional_claim_without_the_total_line():
+    claim = "O1|B9|2024-05-02|2024-05-02|2024-05-10|15004|310.20|1234567893|1|3|1|R079"
+    data = ("\n".join((OUTPATIENT, f"{claim}|1|0450|2024-05-02|99284|1|850.00|300.20|10.00",
+                       f"{claim}|2|0300||80053|1|40.00|10.00|0", f"{claim}|3|0001||G0001|1|890.00|310.20|0")) + "\n")
+    (item,) = read(data.encode())
+    claim_data = item.data
+    assert (claim_data["type"], claim_data["bill_type"], claim_data["paid_amount"]) == ("institutional", "0131", "310.20")
+    assert [(line["revenue_code"], line["code"], line["from_date"]) for line in claim_data["lines"]] == [
+        ("0450", "99284", "2024-05-02"), ("0300", "80053", "2024-05-02")]  # 0001 is the UB-04 total line
+    assert claim_data["lines"][0]["adjustments"] == [{"group": "PR", "reason": "1", "amount": "10.00"}]

@@ -58,7 +58,8 @@ from claimscrub.inputs.base import InputFormatError, InputItem, Note
 
 _CARRIER = "LINE_NUM"
 _OUTPATIENT = "CLM_LINE_NUM"
-_MONTHS = {m: i for i, m in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), 1)}
+_MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+                                       "DEC"), 1)}
 _MONEY = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
 _NPI = re.compile(r"[0-9]{10}")
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
