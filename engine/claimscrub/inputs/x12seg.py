@@ -140,17 +140,6 @@ def tokenize(data: bytes, source: str, transaction: str, kind: str) -> tuple[Del
     return delims, segs, terminated
 
 
-def transaction_sets(data: bytes) -> set[str]:
-    """The ST01 transaction set ids in an X12 file (837, 835, ...); empty when it cannot be tokenized."""
-    try:
-        text = decode(data)
-        delims = read_delimiters(text)
-    except InputFormatError:
-        return set()
-    start = f"ST{delims.element}"
-    return {s[3:6] for s in split_segments(text, delims)[0] if s.startswith(start)}
-
-
 # ---------------------------------------------------------------- value readers
 @functools.lru_cache(maxsize=8192)
 def iso(raw: str) -> str | None:
