@@ -46,10 +46,11 @@ def test_every_refdata_table_file_is_recognised(refdata: Path):
     for rel in FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
                         "pfs/pprrvu_2024_releases_A-B-C.csv.gz", "hcpcs/level2_2024-07_attributes.csv",
                         "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz", "codes/pos_codes_2024.csv",
-                        "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz", "mce/mce_v43.1_age_ranges.csv"]:
+                        "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz", "mce/mce_v43.1_age_ranges.csv",
+                        "codes/carc_rarc_2024-06.csv"]:
         matches, reason = recognise(refdata / rel, reg)
         assert matches, f"{rel}: {reason}"
-    matches, reason = recognise(refdata / "codes/carc_rarc_2024-06.csv", reg)
+    matches, reason = recognise(refdata / "codes/ioce_edit_descriptions.csv", reg)
     assert not matches and reason
 
 

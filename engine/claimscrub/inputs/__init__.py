@@ -1,8 +1,11 @@
 """Reading claims from files and streams, whatever their format.
 
-The format is detected by content, not by file name: X12 starts with ``ISA``;
-JSON holding ``resourceType`` Claim or Bundle is FHIR R4; other JSON is native
-claims (one object, an array, or JSON Lines). Each claim becomes an
+The format is detected by content, not by file name: X12 starts with ``ISA``
+(an 835 remittance is refused here: :mod:`claimscrub.inputs.payments` reads it);
+a ``|``-separated header with CLM_ID and CLM_PMT_AMT is a CMS RIF claim
+extract (:mod:`claimscrub.inputs.rif`); JSON holding ``resourceType`` Claim or
+Bundle is FHIR R4; other JSON is native claims (one object, an array, or JSON
+Lines). Each claim becomes an
 :class:`InputItem`. Encounter records (an ``encounter_id`` and no ``lines``,
 also inside ``{"claims": [...], "encounters": [...]}``) are handed to the
 caller's ``encounters`` list to be attached to their claims
@@ -21,7 +24,9 @@ import orjson
 from claimscrub.inputs.base import InputFormatError, InputItem
 from claimscrub.inputs.encounters import EncounterDoc, container_documents, is_container, is_encounter_document
 from claimscrub.inputs.fhir import is_fhir, read_fhir
+from claimscrub.inputs.rif import is_rif, read_rif
 from claimscrub.inputs.x12 import is_x12, read_x12
+from claimscrub.inputs.x835 import is_835
 
 
 def _native(doc, source: str) -> Iterator[InputItem]:
@@ -59,12 +64,18 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     """Every claim in one file's content; encounter records go to ``encounters`` when given."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if is_x12(head):
+        if is_835(data):
+            raise InputFormatError(f"{name}: an X12 835 remittance, not claims; give it with its claims to "
+                                   "'claimscrub audit universe'")
         yield from read_x12(data, name)
+        return
+    if is_rif(data):
+        yield from read_rif(data, name)
         return
     if not head:
         raise InputFormatError(f"{name}: empty input")
     if head[:1] not in (b"{", b"["):
-        raise InputFormatError(f"{name}: not JSON or X12 (starts with {head[:12]!r})")
+        raise InputFormatError(f"{name}: not JSON, X12 or a RIF extract (starts with {head[:12]!r})")
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc

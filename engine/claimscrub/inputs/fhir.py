@@ -4,7 +4,8 @@ Plain dict access on purpose: a full FHIR object model costs about a millisecond
 per claim, far more than the rest of the scrub. Each Claim becomes one
 :class:`InputItem`; a Claim that cannot be mapped yields an item with ``error``
 and ``field`` naming the FHIR element (``item[2].productOrService``), never the
-patient. Other resources in a Bundle only serve to resolve references.
+patient. Other resources in a Bundle only serve to resolve references, but for
+an ExplanationOfBenefit, which fills its Claim's payment fields (:mod:`.fhir_eob`).
 
 Mapping choices worth knowing (kept deliberately simple):
 
@@ -28,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator
 
 from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.fhir_eob import apply_payment, eobs_by_claim
 
 CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 NPI_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"})
@@ -100,6 +102,7 @@ def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
         raise InputFormatError(f"{source}: Bundle.entry is not a list")
     bundle_type = doc.get("type")
     index = _index(entries)
+    eobs = eobs_by_claim(entries, lambda ref, res: _resolve(ref, res, index))
     for i, entry in enumerate(entries):
         res = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(res, dict) or res.get("resourceType") != "Claim":
@@ -109,7 +112,11 @@ def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
             yield InputItem.failed(where, _claim_id(res), f"Bundle.type {bundle_type!r} is not supported "
                                    "(collection, transaction, batch or searchset)", "Bundle.type")  # fmt: skip
             continue
-        yield _item(res, index, where)
+        item = _item(res, index, where)
+        eob = eobs.get(item.claim_id or "")
+        if eob is not None and item.data is not None:
+            apply_payment(item.data, eob)  # a Claim's ExplanationOfBenefit: what was paid (fhir_eob)
+        yield item
 
 
 def _claim_id(claim: Resource) -> str | None:

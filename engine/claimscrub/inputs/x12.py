@@ -2,7 +2,9 @@
 
 A single pass over the segments with a small loop-aware state machine (2000A
 billing provider, 2000B subscriber, 2000C patient, 2300 claim, 2320 other
-subscriber, 2400 service line). It is ~30x faster than a generic X12 parser
+subscriber, 2400 service line). Payments are read only where the 837 states
+them: what prior payers paid (2320 AMT*D, 2430 SVD02, each summed over the
+other payers) becomes ``paid_amount`` of the claim and of the line. It is ~30x faster than a generic X12 parser
 because it only looks at the segments the native claim needs, and it reads
 each claim on its own.
 
@@ -22,17 +24,23 @@ claim ids (CLM01), never names, member ids or birth dates.
 
 from __future__ import annotations
 
-import datetime as _dt
-import functools
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from claimscrub.inputs.base import InputFormatError, InputItem, Note
+from claimscrub.inputs.base import InputItem, Note
+from claimscrub.inputs.x12seg import DROPPED, Delimiters, EnvelopeWalker, is_x12, read_delimiters, tokenize
+from claimscrub.inputs.x12seg import Bad as _Bad
+from claimscrub.inputs.x12seg import d8 as _d8
+from claimscrub.inputs.x12seg import el as _el
+from claimscrub.inputs.x12seg import money as _money
+from claimscrub.inputs.x12seg import period as _period
+from claimscrub.inputs.x12seg import quantity as _quantity
+from claimscrub.inputs.x12seg import shown as _shown
 
-_BOM = "\ufeff"
+__all__ = ["Delimiters", "is_x12", "read_delimiters", "read_x12"]
 
 PROFESSIONAL = "professional"
 INSTITUTIONAL = "institutional"
@@ -62,8 +70,6 @@ _NPI = re.compile(r"[0-9]{10}")
 _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 _POS = re.compile(r"[0-9]{2}")
 _REVENUE = re.compile(r"[0-9]{4}")
-_MONEY = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
-_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _KNOWN_IDS = frozenset(
     "ISA IEA GS GE ST SE BHT HL PRV NM1 N3 N4 REF PER SBR PAT DMG CLM DTP CL1 PWK CN1 AMT K3 NTE CR1 CR2 CRC HI HCP "
     "OI MOA CAS LX SV1 SV2 SV5 LIN CTP QTY MEA PS1 SVD LQ FRM".split()
@@ -77,7 +83,6 @@ ICD10_FROM = "2015-10-01"
 _KEPT_AS_GIVEN = "its code is kept as given"
 _TR3 = "ASC X12 005010X222A1 (837P) / 005010X223A2 (837I) TR3"
 ENVELOPE = "CS-X12-001"
-DROPPED = "CS-X12-002"
 ICD9 = "CS-X12-003"
 COMPOSITE = "CS-X12-004"
 # rule id -> (category, title, fix, citation): stable, documented in the README's X12 section.
@@ -154,162 +159,6 @@ def _seems_to_use(value: str, comp: str) -> str:
     return f" (it seems to use {other!r})" if other else ""
 
 
-@dataclass(frozen=True, slots=True)
-class Delimiters:
-    """The separators an interchange declares in its own ISA segment."""
-
-    element: str
-    repetition: str | None
-    component: str
-    segment: str
-    isa_length: int = 106  # characters up to and including the segment terminator (106 when conforming)
-
-
-class _Bad(Exception):
-    """One claim-level problem: stops reading the element, not the file."""
-
-    def __init__(self, field: str | None, message: str, rule_id: str = DROPPED):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.rule_id = rule_id  # the note it becomes when the reader can read past it
-
-
-def is_x12(head: bytes) -> bool:
-    """True when the bytes start like an X12 interchange (``ISA`` then a separator)."""
-    head = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if not head.startswith(b"ISA"):
-        return False
-    return len(head) < 4 or not chr(head[3]).isalnum()
-
-
-def _decode(data: bytes) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    return text.lstrip(_BOM).lstrip()
-
-
-def read_delimiters(text: str) -> Delimiters:
-    """Delimiters from the ISA itself: element = char 3, ISA11, ISA16, the char after ISA16.
-
-    Counting separators instead of fixed offsets tolerates ISA fields padded to
-    the wrong width; the terminator may be a newline (then CR/LF pairs work too).
-    """
-    if not text.startswith("ISA") or len(text) < 4:
-        raise InputFormatError("not an X12 interchange: the file does not start with an ISA segment")
-    element = text[3]
-    if element.isalnum() or element.isspace():
-        raise InputFormatError("ISA segment: character 4 must be the element separator, found a letter, digit or space")
-    at = 3
-    for _ in range(15):
-        at = text.find(element, at + 1)
-        if at < 0:
-            raise InputFormatError(
-                "ISA segment is incomplete: fewer than 16 elements, so the delimiters cannot be read"
-            )
-    if at + 2 >= len(text):
-        raise InputFormatError("ISA segment is incomplete: no component separator (ISA16) or segment terminator")
-    component, segment = text[at + 1], text[at + 2]
-    isa11 = text[:at].split(element)[11]
-    repetition = isa11 if len(isa11) == 1 and not isa11.isalnum() and not isa11.isspace() else None
-    if segment.isalnum() or segment == " ":
-        raise InputFormatError(
-            "ISA segment: the character after ISA16 must be the segment terminator, found a letter, digit or space"
-        )
-    if len({element, component, segment}) < 3:
-        raise InputFormatError("ISA segment: element, component and segment separators must all differ")
-    return Delimiters(element=element, repetition=repetition, component=component, segment=segment, isa_length=at + 3)
-
-
-def split_segments(text: str, delims: Delimiters) -> tuple[list[str], bool]:
-    """Segments without blank ones or CR/LF padding; and whether the last one was terminated."""
-    raw = text.split(delims.segment)
-    tail = raw[-1].strip("\r\n\t ")
-    terminated = tail == ""
-    return [s for s in (x.strip("\r\n") for x in raw) if s], terminated
-
-
-# ---------------------------------------------------------------- value readers
-@functools.lru_cache(maxsize=8192)
-def _iso(raw: str) -> str | None:
-    """CCYYMMDD -> ISO date when it is a calendar date (cached: a file repeats its dates)."""
-    if len(raw) != 8 or not raw.isdigit():
-        return None
-    try:
-        return _dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:])).isoformat()
-    except ValueError:
-        return None
-
-
-def _d8(raw: str, where: str, field: str | None) -> str:
-    iso = _iso(raw)
-    if iso is None:
-        if len(raw) != 8 or not raw.isdigit():
-            raise _Bad(field, f"{where}: date must be CCYYMMDD")
-        raise _Bad(field, f"{where}: not a calendar date")
-    return iso
-
-
-def _shown(value: str) -> str:
-    """A code value for an error message: only short codes, so a misaligned
-    element can never put a name or member id into the text."""
-    return repr(value) if len(value) <= 3 else "a longer value"
-
-
-def _period(fmt: str, raw: str, where: str, field: str | None) -> tuple[str, str]:
-    """DTP02/DTP03 -> (from, to); D8, RD8 and DT (date and time) are accepted."""
-    if fmt == "D8":
-        day = _d8(raw, where, field)
-        return day, day
-    if fmt == "RD8":
-        start, sep, end = raw.partition("-")
-        if not sep:
-            raise _Bad(field, f"{where}: RD8 range must be CCYYMMDD-CCYYMMDD")
-        first, last = _d8(start, where, field), _d8(end, where, field)
-        if last < first:
-            raise _Bad(field, f"{where}: RD8 range ends before it starts")
-        return first, last
-    if fmt == "DT":
-        day = _d8(raw[:8], where, field)
-        return day, day
-    raise _Bad(field, f"{where}: date format qualifier {_shown(fmt)} is not D8, RD8 or DT")
-
-
-def _money(raw: str, where: str, field: str) -> str:
-    """X12 decimal -> exact decimal string with at most two decimals (never a float)."""
-    if _MONEY.fullmatch(raw):
-        return raw
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise _Bad(field, f"{where}: amount is not a number") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise _Bad(field, f"{where}: amount has more than two decimals")
-    text = f"{amount.quantize(Decimal('0.01')):f}"
-    if not _MONEY.fullmatch(text):
-        raise _Bad(field, f"{where}: amount is out of range")
-    return text
-
-
-def _quantity(raw: str, where: str, field: str) -> int | float:
-    """Units as a JSON number: int when whole, else the float of the decimal text."""
-    if raw.isdigit():
-        return int(raw)
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise _Bad(field, f"{where}: quantity is not a number") from None
-    if not amount.is_finite():
-        raise _Bad(field, f"{where}: quantity is not a number")
-    return int(amount) if amount == amount.to_integral_value() else float(raw)
-
-
-def _el(seg: list[str], i: int) -> str:
-    return seg[i] if len(seg) > i else ""
-
-
 # ---------------------------------------------------------------- drafts
 @dataclass(slots=True)
 class _Party:
@@ -350,16 +199,6 @@ class _ClaimDraft:
     first_seg: int = 0  # segment of the first HI diagnosis, for the principal-dropped note
 
 
-@dataclass(slots=True)
-class _Group:
-    """One GS functional group / ST transaction set context."""
-
-    claim_type: str | None
-    version: str
-    control: str
-    st_count: int = 0
-
-
 def _amounts(line: dict, seg: list[str], n: int, tag: str, at: int, bases: tuple[str, str], index: int) -> None:
     """A service line's charge, unit basis and units: elements ``at`` to ``at + 2`` of SV1 or SV2."""
     e1, e2, e3 = (f"{tag}{at + i:02d}" for i in range(3))
@@ -371,32 +210,14 @@ def _amounts(line: dict, seg: list[str], n: int, tag: str, at: int, bases: tuple
     line["units"] = _units(_el(seg, at + 2), f"segment {n} ({tag}): {e3}", f"lines[{index}].units")
 
 
-class _Walker:
-    """State machine over one file's segments; yields items as claims close."""
+class _Walker(EnvelopeWalker):
+    """837 loops over the shared envelope walker; yields items as claims close."""
 
     def __init__(self, source: str, delims: Delimiters):
-        self.source = source
-        self.comp = delims.component
-        self.elem = delims.element
-        # items held until their interchange closes, with the envelopes they sit in
-        self.held: list[tuple[InputItem, int, int, int]] = []
-        self.isa_no = self.gs_no = self.st_no = 0
-        self.isa_notes: list[Note] = []  # known at the ISA, for every claim of the interchange
-        self.st_notes: list[Note] = []  # known in the header, for every claim of the transaction set
-        self.isa_length = delims.isa_length
-        # envelope
-        self.isa_control: str | None = None
-        self.isa_seg = 0
-        self.gs_count = 0
-        self.group: _Group | None = None
-        self.group_seg = 0
-        self.st_seg = 0
-        self.st_control: str | None = None
-        self.st_ok = False
+        super().__init__(source, delims)
         self.claim_type: str | None = None
         self.claim_date: str | None = None
         # loops
-        self.loop = ""
         self.billing = _Party()
         self.subscriber = _Party()
         self.patient: _Party | None = None
@@ -406,26 +227,8 @@ class _Walker:
         self.claim: _ClaimDraft | None = None
         self.line: _LineDraft | None = None
 
-    # ------------------------------------------------------------ output
-    def hold(self, item: InputItem) -> None:
-        self.held.append((item, self.isa_no, self.gs_no, self.st_no))
-
-    def envelope_error(self, seg_no: int, message: str) -> None:
-        """A problem no claim can carry (not an 837, a trailer with no header): reported on its own."""
-        self.hold(InputItem.failed(f"{self.source}:seg {seg_no}", None, message))
-
-    def envelope_note(self, seg_no: int, message: str, level: str, number: int) -> None:
-        """An envelope defect (SE/GE/IEA counts, control numbers, missing trailers) on each readable
-        claim of the envelope it concerns; on its own when that envelope holds no readable claim."""
-        index = {"isa": 1, "gs": 2, "st": 3}[level]
-        note = make_note(ENVELOPE, message)
-        found = False
-        for item, *scope in self.held:
-            if item.data is not None and scope[index - 1] == number:
-                item.notes = (*item.notes, note)
-                found = True
-        if not found:
-            self.envelope_error(seg_no, message)
+    def envelope_defect(self, message: str) -> Note:
+        return make_note(ENVELOPE, message)
 
     def note(self, note: Note) -> None:
         """A conformance problem read past: on the claim, its party, or the transaction set."""
@@ -548,37 +351,12 @@ class _Walker:
                 )  # fmt: skip
 
     # ------------------------------------------------------------ driver
-    def walk(self, segs: list[str], terminated: bool) -> Iterator[InputItem]:
-        handlers = {
-            "ISA": self.isa, "IEA": self.iea, "GS": self.gs, "GE": self.ge, "ST": self.st, "SE": self.se,
+    def segment_handlers(self) -> dict[str, Callable[[int, list[str]], None]]:
+        return {
             "BHT": self.bht, "HL": self.hl, "PRV": self.prv, "NM1": self.nm1, "SBR": self.sbr, "DMG": self.dmg,
             "CLM": self.clm, "DTP": self.dtp, "REF": self.ref, "HI": self.hi, "LX": self.lx, "SV1": self.sv1,
-            "SV2": self.sv2, "LIN": self.lin,
+            "SV2": self.sv2, "LIN": self.lin, "AMT": self.amt, "SVD": self.svd,
         }  # fmt: skip
-        elem = self.elem
-        last = len(segs)
-        for n, text in enumerate(segs, 1):
-            seg = text.split(elem)
-            name = seg[0]
-            handler = handlers.get(name)
-            if handler is not None:
-                try:
-                    handler(n, seg)
-                except _Bad as bad:
-                    self.problem(n, bad)
-            elif not _SEGMENT_ID.fullmatch(name):
-                self.unreadable(n, text)
-            if n == last and not terminated and name != "IEA":
-                self.truncated(n, f"segment {n}: the file ends in the middle of this segment (no terminator)")
-                break
-            if name == "IEA" and self.held:
-                yield from (item for item, *_ in self.held)
-                self.held.clear()
-        else:
-            if self.claim is not None or self.st_control is not None or self.group is not None or self.isa_control:
-                self.truncated(last, f"segment {last}: the file ends without closing SE/GE/IEA (truncated file?)")
-        yield from (item for item, *_ in self.held)
-        self.held.clear()
 
     def problem(self, n: int, bad: _Bad) -> None:
         """Attach a problem to the claim it belongs to, or report it on its own."""
@@ -615,108 +393,10 @@ class _Walker:
         self.line = None
         self.loop = "skip"
 
-    def truncated(self, n: int, message: str) -> None:
-        if self.claim is not None:
-            self.claim.problems.append((None, f"{message}; the claim may be incomplete, so it is not read"))
-            self.close_claim()
-        if self.isa_control is not None or self.group is not None or self.st_control is not None:
-            self.envelope_note(n, f"{message}; the interchange that holds this claim is incomplete", "isa", self.isa_no)
-        else:
-            self.envelope_error(n, message)
-        self.st_control = None
-        self.group = None
-        self.isa_control = None
-
     # ------------------------------------------------------------ envelope
-    def isa(self, n: int, seg: list[str]) -> None:
-        if self.isa_control is not None:
-            self.envelope_note(
-                n, f"segment {n} (ISA): the interchange that starts at segment {self.isa_seg} has no IEA",
-                "isa", self.isa_no,
-            )  # fmt: skip
-        self.isa_no += 1
-        self.isa_notes = []
-        if len(seg) != 17:
-            self.isa_notes.append(make_note(ENVELOPE, f"segment {n} (ISA): has {len(seg) - 1} elements, expected 16"))
-        elif n == 1 and self.isa_length != 106:
-            self.isa_notes.append(
-                make_note(
-                    ENVELOPE,
-                    f"segment 1 (ISA): is {self.isa_length} characters long with its terminator, not 106; "
-                    "ISA elements have fixed widths (pad with spaces), and a reader that takes the separators "
-                    "from fixed positions would misread this file",
-                )
-            )
-        self.isa_control = _el(seg, 13)
-        self.isa_seg = n
-        self.gs_count = 0
-
-    def iea(self, n: int, seg: list[str]) -> None:
-        self.close_claim()
-        self.loop = ""
-        if self.isa_control is None:
-            self.envelope_error(n, f"segment {n} (IEA): IEA without an ISA")
-            return
-        if _el(seg, 1) != str(self.gs_count):
-            self.envelope_note(
-                n,
-                f"segment {n} (IEA): IEA01 says {_el(seg, 1) or 'nothing'} functional groups, "
-                f"the interchange (segments {self.isa_seg}-{n}) has {self.gs_count}",
-                "isa", self.isa_no,
-            )  # fmt: skip
-        if _el(seg, 2) != self.isa_control:
-            self.envelope_note(n, f"segment {n} (IEA): IEA02 control number does not match ISA13", "isa", self.isa_no)
-        self.isa_control = None
-
-    def gs(self, n: int, seg: list[str]) -> None:
-        if self.group is not None:
-            self.envelope_note(
-                n, f"segment {n} (GS): the functional group that starts at segment {self.group_seg} has no GE",
-                "gs", self.gs_no,
-            )  # fmt: skip
-        self.gs_no += 1
-        self.gs_count += 1
-        version = _el(seg, 8)
-        self.group = _Group(claim_type=_claim_type(version), version=version, control=_el(seg, 6))
-        self.group_seg = n
-
-    def ge(self, n: int, seg: list[str]) -> None:
-        self.close_claim()
-        self.loop = ""
-        if self.group is None:
-            self.envelope_error(n, f"segment {n} (GE): GE without a GS")
-            return
-        if _el(seg, 1) != str(self.group.st_count):
-            self.envelope_note(
-                n,
-                f"segment {n} (GE): GE01 says {_el(seg, 1) or 'nothing'} transaction sets, "
-                f"the group (segments {self.group_seg}-{n}) has {self.group.st_count}",
-                "gs", self.gs_no,
-            )  # fmt: skip
-        if _el(seg, 2) != self.group.control:
-            self.envelope_note(n, f"segment {n} (GE): GE02 control number does not match GS06", "gs", self.gs_no)
-        self.group = None
-
-    def st(self, n: int, seg: list[str]) -> None:
-        self.close_claim()
-        if self.st_control is not None:
-            self.envelope_note(
-                n, f"segment {n} (ST): the transaction set that starts at segment {self.st_seg} has no SE",
-                "st", self.st_no,
-            )  # fmt: skip
-        self.st_no += 1
-        self.st_notes = []
-        self.st_seg = n
-        self.st_control = _el(seg, 2)
-        self.loop = "header"
+    def transaction(self, n: int, seg: list[str], version: str) -> None:
         self.billing, self.subscriber, self.patient = _Party(), _Party(), None
         self.claim_date = None
-        if self.group is None:
-            self.st_notes.append(make_note(ENVELOPE, f"segment {n} (ST): transaction set outside a GS functional group"))
-            version = _el(seg, 3)
-        else:
-            self.group.st_count += 1
-            version = _el(seg, 3) or self.group.version
         self.claim_type = _claim_type(version)
         self.st_ok = _el(seg, 1) == "837" and self.claim_type is not None
         if _el(seg, 1) != "837":
@@ -729,25 +409,6 @@ class _Walker:
                 f"segment {n} (ST): implementation {version!r} is not 005010X222 (professional) "
                 "or 005010X223 (institutional); its claims are not read",
             )
-
-    def se(self, n: int, seg: list[str]) -> None:
-        self.close_claim()
-        if self.st_control is None:
-            self.envelope_error(n, f"segment {n} (SE): SE without an ST")
-            return
-        count = n - self.st_seg + 1
-        if _el(seg, 1) != str(count):
-            self.envelope_note(
-                n,
-                f"segment {n} (SE): SE01 says {_el(seg, 1) or 'nothing'} segments but the transaction set "
-                f"(segments {self.st_seg}-{n}) has {count}",
-                "st", self.st_no,
-            )  # fmt: skip
-        if _el(seg, 2) != self.st_control:
-            self.envelope_note(n, f"segment {n} (SE): SE02 control number does not match ST02", "st", self.st_no)
-        self.st_control = None
-        self.st_ok = False
-        self.loop = ""
 
     def bht(self, n: int, seg: list[str]) -> None:
         raw = _el(seg, 4)
@@ -1289,6 +950,26 @@ class _Walker:
         except _Bad as bad:
             self.drop_line(bad)
 
+    # ------------------------------------------------------------ 2320 / 2430: what prior payers paid
+    def amt(self, n: int, seg: list[str]) -> None:
+        """2320 AMT*D payer paid amount: the claim's ``paid_amount``, summed over the other payers' loops."""
+        if self.loop == "2320" and self.claim is not None and _el(seg, 1) == "D":
+            self._add_paid(self.claim.data, n, "AMT*D", "AMT02", _el(seg, 2), "paid_amount")
+
+    def svd(self, n: int, seg: list[str]) -> None:
+        """2430 SVD02 service line paid amount (by the payer SVD01 names): the line's ``paid_amount``, summed."""
+        if self.loop == "2400" and self.line is not None and self.claim is not None:
+            index = len(self.claim.lines) - 1
+            self._add_paid(self.line.data, n, "SVD", "SVD02", _el(seg, 2), f"lines[{index}].paid_amount")
+
+    def _add_paid(self, target: dict[str, Any], n: int, name: str, element: str, raw: str, field_name: str) -> None:
+        try:
+            amount = Decimal(_money(raw, f"segment {n} ({name}): {element}", field_name))
+        except _Bad as bad:
+            self.note(make_note(DROPPED, f"{bad.message}; the paid amount is left out", field=field_name))
+            return
+        target["paid_amount"] = f"{Decimal(target.get('paid_amount', 0)) + amount:.2f}"
+
     def lin(self, n: int, seg: list[str]) -> None:
         if self.loop == "2400" and self.line is not None and _el(seg, 2) == "N4" and _el(seg, 3):
             self.line.data["ndc"] = _el(seg, 3)
@@ -1360,38 +1041,11 @@ def _pointers(raw: list[str], n: int, index: int) -> list[int]:
 
 
 # ---------------------------------------------------------------- entry points
-def _refuse_4010(segs: list[str], element: str) -> None:
-    isa = segs[0].split(element)
-    if _el(isa, 12) == "00401":
-        raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (ISA12 is 00401)")
-    for text in segs:
-        if text.startswith("GS" + element):
-            if _el(text.split(element), 8).startswith("004010"):
-                raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (GS08 is 004010)")
-
-
 def read_x12(data: bytes, source: str) -> Iterator[InputItem]:
     """Yield one item per CLM in an 837 5010 file (plus items for envelope problems).
 
     Raises InputFormatError only when the whole file is unusable: not X12,
     unreadable delimiters, a 4010 file, or no 837 transaction set at all.
     """
-    text = _decode(data)
-    try:
-        delims = read_delimiters(text)
-        segs, terminated = split_segments(text, delims)
-        if len(segs) < 2:
-            raise InputFormatError(
-                f"the segment terminator {delims.segment!r} declared after ISA16 is not used in the file; "
-                "wrong delimiters or not an X12 file"
-            )
-        _refuse_4010(segs, delims.element)
-        start = delims.element
-        if not any(s.startswith("ST" + start + "837") for s in segs):
-            raise InputFormatError(
-                f"no 837 transaction set (ST{start}837) found; not a claim file, or the segment terminator "
-                f"{delims.segment!r} declared after ISA16 is not the one the file uses"
-            )
-    except InputFormatError as exc:
-        raise InputFormatError(f"{source}: {exc}") from None
+    delims, segs, terminated = tokenize(data, source, "837", "claim")
     yield from _Walker(source, delims).walk(segs, terminated)
