@@ -426,8 +426,18 @@ def _attach_serve():
     main.add_command(serve)
 
 
+def _attach_audit_report():
+    """``audit report`` (engine/claimscrub/cli/report.py) on the ``audit`` group; the group is made here only if none is attached."""
+    from claimscrub.cli.report import report
+
+    if "audit" not in main.commands:
+        main.add_command(click.Group("audit", help="Record reviews: sample, review, appraise and report."))
+    main.commands["audit"].add_command(report)  # type: ignore[attr-defined]
+
+
 _attach_data_group()
 _attach_serve()
+_attach_audit_report()  # keep last: after the audit group of engine/claimscrub/cli/audit.py is attached
 
 if __name__ == "__main__":  # pragma: no cover
     main()
