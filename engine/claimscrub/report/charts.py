@@ -72,7 +72,7 @@ def panels(name: str, title: str, labels: Sequence[str], panel_specs: Sequence[t
         return None
     Figure = _matplotlib()
     n = len(labels)
-    width = 3.6 * len(panel_specs) + 1.2
+    width = 3.6 * len(panel_specs) + 1.2 if horizontal else 7.0
     height = max(1.6, 0.32 * n * max(1, len(panel_specs[0][1])) + 0.9) if horizontal else 2.8
     fig = Figure(figsize=(min(width, 7.6), height))
     axes = fig.subplots(1, len(panel_specs), sharey=horizontal, squeeze=False)[0]
