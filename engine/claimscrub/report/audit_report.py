@@ -30,7 +30,11 @@ def reviewed(audit: Audit) -> Reviewed:
 
 
 def audit_html(audit: Audit, benchmarks=None, today: dt.date | None = None) -> str:
-    """The whole report as one self-contained HTML page."""
+    """The whole report as one self-contained HTML page (peers from the bundled benchmark table by default)."""
+    if benchmarks is None:
+        from claimscrub.documentation.emstats import load_benchmarks
+
+        benchmarks = load_benchmarks()
     charts = audit_charts(audit, benchmarks)
     drawn = {c.name for c in charts}
     return render(
@@ -45,10 +49,6 @@ def audit_html(audit: Audit, benchmarks=None, today: dt.date | None = None) -> s
 def write_audit_report(folder: str | Path, formats: tuple[str, ...] = ("html",), benchmarks=None) -> list[Path]:
     """Write report.html and/or report.pdf into the audit folder; returns the paths written."""
     audit = load_audit(folder)
-    if benchmarks is None:
-        from claimscrub.documentation.emstats import load_benchmarks
-
-        benchmarks = load_benchmarks()
     page = audit_html(audit, benchmarks)
     written = []
     if "html" in formats:
