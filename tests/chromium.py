@@ -48,7 +48,7 @@ class Browser:
             os.dup2(high[1], 4)
 
         self.proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     preexec_fn=place, close_fds=False, stdin=subprocess.DEVNULL,
+                                     preexec_fn=place, close_fds=False,  # noqa: PLW1509 (tests: one thread) stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for fd in high:
             os.close(fd)

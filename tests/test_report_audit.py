@@ -20,12 +20,12 @@ from markupsafe import escape
 
 pytest.importorskip("matplotlib", reason="the report charts need the report extra (matplotlib)")
 
-from claimscrub.cli.main import main  # noqa: E402
-from claimscrub.documentation.emstats import load_benchmarks  # noqa: E402
-from claimscrub.report import ReportError  # noqa: E402
-from claimscrub.report.audit_data import load_audit  # noqa: E402
-from claimscrub.report.audit_report import audit_html  # noqa: E402
-from claimscrub.report.text import label, money_text, num_text, pct_text  # noqa: E402
+from claimscrub.cli.main import main
+from claimscrub.documentation.emstats import load_benchmarks
+from claimscrub.report import ReportError
+from claimscrub.report.audit_data import load_audit
+from claimscrub.report.audit_report import audit_html
+from claimscrub.report.text import label, money_text, num_text, pct_text
 
 DEMO = Path(__file__).resolve().parent / "fixtures" / "audit_demo"
 

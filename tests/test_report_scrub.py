@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("matplotlib", reason="the report charts need the report extra (matplotlib)")
 
-from claimscrub.cli.main import main  # noqa: E402
-from claimscrub.inputs import read_path  # noqa: E402
+from claimscrub.cli.main import main
+from claimscrub.inputs import read_path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = [str(p) for p in sorted((REPO / "examples").rglob("*")) if p.is_file() and p.suffix in (".json", ".x12")

@@ -135,7 +135,7 @@ def load_audit(folder: str | Path) -> Audit:
     claims.sort(key=lambda c: c.sample_no)
     return Audit(
         folder=root, design=design, appraisal=appraisal, claims=tuple(claims),
-        em_levels=tuple(e for e in review.get("em_levels") or [] if isinstance(e, Mapping)),
+        em_levels=tuple(dict(e) for e in review.get("em_levels") or [] if isinstance(e, Mapping)),
         rule_packs=dict(review.get("rule_packs") or appraisal.get("rule_packs") or {}),
         data_editions=dict(review.get("data_editions") or appraisal.get("data_editions") or {}),
         frame_hash_ok=_frame_hash_ok(root, design), notes=tuple(notes),

@@ -42,7 +42,7 @@ def audit_html(audit: Audit, benchmarks=None, today: dt.date | None = None) -> s
         missing_charts=[text for name, text in CHART_NAMES.items() if name not in drawn],
         reviewed=reviewed(audit),
         stratum_ranges={str(s.get("id")): stratum_range(s) for s in audit.sample.get("strata") or []},
-        generated=(today or dt.datetime.now(dt.timezone.utc).date()).isoformat(),
+        generated=(today or dt.datetime.now(dt.UTC).date()).isoformat(),
     )
 
 

@@ -76,11 +76,11 @@ def by_rule_category(audit: Audit) -> Chart | None:
         for f in claim.claim_findings:
             findings[str(f.get("category") or "other")] += 1
         for line in claim.lines:
-            cats = {str(f.get("category") or "other") for f in line.findings}
+            flagged = {str(f.get("category") or "other") for f in line.findings}
             for f in line.findings:
                 findings[str(f.get("category") or "other")] += 1
             if line.determination.determination == "overpaid":
-                for c in cats:
+                for c in flagged:
                     dollars[c] += line.determination.amount or Decimal(0)
     cats = sorted(findings, key=lambda c: (-findings[c], c))
     return panels(
