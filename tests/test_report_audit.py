@@ -234,3 +234,20 @@ def test_text_formats():
     assert pct_text(0.434) == "43.4%" and pct_text(None) == "–"
     assert num_text(1234) == "1,234" and num_text(None) == "–"
     assert label("insufficient_documentation") == "Insufficient documentation" and label("mue") == "MUE"
+
+
+def test_summary_names_providers_period_and_design(page):
+    with (DEMO / "frame.csv").open() as f:
+        frame = list(csv.DictReader(f))
+    first, last = min(r["from_date"] for r in frame), max(r["to_date"] for r in frame)
+    review = json.loads((DEMO / "review.json").read_text())
+    summary = page[page.index('id="summary"'):page.index('id="charts"')]
+    assert f"{first} to {last} (frame)" in summary
+    for npi in {c["provider_npi"] for c in review["claims"]}:
+        assert f"NPI {npi}" in summary
+    assert "Stratified sample, 2 strata (proportional allocation); sample size 30; seed 20261130" in summary
+    with (DEMO / "determinations.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    qa = sum(bool(r["qa_verdict"]) for r in rows)
+    disagree = sum(r["qa_verdict"] == "disagree" for r in rows)
+    assert f"{len(rows)} of {len(rows)} lines determined, {qa} checked by QA ({disagree} disagreements)" in summary

@@ -92,6 +92,7 @@ class Audit:
     rule_packs: dict[str, str]
     data_editions: dict[str, Any]
     frame_hash_ok: bool | None  # frame.csv hashes to design.yaml's sha256 (None: no frame.csv to check)
+    frame_period: tuple[str, str] | None = None  # first and last date of service in frame.csv
     notes: tuple[str, ...] = field(default=())  # what was missing or could not be read, said in the report
 
     @property
@@ -103,7 +104,7 @@ class Audit:
         return sorted({c.provider_npi for c in self.claims if c.provider_npi})
 
     @property
-    def period(self) -> tuple[str, str] | None:
+    def sample_period(self) -> tuple[str, str] | None:
         dates = sorted(c.from_date for c in self.claims if c.from_date)
         return (dates[0], dates[-1]) if dates else None
 
@@ -130,7 +131,7 @@ def load_audit(folder: str | Path) -> Audit:
     appraisal = _mapping(_json(root / "appraisal.json"), "appraisal.json")
     notes: list[str] = []
     determinations = _determinations(root / "determinations.csv", notes)
-    patients = _patients(root / "frame.csv")
+    patients, frame_period = _frame(root / "frame.csv")
     claims = [_claim(c, determinations, patients) for c in review.get("claims") or [] if isinstance(c, Mapping)]
     claims.sort(key=lambda c: c.sample_no)
     return Audit(
@@ -138,7 +139,7 @@ def load_audit(folder: str | Path) -> Audit:
         em_levels=tuple(dict(e) for e in review.get("em_levels") or [] if isinstance(e, Mapping)),
         rule_packs=dict(review.get("rule_packs") or appraisal.get("rule_packs") or {}),
         data_editions=dict(review.get("data_editions") or appraisal.get("data_editions") or {}),
-        frame_hash_ok=_frame_hash_ok(root, design), notes=tuple(notes),
+        frame_hash_ok=_frame_hash_ok(root, design), frame_period=frame_period, notes=tuple(notes),
     )
 
 
@@ -182,12 +183,17 @@ def _determinations(path: Path, notes: list[str]) -> dict[tuple[str, int], Deter
     return out
 
 
-def _patients(path: Path) -> dict[str, str]:
-    """claim id -> patient id as the frame gives it (the report shows ids, never names)."""
+def _frame(path: Path) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """claim id -> patient id as the frame gives it (ids, never names), and the frame's dates of service."""
     if not path.is_file():
-        return {}
+        return {}, None
+    patients, dates = {}, []
     with path.open(newline="", encoding="utf-8") as f:
-        return {row["claim_id"]: row.get("patient_id") or "" for row in csv.DictReader(f) if row.get("claim_id")}
+        for row in csv.DictReader(f):
+            if row.get("claim_id"):
+                patients[row["claim_id"]] = row.get("patient_id") or ""
+            dates.extend(d for d in (row.get("from_date"), row.get("to_date")) if d)
+    return patients, ((min(dates), max(dates)) if dates else None)
 
 
 def _frame_hash_ok(root: Path, design: dict[str, Any]) -> bool | None:
