@@ -437,17 +437,24 @@ def _attach_serve():
 
 
 def _attach_audit_report():
-    """``audit report`` (engine/claimscrub/cli/report.py) on the ``audit`` group; the group is made here only if none is attached."""
+    """``audit report`` (engine/claimscrub/cli/report.py) on the record-review group of engine/claimscrub/cli/audit.py, or on a
+    group of its own while that module is absent; either way, wherever this call stands."""
     from claimscrub.cli.report import report
 
+    try:
+        from claimscrub.cli.audit import audit as group  # type: ignore[import-not-found, unused-ignore]
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.cli_audit":
+            raise
+        group = click.Group("audit", help="Record reviews: sample, review, appraise and report.")
+    group.add_command(report)
     if "audit" not in main.commands:
-        main.add_command(click.Group("audit", help="Record reviews: sample, review, appraise and report."))
-    main.commands["audit"].add_command(report)  # type: ignore[attr-defined]
+        main.add_command(group)
 
 
 _attach_data_group()
 _attach_serve()
-_attach_audit_report()  # keep last: after the audit group of engine/claimscrub/cli/audit.py is attached
+_attach_audit_report()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
