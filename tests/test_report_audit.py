@@ -190,8 +190,12 @@ def test_claim_values_are_escaped(audit_dir):
                                             "line": None, "message": "<script>alert(1)</script>", "citation": "c"})
     review["claims"][0]["payer"] = '<img src=x onerror="alert(2)">'
     (audit_dir / "review.json").write_text(json.dumps(review))
+    appraisal = json.loads((audit_dir / "appraisal.json").read_text())
+    appraisal["units"][0]["claim_id"] = "<b>x</b>"  # a chart label
+    (audit_dir / "appraisal.json").write_text(json.dumps(appraisal))
     html = audit_html(load_audit(audit_dir), load_benchmarks())
-    assert "<script>" not in html and "<img" not in html
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
