@@ -18,9 +18,10 @@ pytest.importorskip("matplotlib", reason="the report charts need the report extr
 np = pytest.importorskip("numpy", reason="matplotlib brings numpy")
 
 from chromium import Browser, chromium_path
+from click.testing import CliRunner
 
+from claimscrub.cli.main import main
 from claimscrub.report.audit_data import load_audit
-from claimscrub.report.audit_report import audit_html
 from claimscrub.report.audit_view import summary_figures
 
 DEMO = Path(__file__).resolve().parent / "fixtures" / "audit_demo"
@@ -34,7 +35,8 @@ BAR_COLOURS = ((0x1F, 0x5F, 0x8B), (0xE0, 0x7B, 0x39))  # the first two of chart
 def report(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("audit") / "audit_demo"
     shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("*.py", "report.*"))
-    (folder / "report.html").write_text(audit_html(load_audit(folder)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", "report", str(folder)])
+    assert result.exit_code == 0, result.output
     return folder
 
 
@@ -115,10 +117,9 @@ def pdf_pages(report, tmp_path_factory) -> list[tuple[str, bytes]]:
     for tool in ("pdftoppm", "pdftotext"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (Debian package 'poppler-utils'; .ci/run installs it)")
-    from claimscrub.report.pdf import write_pdf
-
+    result = CliRunner().invoke(main, ["audit", "report", str(report), "--format", "pdf"])
+    assert result.exit_code == 0, result.output
     pdf = report / "report.pdf"
-    write_pdf((report / "report.html").read_text(encoding="utf-8"), pdf)
     out = tmp_path_factory.mktemp("pages")
     subprocess.run(["pdftoppm", "-r", "40", str(pdf), str(out / "page")], check=True, timeout=300)
     pages = []
