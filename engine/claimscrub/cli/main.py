@@ -444,7 +444,7 @@ def _attach_audit_report():
     try:
         from claimscrub.cli.audit import audit as group  # type: ignore[import-not-found, unused-ignore]
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.cli_audit":
+        if exc.name != "claimscrub.cli.audit":
             raise
         group = click.Group("audit", help="Record reviews: sample, review, appraise and report.")
     group.add_command(report)
