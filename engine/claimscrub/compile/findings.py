@@ -55,6 +55,7 @@ class Finding:
 
 
 ENGINE_ERROR_RULE = "CS-ENGINE-001"
+NOT_CHECKED_TAG = "not-checked"  # a rule whose hit says a check could not be made on this claim
 
 
 def engine_error(claim_id: str, problem: str) -> Finding:
@@ -186,6 +187,21 @@ class Renderer:
     def __init__(self, program: Program):
         self.program = program
         self._parts: dict[int, _RuleParts] = {}
+        rules = [item.rule for item in program.rules]
+        self._suppressed_by = {r.id: r.suppressed_by for r in rules if r.suppressed_by}
+        self._not_checked = frozenset(r.id for r in rules if NOT_CHECKED_TAG in r.tags)
+
+    def settle(self, findings: list[Finding]) -> tuple[list[Finding], list[dict]]:
+        """A claim's findings after matching: one finding per problem (see :func:`one_finding_per_problem`),
+        and the hits of rules tagged ``not-checked`` (a check the claim alone cannot make) set aside as
+        the claim's *not checked* entries."""
+        unchecked = [{"rule_id": f.rule_id, "line": f.line, "reason": f.message}
+                     for f in findings if f.rule_id in self._not_checked]
+        if unchecked:
+            findings = [f for f in findings if f.rule_id not in self._not_checked]
+        if self._suppressed_by:
+            findings = one_finding_per_problem(findings, self._suppressed_by)
+        return findings, unchecked
 
     def render(self, item: CompiledRule, view: dict, key: Key) -> Finding:
         parts = self._parts.get(item.index)
@@ -193,7 +209,7 @@ class Renderer:
             parts = self._parts[item.index] = _parts(item.rule)
         names, dos = bind(view, key)
         ctx = self.program.ctx(names, dos)
-        edition = table_row = None
+        edition = table_row = caveat = None
         table = parts.cite_table
         if table is not None:
             row = parts.cite_lookup(ctx) if parts.cite_lookup is not None else None
@@ -204,6 +220,7 @@ class Renderer:
                 ctx.rows = None
             if row:
                 edition = row.get("_edition")
+                caveat = row.get("_caveat")
                 table_row = {k: v for k, v in row.items() if not k.startswith("_")}
             if edition is None and self.program.tables is not None:
                 edition = self.program.tables.edition(table, dos)
@@ -212,18 +229,84 @@ class Renderer:
             message = message(ctx)
         if type(fix) is not str:
             fix = fix(ctx)
+        severity = parts.severity
+        if caveat is not None:  # the edition does not cover the date: say so, one severity lower
+            message = f"{message} Not certain: {caveat}."
+            severity = LOWER_SEVERITY[severity]
         line, other, dx, encounter = key
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
-            parts.rule_id, parts.category, parts.severity, view["claim_id"], line, message, fix, parts.title,
+            parts.rule_id, parts.category, severity, view["claim_id"], line, message, fix, parts.title,
             [other] if other is not None else [], dx, encounter, parts.citation,
             list(map(_copy, parts.references)), parts.rule_pack, parts.pack_version, edition, table_row,
         )
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+LOWER_SEVERITY = {"error": "warning", "warning": "info", "info": "info"}
 
 
 def sort_key(f: Finding):
     return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
 
+
+
+def not_checked_on(program: Program, view: dict) -> list[dict]:
+    """Rules that could not check this claim because no loaded edition of a table they read covers a
+    line's date of service (MUEs before 2007, fee-schedule indicators before their release, the I/OCE
+    before 2019-07-01): *not checked*, with the reason, rather than silently passed. A table defined
+    for other claim types (the hospital PTP table on a professional claim) is not the claim's concern."""
+    tables = program.tables
+    if tables is None:
+        return []
+    registry = getattr(tables, "registry", None)
+    if registry is None:
+        from claimscrub.refdata.tables import default_registry
+
+        registry = default_registry()
+    dates = sorted({line["from_date"] for line in view["lines"] if line.get("from_date")})
+    out: list[dict] = []
+    for item in program.rules:
+        rule = item.rule
+        if not rule.tables:
+            continue
+        for table in rule.tables:
+            defn = registry.get(table)
+            if defn is not None and defn.claim_types and view["type"] not in defn.claim_types:
+                continue
+            missed = [d for d in dates if rule.applies_on(d) and not tables.covers(table, d)]
+            if missed:
+                out.append({"rule_id": rule.id, "dates": missed,
+                            "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
+                break
+    return out
+
+
+def _same_place(cover: Finding, f: Finding) -> bool:
+    """Does ``cover`` speak of where ``f`` is: the whole claim, or a line either one names?"""
+    if cover.line is None or f.line is None:
+        return True
+    return cover.line == f.line or f.line in cover.related_lines or cover.line in f.related_lines
+
+
+def one_finding_per_problem(findings: list[Finding], suppressed_by: dict[str, tuple[str, ...]]) -> list[Finding]:
+    """Drop a finding whose rule says another describes the same problem (``suppressed_by``) when that
+    other one fired on the same claim and place; the finding kept names the rule it stands for, once.
+
+    Resolved after matching, over the rendered findings (reader checks such as CS-X12-003 included),
+    so no rule condition has to know about another rule's.
+    """
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    kept: list[Finding] = []
+    for f in findings:
+        cover = next((g for rid in suppressed_by.get(f.rule_id, ()) for g in by_rule.get(rid, ())
+                      if g is not f and _same_place(g, f)), None)
+        if cover is None:
+            kept.append(f)
+            continue
+        note = f" One problem, one finding: this also stands for {f.rule_id} ({f.title})."
+        if note not in cover.message:
+            cover.message += note
+    return kept
