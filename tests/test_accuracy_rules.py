@@ -41,7 +41,7 @@ SUBSET_CODES = {"43611", "43235", "29881", "20610", "11750", "11730", "80053", "
                 "11042", "97597", "99213"}
 SUBSETS = ["ncci/ptp_ioce_versioned_2019q3-2026q2.csv.gz", "ncci/ptp_outpatient_hospital_2024-07-01.csv.gz"]
 
-PACKS = ["ncci", "mpfs", "codes", "diagnosis", "age_sex", "integrity", "duplicates"]
+PACKS = ["ncci", "mpfs", "codes", "diagnosis", "age_sex", "integrity", "duplicates", "modifiers"]
 PTP = "NCCI PTP practitioner 2024-07-01"
 MPFS = "MPFS indicators 2024-07"
 
@@ -387,3 +387,7 @@ def test_one_problem_one_finding(scrubber):
     assert "this also stands for CS-INT-007" in only(result.findings, "CS-X12-003").message
     without_note = scrubber.scrub_item(InputItem("t.837", "ACC-1", claim))
     assert "CS-INT-007" in ids(without_note.findings)
+    # 25 on a line whose code is not a CPT/HCPCS code: the code is the one problem
+    f = only(scrub(scrubber, [line(1, "478331", ["25"])]), "CS-CODE-006")
+    assert "this also stands for CS-MOD-003" in f.message
+    assert "CS-MOD-003" in ids(scrub(scrubber, [line(1, "36415", ["25"])]))

@@ -306,7 +306,7 @@ def one_finding_per_problem(findings: list[Finding], suppressed_by: dict[str, tu
         if cover is None:
             kept.append(f)
             continue
-        note = f" One problem, one finding: this also stands for {f.rule_id} ({f.title})."
+        note = f"One problem, one finding: this also stands for {f.rule_id} ({f.title})."
         if note not in cover.message:
-            cover.message += note
+            cover.message += (" " if cover.message.endswith(".") else ". ") + note
     return kept
