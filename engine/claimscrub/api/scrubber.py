@@ -12,15 +12,15 @@ findings, or ``rejected`` with the field and the problem.
 
 from __future__ import annotations
 
-import gc
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
-from claimscrub.compile.findings import Finding, Renderer, engine_error, not_checked_on, sort_key
+from claimscrub.compile.findings import Finding, Renderer, engine_error, sort_key
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 from claimscrub.compile.program import Program, build_program
@@ -152,9 +152,9 @@ class Scrubber:
         )
         unchecked: list[dict] = []
         if self.settle:
-            findings, unchecked = self.renderer.settle(findings)
+            findings, unchecked = self.renderer.settle(findings, view)
         return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
-                           not_checked=not_checked_on(self.program, view) + unchecked)
+                           not_checked=unchecked)
 
 
 def batch_gc() -> None:

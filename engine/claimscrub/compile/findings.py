@@ -191,17 +191,42 @@ class Renderer:
         self._suppressed_by = {r.id: r.suppressed_by for r in rules if r.suppressed_by}
         self._not_checked = frozenset(r.id for r in rules if NOT_CHECKED_TAG in r.tags)
 
-    def settle(self, findings: list[Finding]) -> tuple[list[Finding], list[dict]]:
-        """A claim's findings after matching: one finding per problem (see :func:`one_finding_per_problem`),
-        and the hits of rules tagged ``not-checked`` (a check the claim alone cannot make) set aside as
-        the claim's *not checked* entries."""
+    def settle(self, findings: list[Finding], view: dict) -> tuple[list[Finding], list[dict]]:
+        """A claim's findings after matching, and what was not checked on it.
+
+        One finding per problem (see :func:`one_finding_per_problem`); the hits of rules tagged
+        ``not-checked`` (a check the claim alone cannot make) and the rules no loaded edition covers
+        on the claim's dates (see :meth:`not_covered`) are the claim's *not checked* entries."""
         unchecked = [{"rule_id": f.rule_id, "line": f.line, "reason": f.message}
                      for f in findings if f.rule_id in self._not_checked]
         if unchecked:
             findings = [f for f in findings if f.rule_id not in self._not_checked]
         if self._suppressed_by:
             findings = one_finding_per_problem(findings, self._suppressed_by)
-        return findings, unchecked
+        return findings, self.not_covered(view) + unchecked
+
+    def not_covered(self, view: dict) -> list[dict]:
+        """Rules that could not check this claim because no loaded edition of a table they read covers a
+        line's date of service (MUEs before 2007, fee-schedule indicators before their release, the I/OCE
+        before 2019-07-01): *not checked*, with the reason, rather than silently passed. A table defined
+        for other claim types (the hospital PTP table on a professional claim) is not the claim's concern."""
+        tables = self.program.tables
+        if tables is None:
+            return []
+        dates = sorted({line["from_date"] for line in view["lines"] if line.get("from_date")})
+        out: list[dict] = []
+        for item in self.program.rules:
+            rule = item.rule
+            for table in rule.tables:
+                defn = tables.definition(table)
+                if defn is not None and defn.claim_types and view["type"] not in defn.claim_types:
+                    continue
+                missed = [d for d in dates if rule.applies_on(d) and not tables.covers(table, d)]
+                if missed:
+                    out.append({"rule_id": rule.id, "dates": missed,
+                                "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
+                    break
+        return out
 
     def render(self, item: CompiledRule, view: dict, key: Key) -> Finding:
         parts = self._parts.get(item.index)
@@ -248,38 +273,6 @@ LOWER_SEVERITY = {"error": "warning", "warning": "info", "info": "info"}
 
 def sort_key(f: Finding):
     return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
-
-
-
-def not_checked_on(program: Program, view: dict) -> list[dict]:
-    """Rules that could not check this claim because no loaded edition of a table they read covers a
-    line's date of service (MUEs before 2007, fee-schedule indicators before their release, the I/OCE
-    before 2019-07-01): *not checked*, with the reason, rather than silently passed. A table defined
-    for other claim types (the hospital PTP table on a professional claim) is not the claim's concern."""
-    tables = program.tables
-    if tables is None:
-        return []
-    registry = getattr(tables, "registry", None)
-    if registry is None:
-        from claimscrub.refdata.tables import default_registry
-
-        registry = default_registry()
-    dates = sorted({line["from_date"] for line in view["lines"] if line.get("from_date")})
-    out: list[dict] = []
-    for item in program.rules:
-        rule = item.rule
-        if not rule.tables:
-            continue
-        for table in rule.tables:
-            defn = registry.get(table)
-            if defn is not None and defn.claim_types and view["type"] not in defn.claim_types:
-                continue
-            missed = [d for d in dates if rule.applies_on(d) and not tables.covers(table, d)]
-            if missed:
-                out.append({"rule_id": rule.id, "dates": missed,
-                            "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
-                break
-    return out
 
 
 def _same_place(cover: Finding, f: Finding) -> bool:

@@ -617,6 +617,11 @@ class TableSet(ABC):
     def close(self) -> None:  # noqa: B027 - optional
         """Release files; a no-op for in-memory sets."""
 
+    def definition(self, table: str) -> TableDef | None:
+        """The table's definition (claim types, edition policy), from this set's registry."""
+        registry = getattr(self, "registry", None) or default_registry()
+        return registry.get(table)
+
     def dated_by(self, table: str, key: tuple[str, ...], dos: str) -> bool | None:
         """Was ``key`` in force on ``dos`` by the windows of the versioned ``table``? None when that
         table is not loaded, does not cover the date, or does not list the key (it cannot say)."""
