@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.lang.functions import FUNCTIONS
 from claimscrub.compile.program import CompiledRule, Program
 from claimscrub.compile.views import Key, bind
+
+if TYPE_CHECKING:
+    from claimscrub.compile.rules import Rule
 
 
 @dataclass(slots=True)
@@ -190,6 +193,11 @@ class Renderer:
         rules = [item.rule for item in program.rules]
         self._suppressed_by = {r.id: r.suppressed_by for r in rules if r.suppressed_by}
         self._not_checked = frozenset(r.id for r in rules if NOT_CHECKED_TAG in r.tags)
+        tables = program.tables
+        self._tables_of: list[tuple[Rule, tuple[str, ...]]] = [(r, r.tables) for r in rules if r.tables]
+        self._claim_types: dict[str, tuple[str, ...]] = {  # every table a rule reads, and its claim types
+            t: (d.claim_types if (d := tables.definition(t)) is not None else ())
+            for _, used in self._tables_of for t in used} if tables is not None else {}
 
     def settle(self, findings: list[Finding], view: dict) -> tuple[list[Finding], list[dict]]:
         """A claim's findings after matching, and what was not checked on it.
@@ -211,17 +219,19 @@ class Renderer:
         before 2019-07-01): *not checked*, with the reason, rather than silently passed. A table defined
         for other claim types (the hospital PTP table on a professional claim) is not the claim's concern."""
         tables = self.program.tables
-        if tables is None:
-            return []
         dates = sorted({line["from_date"] for line in view["lines"] if line.get("from_date")})
+        claim_type = view["type"]
+        uncovered: dict[str, list[str]] = {}
+        for table, claim_types in self._claim_types.items():
+            if not claim_types or claim_type in claim_types:
+                if missed := [d for d in dates if not tables.covers(table, d)]:
+                    uncovered[table] = missed
+        if not uncovered:  # the usual case: every table covers the claim's dates
+            return []
         out: list[dict] = []
-        for item in self.program.rules:
-            rule = item.rule
-            for table in rule.tables:
-                defn = tables.definition(table)
-                if defn is not None and defn.claim_types and view["type"] not in defn.claim_types:
-                    continue
-                missed = [d for d in dates if rule.applies_on(d) and not tables.covers(table, d)]
+        for rule, used in self._tables_of:
+            for table in used:
+                missed = [d for d in uncovered.get(table, ()) if rule.applies_on(d)]
                 if missed:
                     out.append({"rule_id": rule.id, "dates": missed,
                                 "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
