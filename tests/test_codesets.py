@@ -26,6 +26,15 @@ def test_excludes1_notes_sit_on_ancestors():
     assert icd_excludes1_conflicts(["E11.9", "I10", "E11.9"]) == []
 
 
+def test_excludes1_notes_on_blocks_are_read():
+    # the J00-J06 block excludes J44.0; the I60-I69 block excludes S06.- (issue #13, item 14)
+    assert icd_excludes1_conflicts(["J06.9", "J44.0"]) == [("J069", "J440")]
+    assert icd_excludes1_conflicts(["I61.9", "S06.360A"]) == [("I619", "S06360A")]
+    # a block's note names only what it names: asthma is not excluded by the J00-J06 block
+    assert icd_excludes1_conflicts(["J06.9", "J45.909"]) == []
+    assert not icd_exists("J00-J06")  # blocks stay out of the codes
+
+
 def test_note_references():
     refs = parse_refs("(E00-E03.-) (A81.0-) (B56.-, B57.-)")
     assert [(r.low, r.high) for r in refs] == [("E00", "E03"), ("A810", "A810"), ("B56", "B56"), ("B57", "B57")]

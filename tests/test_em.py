@@ -164,6 +164,28 @@ def test_documented_total_wins_over_activities():
     assert em.em_time_minutes(e) == (31, "documented total")
 
 
+def test_documented_total_less_separately_billed_minutes():
+    # issue #13 item 13: 99214 at 30 = 15 + 5 + 10 on an ECG billed on its own line supports 99213
+    e = encounter(
+        minutes=30,
+        mdm=False,
+        activities=[
+            {"activity": "history_exam", "minutes": 15},
+            {"activity": "documenting", "minutes": 5},
+            {"activity": "separately_reported_service", "minutes": 10},
+        ],
+    )
+    assert em.em_time_minutes(e) == (20, "documented total 30 less 10 not counted")
+    assert em.derive_em_level(e).supported_code == "99213"
+    whole = encounter(minutes=30, mdm=False, activities=[{"activity": "history_exam", "minutes": 30}])
+    assert em.derive_em_level(whole).supported_code == "99214"
+    # activities adding up to more than the total: the total already leaves the staff's minutes out
+    apart = encounter(minutes=20, mdm=False, activities=[
+        {"activity": "history_exam", "minutes": 12}, {"activity": "documenting", "minutes": 8},
+        {"activity": "counseling_education", "minutes": 10, "performed_by": "clinical_staff"}])
+    assert em.em_time_minutes(apart) == (20, "documented total")
+
+
 # --------------------------------------------------------------------------- MDM
 
 

@@ -197,3 +197,57 @@ def test_unknown_code_edit_waits_for_a_complete_code_list(samples):
     ids = lambda tables: {f.rule_id for f in Scrubber(tables=tables).scrub(claim).findings}  # noqa: E731
     assert "CS-CODE-005" not in ids(samples)  # 99284 is real; the sample just does not hold it
     assert "CS-CODE-005" in ids(sample_tables(complete=True))  # the same absence in a complete list
+
+
+# --------------------------------------------------------------------------- editions by date of service
+
+
+def _row(defn, key, values, seq=0):
+    from claimscrub.refdata.tables import make_row
+
+    return make_row(defn, {**dict(zip(defn.key, key)), **values}, seq)
+
+
+def test_a_later_file_with_dated_rows_answers_for_every_date_it_covers():
+    reg = load_registry()
+    hcpcs = reg["hcpcs"]
+    ts = MemoryTableSet(reg)
+    # the 2019 file lists E2300 as open; the 2024 file dates it (and knows G2211 began 2021-01-01)
+    ts.add_rows(hcpcs, [_row(hcpcs, ("E2300",), {"add_date": "2004-01-01"})], "2019", date="2019-01-01")
+    ts.add_rows(hcpcs, [_row(hcpcs, ("E2300",), {"add_date": "2004-01-01", "termination_date": "2024-03-31"}),
+                        _row(hcpcs, ("G2211",), {"add_date": "2021-01-01"}, 1)], "2024-07", date="2024-07-01")
+    assert ts.edition("hcpcs", "2024-05-01") == "HCPCS 2024-07"
+    assert ts.lookup("hcpcs", ("E2300",), "2024-05-01") is None
+    assert ts.lookup("hcpcs", ("G2211",), "2021-06-01") is not None
+    assert ts.lookup("hcpcs", ("G2211",), "2020-06-01") is None
+
+
+def test_undated_rows_before_their_release_carry_a_caveat_or_are_dated_by_the_ioce():
+    reg = load_registry()
+    ptp, ioce = reg["ncci_ptp_practitioner"], reg["ncci_ptp_ioce"]
+    ts = MemoryTableSet(reg)
+    ts.add_rows(ptp, [_row(ptp, ("43611", "43235"), {"modifier_indicator": "0"}),
+                      _row(ptp, ("80053", "80048"), {"modifier_indicator": "0"}, 1)], "2024-07-01", date="2024-07-01")
+    assert "_caveat" not in ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2024-08-01")
+    row = ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2023-06-01")
+    assert "does not cover that date" in row["_caveat"]  # no I/OCE loaded: nothing dates the row
+    ts.add_rows(ioce, [_row(ioce, ("43611", "43235"), {"modifier_indicator": "0", "valid_from": "2024-01-01",
+                                                       "valid_to": "2036-03-31"}),
+                       _row(ioce, ("11042", "97597"), {"modifier_indicator": "1", "valid_from": "2019-07-01",
+                                                       "valid_to": "2036-03-31"}, 1)], "2019Q3-2026Q2")
+    assert ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2023-06-01") is None  # not yet in force
+    assert "_caveat" not in ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2024-02-01")
+    assert "_caveat" in ts.lookup("ncci_ptp_practitioner", ("80053", "80048"), "2023-06-01")  # the I/OCE lacks it
+
+
+def test_an_edition_that_answers_only_from_its_release_is_not_checked_before():
+    reg = load_registry()
+    mpfs = reg["mpfs_indicators"]
+    assert mpfs.effective.before_edition == "not_checked"
+    ts = MemoryTableSet(reg)
+    ts.add_rows(mpfs, [_row(mpfs, ("93010", ""), {"pctc": "2"})], "2024-07", date="2024-07-01")
+    assert ts.lookup("mpfs_indicators", ("93010",), "2024-08-01")["pctc"] == 2
+    assert ts.lookup("mpfs_indicators", ("93010",), "2022-06-01") is None
+    assert not ts.covers("mpfs_indicators", "2022-06-01") and ts.covers("mpfs_indicators", "2024-08-01")
+    with pytest.raises(TableError, match="before_edition"):
+        parse_table_def(load_yaml("name: x\nkey: [a]\neffective: {mode: edition, before_edition: maybe}"))

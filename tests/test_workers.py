@@ -17,7 +17,7 @@ from claimscrub.api.scrubber import Scrubber
 from claimscrub.api.workers import WorkerPool
 
 CONFIG = {"data_dir": "/nonexistent-data-dir", "backend": "durable"}
-NPI_FINDINGS = ["CS-INT-001", "CS-INT-002"]  # billing NPI, and each line's provider NPI (the billing one)
+NPI_FINDINGS = ["CS-INT-001"]  # the billing NPI, once: lines that repeat it are not reported again (issue #13)
 
 
 def claim(cid: str, code: str = "99213") -> InputItem:

@@ -12,6 +12,7 @@ findings, or ``rejected`` with the field and the problem.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +45,13 @@ class ClaimResult:
     reason: str | None = None
     field: str | None = None
     source: str | None = None
+    not_checked: list[dict] = dataclasses.field(default_factory=list)  # rules no loaded edition let check on its dates
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"claim_id": self.claim_id, "status": self.status, "source": self.source,
                                "finding_count": len(self.findings)}
+        if self.not_checked:
+            out["not_checked"] = self.not_checked
         if self.status == "rejected":
             out["reason"] = self.reason
             out["field"] = self.field
@@ -91,6 +95,7 @@ class Scrubber:
         self.program: Program = build_program(rulebook.active(include_draft), self.tables, rulebook.value_codes)
         self.backend = make_backend(backend, self.program) if backend else None
         self.renderer = Renderer(self.program)
+        self.settle = True  # one finding per problem, not-checked hits aside; rule test cases see every hit
 
     @property
     def not_checked(self) -> list[dict]:
@@ -145,7 +150,11 @@ class Scrubber:
                     references=[{"source": n.citation}])
             for n in item.notes
         )
-        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source)
+        unchecked: list[dict] = []
+        if self.settle:
+            findings, unchecked = self.renderer.settle(findings, view)
+        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
+                           not_checked=unchecked)
 
 
 def batch_gc() -> None:

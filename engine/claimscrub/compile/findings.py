@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.lang.functions import FUNCTIONS
 from claimscrub.compile.program import CompiledRule, Program
 from claimscrub.compile.views import Key, bind
+
+if TYPE_CHECKING:
+    from claimscrub.compile.rules import Rule
 
 
 @dataclass(slots=True)
@@ -55,6 +58,7 @@ class Finding:
 
 
 ENGINE_ERROR_RULE = "CS-ENGINE-001"
+NOT_CHECKED_TAG = "not-checked"  # a rule whose hit says a check could not be made on this claim
 
 
 def engine_error(claim_id: str, problem: str) -> Finding:
@@ -186,6 +190,53 @@ class Renderer:
     def __init__(self, program: Program):
         self.program = program
         self._parts: dict[int, _RuleParts] = {}
+        rules = [item.rule for item in program.rules]
+        self._suppressed_by = {r.id: r.suppressed_by for r in rules if r.suppressed_by}
+        self._not_checked = frozenset(r.id for r in rules if NOT_CHECKED_TAG in r.tags)
+        tables = program.tables
+        self._tables_of: list[tuple[Rule, tuple[str, ...]]] = [(r, r.tables) for r in rules if r.tables]
+        self._claim_types: dict[str, tuple[str, ...]] = {  # every table a rule reads, and its claim types
+            t: (d.claim_types if (d := tables.definition(t)) is not None else ())
+            for _, used in self._tables_of for t in used} if tables is not None else {}
+
+    def settle(self, findings: list[Finding], view: dict) -> tuple[list[Finding], list[dict]]:
+        """A claim's findings after matching, and what was not checked on it.
+
+        One finding per problem (see :func:`one_finding_per_problem`); the hits of rules tagged
+        ``not-checked`` (a check the claim alone cannot make) and the rules no loaded edition covers
+        on the claim's dates (see :meth:`not_covered`) are the claim's *not checked* entries."""
+        unchecked = [{"rule_id": f.rule_id, "line": f.line, "reason": f.message}
+                     for f in findings if f.rule_id in self._not_checked]
+        if unchecked:
+            findings = [f for f in findings if f.rule_id not in self._not_checked]
+        if self._suppressed_by:
+            findings = one_finding_per_problem(findings, self._suppressed_by)
+        return findings, self.not_covered(view) + unchecked
+
+    def not_covered(self, view: dict) -> list[dict]:
+        """Rules that could not check this claim because no loaded edition of a table they read covers a
+        line's date of service (MUEs before 2007, fee-schedule indicators before their release, the I/OCE
+        before 2019-07-01): *not checked*, with the reason, rather than silently passed. A table defined
+        for other claim types (the hospital PTP table on a professional claim) is not the claim's concern."""
+        tables = self.program.tables
+        dates = sorted({line["from_date"] for line in view["lines"] if line.get("from_date")})
+        claim_type = view["type"]
+        uncovered: dict[str, list[str]] = {}
+        for table, claim_types in self._claim_types.items():
+            if not claim_types or claim_type in claim_types:
+                if missed := [d for d in dates if not tables.covers(table, d)]:
+                    uncovered[table] = missed
+        if not uncovered:  # the usual case: every table covers the claim's dates
+            return []
+        out: list[dict] = []
+        for rule, used in self._tables_of:
+            for table in used:
+                missed = [d for d in uncovered.get(table, ()) if rule.applies_on(d)]
+                if missed:
+                    out.append({"rule_id": rule.id, "dates": missed,
+                                "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
+                    break
+        return out
 
     def render(self, item: CompiledRule, view: dict, key: Key) -> Finding:
         parts = self._parts.get(item.index)
@@ -193,7 +244,7 @@ class Renderer:
             parts = self._parts[item.index] = _parts(item.rule)
         names, dos = bind(view, key)
         ctx = self.program.ctx(names, dos)
-        edition = table_row = None
+        edition = table_row = caveat = None
         table = parts.cite_table
         if table is not None:
             row = parts.cite_lookup(ctx) if parts.cite_lookup is not None else None
@@ -204,6 +255,7 @@ class Renderer:
                 ctx.rows = None
             if row:
                 edition = row.get("_edition")
+                caveat = row.get("_caveat")
                 table_row = {k: v for k, v in row.items() if not k.startswith("_")}
             if edition is None and self.program.tables is not None:
                 edition = self.program.tables.edition(table, dos)
@@ -212,18 +264,52 @@ class Renderer:
             message = message(ctx)
         if type(fix) is not str:
             fix = fix(ctx)
+        severity = parts.severity
+        if caveat is not None:  # the edition does not cover the date: say so, one severity lower
+            message = f"{message} Not certain: {caveat}."
+            severity = LOWER_SEVERITY[severity]
         line, other, dx, encounter = key
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
-            parts.rule_id, parts.category, parts.severity, view["claim_id"], line, message, fix, parts.title,
+            parts.rule_id, parts.category, severity, view["claim_id"], line, message, fix, parts.title,
             [other] if other is not None else [], dx, encounter, parts.citation,
             list(map(_copy, parts.references)), parts.rule_pack, parts.pack_version, edition, table_row,
         )
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+LOWER_SEVERITY = {"error": "warning", "warning": "info", "info": "info"}
 
 
 def sort_key(f: Finding):
     return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
 
+
+def _same_place(cover: Finding, f: Finding) -> bool:
+    """Does ``cover`` speak of where ``f`` is: the whole claim, or a line either one names?"""
+    if cover.line is None or f.line is None:
+        return True
+    return cover.line == f.line or f.line in cover.related_lines or cover.line in f.related_lines
+
+
+def one_finding_per_problem(findings: list[Finding], suppressed_by: dict[str, tuple[str, ...]]) -> list[Finding]:
+    """Drop a finding whose rule says another describes the same problem (``suppressed_by``) when that
+    other one fired on the same claim and place; the finding kept names the rule it stands for, once.
+
+    Resolved after matching, over the rendered findings (reader checks such as CS-X12-003 included),
+    so no rule condition has to know about another rule's.
+    """
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    kept: list[Finding] = []
+    for f in findings:
+        cover = next((g for rid in suppressed_by.get(f.rule_id, ()) for g in by_rule.get(rid, ())
+                      if g is not f and _same_place(g, f)), None)
+        if cover is None:
+            kept.append(f)
+            continue
+        note = f"One problem, one finding: this also stands for {f.rule_id} ({f.title})."
+        if note not in cover.message:
+            cover.message += (" " if cover.message.endswith(".") else ". ") + note
+    return kept

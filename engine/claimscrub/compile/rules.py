@@ -88,6 +88,7 @@ class Rule:
     condition: A.Node = field(repr=False)
     message_parts: list = field(repr=False)
     fix_parts: list = field(repr=False)
+    suppressed_by: tuple[str, ...] = ()  # rules describing the same problem: theirs is the one finding
 
     def applies_on(self, dos: str) -> bool:
         return (self.effective_from is None or dos >= self.effective_from) and (
@@ -277,6 +278,7 @@ def load_rule_file(path: Path, pack: Pack, valuesets, tables, issues: list[Issue
             status=raw["status"], tags=tuple(raw.get("tags", ())), effective_from=eff.get("from"),
             effective_to=eff.get("to"), tables=tuple(raw.get("tables", used)), cite_table=raw.get("cite_table", used[0] if used else None),
             pack=pack, file=str(path), line=doc.pos(base)[0], condition=condition, message_parts=message, fix_parts=fix,
+            suppressed_by=tuple(raw.get("suppressed_by", ())),
         ))
     return rules
 

@@ -733,7 +733,7 @@ class TimeResult:
 
     minutes: int | None
     code: str | None
-    how: str  # "documented total" / "sum of counted activities" / "not documented"
+    how: str  # "documented total" (less what does not count) / "sum of counted activities" / "not documented"
     row: TimeRow | None = None
     table: TimeTable | None = None
     note: str | None = None  # why there is no code
@@ -770,9 +770,20 @@ def time_need(row: TimeRow, table: TimeTable, unit: str = "") -> str:
 
 
 def em_time_minutes(encounter: Encounter) -> tuple[int | None, str]:
-    """Minutes that count for E/M: the documented total, else the counted activities (no clinical staff, travel or separately reported services)."""
+    """Minutes that count for E/M: the documented total, else the counted activities (no clinical staff, travel or separately reported services).
+
+    When the activities break the documented total down (they add up to no more than it), minutes the
+    breakdown puts on what does not count (an ECG interpretation billed on its own line, travel, clinical
+    staff) come off the total: 30 documented as 15 + 5 + 10 on a separately billed ECG is 20 E/M minutes
+    (CPT E/M guidelines, time: do not count time spent on separately reported services). Activities that
+    add up to more than the total show the total already leaves them out."""
     if encounter.total_time_minutes is not None:
-        return encounter.total_time_minutes, "documented total"
+        total = encounter.total_time_minutes
+        counted = sum(a.minutes for a in encounter.time_activities if a.counts_for_em)
+        excluded = sum(a.minutes for a in encounter.time_activities if not a.counts_for_em)
+        if excluded and counted + excluded <= total:
+            return total - excluded, f"documented total {total} less {excluded} not counted"
+        return total, "documented total"
     counted = [a.minutes for a in encounter.time_activities if a.counts_for_em]
     if counted:
         return sum(counted), "sum of counted activities"

@@ -45,8 +45,11 @@ def scrub_meta(scrubber, input_errors: list[str], seconds: float) -> dict:
 
 def document(results: list[ClaimResult], meta: dict) -> dict:
     """The JSON answer: meta, summary, every claim's status and every finding."""
+    not_checked = list(meta.get("not_checked", ()))
+    not_checked += [{"claim_id": r.claim_id, **n} for r in results for n in r.not_checked]
     return {
         **meta,
+        "not_checked": not_checked,
         "summary": summary(results),
         "claims": [r.as_dict() for r in results],
         "findings": [f.as_dict() for r in results for f in r.findings],
@@ -105,6 +108,13 @@ def write_text(results: list[ClaimResult], console, not_checked: list[dict], edi
             console.print(f"  [dim]{'':<20} fix: {escape(f.fix)}[/]")
             cite = f.citation + (f" · data: {f.data_edition}" if f.data_edition else "")
             console.print(f"  [dim]{'':<20} ref: {escape(cite)}[/]")
+    for r in results:
+        by_reason: dict[str, list[str]] = {}
+        for n in r.not_checked:
+            by_reason.setdefault(n["reason"], []).append(n["rule_id"])
+        for reason, rule_ids in by_reason.items():
+            console.print(f"[yellow]not checked[/] {escape(str(r.claim_id))}: {escape(reason)} "
+                          f"({', '.join(rule_ids)})")
     s = summary(results)
     console.print(
         f"\n{s['claims']} claim(s): {s['scrubbed']} scrubbed, {s['rejected']} rejected, "

@@ -2,7 +2,9 @@
 
 The tabular list comes from the ``simple-icd-10-cm`` package. Its notes are not
 inherited, so excludes1 and code-first notes are collected from a code and all
-its ancestors. Codes are accepted with or without the dot, in any case.
+its ancestors; for Excludes1 that includes the blocks and chapter above a
+category (the J00-J06 block excludes J44.0; I60-I69 excludes S06.-). Codes are
+accepted with or without the dot, in any case.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ _MANIFESTATION_TITLE = re.compile(
 )
 
 
-_FORMAT = 2  # bump when _build() changes shape: old cache files are then ignored
+_FORMAT = 3  # bump when _build() changes shape: old cache files are then ignored
 
 
 def _cache_file() -> Path:
@@ -40,8 +42,11 @@ def _build() -> dict[str, Any]:
     items: dict[str, tuple[str, bool, str]] = {}
     excludes1: dict[str, list[str]] = {}
     code_first: dict[str, str] = {}
+    above: dict[str, list[str]] = {}  # category -> the blocks and chapter above it that carry Excludes1 notes
     for c in cm.get_all_codes(False):
         if cm.is_chapter_or_block(c):
+            if notes := cm.get_excludes1(c):
+                excludes1["@" + c] = list(notes)  # "@": a block or chapter, never a code
             continue
         parent = cm.get_parent(c)
         items[c] = ("" if not parent or cm.is_chapter_or_block(parent) else parent.replace(".", ""), cm.is_leaf(c),
@@ -50,7 +55,9 @@ def _build() -> dict[str, Any]:
             excludes1[c] = list(notes)
         if note := cm.get_code_first(c):
             code_first[c] = note
-    return {"items": items, "excludes1": excludes1, "code_first": code_first}
+        if parent and cm.is_chapter_or_block(parent):
+            above[c] = ["@" + a for a in cm.get_ancestors(c) if cm.is_chapter_or_block(a) and cm.get_excludes1(a)]
+    return {"items": items, "excludes1": excludes1, "code_first": code_first, "above": above}
 
 
 @functools.cache
@@ -141,8 +148,13 @@ def parse_refs(note: str) -> tuple[CodeRef, ...]:
 
 @functools.lru_cache(maxsize=65_536)
 def icd_excludes1(code: str) -> tuple[CodeRef, ...]:
-    """Everything an Excludes1 note on the code or an ancestor names."""
-    return tuple(ref for c in _lineage(code) for note in _tab()["excludes1"].get(c, ()) for ref in parse_refs(note))
+    """Everything an Excludes1 note on the code or an ancestor names, the blocks and chapter included."""
+    lineage = _lineage(code)
+    if not lineage:
+        return ()
+    tab = _tab()
+    holders = lineage + tuple(tab["above"].get(lineage[-1], ()))
+    return tuple(ref for c in holders for note in tab["excludes1"].get(c, ()) for ref in parse_refs(note))
 
 
 def icd_excludes1_conflicts(codes: Iterable[str]) -> list[tuple[str, str]]:

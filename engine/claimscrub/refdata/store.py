@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -291,6 +291,11 @@ class StoreTableSet(TableSet):
         self._sql: dict[tuple[str, int], str] = {}
         for name, raw in db.execute("SELECT name, definition FROM tables"):
             defn = parse_table_def(json.loads(raw))
+            current = registry.get(name) if registry is not None else None
+            if current is not None:  # edition policy (before_edition, dated_by) as the definition says today
+                eff = replace(defn.effective, before_edition=current.effective.before_edition,
+                              dated_by=current.effective.dated_by)
+                defn = replace(defn, effective=eff)
             self.defs[name] = defn
             self._shapes[name] = _Shape.of(defn)
         self.editions: dict[str, list[Edition]] = {}
@@ -363,7 +368,7 @@ class StoreTableSet(TableSet):
             return self._edition_cache[ck]
         except KeyError:
             eds = self.editions.get(table)
-            ed = pick_edition(eds, dos) if eds else None
+            ed = pick_edition(eds, dos, self.defs[table].effective) if eds else None
             if len(self._edition_cache) > 100_000:
                 self._edition_cache.clear()
             self._edition_cache[ck] = ed
@@ -383,14 +388,15 @@ class StoreTableSet(TableSet):
         if not found or not found[2]:
             return None
         defn, ed, rows = found
-        return row_dict(defn, rows[0], ed.label)
+        settled = self._settle(defn, ed, rows, dos)
+        return settled[0] if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         found = self._resolved(table, _key(key), dos)
         if not found:
             return []
         defn, ed, rows = found
-        return [row_dict(defn, r, ed.label) for r in rows]
+        return self._settle(defn, ed, rows, dos)
 
     def loaded(self, table: str) -> bool:
         return bool(self.editions.get(table))

@@ -31,6 +31,7 @@ from claimscrub.resources import rules_dir, schema_path
 
 COLUMN_TYPES = ("string", "integer", "number", "date")
 EFFECTIVE_MODES = ("columns", "edition", "none")
+BEFORE_EDITION = ("caveat", "not_checked")
 CONFLICT_POLICIES = ("most_restrictive", "latest", "first")
 CLAIM_TYPES = ("professional", "institutional", "dme")
 SAMPLE_EDITION = "sample"
@@ -65,6 +66,15 @@ class Effective:
     ``columns``: from the row's ``from`` / ``to`` date columns (blank = open);
     ``edition``: from ``valid_from`` / ``valid_to`` here, else the edition (the
     file's date picks it); ``none``: rows are timeless.
+
+    A row with no start date of its own, read for a date of service before its
+    edition was released, may not have been in force then. ``before_edition``
+    says what happens: ``caveat`` (the row applies, and the finding says the
+    edition does not cover the date and is lowered one severity) or
+    ``not_checked`` (the edition does not answer before its release: rules
+    reading the table are *not checked* on that date). ``dated_by`` names a
+    versioned table whose rows date the same keys: where it covers the date,
+    its windows decide whether such an undated row was in force.
     """
 
     mode: str = "none"
@@ -72,6 +82,8 @@ class Effective:
     to_column: str | None = None
     valid_from: str | None = None
     valid_to: str | None = None
+    before_edition: str = "caveat"
+    dated_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +198,13 @@ def parse_table_def(raw: Mapping[str, Any], path: Path | None = None) -> TableDe
         to_column=eff_raw.get("to"),
         valid_from=_iso_or_none(eff_raw.get("valid_from"), where),
         valid_to=_iso_or_none(eff_raw.get("valid_to"), where),
+        before_edition=eff_raw.get("before_edition", "caveat"),
+        dated_by=eff_raw.get("dated_by"),
     )
     if effective.mode not in EFFECTIVE_MODES:
         raise TableError(f"{where}: effective.mode must be one of {EFFECTIVE_MODES}")
+    if effective.before_edition not in BEFORE_EDITION:
+        raise TableError(f"{where}: effective.before_edition must be one of {BEFORE_EDITION}")
     date_cols = {c.name for c in values if c.type == "date"}
     for col in (effective.from_column, effective.to_column):
         if col is not None and col not in date_cols:
@@ -488,17 +504,45 @@ def _dated(out: dict[str, Any], row: RawRow) -> dict[str, Any]:
     return out
 
 
-def pick_edition(editions: Sequence[Edition], dos: str) -> Edition | None:
-    """The edition in force on ``dos``: the latest release dated on or before it whose
-    rows reach that far. A date of service before every release uses the earliest
-    (its rows still carry effective and deletion dates)."""
+def pick_edition(editions: Sequence[Edition], dos: str, effective: Effective | None = None) -> Edition | None:
+    """The edition that answers for ``dos``.
+
+    Where rows carry their own start dates (``effective.mode`` columns, every
+    row dated), the latest release whose rows reach ``dos`` answers: a later
+    file restates old codes with their add and end dates and adds what came
+    later, so it is right for every date it covers (the 2024 HCPCS file knows
+    G2211 began 2021-01-01; the 2019 file does not list it). Otherwise the
+    latest release dated on or before ``dos`` answers; a date before every
+    release uses the earliest, unless the table's ``before_edition`` is
+    ``not_checked`` (then nothing answers before its first release).
+    """
     candidates = [e for e in editions if e.valid_to is None or dos <= e.valid_to]
     if not candidates:
         return None
+    if effective is not None and effective.mode == "columns":
+        dated = [e for e in candidates if e.valid_from is not None and e.valid_from <= dos]
+        if dated:
+            return max(dated, key=lambda e: (e.date or "", e.id))
     started = [e for e in candidates if e.date is None or e.date <= dos]
     if started:
         return max(started, key=lambda e: (e.date or "", e.id))
+    if effective is not None and effective.before_edition == "not_checked":
+        return None
     return min(candidates, key=lambda e: (e.date or "", e.id))
+
+
+def undated_on(defn: TableDef, ed: Edition, row: RawRow, dos: str) -> bool:
+    """Is ``row`` read for a date before its edition's release, without a start date of its own?
+    (A flattened PTP file carries deletion dates only; an MUE file none.) Then nothing in the
+    edition says the row was in force on ``dos``."""
+    if ed.date is None or dos >= ed.date or defn.effective.mode == "none":
+        return False
+    return defn.effective.mode != "columns" or row.valid_from is None
+
+
+def caveat_text(ed: Edition, dos: str) -> str:
+    return (f"{ed.label} was released after the date of service {dos} and its rows carry no start dates, "
+            "so it does not cover that date: the edit may not have been in force then")
 
 
 def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
@@ -572,6 +616,37 @@ class TableSet(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release files; a no-op for in-memory sets."""
+
+    def definition(self, table: str) -> TableDef | None:
+        """The table's definition (claim types, edition policy), from this set's registry."""
+        registry = getattr(self, "registry", None) or default_registry()
+        return registry.get(table)
+
+    def dated_by(self, table: str, key: tuple[str, ...], dos: str) -> bool | None:
+        """Was ``key`` in force on ``dos`` by the windows of the versioned ``table``? None when that
+        table is not loaded, does not cover the date, or does not list the key (it cannot say)."""
+        if not self.loaded(table) or not self.covers(table, dos):
+            return None
+        rows = self.history(table, key, dos)
+        if not rows:
+            return None
+        return any(within(r["_from"], r["_to"], dos) for r in rows)
+
+    def _settle(self, defn: TableDef, ed: Edition, rows: Sequence[RawRow], dos: str) -> list[dict]:
+        """Rows in force on ``dos`` as rule rows. An undated row read before its edition's release is
+        dated by the table's ``dated_by`` table where that one can say (and dropped when it was not in
+        force); otherwise it carries a ``_caveat`` that the edition does not cover the date."""
+        out = []
+        for row in rows:
+            found = row_dict(defn, row, ed.label)
+            if undated_on(defn, ed, row, dos):
+                verdict = self.dated_by(defn.effective.dated_by, row.key, dos) if defn.effective.dated_by else None
+                if verdict is False:
+                    continue
+                if verdict is None:
+                    found["_caveat"] = caveat_text(ed, dos)
+            out.append(found)
+        return out
 
 
 @dataclass
@@ -648,7 +723,7 @@ class MemoryTableSet(TableSet):
         mt = self._tables.get(table)
         if mt is None or not mt.editions or len(key) > len(mt.defn.key):
             return None
-        ed = pick_edition(mt.editions, dos)
+        ed = pick_edition(mt.editions, dos, mt.defn.effective)
         if ed is None:
             return None
         index = mt.rows[ed.id]
@@ -667,15 +742,15 @@ class MemoryTableSet(TableSet):
         if found is None:
             return None
         mt, ed, rows = found
-        resolved = resolve(mt.defn, rows, dos)
-        return row_dict(mt.defn, resolved[0], ed.label) if resolved else None
+        settled = self._settle(mt.defn, ed, resolve(mt.defn, rows, dos), dos)
+        return settled[0] if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         found = self._candidates(table, _key(key), dos)
         if found is None:
             return []
         mt, ed, rows = found
-        return [row_dict(mt.defn, r, ed.label) for r in resolve(mt.defn, rows, dos)]
+        return self._settle(mt.defn, ed, resolve(mt.defn, rows, dos), dos)
 
     def loaded(self, table: str) -> bool:
         mt = self._tables.get(table)
@@ -683,7 +758,7 @@ class MemoryTableSet(TableSet):
 
     def edition_for(self, table: str, dos: str) -> Edition | None:
         mt = self._tables.get(table)
-        return pick_edition(mt.editions, dos) if mt else None
+        return pick_edition(mt.editions, dos, mt.defn.effective) if mt else None
 
     def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         found = self._candidates(table, _key(key), dos)
