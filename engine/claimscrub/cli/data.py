@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from claimscrub.refdata.store import Store, StoreTableSet, resolve_data_dir
+from claimscrub.refdata.store import Store, StoreTableSet, resolve_data_dir, status_document
 from claimscrub.refdata.tables import TableSet, TableStatus, default_registry, open_tables, sample_tables
 
 _DATA_DIR = click.option(
@@ -84,12 +84,6 @@ def status_cmd(data_dir: Path | None, fmt: str, samples: bool) -> None:
             click.echo(f"    {ed.label}: {ed.rows:,} rows, rows valid {window}")
         for note in st.notes:
             click.echo(f"    note: {note}")
-
-
-def status_document(store_path: Path, tables: TableSet) -> dict:
-    """`data status --format json`, also served at GET /v1/data/status: one shape for both."""
-    return {"store": str(store_path), "exists": store_path.is_file(),
-            "tables": [s.as_dict() for s in tables.status()]}
 
 
 def _import_definition(path: Path, target: Path) -> list:

@@ -428,3 +428,9 @@ class StoreTableSet(TableSet):
             out.append(TableStatus(name, defn.title if defn else name, bool(eds), eds,
                                    sum(e.rows for e in eds), coverage(eds), "store" if eds else "-", tuple(notes)))
         return out
+
+
+def status_document(store_path: Path, tables: TableSet) -> dict:
+    """`data status --format json`, also served at GET /v1/data/status: one shape for both."""
+    return {"store": str(store_path), "exists": store_path.is_file(),
+            "tables": [s.as_dict() for s in tables.status()]}

@@ -408,8 +408,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     @app.get("/v1/data/status", dependencies=guarded, summary="The tables this worker reads (as `data status`)")
     def data_status() -> dict:
-        from claimscrub.cli.data import status_document
-        from claimscrub.refdata.store import Store, resolve_data_dir
+        from claimscrub.refdata.store import Store, resolve_data_dir, status_document
 
         path = Store.path_in(resolve_data_dir(config.data_dir))
         return status_document(path, holder.current.scrubber.tables)
