@@ -428,6 +428,8 @@ def _attach_serve():
 
 _attach_data_group()
 _attach_serve()
+from claimscrub.cli.audit import audit as _audit_group  # noqa: E402 - claimscrub audit ... (record review)
+main.add_command(_audit_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
