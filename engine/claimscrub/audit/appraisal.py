@@ -101,6 +101,11 @@ def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict
             "paid_total": strata_design[h]["paid_total"], "estimate": _money(overpayment.stratum_estimates[h]),
         })
     edge = list(overpayment.edge_cases) + (underpayment.edge_cases if underpayment else [])
+    checked = [r for r in state if r.get("qa_verdict")]
+    disagreed = [r for r in checked if r["qa_verdict"] == "disagree"]
+    if disagreed:
+        edge.append(f"{len(disagreed)} line(s) with a QA disagreement not yet resolved: the reviewer's determination "
+                    "is used")
     return {
         "design": spec,
         "universe": {"units": design["frame"]["units"], "paid_total": design["frame"]["paid_total"]},
@@ -122,6 +127,9 @@ def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict
                    "error_category": " ".join(dict.fromkeys(categories.get(u["sample_no"], [])))} for u in sample],
         "by_category": [{"error_category": c, "lines": n, "amount": dollars(a)}
                         for c, (n, a) in sorted(by_category.items())],
+        "qa": {"lines_checked": len(checked), "agreed": len(checked) - len(disagreed), "disagreed": len(disagreed),
+               "disagreements": [{"claim_id": r["claim_id"], "line": r["line"], "qa_reviewer": r["qa_reviewer"],
+                                  "qa_note": r["qa_note"]} for r in disagreed]},
         "edge_cases": edge,
         "formulas": FORMULAS,
         "software_version": __version__,
@@ -170,6 +178,12 @@ def text(doc: dict[str, Any], name: str) -> str:
     if doc["by_category"]:
         out += ["", "By error category:"]
         out += [f"  {c['error_category'] or '(none)'}: {c['lines']} line(s), {c['amount']}" for c in doc["by_category"]]
+    qa = doc["qa"]
+    if qa["lines_checked"]:
+        out += ["", f"QA peer review: {qa['lines_checked']} line(s) checked, {qa['agreed']} agreed, "
+                    f"{qa['disagreed']} disagreed"]
+        out += [f"  disagree: claim {d['claim_id']} line {d['line'] or '-'} ({d['qa_reviewer']}): {d['qa_note']}"
+                for d in qa["disagreements"]]
     if doc["edge_cases"]:
         out += ["", "Notes:"] + [f"  - {e}" for e in doc["edge_cases"]]
     return "\n".join(out) + "\n"

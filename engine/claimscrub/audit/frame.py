@@ -17,7 +17,7 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from claimscrub.inputs.base import InputItem
 from claimscrub.audit.money import MoneyError, cents_of, dollars
@@ -88,30 +88,37 @@ def _paid(raw: dict[str, Any], what: str) -> tuple[int | None, str]:
         return None, f"{what} paid_amount: {exc}"
 
 
-def _claim_units(data: dict[str, Any], unit: str) -> Iterator[FrameUnit]:
+def _claim_units(data: dict[str, Any], unit: str) -> list[FrameUnit]:
+    """The claim as one unit, or its lines as units (written for speed: a frame may hold millions)."""
     claim_id = str(data.get("claim_id") or "")
-    patient = data.get("patient") or {}
-    provider = data.get("billing_provider") or {}
+    patient = data.get("patient")
+    provider = data.get("billing_provider")
+    patient_id = _text(patient.get("id")) if isinstance(patient, dict) else ""
+    npi = _text(provider.get("npi")) if isinstance(provider, dict) else ""
     lines = [ln for ln in data.get("lines") or () if isinstance(ln, dict)]
-    starts = [str(ln.get("from_date")) for ln in lines if ln.get("from_date")]
-    ends = [str(ln.get("to_date") or ln.get("from_date")) for ln in lines if ln.get("from_date")]
-    base = dict(patient_id=_text(patient.get("id")), provider_npi=_text(provider.get("npi")))
     if unit == "line":
+        out = []
         for ln in lines:
             start = _text(ln.get("from_date"))
             paid, why = _paid(ln, "line")
             seq = ln.get("sequence") if isinstance(ln.get("sequence"), int) else None
-            yield FrameUnit(f"{claim_id}:{seq}", claim_id, seq, **base, from_date=start,
-                            to_date=_text(ln.get("to_date") or start), paid_cents=paid, reason=why)
-        return
+            out.append(FrameUnit(f"{claim_id}:{seq}", claim_id, seq, patient_id, npi, start,
+                                 _text(ln.get("to_date") or start), paid, why))
+        return out
+    first = last = ""
+    for ln in lines:
+        start = ln.get("from_date")
+        if isinstance(start, str):
+            end = ln.get("to_date") or start
+            first = start if not first or start < first else first
+            last = end if end > last else last
     paid, why = _paid(data, "claim")
     if paid is None and why.startswith("no ") and any("paid_amount" in ln for ln in lines):
         try:  # the claim's payment is the sum of its lines' when only lines say it
             paid, why = sum(cents_of(ln.get("paid_amount") or 0) for ln in lines), ""
         except MoneyError as exc:
             paid, why = None, f"line paid_amount: {exc}"
-    yield FrameUnit(claim_id, claim_id, None, **base, from_date=_text(min(starts, default="")),
-                    to_date=_text(max(ends, default="")), paid_cents=paid, reason=why)
+    return [FrameUnit(claim_id, claim_id, None, patient_id, npi, _text(first), _text(last), paid, why)]
 
 
 def _by_beneficiary(claims: list[FrameUnit]) -> list[FrameUnit]:

@@ -13,12 +13,21 @@ class MoneyError(ValueError):
 
 def cents_of(value: object) -> int:
     """Cents of a dollar amount given as a string, int or Decimal (``"12.5"`` -> 1250)."""
+    if type(value) is str:  # the common case, a plain "123.45", without Decimal: frames hold millions
+        whole, dot, frac = value.partition(".")
+        digits = whole[1:] if whole[:1] == "-" else whole
+        if digits.isdigit() and digits.isascii() and len(frac) <= 2 and (not dot or (frac.isdigit() and frac.isascii())):
+            cents = int(digits) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+            return -cents if whole[:1] == "-" else cents
     if isinstance(value, bool) or value is None:
         raise MoneyError("not a dollar amount")
     if isinstance(value, float):  # JSON numbers: their shortest repr is the written value
         value = repr(value)
+    text = str(value).strip().replace(",", "").lstrip("$")
+    if not text.isascii():
+        raise MoneyError("not a dollar amount")
     try:
-        amount = Decimal(str(value).strip().replace(",", "").lstrip("$"))
+        amount = Decimal(text)
     except InvalidOperation:
         raise MoneyError("not a dollar amount") from None
     if not amount.is_finite():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 import orjson
@@ -42,8 +42,9 @@ def _invocation() -> list[str]:
     return [ctx.command_path, orjson.dumps({k: v for k, v in ctx.params.items() if v not in (None, (), False)}).decode()]
 
 
-def _read_universe(paths: tuple[str, ...]) -> tuple[list[Any], list[str]]:
-    """The claims of the universe, with what was paid, and the files that could not be read.
+def _read_universe(paths: tuple[str, ...]) -> tuple[Iterator[Any], list[str]]:
+    """The claims of the universe, with what was paid (streamed), and the files that could not be read
+    (filled in as the stream is consumed).
 
     Until the payment readers land this reads native claims carrying the payment fields through the
     ordinary readers. At merge: switch to ``claimscrub.inputs.payments.read_paid_claims(paths)`` (835
@@ -53,7 +54,7 @@ def _read_universe(paths: tuple[str, ...]) -> tuple[list[Any], list[str]]:
     from claimscrub.cli.main import _items
 
     items, errors, _ = _items(paths)
-    return list(items), errors
+    return items, errors
 
 
 @audit.command("universe")
@@ -74,9 +75,13 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
     folder = Path(out)
     if (folder / "sample.csv").exists():
         _fail(f"{folder} already holds a sample: a new universe needs a new audit folder")
-    folder.mkdir(parents=True, exist_ok=True)
     items, errors = _read_universe(paths)
     frame = build_frame(items, unit, Scope(provider, date_from, date_to))
+    if errors:  # a universe missing a file's claims would be sampled as if it were whole
+        for message in errors:
+            click.echo(f"input error: {message}", err=True)
+        _fail("some inputs could not be read: no frame written")
+    folder.mkdir(parents=True, exist_ok=True)
     digest = write_frame(folder, frame)
     design = new_design(name or folder.name, list(paths), frame, digest)
     write_design(folder, design)
@@ -85,10 +90,6 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
     click.echo(f"frame: {f['units']} {unit} unit(s), paid {f['paid_total']}; excluded {f['excluded']['units']} "
                f"(paid {f['excluded']['paid_total']}, see excluded.csv); outside the scope {frame.out_of_scope}; "
                f"sha256 {digest}")
-    for message in errors:
-        click.echo(f"input error: {message}", err=True)
-    if errors:
-        sys.exit(2)
 
 
 @audit.command("sample")
