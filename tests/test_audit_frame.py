@@ -62,3 +62,17 @@ def test_frame_bytes_are_canonical_and_hashed(tmp_path):
     assert digest == hashlib.sha256(a).hexdigest()
     assert (tmp_path / "frame.sha256").read_text() == f"{digest}  frame.csv\n"
     assert read_frame(tmp_path / "frame.csv").paid_cents == [300, 1050]
+
+
+def test_malformed_claims_are_excluded_not_fatal():
+    odd = [InputItem("t#1", "M1", {"claim_id": "M1", "patient": "x", "billing_provider": None,
+                                    "lines": [{"from_date": 20240101, "to_date": 5, "paid_amount": {"x": 1}}, "junk"]}),
+           InputItem("t#2", "M2", {"claim_id": "M2", "paid_amount": "12.345", "lines": None}),
+           InputItem("t#3", None, {"lines": [{"from_date": "2024-01-02", "to_date": 7}], "paid_amount": 5})]
+    frame = build_frame(odd)
+    assert frame.units == []
+    assert {u.unit_id: (u.reason, u.from_date, u.to_date) for u in frame.excluded} == {
+        "M1": ("line paid_amount: not a dollar amount", "", ""),
+        "M2": ("claim paid_amount: more than two decimals", "", ""),
+        "": ("no claim id", "2024-01-02", "2024-01-02")}
+    assert len(build_frame(odd, "line").excluded) == 2

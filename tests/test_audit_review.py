@@ -18,9 +18,9 @@ def fee():
 
 
 def facts(code="80048", paid=846, findings=(), **kw):
-    base = dict(claim_id="C1", sequence=2, code=code, units=Decimal(1), paid_cents=paid, allowed_cents=None,
-                from_date="2024-08-13", place_of_service="11", findings=list(findings),
-                units_of_code_on_date=Decimal(1))
+    base = {"claim_id": "C1", "sequence": 2, "code": code, "units": Decimal(1), "paid_cents": paid, "allowed_cents": None,
+                "from_date": "2024-08-13", "place_of_service": "11", "findings": list(findings),
+                "units_of_code_on_date": Decimal(1)}
     base.update(kw)
     return LineFacts(**base)
 

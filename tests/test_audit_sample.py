@@ -26,7 +26,7 @@ def test_golden_srs_selection_is_fixed_forever():
 
 
 def test_golden_stratified_selection_with_certainty():
-    spec, selected, strata = draw_sample(FRAME, method="stratified", size=10, seed=12345, strata_count=3,
+    spec, selected, _strata = draw_sample(FRAME, method="stratified", size=10, seed=12345, strata_count=3,
                                          boundary_rule="equal-dollar", allocation="neyman", certainty_cents=99000)
     assert [(s.stratum, s.position) for s in selected] == [
         (1, 91), (1, 115), (1, 141), (1, 146), (1, 148), (1, 177), (2, 125), (2, 179), (3, 49), (3, 52),

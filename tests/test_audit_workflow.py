@@ -145,3 +145,38 @@ def test_the_same_frame_and_seed_give_the_same_sample(reviewed, tmp_path):
     assert run("sample", str(other), "--size", "8", "--seed", "20261203")[0] == 0
     assert (other / "frame.csv").read_bytes() == (reviewed / "frame.csv").read_bytes()
     assert (other / "sample.csv").read_bytes() == (reviewed / "sample.csv").read_bytes()
+
+
+def test_stratified_sample_and_line_units_through_the_cli(tmp_path):
+    folder = tmp_path / "lines"
+    code, out = run("universe", CLAIMS, "-o", str(folder), "--unit", "line", "--from", "2024-01-01")
+    assert code == 0 and "line unit(s)" in out
+    design = yaml.safe_load((folder / "design.yaml").read_text())
+    assert design["unit"] == "line" and design["frame"]["out_of_scope"] == 2  # the 2022 and 2023 lines
+    code, out = run("sample", str(folder), "--size", "6", "--seed", "7", "--method", "stratified",
+                    "--strata-count", "2", "--boundaries", "equal-dollar", "--certainty-threshold", "300")
+    assert code == 0, out
+    design = yaml.safe_load((folder / "design.yaml").read_text())
+    strata = design["sample"]["strata"]
+    assert strata[-1]["certainty"] and strata[-1]["lower"] == "300.00" and strata[-1]["units"] == 1
+    assert sum(s["sample_size"] for s in strata if not s["certainty"]) == 6
+    sample = rows(folder / "sample.csv")
+    assert all(":" in r["unit_id"] for r in sample) and sample[-1]["random_number"] == ""
+    code, out = run("sample", str(folder), "--size", "6", "--seed", "7")
+    assert code == 2 and "already drawn" in out
+
+
+def test_sample_size_from_a_reviewed_probe(reviewed, tmp_path):
+    probe = copy(reviewed, tmp_path)
+    assert run("review", str(probe), "--accept-proposed", "--reviewer", "A")[0] == 0
+    edits = str(REPO / "examples" / "audit" / "reviewer_edits.csv")
+    assert run("review", str(probe), "--import", edits, "--reviewer", "A")[0] == 0
+    code, out = run("sample-size", str(reviewed), "--probe", str(probe), "--precision", "0.25")
+    assert code == 0 and out.startswith("n = ") and "of 19 units" in out
+
+
+def test_unreadable_input_writes_no_frame(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    code, out = run("universe", CLAIMS, str(bad), "-o", str(tmp_path / "x"))
+    assert code == 2 and "no frame written" in out and not (tmp_path / "x").exists()

@@ -145,8 +145,8 @@ def text(doc: dict[str, Any], name: str) -> str:
     precision = "n/a" if o["precision_90"] is None else f"{o['precision_90']:.2%}"
     out = [
         f"Appraisal of audit {name} (claimscrub {doc['software_version']})",
-        f"Design: {design['method']}, seed {design['seed']}, {doc['sample']['units']} sampled unit(s), "
-        f"{len(design['strata'])} stratum/strata; generator {design['rng']}",
+        (f"Design: {design['method']}, seed {design['seed']}, {doc['sample']['units']} sampled unit(s), "
+        f"{len(design['strata'])} stratum/strata; generator {design['rng']}"),
         f"Universe: {doc['universe']['units']} unit(s), paid {doc['universe']['paid_total']}",
         f"Sample:   {doc['sample']['units']} unit(s), {doc['sample']['lines']} line(s), paid {doc['sample']['paid_total']}",
         "",
@@ -169,8 +169,8 @@ def text(doc: dict[str, Any], name: str) -> str:
     if doc["underpayment"]:
         u = doc["underpayment"]
         out += ["", "Underpayment projected to the universe (reported separately)",
-                f"  point estimate {u['point_estimate']}, SE {u['standard_error']}, 90% one-sided lower limit "
-                f"{u['lower_limit_90_one_sided']}"]
+                (f"  point estimate {u['point_estimate']}, SE {u['standard_error']}, 90% one-sided lower limit "
+                f"{u['lower_limit_90_one_sided']}")]
     out += ["", "Strata:"]
     for s in doc["strata"]:
         out.append(f"  {s['id']}: N={s['units']} n={s['sample_size']} errors={s['errors']} mean={s['mean_overpayment']} "
@@ -180,8 +180,8 @@ def text(doc: dict[str, Any], name: str) -> str:
         out += [f"  {c['error_category'] or '(none)'}: {c['lines']} line(s), {c['amount']}" for c in doc["by_category"]]
     qa = doc["qa"]
     if qa["lines_checked"]:
-        out += ["", f"QA peer review: {qa['lines_checked']} line(s) checked, {qa['agreed']} agreed, "
-                    f"{qa['disagreed']} disagreed"]
+        out += ["", (f"QA peer review: {qa['lines_checked']} line(s) checked, {qa['agreed']} agreed, "
+                    f"{qa['disagreed']} disagreed")]
         out += [f"  disagree: claim {d['claim_id']} line {d['line'] or '-'} ({d['qa_reviewer']}): {d['qa_note']}"
                 for d in qa["disagreements"]]
     if doc["edge_cases"]:

@@ -22,7 +22,7 @@ class AuditError(Exception):
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def new_design(name: str, sources: list[str], frame: Frame, digest: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -51,8 +52,7 @@ def read_state(folder: Path) -> list[dict[str, str]]:
 
 def append_log(folder: Path, entries: list[dict[str, Any]]) -> None:
     with open(folder / "determinations.jsonl", "ab") as fh:
-        for entry in entries:
-            fh.write(orjson.dumps(entry) + b"\n")
+        fh.writelines(orjson.dumps(entry) + b"\n" for entry in entries)
 
 
 def read_log(folder: Path) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ import csv
 import hashlib
 import io
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from claimscrub.inputs.base import InputItem
 from claimscrub.audit.money import MoneyError, cents_of, dollars
@@ -107,11 +108,12 @@ def _claim_units(data: dict[str, Any], unit: str) -> list[FrameUnit]:
         return out
     first = last = ""
     for ln in lines:
-        start = ln.get("from_date")
-        if isinstance(start, str):
-            end = ln.get("to_date") or start
-            first = start if not first or start < first else first
-            last = end if end > last else last
+        begin = ln.get("from_date")
+        if isinstance(begin, str):
+            end = ln.get("to_date")
+            end = end if isinstance(end, str) and end else begin
+            first = begin if not first or begin < first else first
+            last = max(last, end)
     paid, why = _paid(data, "claim")
     if paid is None and why.startswith("no ") and any("paid_amount" in ln for ln in lines):
         try:  # the claim's payment is the sum of its lines' when only lines say it
@@ -161,7 +163,9 @@ def build_frame(items: Iterable[InputItem], unit: str = "claim", scope: Scope = 
     excluded = unreadable
     seen: set[str] = set()
     for u in units:
-        if u.unit_id in seen:
+        if not u.claim_id:
+            u.reason = "no claim id"
+        elif u.unit_id in seen:
             u.reason = "duplicate unit id (the first one read is in the frame)"
         elif not u.reason and u.paid_cents is not None and u.paid_cents <= 0:
             u.reason = "paid zero or negative"

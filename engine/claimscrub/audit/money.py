@@ -32,10 +32,10 @@ def cents_of(value: object) -> int:
         raise MoneyError("not a dollar amount") from None
     if not amount.is_finite():
         raise MoneyError("not a dollar amount")
-    cents = amount * 100
-    if cents != cents.to_integral_value():
+    scaled = amount * 100
+    if scaled != scaled.to_integral_value():
         raise MoneyError("more than two decimals")
-    return int(cents)
+    return int(scaled)
 
 
 def dollars(cents: int) -> str:

@@ -9,9 +9,10 @@ editions used, so the folder shows what the proposals rested on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.claim import Claim
@@ -50,8 +51,8 @@ class Review:
             "data_editions": _editions(scrubber),
             "em_levels": self.em_levels,
             "documentation_reviewed": records_given,
-            "assumptions": [ASSUMPTION, "A line without its own paid amount is given the claim's paid amount in "
-                            "proportion to its charge.", f"Finding-to-category mapping: {mapping_path().name}."],
+            "assumptions": [ASSUMPTION, ("A line without its own paid amount is given the claim's paid amount in "
+                            "proportion to its charge."), f"Finding-to-category mapping: {mapping_path().name}."],
         }
 
 

@@ -17,8 +17,9 @@ sampled stratum at least two units (one unit's variance cannot be estimated).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def cum_sqrt_f_cuts(paid: Sequence[int], strata: int, classes: int | None = None
     cuts = []
     for k in range(1, strata):
         j = int(np.argmin(np.abs(cum - cum[-1] * k / strata)))
-        cuts.append(int(math.ceil(edges[j + 1])))
+        cuts.append(math.ceil(edges[j + 1]))
     return sorted({c for c in cuts if lo < c <= hi})
 
 

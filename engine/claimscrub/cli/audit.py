@@ -8,8 +8,9 @@ against the hash in design.yaml and appends what it ran to audit.log.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import orjson
@@ -225,8 +226,8 @@ def review_cmd(folder: str, paths: tuple[str, ...], import_file: str | None, qa:
 def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: tuple[str, ...], data_dir: str | None,
             samples: bool | None) -> None:
     from claimscrub import __version__
-    from claimscrub.audit.determinations import append_log, initial_state, proposed_entries, read_log, write_state
     from claimscrub.audit.design import require_sample
+    from claimscrub.audit.determinations import append_log, initial_state, proposed_entries, read_log, write_state
     from claimscrub.audit.review import review_claims
     from claimscrub.audit.worksheet import worksheet_csv, write_xlsx
     from claimscrub.cli.main import _items

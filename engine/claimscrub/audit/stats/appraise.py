@@ -23,8 +23,8 @@ plain arithmetic on float64, rounded to cents only when written.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 CONFIDENCE_LEVELS = (80, 90, 95)
 
