@@ -16,7 +16,8 @@ would come. Timed phases, one process:
   Neyman allocation, a certainty stratum over $2,000; ``choice``: numpy's
   ``Generator.choice(N, 1000, replace=False)`` as the draw's baseline.
 
-Ratios to the baselines of the same run are quoted (this shared machine's speed drifts). Peak RSS
+Figures are CPU seconds of the process (wall time printed beside: it drifts with the other load on
+a shared machine); ratios to the baselines of the same run are quoted. Peak RSS
 from getrusage covers the whole run (the readers hold one file's bytes at a time).
 """
 
@@ -67,10 +68,12 @@ def peak_mib() -> float:
 
 
 def timed(label: str, fn, results: dict):
-    start = time.perf_counter()
+    """Run a phase; keep its CPU seconds (the machine is shared: wall time is printed but drifts)."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    results[label] = time.perf_counter() - start
-    print(f"{label:<12} {results[label]:8.2f} s   peak RSS {peak_mib():7.0f} MiB", flush=True)
+    results[label] = time.process_time() - cpu
+    print(f"{label:<12} {results[label]:8.2f} s CPU {time.perf_counter() - start:8.2f} s wall   "
+          f"peak RSS {peak_mib():7.0f} MiB", flush=True)
     return out
 
 

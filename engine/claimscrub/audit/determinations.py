@@ -26,6 +26,10 @@ QA_FIELDS = ("qa_verdict", "qa_note")
 Key = tuple[str, str, str]
 
 
+def _line(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
 def key_of(row: dict[str, str]) -> Key:
     return (row["sample_no"], row["claim_id"], row["line"])
 
@@ -64,7 +68,7 @@ def read_log(folder: Path) -> list[dict[str, Any]]:
 
 def proposed_entries(rows: Iterable[dict[str, str]], by: str, at: str | None = None) -> list[dict[str, Any]]:
     at = at or now_iso()
-    return [{"at": at, "by": by, "kind": "proposed", "claim_id": r["claim_id"], "line": r["line"] or None,
+    return [{"at": at, "by": by, "kind": "proposed", "claim_id": r["claim_id"], "line": _line(r["line"]),
              "field": name, "before": None, "after": r[f"proposed_{name}"]}
             for r in rows for name in ("determination", "category", "amount")]
 
@@ -86,12 +90,12 @@ def apply_edits(state: list[dict[str, str]], edits: list[Edit], kind: str, by: s
         for name, after in edit.values.items():
             if row[name] != after:
                 entries.append({"at": at, "by": by, "kind": kind, "claim_id": row["claim_id"],
-                                "line": row["line"] or None, "field": name, "before": row[name] or None,
+                                "line": _line(row["line"]), "field": name, "before": row[name] or None,
                                 "after": after or None})
                 row[name] = after
                 changed = True
         if changed and row[who] != by:
-            entries.append({"at": at, "by": by, "kind": kind, "claim_id": row["claim_id"], "line": row["line"] or None,
+            entries.append({"at": at, "by": by, "kind": kind, "claim_id": row["claim_id"], "line": _line(row["line"]),
                             "field": who, "before": row[who] or None, "after": by})
             row[who] = by
     return entries

@@ -41,7 +41,7 @@ class Stratum:
     id: int
     lower: int | None  # cents; None = open
     upper: int | None
-    positions: list[int]  # 0-based frame indices of the stratum's units
+    positions: np.ndarray  # 0-based frame indices of the stratum's units (int64)
     paid_total: int
     sample_size: int = 0
     certainty: bool = False
@@ -100,8 +100,9 @@ def cum_sqrt_f_cuts(paid: Sequence[int], strata: int, classes: int | None = None
 def make_strata(paid: Sequence[int], cuts: Sequence[int], certainty_cents: int | None) -> list[Stratum]:
     """Strata 1..K from the cuts (ascending cents), then the certainty stratum K+1 when a threshold is set."""
     bounds = [None, *sorted(cuts), certainty_cents]
-    strata = [Stratum(h, bounds[h - 1], bounds[h], [], 0) for h in range(1, len(bounds))]
-    certain = Stratum(len(strata) + 1, certainty_cents, None, [], 0, certainty=True)
+    none = np.empty(0, dtype=np.int64)
+    strata = [Stratum(h, bounds[h - 1], bounds[h], none, 0) for h in range(1, len(bounds))]
+    certain = Stratum(len(strata) + 1, certainty_cents, None, none, 0, certainty=True)
     arr = np.asarray(paid, dtype=np.int64)
     index = np.searchsorted(np.asarray(sorted(cuts), dtype=np.int64), arr, side="right")
     if certainty_cents is not None:
@@ -109,7 +110,7 @@ def make_strata(paid: Sequence[int], cuts: Sequence[int], certainty_cents: int |
     everyone = [*strata, certain]
     for h, s in enumerate(everyone):
         members = np.flatnonzero(index == h)
-        s.positions = members.tolist()
+        s.positions = members
         s.paid_total = int(arr[members].sum())
     return [s for s in everyone if not s.certainty or certainty_cents is not None]
 
@@ -121,7 +122,7 @@ def allocate(strata: list[Stratum], size: int, allocation: str, paid: Sequence[i
     when every S_h is 0 the allocation falls back to proportional. Units are handed out one at a time
     to the stratum furthest below its target, so the sizes add up to ``size`` exactly.
     """
-    sampled = [s for s in strata if not s.certainty and s.positions]
+    sampled = [s for s in strata if not s.certainty and len(s.positions)]
     for s in strata:
         s.sample_size = len(s.positions) if s.certainty else 0
     room = sum(len(s.positions) for s in sampled)
@@ -152,9 +153,9 @@ def select(strata: list[Stratum], seed: int, frame_size: int) -> list[Selected]:
     chosen: list[tuple[int, int, float | None]] = []
     for s in strata:
         if s.certainty:
-            chosen.extend((s.id, p, None) for p in s.positions)
+            chosen.extend((s.id, int(p), None) for p in s.positions)
             continue
-        members = np.asarray(s.positions, dtype=np.int64)
+        members = s.positions
         order = np.lexsort((members, u[members]))[: s.sample_size]
         chosen.extend((s.id, int(members[i]), float(u[members[i]])) for i in order)
     chosen.sort(key=lambda c: (c[0], c[1]))
@@ -208,8 +209,10 @@ def draw_sample(paid: Sequence[int], *, method: str, size: int, seed: int, cuts:
             raise DesignError(f"sample size {size} exceeds the {len(paid)} units of the frame")
         strata[0].sample_size = size
         allocation_used: str | None = None
+        computed = False
     else:
         rest = [p for p in paid if certainty_cents is None or p < certainty_cents]
+        computed = cuts is None
         if cuts is None:
             if not strata_count or strata_count < 1:
                 raise DesignError("give --strata boundaries or --strata-count K")
@@ -221,12 +224,12 @@ def draw_sample(paid: Sequence[int], *, method: str, size: int, seed: int, cuts:
             raise DesignError("stratum boundaries must be strictly ascending")
         if certainty_cents is not None and cuts and cuts[-1] >= certainty_cents:
             raise DesignError("stratum boundaries must lie below the certainty threshold")
-        strata = [s for s in make_strata(paid, cuts, certainty_cents) if s.positions]
+        strata = [s for s in make_strata(paid, cuts, certainty_cents) if len(s.positions)]
         allocate(strata, size, allocation, paid)
         allocation_used = allocation
     selected = select(strata, seed, len(paid))
     spec = {"method": method, "seed": seed, "size": size, "rng": RNG_NAME, "allocation": allocation_used,
-            "boundaries": boundary_rule if method == "stratified" and strata_count and cuts is not None else None,
+            "boundaries": boundary_rule if method == "stratified" and computed else None,
             "certainty_threshold": None if certainty_cents is None else dollars(certainty_cents),
             "strata": [s.as_dict() for s in strata], "units_selected": len(selected)}
     return spec, selected, strata

@@ -7,6 +7,7 @@ against the hash in design.yaml and appends what it ran to audit.log.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,15 @@ def _folder(path: str, must_exist: bool = True) -> Path:
     if must_exist and not (folder / "design.yaml").is_file():
         _fail(f"{folder} is not an audit folder (no design.yaml); start with 'claimscrub audit universe'")
     return folder
+
+
+def _need_stats() -> None:
+    """Sampling and appraisal need numpy and scipy (the optional 'audit' extra)."""
+    try:
+        import numpy  # noqa: F401
+        import scipy  # noqa: F401
+    except ImportError:
+        _fail("sampling and appraisal need numpy and scipy: pip install 'claimscrub[audit]'")
 
 
 def _invocation() -> list[str]:
@@ -109,6 +119,7 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
 def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | None, strata_count: int | None,
                boundaries: str, allocation: str, certainty_threshold: str | None, force: bool) -> None:
     """Draw the sample from the frame (fixed, documented generator) and write sample.csv."""
+    _need_stats()
     from claimscrub.audit.design import check_frame, log_command, read_design, write_design
     from claimscrub.audit.frame import read_frame
     from claimscrub.audit.money import MoneyError, cents_of
@@ -151,6 +162,7 @@ def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | Non
 @click.option("--confidence", type=float, default=0.90, show_default=True)
 def sample_size(folder: str, probe: str, precision: float, confidence: float) -> None:
     """The SRS size that reaches PRECISION at CONFIDENCE, from the probe's overpayment variance."""
+    _need_stats()
     from claimscrub.audit.appraisal import read_sample
     from claimscrub.audit.design import read_design
     from claimscrub.audit.determinations import read_state
@@ -228,6 +240,7 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
     from claimscrub import __version__
     from claimscrub.audit.design import require_sample
     from claimscrub.audit.determinations import append_log, initial_state, proposed_entries, read_log, write_state
+    from claimscrub.audit.proposals import mapping_path
     from claimscrub.audit.review import review_claims
     from claimscrub.audit.worksheet import worksheet_csv, write_xlsx
     from claimscrub.cli.main import _items
@@ -247,6 +260,7 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
     (path / "worksheet.csv").write_bytes(worksheet_csv(result.rows))
     write_xlsx(path / "worksheet.xlsx", result.rows)
     write_state(path, initial_state(result.rows))
+    shutil.copyfile(mapping_path(), path / mapping_path().name)  # the finding-to-category mapping used
     (path / "determinations.jsonl").unlink(missing_ok=True)  # only proposals were in it
     append_log(path, proposed_entries(result.rows, f"claimscrub {__version__}"))
     proposed = [r for r in result.rows if r["proposed_determination"] in ("overpaid", "underpaid")]
@@ -291,6 +305,7 @@ def _record(path: Path, import_file: str | None, qa: bool, accept_proposed: bool
 @click.argument("folder")
 def appraise(folder: str) -> None:
     """Error rates and the overpayment projected to the universe: appraisal.json and appraisal.txt."""
+    _need_stats()
     from claimscrub.audit import appraisal
     from claimscrub.audit.design import check_frame, log_command, read_design, require_sample
     from claimscrub.audit.determinations import read_state
