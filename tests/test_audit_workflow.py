@@ -180,3 +180,55 @@ def test_unreadable_input_writes_no_frame(tmp_path):
     bad.write_text("not json")
     code, out = run("universe", CLAIMS, str(bad), "-o", str(tmp_path / "x"))
     assert code == 2 and "no frame written" in out and not (tmp_path / "x").exists()
+
+
+def _close_open_lines(folder: Path, tmp_path: Path) -> None:
+    """Import 'correct' for every line the proposals left without a determination."""
+    open_rows = [r for r in rows(folder / "determinations.csv") if r["determination"] == "not_reviewed"]
+    edits = tmp_path / "close.csv"
+    with open(edits, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sample_no", "claim_id", "line", "determination", "error_category", "amount", "reason"])
+        writer.writerows([r["sample_no"], r["claim_id"], r["line"], "correct", "", "", "reviewed"] for r in open_rows)
+    code, out = run("review", str(folder), "--import", str(edits), "--reviewer", "A")
+    assert code == 0, out
+
+
+def test_every_claim_reviewed_including_a_rejected_one(tmp_path):
+    folder = tmp_path / "all"
+    assert run("universe", CLAIMS, "-o", str(folder))[0] == 0
+    assert run("sample", str(folder), "--size", "19", "--seed", "3")[0] == 0
+    code, out = run("review", str(folder), CLAIMS)
+    assert code == 0 and "19 claim(s) (1 rejected)" in out
+    sheet = {(r["claim_id"], r["line"]): r for r in rows(folder / "worksheet.csv")}
+    rejected = sheet[("DEMO-REJECTED-7", "")]
+    assert rejected["proposed_determination"] == "not_reviewed" and rejected["paid_amount"] == "72.70"
+    # DEMO-HOSPITAL-6 is paid 14.90 on the claim only: shared by charge (88.00 and 60.00)
+    assert (sheet[("DEMO-HOSPITAL-6", "1")]["paid_amount"], sheet[("DEMO-HOSPITAL-6", "2")]["paid_amount"]) == (
+        "8.86", "6.04")
+    assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
+    _close_open_lines(folder, tmp_path)
+    code, out = run("appraise", str(folder))
+    assert code == 0, out
+    doc = json.loads((folder / "appraisal.json").read_text())
+    # every unit reviewed: the estimate is the sample's actual total and has no sampling error
+    total = sum(float(u["overpayment"]) for u in doc["units"])
+    assert doc["overpayment"]["point_estimate"] == f"{total:.2f}" and doc["overpayment"]["standard_error"] == "0.00"
+
+
+def test_stratified_line_audit_appraises(tmp_path):
+    folder = tmp_path / "strat"
+    assert run("universe", CLAIMS, "-o", str(folder), "--unit", "line")[0] == 0
+    assert run("sample", str(folder), "--size", "8", "--seed", "11", "--method", "stratified", "--strata", "80",
+               "--allocation", "neyman", "--certainty-threshold", "300")[0] == 0
+    assert run("review", str(folder), CLAIMS)[0] == 0
+    assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
+    _close_open_lines(folder, tmp_path)
+    code, out = run("appraise", str(folder))
+    assert code == 0, out
+    doc = json.loads((folder / "appraisal.json").read_text())
+    assert [s["id"] for s in doc["strata"]] == [1, 2, 3]
+    assert doc["strata"][2]["units"] == doc["strata"][2]["sample_size"]  # the certainty stratum, in full
+    assert any("certainty stratum" in e for e in doc["edge_cases"])
+    assert sum(float(s["estimate"]) for s in doc["strata"]) == pytest.approx(float(doc["overpayment"]["point_estimate"]),
+                                                                             abs=0.011)
