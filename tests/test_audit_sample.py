@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from claimscrub.audit.sample import DesignError, allocate, cum_sqrt_f_cuts, draw_sample, equal_dollar_cuts, make_strata, srs_sample_size
+from claimscrub.audit.sample import ALLOCATIONS, DesignError, allocate, cum_sqrt_f_cuts, draw_sample, equal_dollar_cuts, make_strata, srs_sample_size
 
 # A fixed frame: 200 units with paid amounts (cents) spread over 1.00 .. 1000.99.
 FRAME = [(i * 3701) % 100000 + 100 for i in range(1, 201)]
@@ -97,3 +99,17 @@ def test_sample_size_from_a_probe():
     assert result["mean"] == pytest.approx(mean)
     with pytest.raises(DesignError, match="no overpayment"):
         srs_sample_size([0.0] * 10, 100, 0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 200), st.sampled_from(ALLOCATIONS))
+def test_allocation_always_adds_up_within_bounds(sizes, extra, allocation):
+    paid = [100 * (h + 1) + i % 7 for h, n in enumerate(sizes) for i in range(n)]  # stratum h: 100(h+1) + 0..6
+    cuts = [100 * (h + 1) + 50 for h in range(len(sizes) - 1)]  # between stratum h's top and h + 1's bottom
+    strata = make_strata(paid, cuts, None)
+    assert [len(s.positions) for s in strata] == sizes
+    floor = sum(min(2, len(s.positions)) for s in strata)
+    size = min(floor + extra, len(paid))
+    allocate(strata, size, allocation, paid)
+    assert sum(s.sample_size for s in strata) == size
+    assert all(min(2, len(s.positions)) <= s.sample_size <= len(s.positions) for s in strata)

@@ -40,6 +40,7 @@ def worksheet_csv(rows: list[dict[str, str]]) -> bytes:
 
 def write_xlsx(path: Path, rows: list[dict[str, str]]) -> None:
     from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.datavalidation import DataValidation
 
     book = Workbook()
@@ -49,6 +50,14 @@ def write_xlsx(path: Path, rows: list[dict[str, str]]) -> None:
     for row in rows:
         sheet.append([row.get(c, "") for c in WORKSHEET_COLUMNS])
     sheet.freeze_panes = "A2"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for i, name in enumerate(WORKSHEET_COLUMNS):
+        wide = name in ("findings", "citations", "proposed_basis", "reason", "qa_note")
+        sheet.column_dimensions[_letter(i)].width = 60 if wide else max(10, len(name) + 2)
+        if wide:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
     last = len(rows) + 1
     for column, choices in (("determination", DETERMINATIONS), ("error_category", CERT_CATEGORIES),
                             ("qa_verdict", QA_VERDICTS)):
