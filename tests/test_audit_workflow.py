@@ -232,3 +232,18 @@ def test_stratified_line_audit_appraises(tmp_path):
     assert any("certainty stratum" in e for e in doc["edge_cases"])
     assert sum(float(s["estimate"]) for s in doc["strata"]) == pytest.approx(float(doc["overpayment"]["point_estimate"]),
                                                                              abs=0.011)
+
+
+def test_cloned_notes_across_the_sampled_records_are_flagged():
+    from claimscrub.audit.review import SampledUnit, review_claims
+    from claimscrub.cli.main import _items
+    from claimscrub.api.scrubber import Scrubber
+
+    paths = (str(REPO / "examples" / "encounters" / "claims_side_by_side.json"),
+             str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"))
+    items, _, side = _items(paths)
+    items = list(items)
+    units = [SampledUnit(n, 1, i.claim_id, (i.claim_id,), None, 0) for n, i in enumerate(items, 1)]
+    result = review_claims(units, items, Scrubber(), bool(side.mentions_encounters))
+    cloned = [r for r in result.rows if "CS-AUD-001" in r["rule_ids"]]
+    assert cloned and all(r["proposed_category"] for r in cloned)

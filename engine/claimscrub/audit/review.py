@@ -101,6 +101,7 @@ def review_claims(units: list[SampledUnit], items: Iterable[InputItem], scrubber
     for item in items:
         if item.claim_id in wanted and item.claim_id not in found:
             found[item.claim_id] = item
+    results = _scrub(found, scrubber)
     review = Review()
     tables = scrubber.tables
     maps = load_mappings()
@@ -110,23 +111,35 @@ def review_claims(units: list[SampledUnit], items: Iterable[InputItem], scrubber
 
     for unit in units:
         for cid in unit.claim_ids:
-            _review_claim(review, unit, cid, found.get(cid), scrubber, records_given, fee, maps)
+            _review_claim(review, unit, cid, found.get(cid), results.get(cid), records_given, fee, maps)
     return review
 
 
-def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem | None, scrubber: Any,
+def _scrub(found: dict[str, InputItem], scrubber: Any) -> dict[str, Any]:
+    """Each claim's scrub result, with the cloned-note findings across the sampled records added
+    (the batch phase of ``claimscrub scrub``, over the sample: the records a reviewer reads side by side)."""
+    from claimscrub.api.batch import attach, claim_facts, run_batch
+    from claimscrub.documentation.cloned import load_cloned_config
+
+    results = {cid: scrubber.scrub_item(item) for cid, item in found.items()}
+    facts = [f for cid, item in found.items() if results[cid].status == "scrubbed" and item.data is not None
+             for f in [claim_facts(item.data, item.source)] if f is not None]
+    report = run_batch(facts, load_cloned_config(), None)
+    return {r.claim_id: r for r in attach(list(results.values()), report)}
+
+
+def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem | None, result: Any,
                   records_given: bool, fee: Any, maps: dict[str, Any]) -> None:
     head = {"claim_id": cid, "unit_id": unit.unit_id, "sample_no": unit.sample_no, "stratum": unit.stratum}
     base_row = {"sample_no": str(unit.sample_no), "stratum": str(unit.stratum), "unit_id": unit.unit_id,
                 "claim_id": cid}
     whole = {**base_row, "paid_amount": dollars(unit.paid_cents) if len(unit.claim_ids) == 1 else ""}
-    if item is None:
+    if item is None or result is None:
         review.claims.append({**head, "status": "rejected", "reason": "claim not found in the review inputs",
                               "lines": [], "findings": []})
         review.rows.append(_row(whole, None, Proposal("not_reviewed", "no_documentation", 0,
                                                          "claim not found in the review inputs"), []))
         return
-    result = scrubber.scrub_item(item)
     claim: Claim | None = None
     if result.status == "scrubbed":
         try:
