@@ -34,6 +34,7 @@ import orjson
 
 from claimscrub.audit.frame import build_frame, read_frame, write_frame
 from claimscrub.audit.sample import draw_sample, sample_csv
+from claimscrub.api.scrubber import batch_gc
 
 CODES = ["99213", "99214", "36415", "80053", "93000", "20610", "97110", "99232"]
 
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10)
     args = parser.parse_args()
     results: dict[str, float] = {}
+    batch_gc()  # as claimscrub audit universe does
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = timed("generate", lambda: write_claims(folder, args.claims, args.files), results)

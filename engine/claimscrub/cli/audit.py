@@ -82,10 +82,12 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
     """Write the sampling frame of the paid claims in PATHS: frame.csv, its hash, excluded.csv, design.yaml."""
     from claimscrub.audit.design import log_command, new_design, write_design
     from claimscrub.audit.frame import Scope, build_frame, write_frame
+    from claimscrub.api.scrubber import batch_gc
 
     folder = Path(out)
     if (folder / "sample.csv").exists():
         _fail(f"{folder} already holds a sample: a new universe needs a new audit folder")
+    batch_gc()  # a frame holds a unit per claim and no reference cycles: see batch_gc
     items, errors = _read_universe(paths)
     frame = build_frame(items, unit, Scope(provider, date_from, date_to))
     if errors:  # a universe missing a file's claims would be sampled as if it were whole
