@@ -137,8 +137,8 @@ def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem |
     if item is None or result is None:
         review.claims.append({**head, "status": "rejected", "reason": "claim not found in the review inputs",
                               "lines": [], "findings": []})
-        review.rows.append(_row(whole, None, Proposal("not_reviewed", "no_documentation", 0,
-                                                         "claim not found in the review inputs"), []))
+        review.rows.append(_row(whole, Proposal("not_reviewed", "no_documentation", 0,
+                                                "claim not found in the review inputs"), []))
         return
     claim: Claim | None = None
     if result.status == "scrubbed":
@@ -150,8 +150,8 @@ def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem |
     if claim is None:
         review.claims.append({**head, "status": "rejected", "reason": result.reason, "lines": [],
                               "findings": findings})
-        review.rows.append(_row(whole, None, Proposal("not_reviewed", "other", 0,
-                                                         f"claim could not be read: {result.reason}"), findings))
+        review.rows.append(_row(whole, Proposal("not_reviewed", "other", 0,
+                                                f"claim could not be read: {result.reason}"), findings))
         return
     paid = line_payments(claim)
     levels = _em_levels(claim)
@@ -168,8 +168,10 @@ def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem |
     })
     for seq, (status, supported) in sorted(levels.items()):
         billed = next(ln.code for ln in claim.lines if ln.sequence == seq)
-        review.em_levels.append({"claim_id": cid, "line": seq, "provider_npi": claim.billing_provider.npi,
-                                 "billed_code": billed, "supported_code": supported, "status": status})
+        level = {"claim_id": cid, "line": seq, "provider_npi": claim.billing_provider.npi, "billed_code": billed,
+                 "supported_code": supported, "status": status}
+        if level not in review.em_levels:  # line units: a claim is reviewed once per sampled line
+            review.em_levels.append(level)
     claim_level = [f for f in findings if f["line"] is None]
     for ln in claim.lines:
         if unit.line is not None and ln.sequence != unit.line:
@@ -183,11 +185,10 @@ def _review_claim(review: Review, unit: SampledUnit, cid: str, item: InputItem |
         proposal = propose(facts, fee, maps)
         review.rows.append(_row({**base_row, "line": str(ln.sequence), "code": ln.code,
                                  "modifiers": " ".join(ln.modifiers), "units": str(ln.units),
-                                 "paid_amount": dollars(paid[ln.sequence])}, ln.sequence, proposal,
-                                on_line + claim_level))
+                                 "paid_amount": dollars(paid[ln.sequence])}, proposal, on_line + claim_level))
 
 
-def _row(base: dict[str, str], line: int | None, p: Proposal, findings: list[dict[str, Any]]) -> dict[str, str]:
+def _row(base: dict[str, str], p: Proposal, findings: list[dict[str, Any]]) -> dict[str, str]:
     row = {c: "" for c in WORKSHEET_COLUMNS}
     row.update(base)
     row.update({

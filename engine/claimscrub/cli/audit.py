@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -26,14 +26,14 @@ def audit() -> None:
     """Record review: claim universes, reproducible samples, determinations and the appraisal."""
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
 
 
-def _folder(path: str, must_exist: bool = True) -> Path:
+def _folder(path: str) -> Path:
     folder = Path(path)
-    if must_exist and not (folder / "design.yaml").is_file():
+    if not (folder / "design.yaml").is_file():
         _fail(f"{folder} is not an audit folder (no design.yaml); start with 'claimscrub audit universe'")
     return folder
 
@@ -142,7 +142,6 @@ def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | Non
                                                   allocation=allocation, certainty_cents=threshold)
     except (AuditError, DesignError, MoneyError, ValueError) as exc:
         _fail(str(exc))
-        return
     (path / "sample.csv").write_bytes(sample_csv(selected, table))
     design["sample"] = spec
     write_design(path, design)
@@ -185,7 +184,6 @@ def sample_size(folder: str, probe: str, precision: float, confidence: float) ->
         result = srs_sample_size(values, universe_units, precision, confidence)
     except (AuditError, DesignError) as exc:
         _fail(str(exc))
-        return
     click.echo(f"n = {result['n']} of {universe_units} units for {precision:.0%} precision at {confidence:.0%} "
                f"confidence (probe: {len(values)} units, mean overpayment {result['mean']:.2f}, sd {result['sd']:.2f}"
                + (f", t {result['t']:.4f}" if result["t"] else "") + ")" + (f"; {result['note']}" if result["note"] else ""))
@@ -263,7 +261,6 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
     write_xlsx(path / "worksheet.xlsx", result.rows)
     write_state(path, initial_state(result.rows))
     shutil.copyfile(mapping_path(), path / mapping_path().name)  # the finding-to-category mapping used
-    (path / "determinations.jsonl").unlink(missing_ok=True)  # only proposals were in it
     append_log(path, proposed_entries(result.rows, f"claimscrub {__version__}"))
     proposed = [r for r in result.rows if r["proposed_determination"] in ("overpaid", "underpaid")]
     rejected = sum(c["status"] == "rejected" for c in result.claims)
@@ -321,7 +318,6 @@ def appraise(folder: str) -> None:
         doc = appraisal.build(design, appraisal.read_sample(path), read_state(path), review)
     except AuditError as exc:
         _fail(str(exc))
-        return
     (path / "appraisal.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     summary = appraisal.text(doc, design["name"])
     (path / "appraisal.txt").write_text(summary)
