@@ -173,6 +173,10 @@ def test_sample_size_from_a_reviewed_probe(reviewed, tmp_path):
     assert run("review", str(probe), "--import", edits, "--reviewer", "A")[0] == 0
     code, out = run("sample-size", str(reviewed), "--probe", str(probe), "--precision", "0.25")
     assert code == 0 and out.startswith("n = ") and "of 19 units" in out
+    other = tmp_path / "other"
+    assert run("universe", CLAIMS, "-o", str(other), "--unit", "line")[0] == 0
+    code, out = run("sample-size", str(other), "--probe", str(probe))
+    assert code == 2 and "another frame" in out
 
 
 def test_unreadable_input_writes_no_frame(tmp_path):

@@ -172,7 +172,10 @@ def sample_size(folder: str, probe: str, precision: float, confidence: float) ->
 
     path, probe_path = _folder(folder), _folder(probe)
     try:
-        universe_units = int(read_design(path)["frame"]["units"])
+        design, probe_design = read_design(path), read_design(probe_path)
+        if probe_design["frame"]["sha256"] != design["frame"]["sha256"]:
+            raise AuditError("the probe was drawn from another frame: a probe's variance sizes only its own universe")
+        universe_units = int(design["frame"]["units"])
         state = read_state(probe_path)
         if any(r["determination"] == "not_reviewed" for r in state):
             raise AuditError("the probe has lines without a determination: import its worksheet first")
