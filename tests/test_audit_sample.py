@@ -22,7 +22,7 @@ def test_golden_srs_selection_is_fixed_forever():
     assert [(s.sample_no, s.position, s.random_number) for s in selected] == [
         (1, 49, 0.005022333717131788), (2, 91, 0.009712127795452608), (3, 115, 0.027383721927118798),
         (4, 125, 0.008994027371330371), (5, 148, 0.0015187877390547833), (6, 179, 0.022070398874919128)]
-    # the rule itself: the 6 smallest of one PCG64 uniform per frame position
+    # the rule itself: the 6 smallest of one PCG64 uniform per frame position (numpy's own doubles today)
     u = np.random.Generator(np.random.PCG64(12345)).random(len(FRAME))
     assert sorted(int(i) + 1 for i in np.argsort(u)[:6]) == [s.position for s in selected]
 

@@ -20,7 +20,7 @@ from claimscrub.audit.stats.appraise import Estimate, StratumSample, estimate_to
 FORMULAS = [
     "point estimate = sum over strata of N_h x mean_h (SRS: N x mean); a certainty stratum adds its actual total",
     "SE = sqrt(sum N_h^2 (1 - n_h/N_h) s_h^2 / n_h) (finite population correction; s_h^2 with n_h - 1)",
-    "df = n - 1 for one stratum; Satterthwaite's df for several (Cochran 1977, eq. 5.16)",
+    "df = n - 1 for one stratum; Satterthwaite's df for several (Cochran 1977, section 5.4)",
     "two-sided c% interval = estimate -/+ t(1 - (1 - c)/2, df) x SE; one-sided 90% limits = estimate -/+ t(0.90, df) x SE",
     "precision_90 = t(0.95, df) x SE / estimate (half-width of the two-sided 90% interval, as a fraction)",
     "payment error rate gross = overpaid / paid in the sample; net = (overpaid - underpaid) / paid",

@@ -1,13 +1,15 @@
 """Drawing the sample: simple random, stratified by paid amount (with a certainty stratum), probe.
 
 The random-number method is fixed forever, so anyone can re-draw a sample from the frame and the
-seed: ``numpy.random.Generator(PCG64(seed)).random(N)`` gives one uniform number per frame position
-(position 1 gets the first); within each stratum the ``n_h`` units with the smallest numbers are
-selected (ties, which PCG64 doubles practically never produce, go to the lower position). The
-number that chose each unit is written to sample.csv. numpy guarantees this stream for PCG64 and
-``random()`` across versions and platforms (NEP 19's stream-compatibility policy for the Generator
-with an explicit bit generator). RAT-STATS draws with Wichmann-Hill and a different selection rule,
-so its selections for the same seed differ; the method here is documented instead of copied.
+seed: PCG64 (O'Neill 2014, numpy's ``PCG64(seed)`` with numpy's SeedSequence seeding) gives one
+64-bit output per frame position (position 1 gets the first), turned into a uniform number in
+[0, 1) as ``(x >> 11) * 2**-53``; within each stratum the ``n_h`` units with the smallest numbers
+are selected (ties, practically impossible, go to the lower position). The number that chose each
+unit is written to sample.csv. The numbers are computed from the bit generator's raw outputs, not
+from a Generator method, because numpy keeps bit-generator streams stable across versions while
+its Generator methods may change (NEP 19); the result equals ``Generator(PCG64(seed)).random(N)``
+today. RAT-STATS draws with Wichmann-Hill and a different selection rule, so its selections for
+the same seed differ; the method here is documented instead of copied.
 
 Strata are half-open paid-amount intervals ``lower <= paid < upper`` (cents); the certainty stratum
 holds every unit paid at least the threshold and is reviewed in full. Allocation gives every
@@ -25,7 +27,7 @@ import numpy as np
 
 from claimscrub.audit.money import dollars
 
-RNG_NAME = "numpy.random.Generator(PCG64(seed)).random(N); the n_h smallest numbers per stratum"
+RNG_NAME = "PCG64(seed): u = (x >> 11) * 2**-53 per frame position; the n_h smallest u per stratum"
 METHODS = ("srs", "stratified", "probe")
 BOUNDARY_RULES = ("equal-dollar", "cum-sqrt-f")
 ALLOCATIONS = ("proportional", "neyman")
@@ -62,7 +64,9 @@ class Selected:
 
 
 def random_numbers(seed: int, count: int) -> np.ndarray:
-    return np.random.Generator(np.random.PCG64(seed)).random(count)
+    """One uniform [0, 1) number per frame position from PCG64's raw 64-bit outputs (module docstring)."""
+    raw = np.random.PCG64(seed).random_raw(count)
+    return (raw >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
 
 
 def equal_dollar_cuts(paid: Sequence[int], strata: int) -> list[int]:

@@ -1,6 +1,6 @@
 """Variable appraisal: the total of a sampled quantity (overpaid dollars) projected to the universe.
 
-Formulas (Cochran, *Sampling Techniques*, 3rd ed., 1977, eqs. 2.19, 5.5-5.6 and 5.27; the same ones
+Formulas (Cochran, *Sampling Techniques*, 3rd ed., 1977, chapters 2 and 5; the same ones
 the appraisal tables of RAT-STATS and the CMS Program Integrity Manual ch. 8 rely on):
 
 * stratum h with N_h units, n_h sampled, values y_hi: mean ybar_h, variance s_h^2 (n_h - 1 divisor);
@@ -9,7 +9,7 @@ the appraisal tables of RAT-STATS and the CMS Program Integrity Manual ch. 8 rel
 * variance V = sum_h N_h^2 (1 - n_h/N_h) s_h^2 / n_h (the finite population correction), SE = sqrt V;
 * degrees of freedom: one stratum n - 1; several: Satterthwaite's
   df = (sum g_h s_h^2)^2 / sum (g_h s_h^2)^2 / (n_h - 1), g_h = N_h (N_h - n_h) / n_h
-  (Cochran eq. 5.16). RAT-STATS's stratified appraisal follows its own df convention (see its user
+  (Cochran, section 5.4). RAT-STATS's stratified appraisal follows its own df convention (see its user
   guide), so stratified limits can differ slightly from RAT-STATS; the df used is printed;
 * two-sided 80/90/95% intervals T -/+ t_(1 - a/2, df) SE; the one-sided 90% limits T -/+ t_(0.90, df) SE
   (the lower one is what CMS bases an extrapolated overpayment on); precision = t_(0.95, df) SE / T.
