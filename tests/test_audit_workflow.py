@@ -251,3 +251,20 @@ def test_cloned_notes_across_the_sampled_records_are_flagged():
     result = review_claims(units, items, Scrubber(), bool(side.mentions_encounters))
     cloned = [r for r in result.rows if "CS-AUD-001" in r["rule_ids"]]
     assert cloned and all(r["proposed_category"] for r in cloned)
+
+
+def test_beneficiary_units_review_all_their_claims(tmp_path):
+    folder = tmp_path / "people"
+    assert run("universe", CLAIMS, "-o", str(folder), "--unit", "beneficiary")[0] == 0
+    frame = rows(folder / "frame.csv")
+    assert len({r["unit_id"] for r in frame}) == len(frame) and any(";" in r["claim_id"] for r in frame)
+    assert run("sample", str(folder), "--size", str(len(frame)), "--seed", "5")[0] == 0
+    assert run("review", str(folder), CLAIMS)[0] == 0
+    sheet = rows(folder / "worksheet.csv")
+    by_unit: dict[str, set[str]] = {}
+    for r in sheet:
+        by_unit.setdefault(r["unit_id"], set()).add(r["claim_id"])
+    assert {u: ";".join(sorted(c)) for u, c in by_unit.items()} == {r["unit_id"]: r["claim_id"] for r in frame}
+    assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
+    _close_open_lines(folder, tmp_path)
+    assert run("appraise", str(folder))[0] == 0
