@@ -81,3 +81,57 @@ def test_no_record_and_flags(fee):
 def test_em_difference_without_an_allowed_amount_uses_the_billed_fee(fee):
     billed, supported = fee("99214", "2024-08-12", "11"), fee("99213", "2024-08-12", "11")
     assert em_difference(billed.cents, None, billed, supported) == billed.cents - supported.cents
+
+
+def _sheet(tmp_path, text, qa=False):
+    from claimscrub.audit.worksheet import read_rows
+
+    path = tmp_path / "w.csv"
+    path.write_text(text)
+    return read_rows(path, qa)[1]
+
+
+KNOWN = {("1", "C1", "1"): 5000, ("1", "C1", "2"): 1000}
+HEAD = "sample_no,claim_id,line,determination,error_category,amount,reason,qa_verdict,qa_note\n"
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("1,C9,1,correct,,,,,", "no sampled line C9 line 1 with sample_no 1"),
+    ("1,C1,1,correct,other,5.00,,,", "a correct line takes no amount or error category"),
+    ("1,C1,1,overpaid,,5.00,,,", "column error_category (E): required when the line is overpaid"),
+    ("1,C1,1,underpaid,other,0,,,", "an underpaid line needs an amount above 0"),
+    ("1,C1,1,overpaid,other,-5,,,", "negative"),
+    ("1,C1,1,maybe,,,,,", "'maybe' is not one of correct, overpaid, underpaid, not_reviewed"),
+])
+def test_review_cells_are_validated(tmp_path, line, problem):
+    from claimscrub.audit.worksheet import WorksheetError, validate_review
+
+    with pytest.raises(WorksheetError) as exc:
+        validate_review(_sheet(tmp_path, HEAD + line + "\n"), KNOWN)
+    assert problem in str(exc.value) and "row 2" in str(exc.value)
+
+
+def test_review_rows_must_not_repeat_and_columns_must_exist(tmp_path):
+    from claimscrub.audit.worksheet import WorksheetError, read_rows, validate_review
+
+    twice = HEAD + "1,C1,1,correct,,,,,\n1,C1,1,correct,,,,,\n"
+    with pytest.raises(WorksheetError, match="row 3.*appears twice"):
+        validate_review(_sheet(tmp_path, twice), KNOWN)
+    (tmp_path / "short.csv").write_text("sample_no,claim_id\n1,C1\n")
+    with pytest.raises(WorksheetError, match="missing column"):
+        read_rows(tmp_path / "short.csv")
+    edits = validate_review(_sheet(tmp_path, HEAD + "1,C1,2,Overpaid,Incorrect_Coding,$7.5,x,,\n"), KNOWN)
+    assert edits[0].values == {"determination": "overpaid", "error_category": "incorrect_coding", "amount": "7.50",
+                               "reason": "x"}
+
+
+def test_qa_cells_are_validated(tmp_path):
+    from claimscrub.audit.worksheet import WorksheetError, validate_qa
+
+    with pytest.raises(WorksheetError, match="a disagreement needs a note"):
+        validate_qa(_sheet(tmp_path, HEAD + "1,C1,1,,,,,disagree,\n", qa=True), KNOWN)
+    with pytest.raises(WorksheetError, match="'perhaps' is not agree or disagree"):
+        validate_qa(_sheet(tmp_path, HEAD + "1,C1,1,,,,,perhaps,\n", qa=True), KNOWN)
+    qa_only = "sample_no,claim_id,line,qa_verdict\n1,C1,1,Agree\n1,C1,2,\n"
+    edits = validate_qa(_sheet(tmp_path, qa_only, qa=True), KNOWN)
+    assert [e.values for e in edits] == [{"qa_verdict": "agree", "qa_note": ""}]

@@ -80,8 +80,9 @@ class Cell:
     value: str
 
 
-def read_rows(path: Path) -> tuple[str, list[dict[str, Cell]]]:
-    """The file's rows as column -> cell (value and where it is); CSV or XLSX by suffix."""
+def read_rows(path: Path, qa: bool = False) -> tuple[str, list[dict[str, Cell]]]:
+    """The file's rows as column -> cell (value and where it is); CSV or XLSX by suffix. A QA file needs
+    only the key columns and qa_verdict (qa_note optional)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
@@ -98,7 +99,8 @@ def read_rows(path: Path) -> tuple[str, list[dict[str, Cell]]]:
     if not raw:
         raise WorksheetError([f"{path.name}: empty"])
     header = [h.strip() for h in raw[0]]
-    missing = [c for c in (*KEY, "determination", "error_category", "amount", "reason") if c not in header]
+    needed = (*KEY, "qa_verdict") if qa else (*KEY, "determination", "error_category", "amount", "reason")
+    missing = [c for c in needed if c not in header]
     if missing:
         raise WorksheetError([f"{label}, row 1: missing column(s) {', '.join(missing)}"])
     rows = []
@@ -175,8 +177,6 @@ def validate_review(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str
 def validate_qa(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str], int]) -> list[Edit]:
     problems: list[str] = []
     edits: list[Edit] = []
-    if rows and "qa_verdict" not in rows[0]:
-        raise WorksheetError(["the worksheet has no qa_verdict column"])
     for row in rows:
         key = tuple(row[k].value if k in row else "" for k in KEY)
         verdict = row["qa_verdict"].value.lower()

@@ -289,7 +289,7 @@ def _record(path: Path, import_file: str | None, qa: bool, accept_proposed: bool
     else:
         assert import_file is not None
         try:
-            _, rows = read_rows(Path(import_file))
+            _, rows = read_rows(Path(import_file), qa)
             edits = validate_qa(rows, known) if qa else validate_review(rows, known)
         except WorksheetError as exc:
             raise AuditError(str(exc)) from None
