@@ -135,3 +135,11 @@ def test_qa_cells_are_validated(tmp_path):
     qa_only = "sample_no,claim_id,line,qa_verdict\n1,C1,1,Agree\n1,C1,2,\n"
     edits = validate_qa(_sheet(tmp_path, qa_only, qa=True), KNOWN)
     assert [e.values for e in edits] == [{"qa_verdict": "agree", "qa_note": ""}]
+
+
+def test_em_levels_paying_the_same_propose_no_dollars(fee):
+    # a supported code whose fee equals the billed one's moves no money: flagged, not priced
+    f = facts("99213", 7270, [finding("CS-EM-001", "upcoding", line=1)], sequence=1, allowed_cents=9087,
+              from_date="2024-08-12", em_supported_code="99213")
+    p = propose(f, fee)
+    assert (p.determination, p.amount_cents) == ("not_reviewed", 0) and "no difference" in p.reason

@@ -117,10 +117,14 @@ def propose(facts: LineFacts, fee: Any, maps: dict[str, Any] | None = None) -> P
                                      "covers the date)"))
                 continue
             diff = em_difference(facts.paid_cents, facts.allowed_cents, billed, supported)
+            scale = "paid/allowed" if facts.allowed_cents else f"paid/{facts.code}'s fee (no allowed amount)"
             why = (f"{f['rule_id']}: paid {facts.paid_cents / 100:.2f} for {facts.code} less {facts.em_supported_code} "
                    f"at {supported.total_rvu} RVU x {supported.conversion_factor} ({supported.setting}, "
-                   f"{supported.edition}) scaled by paid/allowed")
-            (candidates if diff > 0 else under).append((abs(diff), m, why))
+                   f"{supported.edition}) scaled by {scale}")
+            if diff:
+                (candidates if diff > 0 else under).append((abs(diff), m, why))
+            else:
+                flags.append(Mapping(m.category, "flag", m.reason + " (no difference in payment)"))
         else:
             flags.append(m)
     if facts.no_record:  # last: on a tie, the finding's own category is the more specific one
