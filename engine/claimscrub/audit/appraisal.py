@@ -147,6 +147,8 @@ def text(doc: dict[str, Any], name: str) -> str:
         f"Appraisal of audit {name} (claimscrub {doc['software_version']})",
         (f"Design: {design['method']}, seed {design['seed']}, {doc['sample']['units']} sampled unit(s), "
         f"{len(design['strata'])} stratum/strata; generator {design['rng']}"),
+        (f"Estimator: {'stratified, sum of N_h x mean_h' if len(design['strata']) > 1 else 'mean per unit, N x mean'}"
+         f"; finite population correction; Student's t at {o['df']} df"),
         f"Universe: {doc['universe']['units']} unit(s), paid {doc['universe']['paid_total']}",
         f"Sample:   {doc['sample']['units']} unit(s), {doc['sample']['lines']} line(s), paid {doc['sample']['paid_total']}",
         "",
