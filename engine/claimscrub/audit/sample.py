@@ -5,10 +5,11 @@ seed: PCG64 (O'Neill 2014, numpy's ``PCG64(seed)`` with numpy's SeedSequence see
 64-bit output per frame position (position 1 gets the first), turned into a uniform number in
 [0, 1) as ``(x >> 11) * 2**-53``; within each stratum the ``n_h`` units with the smallest numbers
 are selected (ties, practically impossible, go to the lower position). The number that chose each
-unit is written to sample.csv. The numbers are computed from the bit generator's raw outputs, not
-from a Generator method, because numpy keeps bit-generator streams stable across versions while
-its Generator methods may change (NEP 19); the result equals ``Generator(PCG64(seed)).random(N)``
-today. RAT-STATS draws with Wichmann-Hill and a different selection rule, so its selections for
+unit is written to sample.csv. The numbers are computed from the bit generator's raw outputs, a
+published algorithm (PCG64 XSL-RR seeded through numpy's SeedSequence), rather than from a
+Generator method, which numpy's compatibility policy (NEP 19) lets change between versions; the
+result equals ``Generator(PCG64(seed)).random(N)`` today, and the golden test in
+tests/test_audit_sample.py fails if a numpy version ever changes the stream. RAT-STATS draws with Wichmann-Hill and a different selection rule, so its selections for
 the same seed differ; the method here is documented instead of copied.
 
 Strata are half-open paid-amount intervals ``lower <= paid < upper`` (cents); the certainty stratum
