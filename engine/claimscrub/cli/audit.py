@@ -143,7 +143,7 @@ def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | Non
     except (AuditError, DesignError, MoneyError, ValueError) as exc:
         _fail(str(exc))
     (path / "sample.csv").write_bytes(sample_csv(selected, table))
-    design["sample"] = spec
+    design["sample"] = {**spec, "frame_sha256": design["frame"]["sha256"]}  # the frame it was drawn from
     write_design(path, design)
     log_command(path, _invocation())
     click.echo(f"sample: {len(selected)} unit(s) in {len(strata_list)} stratum/strata ({method}, seed {seed}); "
