@@ -436,25 +436,18 @@ def _attach_serve():
     main.add_command(serve)
 
 
-def _attach_audit_report():
-    """``audit report`` (engine/claimscrub/cli/report.py) on the record-review group of engine/claimscrub/cli/audit.py, or on a
-    group of its own while that module is absent; either way, wherever this call stands."""
+def _attach_audit():
+    """``claimscrub audit ...``: the record review (cli/audit.py) with its report (cli/report.py)."""
+    from claimscrub.cli.audit import audit
     from claimscrub.cli.report import report
 
-    try:
-        from claimscrub.cli.audit import audit as group  # type: ignore[import-not-found, unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != "claimscrub.cli.audit":
-            raise
-        group = click.Group("audit", help="Record reviews: sample, review, appraise and report.")
-    group.add_command(report)
-    if "audit" not in main.commands:
-        main.add_command(group)
+    audit.add_command(report)
+    main.add_command(audit)
 
 
 _attach_data_group()
 _attach_serve()
-_attach_audit_report()
+_attach_audit()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

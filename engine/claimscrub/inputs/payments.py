@@ -77,6 +77,7 @@ class PaidClaims:
     unlinked_remittances: list[UnlinkedRemittance] = field(default_factory=list)
     unpaid_claims: list[str] = field(default_factory=list)  # claim ids with no payment known
     notes: list[str] = field(default_factory=list)  # file and remittance problems, unknown codes; no PHI
+    unreadable: list[str] = field(default_factory=list)  # files that could not be read (also in notes)
 
     def paid_cents(self) -> int:
         """Paid total of the claims read plus the unlinked remittances: what the files state."""
@@ -125,6 +126,7 @@ def read_paid_claims(paths: Sequence[Path | str], tables: TableSet | None = None
             out.items.extend(read_bytes(data, str(path), encounters=[]))
         except InputFormatError as exc:
             out.notes.append(f"{exc}; the file is skipped")
+            out.unreadable.append(str(exc))
     link(out, remittances)
     check_codes(out, remittances, tables)
     return out
