@@ -268,3 +268,21 @@ def test_beneficiary_units_review_all_their_claims(tmp_path):
     assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
     _close_open_lines(folder, tmp_path)
     assert run("appraise", str(folder))[0] == 0
+
+
+def test_universe_from_837_and_835_states_the_remittance_totals_and_what_did_not_link(tmp_path):
+    """The universe of an 837 and its 835s: paid as the CLP04s say (223.72 reversed, 248.00 paid again,
+    a denial at 0.00 excluded, 80.00 paid for a claim the 837 does not hold), unlinked listed."""
+    eras = REPO / "tests" / "fixtures" / "x835"
+    folder = tmp_path / "paid"
+    code, out = run("universe", str(REPO / "examples" / "x12" / "demo_837p.x12"), str(eras / "paid.835"),
+                    str(eras / "reversal.835"), "-o", str(folder))
+    assert code == 0, out
+    assert "1 remittance(s) with no claim, 1 claim(s) with no payment" in out
+    links = json.loads((folder / "links.json").read_text())
+    assert [r["claim_id"] for r in links["unlinked_remittances"]] == ["DEMO-P999"]
+    assert links["unpaid_claims"] == ["DEMO-P002"]
+    frame = rows(folder / "frame.csv")
+    assert {r["claim_id"]: r["paid_amount"] for r in frame} == {"DEMO-P001": "248.00"}
+    excluded = {r["claim_id"] for r in rows(folder / "excluded.csv")}
+    assert excluded == {"DEMO-P002", "DEMO-P003"}
