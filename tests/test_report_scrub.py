@@ -18,8 +18,9 @@ from claimscrub.cli.main import main
 from claimscrub.inputs import read_path
 
 REPO = Path(__file__).resolve().parents[1]
+# examples/audit repeats the demo claims' ids with payments: left out, so a claim id names one claim here
 EXAMPLES = [str(p) for p in sorted((REPO / "examples").rglob("*")) if p.is_file() and p.suffix in (".json", ".x12")
-            and "encounters" not in p.parts]
+            and "encounters" not in p.parts and "audit" not in p.parts]
 
 
 def scrub(fmt: str, out: Path) -> int:
