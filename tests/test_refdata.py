@@ -200,3 +200,40 @@ def test_data_commands(refdata: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     other = tmp_path / "other"
     result = runner.invoke(data, ["status", "--data-dir", str(other)])
     assert "not found" in result.output
+
+
+_MUE_CSV = ('"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator","MUE Rationale"\n'
+            '"20610","2","3 Date of Service Edit: Clinical","Clinical: Data"\n')
+
+
+def test_import_of_a_relative_dotted_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`data import ../refdata` from a sibling folder, inside a dot folder: only names below it count as hidden."""
+    from claimscrub.cli.data import data
+
+    top = tmp_path / ".work"
+    (top / "refdata" / ".cache").mkdir(parents=True)
+    (top / "refdata" / "MCR_MUE_PractitionerServices_Eff_07-01-2024.csv").write_text(_MUE_CSV)
+    (top / "refdata" / ".cache" / "MCR_MUE_DME_Eff_07-01-2024.csv").write_text(_MUE_CSV)
+    (top / "project").mkdir()
+    monkeypatch.chdir(top / "project")
+    result = CliRunner().invoke(data, ["import", "../refdata", "--data-dir", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "imported mue_practitioner" in result.output
+    assert "1 file(s) imported, 1 skipped" in result.output
+    assert "skipped ../refdata/.cache/MCR_MUE_DME_Eff_07-01-2024.csv: hidden" in result.output
+
+
+def test_import_of_nothing_recognised_lists_what_it_saw(tmp_path: Path):
+    from claimscrub.cli.data import data
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("hello\n")
+    (tmp_path / "in" / ".DS_Store").write_text("x")
+    result = CliRunner().invoke(data, ["import", str(tmp_path / "in"), "--quiet", "--data-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert f"skipped {tmp_path / 'in' / 'notes.txt'}: no table layout recognises this file name" in result.output
+    assert f"skipped {tmp_path / 'in' / '.DS_Store'}: hidden" in result.output
+    assert "0 file(s) imported, 2 skipped" in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(data, ["import", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1 and f"no files found in {tmp_path / 'empty'}" in result.output

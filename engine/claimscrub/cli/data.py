@@ -49,9 +49,11 @@ def import_cmd(paths: tuple[Path, ...], data_dir: Path | None, tables: tuple[str
         click.echo(f"imported {imp.table:<24} {imp.rows:>10,} rows  {imp.edition}  ({Path(imp.path).name}, {imp.seconds:.1f}s)")
         for note in imp.notes:
             click.echo(f"  note: {note}")
-    if not quiet:
+    if not quiet or not done:  # with nothing imported, what was seen and why it was skipped is the answer
         for skip in skipped:
             click.echo(f"skipped {skip.path}: {skip.reason}")
+    if files and not done and not skipped:
+        click.echo(f"no files found in {', '.join(map(str, files))}")
     click.echo(
         f"{len(done)} file(s) imported, {len(skipped)} skipped, {time.perf_counter() - started:.1f}s; "
         f"store: {Store.path_in(target)}"

@@ -306,15 +306,26 @@ class Skipped:
     reason: str
 
 
-def scan(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named, and every file under directories named (sorted, hidden skipped)."""
+def scan(paths: Iterable[Path | str]) -> tuple[list[Path], list[Skipped]]:
+    """Files named, and every file under directories named (sorted); hidden entries below a directory are skipped.
+
+    Hidden means a dot name *below* the directory given: the directory itself may
+    be reached through ``..`` or sit in a dot folder (``../shared/refdata``).
+    """
     out: list[Path] = []
+    hidden: list[Skipped] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(f for f in sorted(p.rglob("*")) if f.is_file() and not any(x.startswith(".") for x in f.parts))
-        else:
+        if not p.is_dir():
             out.append(p)
-    return out
+            continue
+        for f in sorted(p.rglob("*")):
+            if not f.is_file():
+                continue
+            if any(part.startswith(".") for part in f.relative_to(p).parts):
+                hidden.append(Skipped(str(f), "hidden (a name below the directory starts with '.')"))
+            else:
+                out.append(f)
+    return out, hidden
 
 
 def plan(files: Iterable[Path], registry: Registry) -> tuple[list[tuple[Path, Match]], list[Skipped]]:
@@ -350,7 +361,9 @@ def import_paths(
 ) -> tuple[list[Imported], list[Skipped]]:
     """Import every recognised file under ``paths`` into the store; the rest is skipped with the reason."""
     registry = registry or default_registry()
-    todo, skipped = plan(scan(paths), registry)
+    files, hidden = scan(paths)
+    todo, skipped = plan(files, registry)
+    skipped = hidden + skipped
     store = Store(data_dir)
     ctx = ImportContext(store=store)
     done: list[Imported] = []
