@@ -325,6 +325,8 @@ class _Reader:
         if value is None:
             return None
         try:
+            if len(value) != 10 or value[4] != "-" or value[7] != "-":  # no 20240801, no week dates
+                raise ValueError(value)
             return _dt.date.fromisoformat(value).isoformat()
         except (TypeError, ValueError):
             raise self.fail(where, "is not a calendar date (YYYY-MM-DD)") from None

@@ -182,11 +182,18 @@ def _systems(pairs: list[tuple[str | None, str]]) -> str:
     return ", ".join(sorted({s or "no system" for s, _ in pairs})) or "no coding"
 
 
+_FHIR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T.*)?", re.DOTALL)
+
+
 def _date(value: Any, field: str) -> str:
-    """A FHIR date or dateTime as ``YYYY-MM-DD`` (the local date written, no time zone shift)."""
-    text = value[:10] if isinstance(value, str) else ""
+    """A FHIR date or dateTime as ``YYYY-MM-DD`` (the local date written, no time zone shift).
+
+    The text is matched first: ``date.fromisoformat`` would also read ISO week dates (``2024-W31-4``).
+    """
+    if not isinstance(value, str) or not _FHIR_DATE.fullmatch(value):
+        return _bad_date(field)
     try:
-        return _dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_date(field)
+        return _dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return _bad_date(field)
 

@@ -31,7 +31,12 @@ class ClaimRejected(Exception):
 
 @functools.lru_cache(maxsize=1 << 14)
 def _calendar_date(value: str) -> str | None:
-    """The ISO date, or None when it is not one (a batch repeats a few hundred dates)."""
+    """The ISO date, or None when it is not one (a batch repeats a few hundred dates).
+
+    Only ``YYYY-MM-DD``: ``date.fromisoformat`` also takes ``20240801`` and week dates (``2024-W31-4``).
+    """
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.replace("-", "").isdigit():
+        return None
     try:
         return _dt.date.fromisoformat(value).isoformat()
     except ValueError:
