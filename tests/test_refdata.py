@@ -1,7 +1,8 @@
 """Importing the real CMS files (../shared/refdata) and checking values CMS published.
 
-One session-scoped import of the files these tests need (the two big PTP
-files take most of the time); skipped with a reason when the data is absent.
+The files are imported once per session into the store every refdata test
+shares (``refdata_store`` in conftest.py, cached between runs); skipped with a
+reason when the data is absent.
 """
 
 from __future__ import annotations
@@ -17,33 +18,20 @@ from claimscrub.refdata.layouts import edition_from_name, recognise
 from claimscrub.refdata.store import StoreTableSet
 from claimscrub.refdata.tables import default_registry, open_tables
 
-FILES = [
-    "ncci/ioce_version_range.csv",
-    "ncci/ptp_practitioner_2024-07-01.csv.gz",
-    "ncci/ptp_ioce_versioned_2019q3-2026q2.csv.gz",
-    "ncci/mue_practitioner_2024-07-01.csv",
-    "ncci/mue_dme_2024-07-01.csv",
-    "ncci/aoc_2024-06-03.csv",
-    "ncci/aoc_ioce_type2_versioned.csv",
-    "pfs/rvu_indicators_2024-07.csv",
-    "hcpcs/HCPC2019_CONTR_ANWEB.txt",
-    "mce/mce_v43.1_i10dx_flags.csv",
-]
+from conftest import STORE_FILES
 
 
 @pytest.fixture(scope="session")
-def store(refdata: Path, tmp_path_factory: pytest.TempPathFactory) -> StoreTableSet:
-    data_dir = tmp_path_factory.mktemp("claimscrub-data")
-    done, skipped = import_paths([refdata / f for f in FILES], data_dir)
-    assert not skipped, skipped
-    ts = StoreTableSet(data_dir / "tables.sqlite")
-    ts.data_dir = data_dir  # type: ignore[attr-defined]
+def store(refdata_store: Path) -> StoreTableSet:
+    """The session's shared store of real CMS tables (tests/conftest.py: imported once, cached between runs)."""
+    ts = StoreTableSet(refdata_store / "tables.sqlite")
+    ts.data_dir = refdata_store  # type: ignore[attr-defined]
     return ts
 
 
 def test_every_refdata_table_file_is_recognised(refdata: Path):
     reg = default_registry()
-    for rel in FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
+    for rel in STORE_FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
                         "pfs/pprrvu_2024_releases_A-B-C.csv.gz", "hcpcs/level2_2024-07_attributes.csv",
                         "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz", "codes/pos_codes_2024.csv",
                         "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz", "mce/mce_v43.1_age_ranges.csv"]:
