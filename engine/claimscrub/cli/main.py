@@ -307,11 +307,11 @@ def rules_lint(paths, fmt):
 def rules_test(paths, fmt):
     """Run the ruleid/ok cases in the *.test.yaml files beside the rules (default: bundled packs)."""
     from claimscrub.resources import rules_dir
-    from claimscrub.authoring.ruletest import run_tests
+    from claimscrub.authoring.ruletest import run_tests, to_junit
 
     results = run_tests([Path(p) for p in paths] or [rules_dir()])
     if fmt == "junit":
-        click.echo(_junit(results))
+        click.echo(to_junit(results))
     else:
         for r in results:
             mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
@@ -319,21 +319,6 @@ def rules_test(paths, fmt):
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
-
-
-def _junit(results) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    failed = sum(not r.passed for r in results)
-    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="claimscrub-rules" tests="{len(results)}" failures="{failed}">']
-    for r in results:
-        out.append(f"  <testcase classname={quoteattr(r.case.rule_id)} name={quoteattr(r.case.kind + ': ' + r.case.name)}"
-                   f" file={quoteattr(r.case.file)} line=\"{r.case.line}\">")
-        if not r.passed:
-            out.append(f"    <failure message={quoteattr(r.detail)}/>")
-        out.append("  </testcase>")
-    out.append("</testsuite>")
-    return "\n".join(out)
 
 
 @rules.command("explain")
