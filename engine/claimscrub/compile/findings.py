@@ -140,6 +140,7 @@ class _RuleParts:
     fix: str | Fill
     citation: str
     references: list[dict]  # copied per finding (a caller may edit a finding's references)
+    cited: tuple[Callable | None, ...]  # per reference, its condition (None: always cited); () when none has one
     rule_pack: str
     pack_version: str
     cite_table: str | None
@@ -170,11 +171,26 @@ def _parts(rule) -> _RuleParts:
         others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
                      for n in A.walk(rule.condition))
         rerun = others or len({A.to_text(call) for call, _ in found}) > 1 or (bool(found) and cite_lookup is None)
+    conditions = tuple(compile_expr(r.condition) if r.condition is not None else None for r in rule.references)
     return _RuleParts(
         rule.id, rule.category, rule.severity, rule.title, _template(rule.message_parts),
         _template(rule.fix_parts), "; ".join(str(r) for r in rule.references),
-        [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
+        [_reference(r) for r in rule.references],
+        conditions if any(conditions) else (),
         rule.pack.name, rule.pack.version, rule.cite_table or None, cite_lookup, rerun)
+
+
+def _reference(ref) -> dict:
+    """A reference as a finding carries it: what it cites (its condition has done its work by then)."""
+    return {k: v for k, v in asdict(ref).items() if v is not None and k not in ("when", "condition")}
+
+
+def _citations(parts: _RuleParts, ctx: Ctx) -> tuple[str, list[dict]]:
+    """The references that apply to this finding: those without a condition, and those whose condition holds."""
+    keep = [i for i, cond in enumerate(parts.cited) if cond is None or cond(ctx) is True]
+    refs = [parts.references[i] for i in keep]
+    return "; ".join(r["source"] + (f" ({r['edition']})" if r.get("edition") else "") for r in refs), \
+        list(map(_copy, refs))
 
 
 _copy = dict.copy
@@ -213,11 +229,15 @@ class Renderer:
         if type(fix) is not str:
             fix = fix(ctx)
         line, other, dx, encounter = key
+        if parts.cited:
+            citation, references = _citations(parts, ctx)
+        else:
+            citation, references = parts.citation, list(map(_copy, parts.references))
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
             parts.rule_id, parts.category, parts.severity, view["claim_id"], line, message, fix, parts.title,
-            [other] if other is not None else [], dx, encounter, parts.citation,
-            list(map(_copy, parts.references)), parts.rule_pack, parts.pack_version, edition, table_row,
+            [other] if other is not None else [], dx, encounter, citation,
+            references, parts.rule_pack, parts.pack_version, edition, table_row,
         )
 
 
