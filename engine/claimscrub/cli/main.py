@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
     """
     from claimscrub.api import batch
-    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_lines, to_csv, to_json, write, write_text
+    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_console, text_lines, to_csv, to_json, write, write_text
     from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
     from claimscrub.api.workers import WorkerPool
 
@@ -226,11 +227,13 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     elif fmt == "text":
         from rich.markup import escape
 
-        console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
-                          force_terminal=None if not output else False)
+        text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
+        console = text_console(text_out, to_file=bool(output))
         write_text(results, console, parent.not_checked, parent.editions())
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
+        if output:
+            text_out.detach()  # -o's file was opened once, above, and is closed below
     if output:
         out.close()
     for message in read_errors:
