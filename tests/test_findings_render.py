@@ -7,7 +7,6 @@ finding of the demo claims and of generated claims is compared with it, field by
 
 from __future__ import annotations
 
-import random
 import sys
 from dataclasses import asdict, fields
 from decimal import Decimal

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import STORE_FILES
 
 from claimscrub.refdata.importers import ImportContext, import_paths, read_file
 from claimscrub.refdata.layouts import edition_from_name, recognise
 from claimscrub.refdata.store import StoreTableSet
 from claimscrub.refdata.tables import default_registry, open_tables
-
-from conftest import STORE_FILES
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,10 @@ findings, or ``rejected`` with the field and the problem.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError

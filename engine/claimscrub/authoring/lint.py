@@ -13,7 +13,7 @@ from pathlib import Path
 from claimscrub.backends.durable import condition_load
 from claimscrub.compile.plan import Planner, or_branches
 from claimscrub.compile.rules import Issue, load_rulebook
-from claimscrub.authoring.ruletest import load_cases, cases_file_for
+from claimscrub.authoring.ruletest import cases_file_for, load_cases
 from claimscrub.api.scrubber import table_columns
 
 MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)

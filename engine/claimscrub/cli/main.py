@@ -190,7 +190,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         stream = (runner.scrub_item(item) for item in items)
     show_progress = err.is_terminal if progress is None else progress
     results = []
-    out = open(output, "wb") if output else sys.stdout.buffer
+    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed after the report is written
     try:
         with _progress(show_progress) as advance:
             for r in stream:
@@ -355,7 +355,7 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
     try:
         claim = claim_from_dict(items[0].data)
     except ClaimRejected as exc:
-        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}")
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}") from None
     click.echo(explain(rule, claim, tables, book.value_codes))
 
 

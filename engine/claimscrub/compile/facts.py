@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import compile_expr

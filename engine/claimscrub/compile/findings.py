@@ -9,9 +9,10 @@ finding that does not depend on the hit is prepared once per rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import Ctx, compile_expr

@@ -8,8 +8,9 @@ passed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.compile.plan import Cond, Derived, Planner, all_derived, required_derived, required_native

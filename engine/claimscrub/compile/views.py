@@ -8,8 +8,9 @@ Money here is Decimal dollars; the fact builder turns it into cents.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from claimscrub.documentation.encounter_view import encounter_views
 from claimscrub.lang.functions import age_on

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claimscrub import yamlio
-
 from claimscrub.documentation.encounter import Encounter
 from claimscrub.resources import rules_dir
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from claimscrub import yamlio
-
 from claimscrub.documentation.encounter import Encounter, Mdm, MdmData, Problem, RiskItem
 from claimscrub.resources import rules_dir
 

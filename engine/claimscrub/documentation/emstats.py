@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from claimscrub import yamlio
-
 from claimscrub.resources import rules_dir
 
 BENCHMARK_FILE = "peer_benchmarks.yaml"

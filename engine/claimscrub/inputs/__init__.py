@@ -13,8 +13,8 @@ being claims. A file that cannot be read at all raises
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from claimscrub.inputs.base import InputFormatError, InputItem, Note
@@ -65,8 +65,7 @@ _REVENUE = re.compile(r"[0-9]{4}")
 _MONEY = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _KNOWN_IDS = frozenset(
-    "ISA IEA GS GE ST SE BHT HL PRV NM1 N3 N4 REF PER SBR PAT DMG CLM DTP CL1 PWK CN1 AMT K3 NTE CR1 CR2 CRC HI HCP "
-    "OI MOA CAS LX SV1 SV2 SV5 LIN CTP QTY MEA PS1 SVD LQ FRM".split()
+    ["ISA", "IEA", "GS", "GE", "ST", "SE", "BHT", "HL", "PRV", "NM1", "N3", "N4", "REF", "PER", "SBR", "PAT", "DMG", "CLM", "DTP", "CL1", "PWK", "CN1", "AMT", "K3", "NTE", "CR1", "CR2", "CRC", "HI", "HCP", "OI", "MOA", "CAS", "LX", "SV1", "SV2", "SV5", "LIN", "CTP", "QTY", "MEA", "PS1", "SVD", "LQ", "FRM"]
 )
 # Likely component separators, to name the one a file really uses when it is not ISA16's.
 _SEPARATOR_CHARS = frozenset(">:^|\\!<{}+~`")
@@ -1365,9 +1364,8 @@ def _refuse_4010(segs: list[str], element: str) -> None:
     if _el(isa, 12) == "00401":
         raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (ISA12 is 00401)")
     for text in segs:
-        if text.startswith("GS" + element):
-            if _el(text.split(element), 8).startswith("004010"):
-                raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (GS08 is 004010)")
+        if text.startswith("GS" + element) and _el(text.split(element), 8).startswith("004010"):
+            raise InputFormatError("X12 004010 (4010) is not supported; convert to 005010 (GS08 is 004010)")
 
 
 def read_x12(data: bytes, source: str) -> Iterator[InputItem]:

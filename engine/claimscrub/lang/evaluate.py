@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.functions import FUNCTIONS

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT, Type
 
@@ -145,5 +146,5 @@ def register(function: Function) -> None:
 
 __all__ = ["FUNCTIONS", "Function", "register", "VARIADIC", "npi_valid"]
 
-from claimscrub.lang import fn_codes  # noqa: E402,F401
-from claimscrub.lang import fn_encounter  # noqa: E402,F401
+from claimscrub.lang import fn_codes
+from claimscrub.lang import fn_encounter  # noqa: E402,F401  (they register their functions on import)

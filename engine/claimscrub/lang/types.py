@@ -22,7 +22,7 @@ SCALARS = {STRING, INTEGER, NUMBER, MONEY, DATE, BOOL}
 
 @dataclass(frozen=True)
 class ListT:
-    item: "Type"
+    item: Type
 
     def __str__(self) -> str:
         return f"list of {self.item}"

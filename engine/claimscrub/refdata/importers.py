@@ -14,9 +14,10 @@ import io
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from claimscrub.refdata.layouts import Match, edition_for, find_header, head_lines, norm_header, recognise
 from claimscrub.refdata.store import Store
