@@ -103,7 +103,7 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     if rule_path.is_file():
         try:
             data = yamlio.load_file(rule_path).data or {}
-            ids = [r.get("id") for r in data.get("rules", []) if isinstance(r, dict)]
+            ids = [str(r.get("id")) for r in data.get("rules", []) if isinstance(r, dict)]
         except yamlio.YamlError:
             pass
     else:
@@ -136,7 +136,7 @@ def run_case(scrubber: Scrubber, case: Case) -> CaseResult:
 def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
     if case.problem:
         return CaseResult(case, False, case.problem, error=True)
-    if scrubber.rulebook.by_id(case.rule_id) is None:
+    if scrubber.rulebook.by_id(case.rule_id) is None or case.claim is None:
         return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)", error=True)
     result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
     if result.status != "scrubbed":

@@ -117,10 +117,10 @@ def _status_line(st: TableStatus) -> str:
 class StoreLess(TableSet):
     """No store and no samples: every table known, none loaded (for `data status`)."""
 
-    def lookup(self, table, key, dos):  # type: ignore[no-untyped-def]
+    def lookup(self, table, key, dos):
         return None
 
-    def lookup_all(self, table, key, dos):  # type: ignore[no-untyped-def]
+    def lookup_all(self, table, key, dos):
         return []
 
     def loaded(self, table: str) -> bool:

@@ -173,7 +173,7 @@ def _scope_checks(plan) -> list[_RuleGroup]:
     only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
     by_keys: dict[tuple[str, ...], list] = {}
     for item in plan.rules:
-        fields = ()
+        fields: tuple[str, ...] = ()
         if plan.scope == "line_pair":
             fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
                                    if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones

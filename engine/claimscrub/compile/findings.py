@@ -80,7 +80,8 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
-        return f"{value:.2f}" if value.as_tuple().exponent < 0 else str(value)
+        exponent = value.as_tuple().exponent  # 'n'/'N'/'F' for NaN and infinity
+        return f"{value:.2f}" if isinstance(exponent, int) and exponent < 0 else str(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return ", ".join(_text(v) for v in value) or "(none)"
     if isinstance(value, dict):
@@ -225,9 +226,9 @@ class Renderer:
             if edition is None and self.program.tables is not None:
                 edition = self.program.tables.edition(table, dos)
         message, fix = parts.message, parts.fix
-        if type(message) is not str:
+        if not isinstance(message, str):
             message = message(ctx)
-        if type(fix) is not str:
+        if not isinstance(fix, str):
             fix = fix(ctx)
         line, other, dx, encounter = key
         if parts.cited:

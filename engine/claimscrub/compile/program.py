@@ -47,7 +47,7 @@ class Program:
     tables: Any
     valuesets: dict[str, frozenset]
 
-    def ctx(self, names: dict, dos: str) -> Ctx:
+    def ctx(self, names: dict, dos: str | None) -> Ctx:
         return Ctx(names, dos, self.tables, self.valuesets)
 
 

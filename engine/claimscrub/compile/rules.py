@@ -201,10 +201,10 @@ def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issu
 
 
 def _tables_used(node: A.Node) -> tuple[str, ...]:
-    found = []
+    found: list[str] = []
     for n in A.walk(node):
         if (isinstance(n, A.Call) and n.name == "lookup" and n.args and isinstance(n.args[0], A.Const)
-                and n.args[0].value not in found):
+                and isinstance(n.args[0].value, str) and n.args[0].value not in found):
             found.append(n.args[0].value)
     return tuple(found)
 

@@ -1185,7 +1185,7 @@ def prolonged_units(
             None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}"
         )
     first = table.first_unit_at.get(primary_code)
-    cite = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
+    cite: dict[str, Any] = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
     if first is None:
         return ProlongedResult(
             None,

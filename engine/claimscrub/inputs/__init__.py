@@ -68,7 +68,7 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc
-        elif is_container(doc):
+        elif isinstance(doc, dict) and is_container(doc):
             for inner, where in container_documents(doc, source):
                 yield from _document(inner, where, encounters)
         else:

@@ -511,7 +511,8 @@ def _revenue(concept: Any, where: str) -> str:
 
 def _payer(claim: Resource, index: Index) -> dict[str, Any] | None:
     """Payer name from insurer, else the focal Coverage; type from Coverage.type, else the name."""
-    insurer = claim.get("insurer") if isinstance(claim.get("insurer"), dict) else {}
+    raw_insurer = claim.get("insurer")
+    insurer: dict[str, Any] = raw_insurer if isinstance(raw_insurer, dict) else {}
     insurances = claim.get("insurance") or []
     focal = next((ins for ins in insurances if ins.get("focal")), insurances[0] if insurances else {})
     coverage_ref = focal.get("coverage") or {}

@@ -145,7 +145,7 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
     cid = data["claim_id"]
     get = data.get
     claim_pos = get("place_of_service")
-    lines = []
+    lines: list[Line] = []
     append = lines.append
     for i, ld in enumerate(data["lines"]):
         line_get = ld.get
@@ -207,6 +207,8 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
     claim_date = _opt_date(get("claim_date"), cid, "claim_date")
     payer = Payer(payer.get("type", "other"), payer.get("name"), payer.get("id"))
     billing = _provider(data["billing_provider"])
+    if billing is None:
+        raise ClaimRejected(cid, "billing_provider", "is required")
     rendering = _provider(get("rendering_provider"))
     patient = Patient(patient["id"], patient.get("sex"), _opt_date(patient.get("birth_date"), cid, "patient.birth_date"))
     bill_type = get("bill_type")

@@ -104,6 +104,14 @@ def _parser(parse: str | None, path: Path, ctx: ImportContext) -> Callable[[str]
     raise TableError(f"unknown parse {parse!r}")
 
 
+def _none(cells: list[str]) -> None:
+    return None
+
+
+def _constant(value: str) -> Getter:
+    return lambda cells: value
+
+
 def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Path, ctx: ImportContext) -> list[Getter]:
     """One function per table column (key, then values) taking the split line."""
     index = {norm_header(h): i for i, h in enumerate(header or [])}
@@ -111,13 +119,13 @@ def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Pat
     for name in defn.columns:
         raw = layout.columns.get(name)
         if raw is None:
-            getters.append(lambda cells: None)
+            getters.append(_none)
             continue
         spec = _spec(raw)
         parse = _parser(spec.get("parse"), path, ctx)
         if "value" in spec:
             const = str(spec["value"])
-            getters.append(lambda cells, c=const: c)
+            getters.append(_constant(const))
             continue
         if "position" in spec:
             i = int(spec["position"]) - 1
@@ -126,7 +134,7 @@ def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Pat
             found = [index[norm_header(n)] for n in names if norm_header(n) in index]
             if not found:
                 if spec.get("optional"):
-                    getters.append(lambda cells: None)
+                    getters.append(_none)
                     continue
                 raise TableError(f"{path}: layout {layout.name}: no column {names} in header {header}")
             i = found[0]
@@ -187,9 +195,9 @@ def read_delimited(path: Path, defn: TableDef, layout: Layout, ctx: ImportContex
         skip, header, delim = found
         skip += 1
     elif not data_pattern:
-        lines = head_lines(path, encoding, 1)
-        delim = delim or sniff(lines[0] if lines else "")
-        header = next(csv.reader(lines[:1], delimiter=delim), [])
+        first = head_lines(path, encoding, 1)
+        delim = delim or sniff(first[0] if first else "")
+        header = next(csv.reader(first[:1], delimiter=delim), [])
         skip = 1
     build = _row_builder(defn, _getters(defn, layout, header, path, ctx))
     pattern = re.compile(data_pattern) if data_pattern else None
@@ -333,7 +341,7 @@ def plan(files: Iterable[Path], registry: Registry) -> tuple[list[tuple[Path, Ma
     """Which files import into which tables (I/OCE version ranges first), and which are skipped."""
     todo: list[tuple[Path, Match]] = []
     skipped: list[Skipped] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     for f in files:
         matches, reason = recognise(f, registry)
         if not matches:
