@@ -417,7 +417,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     @app.post("/v1/admin/reload", dependencies=guarded, summary="Reload rule packs and tables without downtime",
               responses={403: _error("No token configured"), 409: _error("A reload is running"),
                          422: _error("The rules have errors; the old ones keep serving")})
-    async def reload() -> dict | JSONResponse:
+    async def reload() -> dict:  # FastAPI reads this annotation as the response model: keep it a plain dict
         from claimscrub.api.scrubber import RulesError
 
         if config.token is None:
@@ -428,7 +428,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         except ReloadBusy:
             raise HTTPException(409, "a reload is already running") from None
         except RulesError as exc:
-            return JSONResponse({"detail": f"the rules have errors; still serving generation "
+            return JSONResponse({"detail": f"the rules have errors; still serving generation "  # type: ignore[return-value]
                                            f"{holder.current.generation}",
                                  "issues": [str(i) for i in exc.issues]}, status_code=422)
         return {"status": "reloaded", **_health(loaded)}
