@@ -42,13 +42,15 @@ def test_collection_in_another_project(tmp_path: Path):
     shutil.copy(rules_dir() / "packs" / "modifiers" / f"{STEM}.yaml", pack)
     bundled = (rules_dir() / "packs" / "modifiers" / f"{STEM}.test.yaml").read_text()
     cases = bundled.split("tests:\n", 1)[1]
-    (pack / f"{STEM}.test.yaml").write_text(MODELINE + "tests:\n" + cases + cases)  # every case twice
+    wrong = ('  - ruleid: one side is not both sides\n    patch: {lines: [{sequence: 1, code: "20610", units: 1, '
+             'charge: "100.00", from_date: "2024-08-01", diagnosis_pointers: [1], modifiers: ["RT"]}]}\n')
+    (pack / f"{STEM}.test.yaml").write_text(MODELINE + "tests:\n" + cases + cases + wrong)  # every case twice
     (tmp_path / "deploy.test.yaml").write_text("steps: [build, ship]\n")
 
-    def pytest(*args: str) -> str:
+    def pytest(*args: str, status: int = 0) -> str:
         run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, run.stdout + run.stderr
+        assert run.returncode == status, run.stdout + run.stderr
         return run.stdout
 
     ids = [line for line in pytest("--collect-only").splitlines() if "::" in line]
@@ -57,5 +59,8 @@ def test_collection_in_another_project(tmp_path: Path):
         f"mypack/{STEM}.test.yaml::CS-MOD-001 ok: one side per line",
         f"mypack/{STEM}.test.yaml::CS-MOD-001 ruleid: both sides on one line #2",
         f"mypack/{STEM}.test.yaml::CS-MOD-001 ok: one side per line #2",
+        f"mypack/{STEM}.test.yaml::CS-MOD-001 ruleid: one side is not both sides",
     ]
     assert "1 passed" in pytest(ids[2])
+    failed = pytest(ids[4], status=1)
+    assert f"{STEM}.test.yaml:" in failed and "CS-MOD-001::ruleid: one side is not both sides: did not fire" in failed
