@@ -1,7 +1,7 @@
 """Accuracy through the rules: claims with real codes scrubbed against the real CMS tables.
 
-The refdata files these edits need are imported once per session into a
-temporary store (the practitioner PTP file takes most of the time); every test
+The refdata files these edits need are in the store the refdata tests share
+(``refdata_store`` in conftest.py: imported once, cached between runs); every test
 then scrubs a claim with ``Scrubber`` and checks what a payer's editor would
 say: the rule, the line, the edition named and the table row that fired.
 Skipped, saying why, when ../shared/refdata is absent.
@@ -10,36 +10,13 @@ Skipped, saying why, when ../shared/refdata is absent.
 from __future__ import annotations
 
 import copy
-import gzip
 from pathlib import Path
 
 import pytest
 
-from claimscrub.refdata.importers import import_paths
 from claimscrub.resources import rules_dir
 from claimscrub.api.scrubber import Scrubber
 from claimscrub.refdata.tables import open_tables
-
-FILES = [
-    "ncci/ioce_version_range.csv",
-    "ncci/ptp_practitioner_2024-07-01.csv.gz",
-    "hcpcs/HCPC2019_CONTR_ANWEB.txt",  # the 2019 file beside the July 2024 one: the date must pick the right one
-    "ncci/mue_practitioner_2024-07-01.csv",
-    "ncci/mue_dme_2024-07-01.csv",
-    "ncci/aoc_2024-06-03.csv",
-    "pfs/rvu_indicators_2024-07.csv",
-    "hcpcs/level2_2024-07_attributes.csv",
-    "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz",
-    "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz",
-    "mce/mce_v43.1_i10dx_flags.csv",
-    "mce/mce_v43.1_age_ranges.csv",
-]
-
-# The I/OCE PTP and outpatient hospital PTP tables are large (1.6M and 1.8M rows): the rows of these codes
-# are copied at run time into files of the same names in the temporary folder (never committed).
-SUBSET_CODES = {"43611", "43235", "29881", "20610", "11750", "11730", "80053", "80048", "27280", "27278",
-                "11042", "97597", "99213"}
-SUBSETS = ["ncci/ptp_ioce_versioned_2019q3-2026q2.csv.gz", "ncci/ptp_outpatient_hospital_2024-07-01.csv.gz"]
 
 PACKS = ["ncci", "mpfs", "codes", "diagnosis", "age_sex", "integrity", "duplicates", "modifiers"]
 PTP = "NCCI PTP practitioner 2024-07-01"
@@ -47,26 +24,9 @@ MPFS = "MPFS indicators 2024-07"
 
 
 @pytest.fixture(scope="session")
-def scrubber(refdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Scrubber:
-    data_dir = tmp_path_factory.mktemp("claimscrub-accuracy")
-    subsets = [_subset(refdata / f, data_dir.parent / "subsets") for f in SUBSETS]
-    _, skipped = import_paths([refdata / f for f in FILES] + subsets, data_dir)
-    assert not skipped, skipped
+def scrubber(refdata_store: Path) -> Scrubber:
     packs = [rules_dir() / "packs" / p for p in PACKS]
-    return Scrubber(packs, replace_bundled=True, tables=open_tables(data_dir, samples=False), backend="durable")
-
-
-def _subset(path: Path, folder: Path) -> Path:
-    """The rows of ``path`` whose column-1 and column-2 codes are both in SUBSET_CODES, under the same name."""
-    folder.mkdir(exist_ok=True)
-    out = folder / path.name
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as src, gzip.open(out, "wt", encoding="utf-8") as dst:
-        dst.write(next(src))
-        for row in src:
-            first, second, _ = row.split(",", 2)
-            if first in SUBSET_CODES and second in SUBSET_CODES:
-                dst.write(row)
-    return out
+    return Scrubber(packs, replace_bundled=True, tables=open_tables(refdata_store, samples=False), backend="durable")
 
 
 def line(seq: int, code: str, mods=(), date: str = "2024-08-01", units: int = 1, **extra) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rulepacks import rule_yaml, write_pack
 
 from claimscrub.backends.durable import DurableBackend
 from claimscrub.backends.reference import ReferenceBackend
@@ -24,7 +25,6 @@ from claimscrub.compile.rules import load_rulebook
 from claimscrub.refdata.tables import sample_tables
 from claimscrub.model.validate import problems
 from claimscrub.compile.views import claim_view
-from rulepacks import rule_yaml, write_pack
 
 REPO = Path(__file__).resolve().parents[1]
 CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "27280", "27278", "36415",

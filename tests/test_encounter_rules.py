@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+from rulepacks import write_pack
 
 from claimscrub.authoring import ruletest
 from claimscrub.backends.durable import DurableBackend
@@ -24,7 +25,6 @@ from claimscrub.model.normalize import claim_from_dict
 from claimscrub.resources import rules_dir
 from claimscrub.authoring.ruletest import load_cases, scrubber_for
 from claimscrub.compile.views import claim_view
-from rulepacks import write_pack
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = json.loads((REPO / "examples/encounters/claims.json").read_text())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rulepacks import rule_yaml, write_pack
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import MAX_BRANCHES_PER_SCOPE, MAX_FACT_PROPERTIES, MAX_RULES_PER_RULESET, EngineError
@@ -15,7 +16,7 @@ from claimscrub.authoring.lint import lint
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.api.scrubber import Scrubber
 from claimscrub.compile.views import claim_view
-from rulepacks import rule_yaml, write_pack
+
 
 def _rule(rule_id: str, when: str, scope: str = "line") -> str:
     return rule_yaml(rule_id, when, scope, title="Limit test rule")

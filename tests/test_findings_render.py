@@ -7,7 +7,6 @@ finding of the demo claims and of generated claims is compared with it, field by
 
 from __future__ import annotations
 
-import random
 import sys
 from dataclasses import asdict, fields
 from decimal import Decimal
@@ -82,12 +81,14 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
     edition = row.get("_edition") if row else None
     if edition is None and rule.cite_table and program.tables is not None:
         edition = program.tables.edition(rule.cite_table, dos)
+    cited = [r for r in rule.references if r.condition is None or compile_expr(r.condition)(ctx) is True]
     return {
         "rule_id": rule.id, "category": rule.category, "severity": rule.severity, "claim_id": view["claim_id"],
         "line": key.line, "message": fill(rule.message_parts), "fix": fill(rule.fix_parts), "title": rule.title,
         "related_lines": [key.other] if key.other is not None else [], "diagnosis": key.dx,
-        "encounter": key.encounter, "citation": "; ".join(str(r) for r in rule.references),
-        "references": [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
+        "encounter": key.encounter, "citation": "; ".join(str(r) for r in cited),
+        "references": [{k: v for k, v in asdict(r).items() if v is not None and k not in ("when", "condition")}
+                       for r in cited],
         "rule_pack": rule.pack.name, "pack_version": rule.pack.version, "data_edition": edition,
         "table_row": {k: v for k, v in row.items() if not k.startswith("_")} if row else None,
     }

@@ -11,9 +11,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "engine" / "claimscrub"
 
-# Lowest first. Modules at the top of the package (yamlio, resources) are leaves every layer may use.
+# Lowest first. Modules at the top of the package (yamlio, resources, sourcepaths) are leaves every layer may use.
 LAYERS = [
-    "yamlio", "resources", "model", "refdata", "documentation", "inputs", "lang", "compile", "backends",
+    "yamlio", "resources", "sourcepaths", "model", "refdata", "documentation", "inputs", "lang", "compile", "backends",
     "policy", "history", "api", "audit", "output", "report", "authoring", "service", "cli",
 ]
 

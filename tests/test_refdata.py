@@ -1,7 +1,8 @@
 """Importing the real CMS files (../shared/refdata) and checking values CMS published.
 
-One session-scoped import of the files these tests need (the two big PTP
-files take most of the time); skipped with a reason when the data is absent.
+The files are imported once per session into the store every refdata test
+shares (``refdata_store`` in conftest.py, cached between runs); skipped with a
+reason when the data is absent.
 """
 
 from __future__ import annotations
@@ -11,39 +12,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import STORE_FILES
 
 from claimscrub.refdata.importers import ImportContext, import_paths, read_file
 from claimscrub.refdata.layouts import edition_from_name, recognise
 from claimscrub.refdata.store import StoreTableSet
 from claimscrub.refdata.tables import default_registry, open_tables
 
-FILES = [
-    "ncci/ioce_version_range.csv",
-    "ncci/ptp_practitioner_2024-07-01.csv.gz",
-    "ncci/ptp_ioce_versioned_2019q3-2026q2.csv.gz",
-    "ncci/mue_practitioner_2024-07-01.csv",
-    "ncci/mue_dme_2024-07-01.csv",
-    "ncci/aoc_2024-06-03.csv",
-    "ncci/aoc_ioce_type2_versioned.csv",
-    "pfs/rvu_indicators_2024-07.csv",
-    "hcpcs/HCPC2019_CONTR_ANWEB.txt",
-    "mce/mce_v43.1_i10dx_flags.csv",
-]
-
 
 @pytest.fixture(scope="session")
-def store(refdata: Path, tmp_path_factory: pytest.TempPathFactory) -> StoreTableSet:
-    data_dir = tmp_path_factory.mktemp("claimscrub-data")
-    done, skipped = import_paths([refdata / f for f in FILES], data_dir)
-    assert not skipped, skipped
-    ts = StoreTableSet(data_dir / "tables.sqlite")
-    ts.data_dir = data_dir  # type: ignore[attr-defined]
+def store(refdata_store: Path) -> StoreTableSet:
+    """The session's shared store of real CMS tables (tests/conftest.py: imported once, cached between runs)."""
+    ts = StoreTableSet(refdata_store / "tables.sqlite")
+    ts.data_dir = refdata_store  # type: ignore[attr-defined]
     return ts
 
 
 def test_every_refdata_table_file_is_recognised(refdata: Path):
     reg = default_registry()
-    for rel in FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
+    for rel in STORE_FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
                         "pfs/pprrvu_2024_releases_A-B-C.csv.gz", "hcpcs/level2_2024-07_attributes.csv",
                         "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz", "codes/pos_codes_2024.csv",
                         "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz", "mce/mce_v43.1_age_ranges.csv",
@@ -201,3 +188,40 @@ def test_data_commands(refdata: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     other = tmp_path / "other"
     result = runner.invoke(data, ["status", "--data-dir", str(other)])
     assert "not found" in result.output
+
+
+_MUE_CSV = ('"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator","MUE Rationale"\n'
+            '"20610","2","3 Date of Service Edit: Clinical","Clinical: Data"\n')
+
+
+def test_import_of_a_relative_dotted_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`data import ../refdata` from a sibling folder, inside a dot folder: only names below it count as hidden."""
+    from claimscrub.cli.data import data
+
+    top = tmp_path / ".work"
+    (top / "refdata" / ".cache").mkdir(parents=True)
+    (top / "refdata" / "MCR_MUE_PractitionerServices_Eff_07-01-2024.csv").write_text(_MUE_CSV)
+    (top / "refdata" / ".cache" / "MCR_MUE_DME_Eff_07-01-2024.csv").write_text(_MUE_CSV)
+    (top / "project").mkdir()
+    monkeypatch.chdir(top / "project")
+    result = CliRunner().invoke(data, ["import", "../refdata", "--data-dir", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "imported mue_practitioner" in result.output
+    assert "1 file(s) imported, 1 skipped" in result.output
+    assert "skipped ../refdata/.cache/MCR_MUE_DME_Eff_07-01-2024.csv: hidden" in result.output
+
+
+def test_import_of_nothing_recognised_lists_what_it_saw(tmp_path: Path):
+    from claimscrub.cli.data import data
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("hello\n")
+    (tmp_path / "in" / ".DS_Store").write_text("x")
+    result = CliRunner().invoke(data, ["import", str(tmp_path / "in"), "--quiet", "--data-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert f"skipped {tmp_path / 'in' / 'notes.txt'}: no table layout recognises this file name" in result.output
+    assert f"skipped {tmp_path / 'in' / '.DS_Store'}: hidden" in result.output
+    assert "0 file(s) imported, 2 skipped" in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(data, ["import", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1 and f"no files found in {tmp_path / 'empty'}" in result.output

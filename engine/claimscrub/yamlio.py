@@ -95,9 +95,20 @@ def _convert(node: yaml.Node, path: tuple, doc: YamlDoc, loader: Yaml12Loader) -
     return loader.construct_object(node, deep=True)
 
 
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of a character index."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
 def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
     """All documents in a YAML text, safely, with positions."""
-    loader = Yaml12Loader(text)
+    try:
+        loader = Yaml12Loader(text)  # the reader rejects NUL and other control characters here, for the whole text
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_col(text, exc.position)
+        raise YamlError(f"character U+{exc.character:04X} is not allowed in YAML (control character); "
+                        "remove it", file, line, column) from None
     docs = []
     try:
         while loader.check_node():
@@ -120,7 +131,15 @@ def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
 def load_file(path: str | Path) -> YamlDoc:
     """A single-document YAML file."""
     path = Path(path)
-    docs = load_text(path.read_text(encoding="utf-8"), str(path))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start].decode("utf-8")
+        line, column = _line_col(good, len(good))
+        raise YamlError(f"not UTF-8: byte 0x{raw[exc.start]:02X} cannot be decoded; save the file as UTF-8",
+                        str(path), line, column) from None
+    docs = load_text(text, str(path))
     if not docs:
         return YamlDoc(None, str(path))
     if len(docs) > 1:

@@ -245,7 +245,7 @@ def _provider_counts(facts: Iterable[ClaimFacts]) -> tuple[dict[str, Counter], d
 
 def _stats_finding(r: DistributionResult, bench: Benchmark, chosen_by: str, default: str | None) -> AuditFinding:
     note = (f" The claims name no specialty: compared with the table's default peers ({default.replace('_', ' ')})."
-            if chosen_by == "default_specialty" else "")
+            if chosen_by == "default_specialty" and default else "")
     evidence = {k: getattr(r, k) for k in ("provider_npi", "benchmark_id", "services", "counts", "shares",
                                             "expected_shares", "excluded", "chi_square", "df", "p_value",
                                             "g_statistic", "g_p_value", "small_expected", "mean_level",
@@ -272,7 +272,7 @@ def stats_findings(facts: list[ClaimFacts], benchmarks: BenchmarkSet) -> tuple[l
                                                                                   list[dict]]:
     """CS-AUD-002: every provider with E/M visits against its peers; a finding only where the test is significant."""
     counts, who, claims = _provider_counts(facts)
-    groups: dict[str, tuple[Benchmark, dict[str, Counter]]] = {}
+    groups: dict[str, tuple[Benchmark, dict[str, dict[str, int]]]] = {}
     chosen_why: dict[str, str] = {}  # provider -> why its benchmarks were chosen
     not_compared = []
     all_codes = {c for b in benchmarks.benchmarks for c in b.shares}
@@ -317,7 +317,9 @@ def run_batch(facts: list[ClaimFacts], cloned: ClonedConfig | None, benchmarks: 
     if cloned is not None:
         claim_findings, cloned_summary = cloned_findings([n for f in facts for n in f.notes], cloned)
         cloned_summary = {"run": True, **cloned_summary}
-    batch, table, not_compared = ([], [], [])
+    batch: list[AuditFinding] = []
+    table: list[dict] = []
+    not_compared: list[dict] = []
     if benchmarks is not None:
         batch, table, not_compared = stats_findings(facts, benchmarks)
     return BatchReport(claim_findings, batch, table, not_compared, [i for f in facts for i in f.issues],

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
@@ -125,6 +126,8 @@ class Scrubber:
         if item.error is not None:
             return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
         data = item.data
+        if data is None:
+            return ClaimResult(cid, "rejected", reason="no claim data", source=item.source)
         found = problems(data)
         if found:
             field_name, problem = found[0]
@@ -135,6 +138,10 @@ class Scrubber:
             claim = claim_from_dict(data, item.source)
         except ClaimRejected as exc:
             return ClaimResult(cid, "rejected", reason=exc.reason, field=exc.field, source=item.source)
+        if self.backend is None:
+            raise RuntimeError("this Scrubber was built without a backend (backend=None): it cannot scrub")
+        if cid is None:
+            cid = claim.claim_id
         view = claim_view(claim)
         try:
             hits = self.backend.run(view)

@@ -10,9 +10,9 @@ a rule engine itself: it only reads, dispatches and writes.
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable, Iterator
 
 from claimscrub.compile.findings import engine_error
 from claimscrub.inputs.base import InputItem

@@ -13,7 +13,7 @@ from pathlib import Path
 from claimscrub.backends.durable import condition_load
 from claimscrub.compile.plan import Planner, or_branches
 from claimscrub.compile.rules import Issue, load_rulebook
-from claimscrub.authoring.ruletest import load_cases, cases_file_for
+from claimscrub.authoring.ruletest import cases_file_for, load_cases
 from claimscrub.api.scrubber import table_columns
 
 MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)
@@ -50,20 +50,57 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
     return sorted(set(issues), key=lambda i: (i.file, i.line, i.column, i.message))
 
 
-def to_sarif(issues: list[Issue]) -> dict:
-    """SARIF 2.1.0 for editors and code-scanning tools."""
-    rules = sorted({i.code for i in issues})
+# What each lint code checks: the SARIF rule descriptions (codes added without one get a generic text).
+LINT_CODES: dict[str, tuple[str, str]] = {
+    "yaml": ("YAML cannot be read", "The file is not UTF-8 text, holds a control character, or is not valid YAML."),
+    "schema": ("Does not match its schema", "A rule, rule-test or value-set file misses a field or has a wrong one "
+               "(schemas/rule.schema.json, schemas/rule-test.schema.json)."),
+    "syntax": ("Expression syntax", "A condition or message placeholder cannot be parsed in the rule language."),
+    "type": ("Expression types", "A path, function or comparison in a condition does not type-check against the "
+             "claim model, the tables or the value sets."),
+    "duplicate-id": ("Duplicate rule id", "Two rules share an id; every rule id must be unique across the packs."),
+    "duplicate-key": ("Duplicate YAML key", "A mapping repeats a key; YAML would silently keep only one of them."),
+    "engine-limit": ("Too big for the Rete engine", "A condition expands into too many alternatives or needs more "
+                     "tests or fact properties than one durable-rules ruleset can hold."),
+    "modeline": ("No schema modeline", "A rule file does not start with the yaml-language-server schema modeline "
+                 "that lets editors complete and check it."),
+    "no-tests": ("Rule without test cases", "A rule needs at least one 'ruleid' and one 'ok' case in its "
+                 ".test.yaml file."),
+    "test": ("Broken test case", "A test case names a rule that is not in its rule file, or its rule file is missing."),
+}
+
+
+def to_sarif(issues: list[Issue], root: Path | None = None) -> dict:
+    """SARIF 2.1.0 for editors and code-scanning tools: paths relative to the checkout (``SRCROOT``)."""
+    from claimscrub.sourcepaths import SRCROOT, artifact_location, home_page, source_root, tool_version
+
+    root = root or source_root()
+    codes = sorted({i.code for i in issues})
+    index = {code: n for n, code in enumerate(codes)}
+    level = {code: "error" if any(i.code == code and i.severity == "error" for i in issues) else "warning"
+             for code in codes}
+    rules = []
+    for code in codes:
+        short, full = LINT_CODES.get(code, (f"claimscrub lint check '{code}'", f"claimscrub lint check '{code}'."))
+        rules.append({"id": code, "name": code, "shortDescription": {"text": short}, "fullDescription": {"text": full},
+                      "defaultConfiguration": {"level": level[code]}})
+    driver: dict = {"name": "claimscrub", "fullName": "claimscrub rules lint", "version": tool_version(),
+                    "semanticVersion": tool_version(), "rules": rules}
+    if page := home_page():
+        driver["informationUri"] = page
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "claimscrub-lint", "informationUri": "https://github.com/claimscrub/claimscrub",
-                                "rules": [{"id": r} for r in rules]}},
+            "tool": {"driver": driver},
+            "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri() + "/"}},
+            "columnKind": "unicodeCodePoints",
             "results": [{
                 "ruleId": i.code,
+                "ruleIndex": index[i.code],
                 "level": "error" if i.severity == "error" else "warning",
                 "message": {"text": i.message},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": i.file},
+                "locations": [{"physicalLocation": {"artifactLocation": artifact_location(i.file, root),
                                                     "region": {"startLine": i.line, "startColumn": i.column}}}],
             } for i in issues],
         }],

@@ -32,7 +32,7 @@ def rule_summary(rule: Rule) -> dict:
 
 def _reference(ref) -> dict:
     return {k: v for k, v in (("source", ref.source), ("edition", ref.edition), ("url", ref.url),
-                              ("note", ref.note)) if v is not None}
+                              ("note", ref.note), ("when", ref.when)) if v is not None}
 
 
 def rule_cases(rule: Rule) -> list[Case]:

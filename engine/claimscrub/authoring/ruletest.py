@@ -12,7 +12,9 @@ test exercises the same path a scrub does.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,8 @@ class CaseResult:
     case: Case
     passed: bool
     detail: str
+    error: bool = False  # the case could not run (its file, the case or its rule did not load): not a rule failure
+    seconds: float = 0.0
 
 
 def merge_patch(target, patch):
@@ -99,7 +103,7 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     if rule_path.is_file():
         try:
             data = yamlio.load_file(rule_path).data or {}
-            ids = [r.get("id") for r in data.get("rules", []) if isinstance(r, dict)]
+            ids = [str(r.get("id")) for r in data.get("rules", []) if isinstance(r, dict)]
         except yamlio.YamlError:
             pass
     else:
@@ -124,10 +128,16 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
 
 
 def run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+    started = time.perf_counter()
+    result = _run_case(scrubber, case)
+    return dataclasses.replace(result, seconds=time.perf_counter() - started)
+
+
+def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
     if case.problem:
-        return CaseResult(case, False, case.problem)
-    if scrubber.rulebook.by_id(case.rule_id) is None:
-        return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)")
+        return CaseResult(case, False, case.problem, error=True)
+    if scrubber.rulebook.by_id(case.rule_id) is None or case.claim is None:
+        return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)", error=True)
     result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
     if result.status != "scrubbed":
         return CaseResult(case, False, f"the case's claim was rejected: {result.reason}")
@@ -184,7 +194,35 @@ def run_tests(roots: list[Path]) -> list[CaseResult]:
         cases, issues = load_cases(test_file)
         for issue in issues:
             bad = Case(issue.file, issue.line, issue.message, "ok", "?", None, None, issue.message)
-            results.append(CaseResult(bad, False, issue.message))
+            results.append(CaseResult(bad, False, issue.message, error=True))
         scrubber = scrubber_for(extra_root_for(test_file))
         results.extend(run_case(scrubber, case) for case in cases)
     return results
+
+
+def to_junit(results: list[CaseResult], root: Path | None = None) -> str:
+    """JUnit XML for CI tools: one testcase per case; a case that could not load is an ``<error>``, a rule
+    that misbehaves a ``<failure>``; files relative to the checkout."""
+    from xml.etree import ElementTree as ET
+
+    from claimscrub.sourcepaths import relative_path, source_root
+
+    root = root or source_root()
+    errors = sum(r.error for r in results)
+    failures = sum(not r.passed and not r.error for r in results)
+    total = f"{sum(r.seconds for r in results):.3f}"
+    counts = {"tests": str(len(results)), "failures": str(failures), "errors": str(errors), "skipped": "0",
+              "time": total}
+    suites = ET.Element("testsuites", {"name": "claimscrub rules test", **counts})
+    suite = ET.SubElement(suites, "testsuite", {"name": "claimscrub-rules", **counts,
+                                                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    for r in results:
+        file = relative_path(r.case.file, root) or r.case.file
+        case = ET.SubElement(suite, "testcase", {"classname": r.case.rule_id, "name": f"{r.case.kind}: {r.case.name}",
+                                                 "file": file, "line": str(r.case.line), "time": f"{r.seconds:.3f}"})
+        if not r.passed:
+            ET.SubElement(case, "error" if r.error else "failure",
+                          {"message": r.detail, "type": "load-error" if r.error else "rule-case"}).text = \
+                f"{file}:{r.case.line}: {r.case.label}: {r.detail}"
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

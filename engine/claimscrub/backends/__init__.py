@@ -20,7 +20,7 @@ class Backend(Protocol):
     def run(self, view: dict) -> set[Hit]: ...
 
 
-def make_backend(name: str, program) -> "Backend":
+def make_backend(name: str, program) -> Backend:
     if name == "reference":
         from claimscrub.backends.reference import ReferenceBackend
 

@@ -101,7 +101,7 @@ class Load:
     branches: tuple[tuple[str, int], ...]  # per scope: alternatives once ORs are expanded
     props: frozenset  # fact properties tested
 
-    def __or__(self, other: "Load") -> "Load":
+    def __or__(self, other: Load) -> Load:
         branches = dict(self.branches)
         for scope, n in other.branches:
             branches[scope] = branches.get(scope, 0) + n

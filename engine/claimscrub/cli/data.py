@@ -49,9 +49,11 @@ def import_cmd(paths: tuple[Path, ...], data_dir: Path | None, tables: tuple[str
         click.echo(f"imported {imp.table:<24} {imp.rows:>10,} rows  {imp.edition}  ({Path(imp.path).name}, {imp.seconds:.1f}s)")
         for note in imp.notes:
             click.echo(f"  note: {note}")
-    if not quiet:
+    if not quiet or not done:  # with nothing imported, what was seen and why it was skipped is the answer
         for skip in skipped:
             click.echo(f"skipped {skip.path}: {skip.reason}")
+    if files and not done and not skipped:
+        click.echo(f"no files found in {', '.join(map(str, files))}")
     click.echo(
         f"{len(done)} file(s) imported, {len(skipped)} skipped, {time.perf_counter() - started:.1f}s; "
         f"store: {Store.path_in(target)}"
@@ -109,10 +111,10 @@ def _status_line(st: TableStatus) -> str:
 class StoreLess(TableSet):
     """No store and no samples: every table known, none loaded (for `data status`)."""
 
-    def lookup(self, table, key, dos):  # type: ignore[no-untyped-def]
+    def lookup(self, table, key, dos):
         return None
 
-    def lookup_all(self, table, key, dos):  # type: ignore[no-untyped-def]
+    def lookup_all(self, table, key, dos):
         return []
 
     def loaded(self, table: str) -> bool:

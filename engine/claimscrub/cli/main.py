@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -153,7 +154,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
     """
     from claimscrub.api import batch
-    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_lines, to_csv, to_json, write, write_text
+    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_console, text_lines, to_csv, to_json, write, write_text
     from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
     from claimscrub.api.workers import WorkerPool
 
@@ -195,7 +196,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         stream = (runner.scrub_item(item) for item in items)
     show_progress = err.is_terminal if progress is None else progress
     results = []
-    out = open(output, "wb") if output else sys.stdout.buffer
+    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed after the report is written
     try:
         with _progress(show_progress) as advance:
             for r in stream:
@@ -236,11 +237,13 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     elif fmt == "text":
         from rich.markup import escape
 
-        console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
-                          force_terminal=None if not output else False)
+        text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
+        console = text_console(text_out, to_file=bool(output))
         write_text(results, console, parent.not_checked, parent.editions())
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
+        if output:
+            text_out.detach()  # -o's file was opened once, above, and is closed below
     if output:
         out.close()
     for message in read_errors:
@@ -317,11 +320,11 @@ def rules_lint(paths, fmt):
 def rules_test(paths, fmt):
     """Run the ruleid/ok cases in the *.test.yaml files beside the rules (default: bundled packs)."""
     from claimscrub.resources import rules_dir
-    from claimscrub.authoring.ruletest import run_tests
+    from claimscrub.authoring.ruletest import run_tests, to_junit
 
     results = run_tests([Path(p) for p in paths] or [rules_dir()])
     if fmt == "junit":
-        click.echo(_junit(results))
+        click.echo(to_junit(results))
     else:
         for r in results:
             mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
@@ -329,21 +332,6 @@ def rules_test(paths, fmt):
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
-
-
-def _junit(results) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    failed = sum(not r.passed for r in results)
-    out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="claimscrub-rules" tests="{len(results)}" failures="{failed}">']
-    for r in results:
-        out.append(f"  <testcase classname={quoteattr(r.case.rule_id)} name={quoteattr(r.case.kind + ': ' + r.case.name)}"
-                   f" file={quoteattr(r.case.file)} line=\"{r.case.line}\">")
-        if not r.passed:
-            out.append(f"    <failure message={quoteattr(r.detail)}/>")
-        out.append("  </testcase>")
-    out.append("</testsuite>")
-    return "\n".join(out)
 
 
 @rules.command("explain")
@@ -377,7 +365,7 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
     try:
         claim = claim_from_dict(items[0].data)
     except ClaimRejected as exc:
-        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}")
+        raise click.UsageError(f"claim {items[0].claim_id} is invalid: {exc.reason}") from None
     click.echo(explain(rule, claim, tables, book.value_codes))
 
 

@@ -56,7 +56,7 @@ def serve(host, port, workers, rules, only_rules, data_dir, samples, include_dra
     try:
         token = load_token(config.token_file)
     except (OSError, ValueError) as exc:
-        raise click.UsageError(f"cannot read the token: {exc}")
+        raise click.UsageError(f"cannot read the token: {exc}") from None
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s %(message)s")
     click.echo(f"claimscrub: serving on http://{host}:{port} ({workers} worker(s), "
                f"{'bearer token required' if token else 'no token'})", err=True)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import compile_expr
@@ -172,7 +173,7 @@ def _scope_checks(plan) -> list[_RuleGroup]:
     only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
     by_keys: dict[tuple[str, ...], list] = {}
     for item in plan.rules:
-        fields = ()
+        fields: tuple[str, ...] = ()
         if plan.scope == "line_pair":
             fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
                                    if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones

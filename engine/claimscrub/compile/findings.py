@@ -9,9 +9,10 @@ finding that does not depend on the hit is prepared once per rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import Ctx, compile_expr
@@ -83,7 +84,8 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal):
-        return f"{value:.2f}" if value.as_tuple().exponent < 0 else str(value)
+        exponent = value.as_tuple().exponent  # 'n'/'N'/'F' for NaN and infinity
+        return f"{value:.2f}" if isinstance(exponent, int) and exponent < 0 else str(value)
     if isinstance(value, (list, tuple, set, frozenset)):
         return ", ".join(_text(v) for v in value) or "(none)"
     if isinstance(value, dict):
@@ -144,6 +146,7 @@ class _RuleParts:
     fix: str | Fill
     citation: str
     references: list[dict]  # copied per finding (a caller may edit a finding's references)
+    cited: tuple[Callable | None, ...]  # per reference, its condition (None: always cited); () when none has one
     rule_pack: str
     pack_version: str
     cite_table: str | None
@@ -174,11 +177,26 @@ def _parts(rule) -> _RuleParts:
         others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
                      for n in A.walk(rule.condition))
         rerun = others or len({A.to_text(call) for call, _ in found}) > 1 or (bool(found) and cite_lookup is None)
+    conditions = tuple(compile_expr(r.condition) if r.condition is not None else None for r in rule.references)
     return _RuleParts(
         rule.id, rule.category, rule.severity, rule.title, _template(rule.message_parts),
         _template(rule.fix_parts), "; ".join(str(r) for r in rule.references),
-        [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
+        [_reference(r) for r in rule.references],
+        conditions if any(conditions) else (),
         rule.pack.name, rule.pack.version, rule.cite_table or None, cite_lookup, rerun)
+
+
+def _reference(ref) -> dict:
+    """A reference as a finding carries it: what it cites (its condition has done its work by then)."""
+    return {k: v for k, v in asdict(ref).items() if v is not None and k not in ("when", "condition")}
+
+
+def _citations(parts: _RuleParts, ctx: Ctx) -> tuple[str, list[dict]]:
+    """The references that apply to this finding: those without a condition, and those whose condition holds."""
+    keep = [i for i, cond in enumerate(parts.cited) if cond is None or cond(ctx) is True]
+    refs = [parts.references[i] for i in keep]
+    return "; ".join(r["source"] + (f" ({r['edition']})" if r.get("edition") else "") for r in refs), \
+        list(map(_copy, refs))
 
 
 _copy = dict.copy
@@ -260,20 +278,24 @@ class Renderer:
             if edition is None and self.program.tables is not None:
                 edition = self.program.tables.edition(table, dos)
         message, fix = parts.message, parts.fix
-        if type(message) is not str:
+        if not isinstance(message, str):
             message = message(ctx)
-        if type(fix) is not str:
+        if not isinstance(fix, str):
             fix = fix(ctx)
         severity = parts.severity
         if caveat is not None:  # the edition does not cover the date: say so, one severity lower
             message = f"{message} Not certain: {caveat}."
             severity = LOWER_SEVERITY[severity]
         line, other, dx, encounter = key
+        if parts.cited:
+            citation, references = _citations(parts, ctx)
+        else:
+            citation, references = parts.citation, list(map(_copy, parts.references))
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
             parts.rule_id, parts.category, severity, view["claim_id"], line, message, fix, parts.title,
-            [other] if other is not None else [], dx, encounter, parts.citation,
-            list(map(_copy, parts.references)), parts.rule_pack, parts.pack_version, edition, table_row,
+            [other] if other is not None else [], dx, encounter, citation,
+            references, parts.rule_pack, parts.pack_version, edition, table_row,
         )
 
 

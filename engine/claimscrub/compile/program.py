@@ -8,8 +8,9 @@ passed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.compile.plan import Cond, Derived, Planner, all_derived, required_derived, required_native
@@ -46,7 +47,7 @@ class Program:
     tables: Any
     valuesets: dict[str, frozenset]
 
-    def ctx(self, names: dict, dos: str) -> Ctx:
+    def ctx(self, names: dict, dos: str | None) -> Ctx:
         return Ctx(names, dos, self.tables, self.valuesets)
 
 

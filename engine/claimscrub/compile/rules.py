@@ -50,6 +50,8 @@ class Reference:
     edition: str | None = None
     url: str | None = None
     note: str | None = None
+    when: str | None = None  # cited only on the findings where this holds (a rule covering several services)
+    condition: A.Node | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.source + (f" ({self.edition})" if self.edition else "")
@@ -200,11 +202,11 @@ def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issu
 
 
 def _tables_used(node: A.Node) -> tuple[str, ...]:
-    found = []
+    found: list[str] = []
     for n in A.walk(node):
-        if isinstance(n, A.Call) and n.name == "lookup" and n.args and isinstance(n.args[0], A.Const):
-            if n.args[0].value not in found:
-                found.append(n.args[0].value)
+        if (isinstance(n, A.Call) and n.name == "lookup" and n.args and isinstance(n.args[0], A.Const)
+                and isinstance(n.args[0].value, str) and n.args[0].value not in found):
+            found.append(n.args[0].value)
     return tuple(found)
 
 
@@ -265,6 +267,11 @@ def load_rule_file(path: Path, pack: Pack, valuesets, tables, issues: list[Issue
         unless = _expr(doc, base + ("unless",), raw["unless"], issues, env, valuesets, tables) if raw.get("unless") else None
         message = _template(doc, base + ("message",), raw["message"], issues, env, valuesets, tables)
         fix = _template(doc, base + ("fix",), raw["fix"], issues, env, valuesets, tables)
+        references = tuple(
+            Reference(r["source"], r.get("edition"), r.get("url"), r.get("note"), r.get("when"),
+                      _expr(doc, base + ("references", k, "when"), r["when"], issues, env, valuesets, tables)
+                      if r.get("when") else None)
+            for k, r in enumerate(raw["references"]))
         if len(issues) > n_before and any(x.severity == "error" for x in issues[n_before:]):
             continue
         condition = when if unless is None else A.And((when, A.Not(unless, unless.pos)), when.pos)
@@ -274,7 +281,7 @@ def load_rule_file(path: Path, pack: Pack, valuesets, tables, issues: list[Issue
             id=raw["id"], title=raw["title"], description=raw.get("description", ""), category=raw["category"],
             severity=raw["severity"], scope=raw["scope"], when=raw["when"], unless=raw.get("unless"),
             message=raw["message"], fix=raw["fix"],
-            references=tuple(Reference(r["source"], r.get("edition"), r.get("url"), r.get("note")) for r in raw["references"]),
+            references=references,
             status=raw["status"], tags=tuple(raw.get("tags", ())), effective_from=eff.get("from"),
             effective_to=eff.get("to"), tables=tuple(raw.get("tables", used)), cite_table=raw.get("cite_table", used[0] if used else None),
             pack=pack, file=str(path), line=doc.pos(base)[0], condition=condition, message_parts=message, fix_parts=fix,

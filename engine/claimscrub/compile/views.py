@@ -8,8 +8,9 @@ Money here is Decimal dollars; the fact builder turns it into cents.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from claimscrub.documentation.encounter_view import encounter_views
 from claimscrub.lang.functions import age_on
@@ -42,7 +43,7 @@ def _units(u: int | Decimal) -> int | Decimal:
     """Whole units as an int, as rules and findings have always shown them; fractional ones stay Decimal."""
     if type(u) is int:
         return u
-    return int(u) if u == u.to_integral_value() else u
+    return int(u) if isinstance(u, Decimal) and u == u.to_integral_value() else u
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -65,7 +66,7 @@ def claim_view(claim: Claim) -> dict[str, Any]:
     claim_type = claim.type
     patient = claim.patient
     birth = patient.birth_date
-    lines = []
+    lines: list[dict[str, Any]] = []
     append = lines.append
     first = last = None
     total_cents = 0
@@ -132,9 +133,10 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "encounter_problem_count": 0,
     }
     if claim.encounters:  # claims without records pay nothing for the encounter scopes
-        view["encounters"], view["encounter_problems"] = encounter_views(claim, view)
-        view["encounter_count"] = len(view["encounters"])
-        view["encounter_problem_count"] = len(view["encounter_problems"])
+        encounters, problems = encounter_views(claim, view)
+        view["encounters"], view["encounter_problems"] = encounters, problems
+        view["encounter_count"] = len(encounters)
+        view["encounter_problem_count"] = len(problems)
     return view
 
 

@@ -39,9 +39,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from claimscrub import yamlio
-
 from claimscrub.documentation.encounter import Encounter
 from claimscrub.resources import rules_dir
 
@@ -79,7 +79,7 @@ def load_cloned_config(path: str | Path | None = None) -> ClonedConfig:
     path = Path(path) if path else rules_dir() / "tables" / "em" / CONFIG_FILE
     data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     fields = set(ClonedConfig.__dataclass_fields__)
-    kwargs = {
+    kwargs: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v)
         for k, v in data.items()
         if k in fields

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from claimscrub import yamlio
-
 from claimscrub.documentation.encounter import Encounter, Mdm, MdmData, Problem, RiskItem
 from claimscrub.resources import rules_dir
 
@@ -1197,7 +1196,7 @@ def prolonged_units(
             None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}"
         )
     first = table.first_unit_at.get(primary_code)
-    cite = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
+    cite: dict[str, Any] = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
     if first is None:
         return ProlongedResult(
             None,

@@ -24,9 +24,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from claimscrub import yamlio
-
 from claimscrub.resources import rules_dir
 
 BENCHMARK_FILE = "peer_benchmarks.yaml"
@@ -359,7 +359,7 @@ def compare_distribution(
     high_label = (
         f"levels {high_level}-{top}" if top > high_level else f"level {high_level}"
     )
-    common = {
+    common: dict[str, Any] = {
         "provider_npi": provider_npi,
         "benchmark_id": benchmark.id,
         "services": n,

@@ -16,7 +16,7 @@ import datetime as _dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import jsonschema_rs
@@ -325,6 +325,8 @@ class _Reader:
         if value is None:
             return None
         try:
+            if len(value) != 10 or value[4] != "-" or value[7] != "-":  # no 20240801, no week dates
+                raise ValueError(value)
             return _dt.date.fromisoformat(value).isoformat()
         except (TypeError, ValueError):
             raise self.fail(where, "is not a calendar date (YYYY-MM-DD)") from None
@@ -488,9 +490,12 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
             )
         )
 
+    date_of_service = r.date(data.get("date_of_service"), "date_of_service")
+    if not isinstance(eid, str) or date_of_service is None:
+        raise r.fail("encounter_id" if not isinstance(eid, str) else "date_of_service", "is required")
     return Encounter(
         encounter_id=eid,
-        date_of_service=r.date(data.get("date_of_service"), "date_of_service"),
+        date_of_service=date_of_service,
         note_date=r.date(data.get("note_date"), "note_date"),
         link=link,
         author=author,
@@ -558,7 +563,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "additionalProperties":
         return error.message
     if v == "enum":
-        return "must be one of " + ", ".join(map(str, error.validator_value))
+        return "must be one of " + ", ".join(map(str, cast(list, error.validator_value)))
     if v == "type":
         return f"must be of type {error.validator_value}"
     if v == "pattern":

@@ -138,13 +138,13 @@ def _timed(enc: Encounter, line: dict, payer_type: str) -> dict[str, Any]:
                 status = "under" if psych[code] < psych[result.code] else "supported"
     elif code in cc_first or code in cc_more:
         blocks = list(enc.timed("critical_care"))
-        result = E.critical_care_for(enc, payer_type)
-        supports = result.reason
-        if result.minutes is not None:
+        care = E.critical_care_for(enc, payer_type)
+        supports = care.reason
+        if care.minutes is not None:
             if code in cc_first:
-                status = "over" if result.first_code is None else "supported"
+                status = "over" if care.first_code is None else "supported"
             else:
-                status = "over" if line["units"] > result.additional_units else "supported"
+                status = "over" if line["units"] > care.additional_units else "supported"
     elif ANESTHESIA_CODE.match(code) or any(t.service == "anesthesia" for t in _linked(enc.timed_services, seq, code)):
         anesthesia = tuple(enc.timed("anesthesia"))
         blocks = _linked(anesthesia, seq, code) or list(anesthesia)

@@ -16,8 +16,8 @@ being claims. A file that cannot be read at all raises
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -79,7 +79,7 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc
-        elif is_container(doc):
+        elif isinstance(doc, dict) and is_container(doc):
             for inner, where in container_documents(doc, source):
                 yield from _document(inner, where, encounters)
         else:

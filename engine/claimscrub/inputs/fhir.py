@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 
 from claimscrub.inputs.base import InputFormatError, InputItem
 from claimscrub.inputs.fhir_eob import apply_payment, eobs_by_claim
@@ -189,11 +190,18 @@ def _systems(pairs: list[tuple[str | None, str]]) -> str:
     return ", ".join(sorted({s or "no system" for s, _ in pairs})) or "no coding"
 
 
+_FHIR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T.*)?", re.DOTALL)
+
+
 def _date(value: Any, field: str) -> str:
-    """A FHIR date or dateTime as ``YYYY-MM-DD`` (the local date written, no time zone shift)."""
-    text = value[:10] if isinstance(value, str) else ""
+    """A FHIR date or dateTime as ``YYYY-MM-DD`` (the local date written, no time zone shift).
+
+    The text is matched first: ``date.fromisoformat`` would also read ISO week dates (``2024-W31-4``).
+    """
+    if not isinstance(value, str) or not _FHIR_DATE.fullmatch(value):
+        return _bad_date(field)
     try:
-        return _dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_date(field)
+        return _dt.date.fromisoformat(value[:10]).isoformat()
     except ValueError:
         return _bad_date(field)
 
@@ -510,7 +518,8 @@ def _revenue(concept: Any, where: str) -> str:
 
 def _payer(claim: Resource, index: Index) -> dict[str, Any] | None:
     """Payer name from insurer, else the focal Coverage; type from Coverage.type, else the name."""
-    insurer = claim.get("insurer") if isinstance(claim.get("insurer"), dict) else {}
+    raw_insurer = claim.get("insurer")
+    insurer: dict[str, Any] = raw_insurer if isinstance(raw_insurer, dict) else {}
     insurances = claim.get("insurance") or []
     focal = next((ins for ins in insurances if ins.get("focal")), insurances[0] if insurances else {})
     coverage_ref = focal.get("coverage") or {}

@@ -71,8 +71,7 @@ _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 _POS = re.compile(r"[0-9]{2}")
 _REVENUE = re.compile(r"[0-9]{4}")
 _KNOWN_IDS = frozenset(
-    "ISA IEA GS GE ST SE BHT HL PRV NM1 N3 N4 REF PER SBR PAT DMG CLM DTP CL1 PWK CN1 AMT K3 NTE CR1 CR2 CRC HI HCP "
-    "OI MOA CAS LX SV1 SV2 SV5 LIN CTP QTY MEA PS1 SVD LQ FRM".split()
+    ["ISA", "IEA", "GS", "GE", "ST", "SE", "BHT", "HL", "PRV", "NM1", "N3", "N4", "REF", "PER", "SBR", "PAT", "DMG", "CLM", "DTP", "CL1", "PWK", "CN1", "AMT", "K3", "NTE", "CR1", "CR2", "CRC", "HI", "HCP", "OI", "MOA", "CAS", "LX", "SV1", "SV2", "SV5", "LIN", "CTP", "QTY", "MEA", "PS1", "SVD", "LQ", "FRM"]
 )
 # Likely component separators, to name the one a file really uses when it is not ISA16's.
 _SEPARATOR_CHARS = frozenset(">:^|\\!<{}+~`")

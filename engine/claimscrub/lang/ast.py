@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 Pos = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class Const:
-    value: Union[str, int, Decimal, bool]
+    value: str | int | Decimal | bool
     pos: Pos = field(default=(1, 1), compare=False)
 
 
@@ -27,7 +26,7 @@ class Var:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    target: "Node"
+    target: Node
     name: str
     pos: Pos = field(default=(1, 1), compare=False)
 
@@ -40,14 +39,14 @@ class ValueSet:
 
 @dataclass(frozen=True, slots=True)
 class ListExpr:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     name: str
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
     pos: Pos = field(default=(1, 1), compare=False)
 
 
@@ -57,38 +56,38 @@ class Quant:
 
     kind: str
     var: str
-    source: "Node"
-    where: "Node | None"
-    body: "Node | None"
+    source: Node
+    where: Node | None
+    body: Node | None
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
     op: str  # == != < <= > >=
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class In:
-    item: "Node"
-    container: "Node"
+    item: Node
+    container: Node
     negated: bool = False
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Matches:
-    subject: "Node"
+    subject: Node
     pattern: str
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Missing:
-    subject: "Node"
+    subject: Node
     negated: bool = False  # True: "is not missing"
     pos: Pos = field(default=(1, 1), compare=False)
 
@@ -96,36 +95,36 @@ class Missing:
 @dataclass(frozen=True, slots=True)
 class Arith:
     op: str  # + - * /
-    left: "Node"
-    right: "Node"
+    left: Node
+    right: Node
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
-    operand: "Node"
+    operand: Node
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class And:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     pos: Pos = field(default=(1, 1), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    operand: "Node"
+    operand: Node
     pos: Pos = field(default=(1, 1), compare=False)
 
 
-Node = Union[Const, Var, Field, ValueSet, ListExpr, Call, Quant, Compare, In, Matches, Missing, Arith, Neg, And, Or, Not]
+Node = Const | Var | Field | ValueSet | ListExpr | Call | Quant | Compare | In | Matches | Missing | Arith | Neg | And | Or | Not
 
 NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 

@@ -96,18 +96,19 @@ class Checker:
                         self.env.pop(v, None)
                     else:
                         self.env[v] = saved
+                body_pos = b.pos if b is not None else pos
                 if k in ("any", "all"):
                     if body is not None and body not in (BOOL, ANY):
-                        self.error(f"{k}() body must be a condition, got {body}", b.pos)
+                        self.error(f"{k}() body must be a condition, got {body}", body_pos)
                     return BOOL
                 if k == "count":
                     if body is not None and body not in (BOOL, ANY):
-                        self.error(f"count() body must be a condition, got {body}", b.pos)
+                        self.error(f"count() body must be a condition, got {body}", body_pos)
                     return INTEGER
                 if body is None:
                     return self.error(f"{k}() needs a value after ':'", pos)
                 if k == "sum" and body not in NUMERIC and body != ANY:
-                    self.error(f"sum() adds numbers, got {body}", b.pos)
+                    self.error(f"sum() adds numbers, got {body}", body_pos)
                 return body
             case A.Compare(op=op, left=a, right=b, pos=pos):
                 ta, tb = self.check(a), self.check(b)
@@ -120,9 +121,9 @@ class Checker:
                     self.error(f"cannot compare {ta} with {tb}", pos)
                 elif op not in ("==", "!=") and ta in (BOOL,):
                     self.error(f"'{op}' does not apply to a condition", pos)
-                for t, n in ((ta, a), (tb, b)):
-                    if isinstance(t, (RecordT, SetT)) or (isinstance(t, (ListT, RowT)) and op not in ("==", "!=")):
-                        self.error(f"cannot compare a {t} with '{op}'", n.pos)
+                for side, operand_node in ((ta, a), (tb, b)):
+                    if isinstance(side, (RecordT, SetT)) or (isinstance(side, (ListT, RowT)) and op not in ("==", "!=")):
+                        self.error(f"cannot compare a {side} with '{op}'", operand_node.pos)
                 return BOOL
             case A.In(item=a, container=c, pos=pos):
                 ti, tc = self.check(a), self.check(c)
@@ -133,24 +134,24 @@ class Checker:
                     self.error(f"'in' needs a list or a value set, got {tc}", c.pos)
                 return BOOL
             case A.Matches(subject=s):
-                t = self.check(s)
-                if t not in (STRING, ANY):
-                    self.error(f"'matches' applies to a string, got {t}", s.pos)
+                subject = self.check(s)
+                if subject not in (STRING, ANY):
+                    self.error(f"'matches' applies to a string, got {subject}", s.pos)
                 return BOOL
             case A.Missing(subject=s):
                 self.check(s)
                 return BOOL
             case A.Arith(op=op, left=a, right=b, pos=pos):
                 ta, tb = self.check(a), self.check(b)
-                for t, n in ((ta, a), (tb, b)):
-                    if t not in NUMERIC and t != ANY:
-                        self.error(f"'{op}' needs numbers, got {t}", n.pos)
+                for side, operand_node in ((ta, a), (tb, b)):
+                    if side not in NUMERIC and side != ANY:
+                        self.error(f"'{op}' needs numbers, got {side}", operand_node.pos)
                 return MONEY if MONEY in (ta, tb) and op in "+-" else (INTEGER if ta == tb == INTEGER and op != "/" else NUMBER)
             case A.Neg(operand=o):
-                t = self.check(o)
-                if t not in NUMERIC and t != ANY:
-                    self.error(f"'-' needs a number, got {t}", o.pos)
-                return t
+                operand = self.check(o)
+                if operand not in NUMERIC and operand != ANY:
+                    self.error(f"'-' needs a number, got {operand}", o.pos)
+                return operand
             case A.And(items=items) | A.Or(items=items):
                 for i in items:
                     self._cond(i)
@@ -173,22 +174,23 @@ class Checker:
                 self.check(a)
             return ANY
         if not fn.arity_ok(len(node.args)):
-            want = len(fn.params) - (1 if VARIADIC in fn.params else 0)
-            self.error(f"{node.name}() takes {'at least ' if VARIADIC in fn.params else ''}{want} "
+            wanted = len(fn.params) - (1 if VARIADIC in fn.params else 0)
+            self.error(f"{node.name}() takes {'at least ' if VARIADIC in fn.params else ''}{wanted} "
                        f"argument(s), got {len(node.args)}", node.pos)
         types = [self.check(a) for a in node.args]
-        for i, (arg, t) in enumerate(zip(node.args, types)):
-            if i >= len(fn.params) and VARIADIC not in fn.params:
+        for position, (arg, got) in enumerate(zip(node.args, types)):
+            if position >= len(fn.params) and VARIADIC not in fn.params:
                 break
-            want = fn.param_type(i)
-            if want == ANY or t == ANY:
+            want = fn.param_type(position)
+            if want == ANY or got == ANY:
                 continue
-            if want == DATE and t == STRING and isinstance(arg, A.Const) and DATE_RE.match(arg.value):
+            if (want == DATE and got == STRING and isinstance(arg, A.Const) and isinstance(arg.value, str)
+                    and DATE_RE.match(arg.value)):
                 continue
-            if isinstance(want, ListT) and isinstance(t, ListT) and compatible(want.item, t.item):
+            if isinstance(want, ListT) and isinstance(got, ListT) and compatible(want.item, got.item):
                 continue
-            if not compatible(want, t):
-                self.error(f"{node.name}() argument {i + 1} must be a {want}, got {t}", arg.pos)
+            if not compatible(want, got):
+                self.error(f"{node.name}() argument {position + 1} must be a {want}, got {got}", arg.pos)
         if node.name in ("lookup", "has_table") and node.args:
             return self._table_type(node)
         return fn.returns

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.functions import FUNCTIONS
@@ -137,7 +138,7 @@ def _compile(node: A.Node, trace: bool) -> Fn:
             return lambda ctx: ctx.valuesets.get(n, frozenset())
         case A.ListExpr(items=items):
             if not trace and all(isinstance(i, A.Const) for i in items):
-                constant = [i.value for i in items]
+                constant = [i.value for i in items if isinstance(i, A.Const)]
                 return lambda ctx: constant
             fns = [sub(i) for i in items]
             return lambda ctx: [f(ctx) for f in fns]
@@ -227,7 +228,7 @@ def _compile(node: A.Node, trace: bool) -> Fn:
         case A.In(item=a, container=A.ListExpr(items=items), negated=neg) if not trace and items and all(
                 isinstance(i, A.Const) and isinstance(i.value, (str, int)) and not isinstance(i.value, bool)
                 for i in items):
-            fa, box = sub(a), frozenset(i.value for i in items)
+            fa, box = sub(a), frozenset(i.value for i in items if isinstance(i, A.Const))
 
             def list_member(ctx):  # lookup(...).mai in [2, 3]
                 x = fa(ctx)
@@ -499,6 +500,8 @@ def _quant(node: A.Quant, trace: bool) -> Fn:
 
         return quantify
 
+    if body is None:  # sum/min/max need a value after ':'; the type checker reports it first
+        raise ValueError("a quantifier that yields values needs a value after ':'")
     item_field = _item_field(node.body, var) if where is None and not trace else None
 
     def values(ctx) -> list:

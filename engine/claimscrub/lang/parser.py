@@ -164,7 +164,7 @@ def parse(text: str) -> A.Node:
             f"unexpected {exc.token!s:.20}; expected {_expected(exc.expected)}", exc.line, exc.column
         ) from None
     except UnexpectedCharacters as exc:
-        raise ExprSyntaxError(f"unexpected character {text[exc.pos_in_stream]!r}", exc.line, exc.column) from None
+        raise ExprSyntaxError(f"unexpected character {exc.char!r}", exc.line, exc.column) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark errors
         raise ExprSyntaxError(str(exc).splitlines()[0], exc.line, exc.column) from None
     try:

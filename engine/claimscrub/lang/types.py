@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -22,7 +23,7 @@ SCALARS = {STRING, INTEGER, NUMBER, MONEY, DATE, BOOL}
 
 @dataclass(frozen=True)
 class ListT:
-    item: "Type"
+    item: Type
 
     def __str__(self) -> str:
         return f"list of {self.item}"
@@ -91,11 +92,11 @@ def _from_schema(node: dict, root: dict, name: str) -> Type:
         return RecordT(name, fields, docs)
     if kind == "array":
         return ListT(_from_schema(node.get("items", {}), root, name.rstrip("s")))
-    return {"string": STRING, "integer": INTEGER, "number": NUMBER, "boolean": BOOL}.get(kind, ANY)
+    return {"string": STRING, "integer": INTEGER, "number": NUMBER, "boolean": BOOL}.get(str(kind), ANY)
 
 
 # Computed fields: not in the input, derived by the fact builder from it.
-COMPUTED = {
+COMPUTED: dict[str, dict[str, Any]] = {
     "claim": {
         "first_service_date": (DATE, "earliest line from_date"),
         "last_service_date": (DATE, "latest line to_date"),
@@ -152,7 +153,7 @@ def diagnosis_type() -> RecordT:
 
 # Encounter records (schemas/encounter.schema.json) as rules see them: computed
 # by engine/claimscrub/documentation/encounter_view.py with the E/M library, once per record and line.
-ENCOUNTER_COMPUTED = {
+ENCOUNTER_COMPUTED: dict[str, dict[str, Any]] = {
     "encounter": {
         "provider_npi": (STRING, "the link's provider NPI, else the note author's"),
         "patient_id": (STRING, "the patient the record is about (from the link, else the claim)"),

@@ -31,7 +31,12 @@ class ClaimRejected(Exception):
 
 @functools.lru_cache(maxsize=1 << 14)
 def _calendar_date(value: str) -> str | None:
-    """The ISO date, or None when it is not one (a batch repeats a few hundred dates)."""
+    """The ISO date, or None when it is not one (a batch repeats a few hundred dates).
+
+    Only ``YYYY-MM-DD``: ``date.fromisoformat`` also takes ``20240801`` and week dates (``2024-W31-4``).
+    """
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.replace("-", "").isdigit():
+        return None
     try:
         return _dt.date.fromisoformat(value).isoformat()
     except ValueError:
@@ -140,7 +145,7 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
     cid = data["claim_id"]
     get = data.get
     claim_pos = get("place_of_service")
-    lines = []
+    lines: list[Line] = []
     append = lines.append
     for i, ld in enumerate(data["lines"]):
         line_get = ld.get
@@ -202,6 +207,8 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
     claim_date = _opt_date(get("claim_date"), cid, "claim_date")
     payer = Payer(payer.get("type", "other"), payer.get("name"), payer.get("id"))
     billing = _provider(data["billing_provider"])
+    if billing is None:
+        raise ClaimRejected(cid, "billing_provider", "is required")
     rendering = _provider(get("rendering_provider"))
     patient = Patient(patient["id"], patient.get("sex"), _opt_date(patient.get("birth_date"), cid, "patient.birth_date"))
     bill_type = get("bill_type")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from claimscrub.api.scrubber import ClaimResult
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from claimscrub.api.batch import BatchReport
 
 CSV_COLUMNS = ["claim_id", "status", "line", "related_lines", "rule_id", "category", "severity", "message", "fix",
@@ -82,6 +85,16 @@ def to_csv(results: list[ClaimResult]) -> str:
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def text_console(file: IO[str], *, to_file: bool = False) -> Console:
+    """The text report's console: wrapped to the terminal's width when there is one; piped or written
+    with -o, lines are not wrapped at all (a fixed 80 columns broke messages mid-word for grep and diff)."""
+    from rich.console import Console
+
+    console = Console(file=file, highlight=False, force_terminal=False if to_file else None)
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def write_text(results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict]) -> None:

@@ -13,10 +13,11 @@ import functools
 import marshal
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 _REF_GROUP = re.compile(r"\(([^()]*)\)")
 _CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{0,4})?$")

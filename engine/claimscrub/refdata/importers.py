@@ -14,9 +14,10 @@ import io
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from claimscrub.refdata.layouts import Match, edition_for, find_header, head_lines, norm_header, recognise
 from claimscrub.refdata.store import Store
@@ -103,6 +104,14 @@ def _parser(parse: str | None, path: Path, ctx: ImportContext) -> Callable[[str]
     raise TableError(f"unknown parse {parse!r}")
 
 
+def _none(cells: list[str]) -> None:
+    return None
+
+
+def _constant(value: str) -> Getter:
+    return lambda cells: value
+
+
 def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Path, ctx: ImportContext) -> list[Getter]:
     """One function per table column (key, then values) taking the split line."""
     index = {norm_header(h): i for i, h in enumerate(header or [])}
@@ -110,13 +119,13 @@ def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Pat
     for name in defn.columns:
         raw = layout.columns.get(name)
         if raw is None:
-            getters.append(lambda cells: None)
+            getters.append(_none)
             continue
         spec = _spec(raw)
         parse = _parser(spec.get("parse"), path, ctx)
         if "value" in spec:
             const = str(spec["value"])
-            getters.append(lambda cells, c=const: c)
+            getters.append(_constant(const))
             continue
         if "position" in spec:
             i = int(spec["position"]) - 1
@@ -125,7 +134,7 @@ def _getters(defn: TableDef, layout: Layout, header: list[str] | None, path: Pat
             found = [index[norm_header(n)] for n in names if norm_header(n) in index]
             if not found:
                 if spec.get("optional"):
-                    getters.append(lambda cells: None)
+                    getters.append(_none)
                     continue
                 raise TableError(f"{path}: layout {layout.name}: no column {names} in header {header}")
             i = found[0]
@@ -186,9 +195,9 @@ def read_delimited(path: Path, defn: TableDef, layout: Layout, ctx: ImportContex
         skip, header, delim = found
         skip += 1
     elif not data_pattern:
-        lines = head_lines(path, encoding, 1)
-        delim = delim or sniff(lines[0] if lines else "")
-        header = next(csv.reader(lines[:1], delimiter=delim), [])
+        first = head_lines(path, encoding, 1)
+        delim = delim or sniff(first[0] if first else "")
+        header = next(csv.reader(first[:1], delimiter=delim), [])
         skip = 1
     build = _row_builder(defn, _getters(defn, layout, header, path, ctx))
     pattern = re.compile(data_pattern) if data_pattern else None
@@ -306,22 +315,33 @@ class Skipped:
     reason: str
 
 
-def scan(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named, and every file under directories named (sorted, hidden skipped)."""
+def scan(paths: Iterable[Path | str]) -> tuple[list[Path], list[Skipped]]:
+    """Files named, and every file under directories named (sorted); hidden entries below a directory are skipped.
+
+    Hidden means a dot name *below* the directory given: the directory itself may
+    be reached through ``..`` or sit in a dot folder (``../shared/refdata``).
+    """
     out: list[Path] = []
+    hidden: list[Skipped] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(f for f in sorted(p.rglob("*")) if f.is_file() and not any(x.startswith(".") for x in f.parts))
-        else:
+        if not p.is_dir():
             out.append(p)
-    return out
+            continue
+        for f in sorted(p.rglob("*")):
+            if not f.is_file():
+                continue
+            if any(part.startswith(".") for part in f.relative_to(p).parts):
+                hidden.append(Skipped(str(f), "hidden (a name below the directory starts with '.')"))
+            else:
+                out.append(f)
+    return out, hidden
 
 
 def plan(files: Iterable[Path], registry: Registry) -> tuple[list[tuple[Path, Match]], list[Skipped]]:
     """Which files import into which tables (I/OCE version ranges first), and which are skipped."""
     todo: list[tuple[Path, Match]] = []
     skipped: list[Skipped] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     for f in files:
         matches, reason = recognise(f, registry)
         if not matches:
@@ -350,7 +370,9 @@ def import_paths(
 ) -> tuple[list[Imported], list[Skipped]]:
     """Import every recognised file under ``paths`` into the store; the rest is skipped with the reason."""
     registry = registry or default_registry()
-    todo, skipped = plan(scan(paths), registry)
+    files, hidden = scan(paths)
+    todo, skipped = plan(files, registry)
+    skipped = hidden + skipped
     store = Store(data_dir)
     ctx = ImportContext(store=store)
     done: list[Imported] = []

@@ -73,9 +73,8 @@ def layout_matches(path: Path, layout: Layout, lines: list[str] | None) -> str |
         return "layout has no recognition rule"
     if layout.filename and not re.search(layout.filename, path.name):
         return f"file name does not match {layout.filename}"
-    if layout.header:
-        if lines is None or find_header(lines, layout.header, layout.delimiter) is None:
-            return f"no header with {', '.join(layout.header)}"
+    if layout.header and (lines is None or find_header(lines, layout.header, layout.delimiter) is None):
+        return f"no header with {', '.join(layout.header)}"
     return None
 
 

@@ -17,9 +17,10 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from claimscrub.refdata.tables import Edition, RawRow, Registry, TableDef, TableSet, TableStatus, _dated, _key, coverage, default_registry, parse_table_def, pick_edition, resolve, row_dict
 

@@ -21,13 +21,14 @@ import json
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
-
-from claimscrub import yamlio
+from typing import Any
 
 from claimscrub.resources import rules_dir, schema_path
+
+from claimscrub import yamlio
 
 COLUMN_TYPES = ("string", "integer", "number", "date")
 EFFECTIVE_MODES = ("columns", "edition", "none")

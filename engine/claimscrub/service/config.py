@@ -8,6 +8,7 @@ environment variable, without the token: workers read the token file or
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class ServiceConfig:
         return orjson.dumps(data).decode()
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> ServiceConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
         environ = os.environ if environ is None else environ
         raw = orjson.loads(environ.get(CONFIG_ENV) or "{}")
         raw["rules"] = tuple(raw.get("rules") or ())
@@ -51,7 +52,7 @@ class ServiceConfig:
         return replace(self, token=token)
 
 
-def load_token(token_file: str | None, environ: dict | None = None) -> str | None:
+def load_token(token_file: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The bearer token from a file (first line) or $CLAIMSCRUB_TOKEN; None when neither is set."""
     environ = os.environ if environ is None else environ
     if token_file:
