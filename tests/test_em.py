@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from claimscrub.documentation import em
-from claimscrub.documentation.em import Level, TableError
+from claimscrub.documentation.em import EmTableError, Level
 from claimscrub.documentation.encounter import encounter_from_document
 
 STABLE = {"type": "chronic_illness", "status": "stable"}
@@ -736,7 +736,7 @@ def test_unquoted_code_is_rejected(tmp_path):
         .read_text()
         .replace('code: "90832"', "code: 90832")
     )
-    with pytest.raises(TableError, match="must be a quoted string"):
+    with pytest.raises(EmTableError, match="must be a quoted string"):
         em.load_em_tables(tmp_path)
 
 
@@ -744,7 +744,7 @@ def test_missing_source_is_rejected(tmp_path):
     (tmp_path / "anesthesia_time.yaml").write_text(
         'kind: anesthesia_time\ntables:\n  - {id: x, effective_from: "2020-01-01", unit_minutes: 15}\n'
     )
-    with pytest.raises(TableError, match="source is required"):
+    with pytest.raises(EmTableError, match="source is required"):
         em.load_em_tables(tmp_path)
 
 
