@@ -105,3 +105,26 @@ def attach(results: list, claims: Sequence[Claim | None], ctx: EditContext, stor
     extra: dict[int, list[Finding]] = {i: f for (i, _), f in zip(kept, found) if f}
     return [replace(r, findings=sorted([*r.findings, *extra[i]], key=sort_key)) if i in extra else r
             for i, r in enumerate(results)]
+
+
+def scrub_batch(scrubber, claims: Iterable[dict | InputItem], store: HistoryStore | None = None,
+                record: bool = False) -> list:
+    """``Scrubber.scrub_many`` with the cross-claim phase: every claim scrubbed alone, then edited as a batch."""
+    collector = ClaimCollector()
+    items = (c if isinstance(c, InputItem) else InputItem("", c.get("claim_id") if isinstance(c, dict) else None, c)
+             for c in claims)
+    results = []
+    for item in collector.watch(items):
+        result = scrubber.scrub_item(item)
+        collector.take(result)
+        results.append(result)
+    return finish_batch(results, collector, scrubber, store, record)
+
+
+def finish_batch(results: list, collector: ClaimCollector, scrubber, store: HistoryStore | None = None,
+                 record: bool = False) -> list:
+    """The results with the cross-claim findings added; with ``record``, the batch's claims go into the store."""
+    results = attach(results, collector.claims, edit_context(scrubber.tables, scrubber.rulebook.value_codes), store)
+    if store is not None and record:
+        store.record(c for c in collector.claims if c is not None)
+    return results
