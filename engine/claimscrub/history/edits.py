@@ -91,9 +91,22 @@ class EditContext:
     new_patient_codes: frozenset[str]
     repeat_modifiers: frozenset[str]
     limits: tuple[FrequencyLimit, ...] = ()
+    _rows: dict[tuple[str, str, str], dict | None] = field(default_factory=dict)  # one batch's lookups
+    _by_code: dict[str, list[FrequencyLimit]] = field(default_factory=dict)
+
+    @property
+    def limits_by_code(self) -> dict[str, list[FrequencyLimit]]:
+        if not self._by_code and self.limits:
+            for limit in self.limits:
+                for code in limit.codes:
+                    self._by_code.setdefault(code, []).append(limit)
+        return self._by_code
 
     def lookup(self, table: str, code: str, dos: str) -> dict | None:
-        return self.tables.lookup(table, (code,), dos)  # type: ignore[attr-defined]
+        key = (table, code, dos)
+        if key not in self._rows:
+            self._rows[key] = self.tables.lookup(table, (code,), dos)  # type: ignore[attr-defined]
+        return self._rows[key]
 
     def edition(self, table: str, dos: str) -> str | None:
         return self.tables.edition(table, dos)  # type: ignore[attr-defined]
@@ -182,7 +195,8 @@ def global_surgery(claim: Claim, history: PatientHistory, ctx: EditContext) -> l
 
 def global_surgery_reverse(claim: Claim, history: PatientHistory, ctx: EditContext) -> list[Finding]:
     """CS-HIS-003: a procedure arriving after E/M claims (from an earlier run) that fall in its global period."""
-    if claim.type != "professional":
+    visits = [h for h in history.every if h.claim_id in history.stored_claims and h.code in ctx.em_codes]
+    if claim.type != "professional" or not visits:
         return []
     out = []
     for line in claim.lines:
@@ -191,9 +205,7 @@ def global_surgery_reverse(claim: Claim, history: PatientHistory, ctx: EditConte
         days, row = _global_days(ctx, line.code, line.from_date)
         if days not in GLOBAL_DAYS:
             continue
-        for em in history.every:
-            if em.claim_id not in history.stored_claims or em.code not in ctx.em_codes:
-                continue
+        for em in visits:
             gap = _days(line.from_date, em.from_date)
             mods = set(em.modifiers)
             inside = (1 <= gap <= GLOBAL_DAYS[days] and "24" not in mods) or (
@@ -253,13 +265,13 @@ def mue_per_day(claim: Claim, history: PatientHistory, ctx: EditContext) -> list
         if key in seen:
             continue
         seen.add(key)
-        row = ctx.lookup(table, line.code, line.from_date)
+        prior = [h for h in history.earlier if (h.code, h.from_date) == key and h.claim_type == claim.type
+                 and (h.billing_npi == claim.billing_provider.npi or h.provider_npi == _npi(claim, line))]
+        row = ctx.lookup(table, line.code, line.from_date) if prior else None
         if not row or int(row.get("mai") or 0) not in (2, 3):
             continue
         limit = Decimal(str(row["mue_units"]))
         own = sum((Decimal(x.units) for x in claim.lines if (x.code, x.from_date) == key), Decimal(0))
-        prior = [h for h in history.earlier if (h.code, h.from_date) == key and h.claim_type == claim.type
-                 and (h.billing_npi == claim.billing_provider.npi or h.provider_npi == _npi(claim, line))]
         total = own + sum((h.units for h in prior), Decimal(0))
         if own <= limit < total:
             others = ", ".join(f"{_where(h)} ({h.units})" for h in prior)
@@ -276,7 +288,7 @@ def frequency_limits(claim: Claim, history: PatientHistory, ctx: EditContext) ->
     """CS-HIS-007: a service over the number its limit allows (earlier services in the period)."""
     out = []
     for line in claim.lines:
-        for limit in ctx.limits:
+        for limit in ctx.limits_by_code.get(line.code, ()):
             if not limit.applies(line.code, claim.payer.type):
                 continue
             prior = [h for h in history.earlier if h.code in limit.codes and limit.counts(h.from_date, line.from_date)]

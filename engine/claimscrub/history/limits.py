@@ -6,6 +6,7 @@ a payer loads its own in the same shape. A bad table is refused naming the entry
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,14 @@ def default_limits_path() -> Path:
     return rules_dir() / "tables" / "history" / "frequency_limits.yaml"
 
 
-def load_limits(path: str | Path | None = None) -> list[FrequencyLimit]:
+def load_limits(path: str | Path | None = None) -> tuple[FrequencyLimit, ...]:
     """The frequency-limit table (the bundled sample by default); ValueError names a bad entry's field."""
-    source = Path(path) if path else default_limits_path()
+    return _load(Path(path) if path else default_limits_path())
+
+
+@functools.lru_cache(maxsize=8)
+def _load(source: Path) -> tuple[FrequencyLimit, ...]:
+    """Read once per process (a batch builds its edit context from it)."""
     raw = safe_load(source.read_text(encoding="utf-8"))
     entries = raw.get("limits") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
@@ -70,4 +76,4 @@ def load_limits(path: str | Path | None = None) -> list[FrequencyLimit]:
         out.append(FrequencyLimit(id=str(entry.get("id") or f"limit-{n}"), codes=frozenset(codes), limit=limit,
                                   source=str(entry["source"]), months=months, lifetime=lifetime,
                                   payer_types=frozenset(entry.get("payer_types") or ())))
-    return out
+    return tuple(out)

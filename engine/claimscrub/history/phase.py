@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Iterable, Iterator, Sequence
 
 from claimscrub.compile.findings import Finding, sort_key
-from claimscrub.history.edits import EDITS, NEW_PATIENT_YEARS, EditContext, PatientHistory
+from claimscrub.history.edits import EDITS, NEW_PATIENT_YEARS, EditContext, PatientHistory, frequency_limits
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore
@@ -62,7 +62,8 @@ def cross_claim_findings(claims: Sequence[Claim], ctx: EditContext,
         gone = replaced | {c.claim_id for c in batch}  # the batch's copy of a claim replaces the stored one
         past = [h for h in stored.get(pid, ()) if h.claim_id not in gone]
         stored_ids = frozenset(h.claim_id for h in past)
-        lines = [[] if c.frequency == "void" or c.claim_id in replaced else history_lines(c) for c in batch]
+        alone = len(batch) == 1
+        lines = [[] if alone or c.frequency == "void" or c.claim_id in replaced else history_lines(c) for c in batch]
         for position, (index, claim) in enumerate(zip(indices, batch)):
             if claim.frequency == "void":
                 continue
@@ -70,7 +71,8 @@ def cross_claim_findings(claims: Sequence[Claim], ctx: EditContext,
             earlier = past + [h for ls in lines[:position] for h in ls if h.claim_id not in own]
             later = [h for ls in lines[position + 1:] for h in ls if h.claim_id not in own]
             history = PatientHistory(earlier, later, stored_ids)
-            for edit in EDITS:
+            # with no other claim only the limits can fire (a service repeated on the claim itself)
+            for edit in EDITS if earlier or later else (frequency_limits,):
                 out[index].extend(edit(claim, history, ctx))
     return out
 
