@@ -77,7 +77,7 @@ def test_history_file_and_bad_urls(tmp_path):
     code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json",
                        f"--history={file}", write(tmp_path, "visit.json", VISIT))
     assert his_findings(out) == [("V-42", "CS-HIS-001")]
-    code, _, err = run("scrub", "--no-progress", "--history=postgresql://db/claims", write(tmp_path, "v.json", VISIT))
+    code, _, err = run("scrub", "--no-progress", f"--history=postgresql://u@/claims?host={tmp_path}&port=1", write(tmp_path, "v.json", VISIT))
     assert code == 2 and "PostgreSQL" in err
 
 

@@ -15,7 +15,7 @@ import pytest
 from claimscrub.history.edits import RULES
 from claimscrub.history.limits import load_limits
 from claimscrub.history.phase import cross_claim_findings, edit_context
-from claimscrub.history.store import MemoryHistory, SqliteHistory, migrate, open_history
+from claimscrub.history.store import MemoryHistory, PostgresHistory, SqliteHistory, open_history
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.refdata.tables import open_tables
 
@@ -54,9 +54,31 @@ def rule_ids(found, *only: str) -> list[list[str]]:
     return [[f.rule_id for f in fs if not only or f.rule_id in only] for fs in found]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def pg_url():
+    import pgserver
+
+    server, why = pgserver.start()
+    if server is None:
+        pytest.skip(why)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request, tmp_path):
-    s = MemoryHistory() if request.param == "memory" else SqliteHistory(tmp_path / "history.sqlite")
+    """Every store-backed test runs on each store: the in-memory reference, SQLite and PostgreSQL."""
+    if request.param == "memory":
+        s = MemoryHistory()
+    elif request.param == "sqlite":
+        s = SqliteHistory(tmp_path / "history.sqlite")
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")
+        with psycopg.connect(url, autocommit=True) as db:  # a fresh schema for each test
+            db.execute("DROP TABLE IF EXISTS history_line, schema_version")
+        s = PostgresHistory(url)
     yield s
     s.close()
 
@@ -134,6 +156,18 @@ def test_scrubbing_a_recorded_claim_again_is_not_its_own_duplicate(ctx, store):
     assert rule_ids(cross_claim_findings([claim("C-2", ("99213", "2024-04-12"))], ctx, store)) == [["CS-HIS-004"]]
 
 
+def test_done_when_cases_against_each_store(ctx, store):
+    """The issue's cases with the first claim recorded in an earlier run rather than in the same batch."""
+    store.record([claim("S-1", ("27447", "2024-03-01")), claim("C-1", ("99213", "2024-04-20"))])
+    found = cross_claim_findings([claim("V-42", ("99213", "2024-04-12")), claim("V-91", ("99213", "2024-05-31")),
+                                  claim("V-57", ("99223", "2024-02-29", ["57"]))], ctx, store)
+    assert rule_ids(found) == [["CS-HIS-001"], [], []]
+    second = claim("C-2", ("99213", "2024-04-20"))
+    replacement = claim("C-3", ("99213", "2024-04-20"), frequency="replacement", replaces_claim_id="C-1")
+    assert rule_ids(cross_claim_findings([second], ctx, store), "CS-HIS-004") == [["CS-HIS-004"]]
+    assert rule_ids(cross_claim_findings([replacement], ctx, store)) == [["CS-HIS-001"]]  # day 50: global, not a duplicate
+
+
 # ---------------------------------------------------------------- MUE, frequency, new patient
 
 
@@ -186,21 +220,28 @@ def test_sqlite_schema_is_versioned_and_migrated_on_open(tmp_path):
     path = tmp_path / "h.sqlite"
     store = SqliteHistory(path)
     assert store.version == 1
+    assert store.migrate() == 1  # already current: nothing applied
     store.close()
     db = sqlite3.connect(path)
-    assert migrate(db) == 1  # already current: nothing applied
     db.execute("UPDATE schema_version SET version = 99")
     db.commit()
     with pytest.raises(ValueError, match="newer"):
-        migrate(db)
+        SqliteHistory(path)
 
 
-def test_open_history_defaults_to_the_data_dir_and_refuses_postgres_for_now(tmp_path):
+def test_open_history_defaults_to_the_data_dir_and_names_an_unreachable_server(tmp_path):
     store = open_history(None, tmp_path)
     assert Path(tmp_path / "history.sqlite").is_file()
     store.close()
-    with pytest.raises(ValueError, match="PostgreSQL"):
-        open_history("postgresql://localhost/claims")
+    with pytest.raises(ValueError, match="cannot connect to the PostgreSQL history") as info:
+        open_history(f"postgresql://claims:secret@/claims?host={tmp_path}&port=1")
+    assert "secret" not in str(info.value)
+
+
+def test_postgres_schema_is_versioned(pg_url):
+    store = PostgresHistory(pg_url)
+    assert store.version == 1 and store.migrate() == 1
+    store.close()
 
 
 def test_no_patient_demographics_in_the_store(tmp_path):

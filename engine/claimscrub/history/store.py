@@ -5,18 +5,20 @@ recording a claim id again replaces its lines, so scrubbing a claim twice never 
 duplicate) and answers one query per batch of patients: their lines from a date on, plus every
 line of the codes whose limits look back without end (once-per-lifetime services).
 
-The SQLite file sits in the data directory (``history.sqlite``), is created on first use, and its
-schema is versioned: :data:`MIGRATIONS` are applied in order and the version kept in
-``schema_version``, so an older file is upgraded in place when opened.
+The SQLite file sits in the data directory (``history.sqlite``) and is created on first use; a
+``postgresql://`` URL holds the same schema in a server database for a team or several machines.
+The schema is versioned: :data:`MIGRATIONS` are applied in order and the version kept in
+``schema_version``, so an older store is upgraded in place when opened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.model.claim import Claim
@@ -95,77 +97,132 @@ def _line(r: Sequence) -> HistoryLine:
                        ndc=r[14], paid_cents=r[15])
 
 
-class SqliteHistory:
-    """History in one SQLite file (created and migrated on open)."""
+class _SqlHistory:
+    """The store over a DB-API connection: SQLite and PostgreSQL share the schema, the SQL and the behaviour.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db)
+    ``mark`` is the driver's parameter marker (``?`` for sqlite3, ``%s`` for psycopg).
+    """
+
+    mark = "?"
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self.migrate()
+
+    def _marks(self, n: int) -> str:
+        return ",".join([self.mark] * n)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        cur = self._db.cursor()
+        try:
+            yield cur
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def _lock(self, cur: Any) -> None:
+        """Serialise migrations between processes (SQLite's write lock already does)."""
+
+    def migrate(self) -> int:
+        """Bring the schema to :data:`SCHEMA_VERSION`; returns the version it was at (0 for a new store)."""
+        with self._transaction() as cur:
+            self._lock(cur)
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM schema_version")
+            row = cur.fetchone()
+            if row is None:
+                cur.execute("INSERT INTO schema_version VALUES (0)")
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise ValueError(f"history schema version {found} is newer than this claimscrub ({SCHEMA_VERSION})")
+            for version, statements in MIGRATIONS:
+                if version > found:
+                    for statement in statements:
+                        cur.execute(statement)
+                    cur.execute(f"UPDATE schema_version SET version = {self.mark}", (version,))
+        return found
 
     @property
     def version(self) -> int:
-        return int(self._db.execute("SELECT version FROM schema_version").fetchone()[0])
+        with self._transaction() as cur:
+            cur.execute("SELECT version FROM schema_version")
+            return int(cur.fetchone()[0])
 
     def record(self, claims: Iterable[Claim]) -> int:
         written = 0
-        marks = ",".join("?" * len(_COLUMNS))
-        with self._db:  # one transaction: a batch is recorded whole or not at all
+        insert = f"INSERT INTO history_line ({','.join(_COLUMNS)}) VALUES ({self._marks(len(_COLUMNS))})"
+        with self._transaction() as cur:  # one transaction: a batch is recorded whole or not at all
             for claim in claims:
                 ids = sorted(superseded_ids(claim))
-                self._db.execute(
-                    f"DELETE FROM history_line WHERE patient_id = ? AND claim_id IN ({','.join('?' * len(ids))})",
-                    (claim.patient.id, *ids))
+                cur.execute(f"DELETE FROM history_line WHERE patient_id = {self.mark} AND claim_id IN "
+                            f"({self._marks(len(ids))})", (claim.patient.id, *ids))
                 if claim.frequency != "void":
                     rows = [_row(h) for h in history_lines(claim)]
-                    self._db.executemany(f"INSERT OR REPLACE INTO history_line VALUES ({marks})", rows)
+                    cur.executemany(insert, rows)
                     written += len(rows)
         return written
 
     def lines(self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()) -> dict[str, list[HistoryLine]]:
         codes = sorted(set(any_date_codes))
         out: dict[str, list[HistoryLine]] = {pid: [] for pid in patient_ids}
-        code_test = f" OR code IN ({','.join('?' * len(codes))})" if codes else ""
-        for start in range(0, len(patient_ids), PATIENTS_PER_QUERY):
-            chunk = list(patient_ids[start:start + PATIENTS_PER_QUERY])
-            sql = (f"SELECT {','.join(_COLUMNS)} FROM history_line WHERE patient_id IN "
-                   f"({','.join('?' * len(chunk))}) AND (from_date >= ?{code_test})")
-            for r in self._db.execute(sql, (*chunk, since, *codes)):
-                out[r[0]].append(_line(r))
+        code_test = f" OR code IN ({self._marks(len(codes))})" if codes else ""
+        with self._transaction() as cur:
+            for start in range(0, len(patient_ids), PATIENTS_PER_QUERY):
+                chunk = list(patient_ids[start:start + PATIENTS_PER_QUERY])
+                cur.execute(f"SELECT {','.join(_COLUMNS)} FROM history_line WHERE patient_id IN "
+                            f"({self._marks(len(chunk))}) AND (from_date >= {self.mark}{code_test})",
+                            (*chunk, since, *codes))
+                for r in cur.fetchall():
+                    out[r[0]].append(_line(r))
         return out
 
     def close(self) -> None:
         self._db.close()
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version it was at (0 for a new file)."""
-    with db:
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = db.execute("SELECT version FROM schema_version").fetchone()
-        if row is None:
-            db.execute("INSERT INTO schema_version VALUES (0)")
-        found = int(row[0]) if row else 0
-        if found > SCHEMA_VERSION:
-            raise ValueError(f"history schema version {found} is newer than this claimscrub ({SCHEMA_VERSION})")
-        for version, statements in MIGRATIONS:
-            if version > found:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute("UPDATE schema_version SET version = ?", (version,))
-    return found
+class SqliteHistory(_SqlHistory):
+    """History in one SQLite file (created and migrated on open)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        super().__init__(db)
+
+
+class PostgresHistory(_SqlHistory):
+    """History in a PostgreSQL database (``postgresql://`` URL; psycopg 3, the ``claimscrub[postgres]`` extra)."""
+
+    mark = "%s"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise ValueError("a postgresql:// history needs psycopg: pip install 'claimscrub[postgres]'") from None
+        try:
+            db = psycopg.connect(url)
+        except psycopg.Error as exc:  # not the driver's message: it may quote the URL
+            raise ValueError(f"cannot connect to the PostgreSQL history ({type(exc).__name__})") from None
+        super().__init__(db)
+
+    def _lock(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(7316016)")  # a fixed key: one migrating process at a time
 
 
 def open_history(spec: str | Path | None, data_dir: str | Path | None = None) -> HistoryStore:
     """The store ``--history`` names: empty or None = ``history.sqlite`` in the data directory; a path = that file.
 
-    PostgreSQL URLs are refused with a message: the server store is not built yet.
+    a ``postgresql://`` URL = that PostgreSQL database.
     """
     if spec and str(spec).startswith(("postgresql://", "postgres://")):
-        raise ValueError("a PostgreSQL history store is not available yet; use a SQLite file path")
+        return PostgresHistory(str(spec))
     if not spec:
         from claimscrub.refdata.store import resolve_data_dir
 
