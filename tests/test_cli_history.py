@@ -100,3 +100,13 @@ def test_scrub_many_is_one_batch(tmp_path):
     assert ids == [[], []]
     alone = list(scrubber.scrub_many([second, first], cross_claim=False))
     assert not any(f.rule_id.startswith("CS-HIS") for r in alone for f in r.findings)
+
+
+def test_one_http_request_is_one_batch(tmp_path):
+    from claimscrub import Scrubber
+    from claimscrub.service.app import Loaded, ServiceConfig, scrub_body
+
+    loaded = Loaded(scrubber=Scrubber(data_dir=tmp_path, samples=True), generation=1, loaded_at="", seconds=0.0)
+    body = json.dumps([VISIT, SURGERY]).encode()
+    doc = json.loads(scrub_body(loaded, body, "json", ServiceConfig(data_dir=str(tmp_path))))
+    assert his_findings(json.dumps(doc)) == [("V-42", "CS-HIS-001")]
