@@ -264,3 +264,12 @@ def test_a_bad_limits_table_names_the_entry(tmp_path):
     bad.write_text("limits:\n  - codes: [G0439]\n    limit: 1\n    source: x\n")
     with pytest.raises(ValueError, match=r"limits\[0\]: give either"):
         load_limits(bad)
+
+
+def test_rules_without_their_table_are_not_checked(ctx):
+    from claimscrub.history.edits import EditContext, not_checked
+    from claimscrub.refdata.tables import MemoryTableSet
+
+    bare = EditContext(MemoryTableSet(), ctx.em_codes, ctx.new_patient_codes, ctx.repeat_modifiers, ctx.limits)
+    assert {n["rule_id"] for n in not_checked(bare)} == {"CS-HIS-001", "CS-HIS-002", "CS-HIS-003", "CS-HIS-006"}
+    assert not_checked(ctx) == []

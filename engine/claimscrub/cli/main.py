@@ -23,7 +23,7 @@ from claimscrub import __version__
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.cli.history import HISTORY_HELP, open_store_or_exit
-from claimscrub.history.phase import ClaimCollector, finish_batch
+from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
 
 err = Console(stderr=True, highlight=False)
 
@@ -233,6 +233,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         encounters = encounter_report(side.index, side.links)
     meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
             **json_sections(encounters, report)}
+    if claims_kept:
+        meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":
@@ -246,7 +248,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
 
         console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
                           force_terminal=None if not output else False)
-        write_text(results, console, parent.not_checked, parent.editions())
+        write_text(results, console, meta["not_checked"], parent.editions())
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
     if output:

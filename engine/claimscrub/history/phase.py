@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Iterable, Iterator, Sequence
 
 from claimscrub.compile.findings import Finding, sort_key
-from claimscrub.history.edits import EDITS, NEW_PATIENT_YEARS, EditContext, PatientHistory, frequency_limits
+from claimscrub.history.edits import EDITS, NEW_PATIENT_YEARS, EditContext, PatientHistory, frequency_limits, not_checked
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore
@@ -130,3 +130,8 @@ def finish_batch(results: list, collector: ClaimCollector, scrubber, store: Hist
     if store is not None and record:
         store.record(c for c in collector.claims if c is not None)
     return results
+
+
+def history_not_checked(scrubber) -> list[dict]:
+    """Cross-claim rules this scrubber's tables cannot run (reported "not checked", never passed)."""
+    return not_checked(edit_context(scrubber.tables, scrubber.rulebook.value_codes))
