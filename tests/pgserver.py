@@ -23,7 +23,7 @@ class PgServer:
 
     def stop(self) -> None:
         subprocess.run([*self.as_user, f"{self.bindir}/pg_ctl", "-D", f"{self.directory}/data", "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60)
+                        "stop"], capture_output=True, timeout=60, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 

@@ -6,9 +6,8 @@ import copy
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from claimscrub.cli.main import main
+from click.testing import CliRunner
 
 SURGERY = {
     "claim_id": "S-1", "type": "professional", "claim_date": "2024-08-15", "payer": {"type": "medicare"},

@@ -11,11 +11,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from claimscrub.history.edits import RULES
 from claimscrub.history.limits import load_limits
 from claimscrub.history.phase import cross_claim_findings, edit_context
-from claimscrub.history.store import MemoryHistory, PostgresHistory, SqliteHistory, open_history
+from claimscrub.history.store import (
+    MemoryHistory,
+    PostgresHistory,
+    SqliteHistory,
+    open_history,
+)
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.refdata.tables import open_tables
 

@@ -49,7 +49,7 @@ def import_cmd(paths: tuple[Path, ...], spec: str, data_dir: Path | None) -> Non
         if bad is None:
             found = problems(item.data)
             bad = found[0][0] if found else None
-        if bad is None:
+        if bad is None and item.data is not None:
             try:
                 claims.append(claim_from_dict(item.data, item.source))
             except ClaimRejected as exc:

@@ -186,7 +186,6 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         items = collector.watch(items)
     if record and history_spec is None:
         history_spec = ""  # --record alone: the default store
-    store = open_store_or_exit(history_spec, data_dir) if cross_claim else None
     claims_kept = ClaimCollector() if cross_claim else None
     if claims_kept:
         items = claims_kept.watch(items)
@@ -216,7 +215,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     finally:
         if pool:
             pool.close()
-    if claims_kept:
+    if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
+        store = open_store_or_exit(history_spec, data_dir)
         results = finish_batch(results, claims_kept, parent, store, record)
         if store is not None:
             store.close()

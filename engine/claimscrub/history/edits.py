@@ -11,10 +11,10 @@ reads table-driven values from the edition in force on the date of service, and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Callable
 
 from claimscrub.compile.findings import Finding
 from claimscrub.history.limits import FrequencyLimit
@@ -42,8 +42,8 @@ class CrossRule:
 
 
 _GLOBAL_REFS = (
-    "CMS IOM 100-04 Medicare Claims Processing Manual, Chapter 12, Sections 40.1-40.2 (global surgery: "
-    "components of the package, pre- and postoperative visits, modifiers 24, 25 and 57)",
+    ("CMS IOM 100-04 Medicare Claims Processing Manual, Chapter 12, Sections 40.1-40.2 (global surgery: "
+     "components of the package, pre- and postoperative visits, modifiers 24, 25 and 57)"),
     "CMS PFS Relative Value File record layout (PPRRVU), GLOB DAYS field",
 )
 RULES: dict[str, CrossRule] = {r.id: r for r in (
@@ -59,14 +59,14 @@ RULES: dict[str, CrossRule] = {r.id: r for r in (
     CrossRule("CS-HIS-005", "Suspect duplicate: same code and date on another claim", "duplicate", "warning",
               ("CMS Medicare Claims Processing Manual, Chapter 1, Section 120.2 (suspect duplicates)",)),
     CrossRule("CS-HIS-006", "Units per day over the MUE counting other claims (MAI 2/3)", "mue", "error",
-              ("CMS NCCI Policy Manual for Medicare Services, Chapter I, Section V (MUE adjudication "
-               "indicators 2 and 3: units per date of service across claims)",
+              (("CMS NCCI Policy Manual for Medicare Services, Chapter I, Section V (MUE adjudication "
+                "indicators 2 and 3: units per date of service across claims)"),
                "CMS Medically Unlikely Edits page, MAI definitions"), "mue"),
     CrossRule("CS-HIS-007", "Service over its frequency limit", "medical_necessity", "error",
               ("claimscrub frequency-limit table (each entry cites its regulation)",)),
     CrossRule("CS-HIS-008", "New-patient E/M for a patient seen within three years", "upcoding", "error",
-              ("CMS Medicare Claims Processing Manual (IOM 100-04), Chapter 12, Section 30.6.7.A (new patient: no "
-               "professional service from the physician or another of the same specialty in the group in 3 years)",
+              (("CMS Medicare Claims Processing Manual (IOM 100-04), Chapter 12, Section 30.6.7.A (new patient: no "
+                "professional service from the physician or another of the same specialty in the group in 3 years)"),
                "AMA CPT Evaluation and Management Services Guidelines, new and established patients")),
 )}
 
@@ -291,7 +291,8 @@ def frequency_limits(claim: Claim, history: PatientHistory, ctx: EditContext) ->
         for limit in ctx.limits_by_code.get(line.code, ()):
             if not limit.applies(line.code, claim.payer.type):
                 continue
-            prior = [h for h in history.earlier if h.code in limit.codes and limit.counts(h.from_date, line.from_date)]
+            prior: list[HistoryLine | Line] = [
+                h for h in history.earlier if h.code in limit.codes and limit.counts(h.from_date, line.from_date)]
             prior += [x for x in claim.lines if x.sequence < line.sequence and x.code in limit.codes]  # same claim
             if len(prior) >= limit.limit:
                 last = prior[0]

@@ -10,12 +10,19 @@ a replacement or void in the batch supersedes, and void claims.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Iterable, Iterator, Sequence
 
 from claimscrub.compile.findings import Finding, sort_key
-from claimscrub.history.edits import EDITS, NEW_PATIENT_YEARS, EditContext, PatientHistory, frequency_limits, not_checked
+from claimscrub.history.edits import (
+    EDITS,
+    NEW_PATIENT_YEARS,
+    EditContext,
+    PatientHistory,
+    frequency_limits,
+    not_checked,
+)
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore

@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.model.claim import Claim
