@@ -9,9 +9,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
+
+import pytest
 
 
 @dataclass
@@ -50,7 +53,9 @@ def start() -> tuple[PgServer | None, str]:
             return None, "running as root without runuser: cannot start PostgreSQL as another user"
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(directory, "postgres")
-    port = "54329"
+    with socket.socket() as probe:  # a free port: two test modules may each start a server
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
     try:
         subprocess.run([*as_user, f"{bindir}/initdb", "-D", f"{directory}/data", "-A", "trust", "-U", "postgres"],
                        check=True, capture_output=True, timeout=120)
@@ -61,3 +66,13 @@ def start() -> tuple[PgServer | None, str]:
         shutil.rmtree(directory, ignore_errors=True)
         return None, f"PostgreSQL could not start: {exc}"
     return PgServer(directory, bindir, as_user, f"postgresql://postgres@/postgres?host={directory}&port={port}"), ""
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """The URL of a running throw-away server (import this fixture into a test module to use it)."""
+    server, why = start()
+    if server is None:
+        pytest.skip(why)
+    yield server.url
+    server.stop()

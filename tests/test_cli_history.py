@@ -8,6 +8,7 @@ from pathlib import Path
 
 from claimscrub.cli.main import main
 from click.testing import CliRunner
+from pgserver import pg_url  # noqa: F401 - the fixture
 
 SURGERY = {
     "claim_id": "S-1", "type": "professional", "claim_date": "2024-08-15", "payer": {"type": "medicare"},
@@ -109,3 +110,17 @@ def test_one_http_request_is_one_batch(tmp_path):
     body = json.dumps([VISIT, SURGERY]).encode()
     doc = json.loads(scrub_body(loaded, body, "json", ServiceConfig(data_dir=str(tmp_path))))
     assert his_findings(json.dumps(doc)) == [("V-42", "CS-HIS-001")]
+
+
+def test_import_and_scrub_against_postgres(tmp_path, pg_url):  # noqa: F811 - the fixture
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS history_line, schema_version")
+    code, _, err = run("history", "import", write(tmp_path, "surgery.json", SURGERY), f"--history={pg_url}")
+    assert code == 0 and "recorded 1 claim(s)" in err
+    code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json",
+                       f"--history={pg_url}", "--record", write(tmp_path, "visit.json", VISIT))
+    assert his_findings(out) == [("V-42", "CS-HIS-001")]
+    with psycopg.connect(pg_url) as db:
+        assert db.execute("SELECT count(*) FROM history_line").fetchone()[0] == 2

@@ -22,6 +22,7 @@ from claimscrub.history.store import (
 )
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.refdata.tables import open_tables
+from pgserver import pg_url  # noqa: F401 - the fixture
 
 SURGEON, OTHER = "1234567893", "1245319599"
 BASE = {
@@ -56,17 +57,6 @@ def ctx(tmp_path_factory):
 def rule_ids(found, *only: str) -> list[list[str]]:
     """Rule ids per claim (only those named, when any are: other edits may rightly fire on the same lines)."""
     return [[f.rule_id for f in fs if not only or f.rule_id in only] for fs in found]
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    import pgserver
-
-    server, why = pgserver.start()
-    if server is None:
-        pytest.skip(why)
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -242,7 +232,7 @@ def test_open_history_defaults_to_the_data_dir_and_names_an_unreachable_server(t
     assert "secret" not in str(info.value)
 
 
-def test_postgres_schema_is_versioned(pg_url):
+def test_postgres_schema_is_versioned(pg_url):  # noqa: F811 - the fixture
     store = PostgresHistory(pg_url)
     assert store.version == 1 and store.migrate() == 1
     store.close()
