@@ -124,3 +124,16 @@ def test_import_and_scrub_against_postgres(tmp_path, pg_url):  # noqa: F811 - th
     assert his_findings(out) == [("V-42", "CS-HIS-001")]
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT count(*) FROM history_line").fetchone()[0] == 2
+
+
+def test_own_frequency_limits_table(tmp_path):
+    table = tmp_path / "limits.yaml"
+    table.write_text('limits:\n  - {id: office, codes: ["99213"], limit: 1, months: 1, source: "payer policy 12"}\n')
+    paths = [write(tmp_path, "a.json", claim_like("A", "99213", "2024-04-02")),
+             write(tmp_path, "b.json", claim_like("B", "99213", "2024-04-20"))]
+    base = ["scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json", *paths]
+    assert ("B", "CS-HIS-007") in his_findings(run(*base, "--frequency-limits", str(table))[1])
+    assert ("B", "CS-HIS-007") not in his_findings(run(*base)[1])
+    table.write_text("limits:\n  - {codes: [99213], limit: 1}\n")
+    code, _, err = run(*base, "--frequency-limits", str(table))
+    assert code == 2 and "limits[0]" in err

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.store import HistoryStore, open_history
 
 HISTORY_HELP = ("Read the patient history store: --history=FILE (SQLite), or --history alone after the paths for "
@@ -21,6 +22,17 @@ def open_store_or_exit(spec: str | None, data_dir: str | Path | None) -> History
         return open_history(spec or None, data_dir)
     except (ValueError, OSError) as exc:
         click.echo(f"--history: {exc}", err=True)
+        sys.exit(2)
+
+
+def load_limits_or_exit(path: str | None) -> tuple[FrequencyLimit, ...] | None:
+    """``--frequency-limits``: the table (None: the bundled sample); a bad table is a usage error naming the entry."""
+    if path is None:
+        return None
+    try:
+        return load_limits(path)
+    except (ValueError, OSError) as exc:
+        click.echo(f"--frequency-limits: {exc}", err=True)
         sys.exit(2)
 
 

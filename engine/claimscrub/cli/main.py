@@ -22,7 +22,7 @@ from rich.console import Console
 from claimscrub import __version__
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
-from claimscrub.cli.history import HISTORY_HELP, open_store_or_exit
+from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
 from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
 
 err = Console(stderr=True, highlight=False)
@@ -151,8 +151,10 @@ def _items(paths: tuple[str, ...]):
               help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).")
 @click.option("--history", "history_spec", is_flag=False, flag_value="", default=None, help=HISTORY_HELP)
 @click.option("--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none).")
+@click.option("--frequency-limits", type=click.Path(dir_okay=False, exists=True),
+              help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).")
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks, cross_claim, history_spec, record):
+          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -186,6 +188,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         items = collector.watch(items)
     if record and history_spec is None:
         history_spec = ""  # --record alone: the default store
+    limits = load_limits_or_exit(frequency_limits)
     claims_kept = ClaimCollector() if cross_claim else None
     if claims_kept:
         items = claims_kept.watch(items)
@@ -217,7 +220,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             pool.close()
     if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
         store = open_store_or_exit(history_spec, data_dir)
-        results = finish_batch(results, claims_kept, parent, store, record)
+        results = finish_batch(results, claims_kept, parent, store, record, limits)
         if store is not None:
             store.close()
     report = None

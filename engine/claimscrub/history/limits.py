@@ -48,12 +48,16 @@ def default_limits_path() -> Path:
 
 def load_limits(path: str | Path | None = None) -> tuple[FrequencyLimit, ...]:
     """The frequency-limit table (the bundled sample by default); ValueError names a bad entry's field."""
-    return _load(Path(path) if path else default_limits_path())
+    return _read(Path(path)) if path else _bundled()
 
 
-@functools.lru_cache(maxsize=8)
-def _load(source: Path) -> tuple[FrequencyLimit, ...]:
-    """Read once per process (a batch builds its edit context from it)."""
+@functools.cache
+def _bundled() -> tuple[FrequencyLimit, ...]:
+    """The bundled sample, read once per process (every batch builds its edit context from it)."""
+    return _read(default_limits_path())
+
+
+def _read(source: Path) -> tuple[FrequencyLimit, ...]:
     raw = safe_load(source.read_text(encoding="utf-8"))
     entries = raw.get("limits") if isinstance(raw, dict) else None
     if not isinstance(entries, list):

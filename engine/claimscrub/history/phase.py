@@ -131,9 +131,12 @@ def scrub_batch(scrubber, claims: Iterable[dict | InputItem], store: HistoryStor
 
 
 def finish_batch(results: list, collector: ClaimCollector, scrubber, store: HistoryStore | None = None,
-                 record: bool = False) -> list:
-    """The results with the cross-claim findings added; with ``record``, the batch's claims go into the store."""
-    results = attach(results, collector.claims, edit_context(scrubber.tables, scrubber.rulebook.value_codes), store)
+                 record: bool = False, limits: Sequence[FrequencyLimit] | None = None) -> list:
+    """The results with the cross-claim findings added; with ``record``, the batch's claims go into the store.
+
+    ``limits``: a frequency-limit table (:func:`load_limits`) instead of the bundled sample."""
+    ctx = edit_context(scrubber.tables, scrubber.rulebook.value_codes, limits)
+    results = attach(results, collector.claims, ctx, store)
     if store is not None and record:
         store.record(c for c in collector.claims if c is not None)
     return results
