@@ -170,6 +170,7 @@ def test_mue_per_day_sums_units_of_other_claims(ctx, store):
     found = cross_claim_findings([claim("M-2", ("11042", "2024-04-12"))], ctx, store)
     assert rule_ids(found) == [["CS-HIS-004", "CS-HIS-006"]]
     assert "claim M-1 line 1 (1)" in found[0][1].message and found[0][1].table_row["mai"] == 2
+    assert found[0][1].data_edition and "sample" in found[0][1].data_edition
     assert rule_ids(cross_claim_findings([claim("M-3", ("11042", "2024-04-13"))], ctx, store)) == [[]]
 
 

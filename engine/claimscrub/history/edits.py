@@ -25,6 +25,7 @@ PACK = "history"
 PACK_VERSION = "1"
 GLOBAL_DAYS = {"010": 10, "090": 90}
 NEW_PATIENT_YEARS = 3
+MPFS = "mpfs_indicators"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +118,13 @@ def _days(a: str, b: str) -> int:
 
 
 def _finding(rule_id: str, claim: Claim, line: Line, message: str, fix: str, ctx: EditContext,
-             row: dict | None = None) -> Finding:
+             row: dict | None = None, table: str = "", dos: str = "") -> Finding:
+    """A finding; ``row`` is the table row that fired, read from ``table`` on ``dos`` (its edition is named)."""
     rule = RULES[rule_id]
     return Finding(rule_id=rule.id, category=rule.category, severity=rule.severity, claim_id=claim.claim_id,
                    line=line.sequence, message=message, fix=fix, title=rule.title, citation=rule.citation,
                    references=[{"source": s} for s in rule.references], rule_pack=PACK, pack_version=PACK_VERSION,
-                   data_edition=ctx.edition(rule.table, line.from_date) if rule.table and row else None,
-                   table_row=row)
+                   data_edition=ctx.edition(table, dos) if row else None, table_row=row)
 
 
 def _npi(claim: Claim, line: Line) -> str:
@@ -149,7 +150,7 @@ def _where(h: HistoryLine) -> str:
 
 
 def _global_days(ctx: EditContext, code: str, dos: str) -> tuple[str | None, dict | None]:
-    row = ctx.lookup("mpfs_indicators", code, dos)
+    row = ctx.lookup(MPFS, code, dos)
     return (str(row.get("global_days")) if row else None), row
 
 
@@ -175,7 +176,7 @@ def global_surgery(claim: Claim, history: PatientHistory, ctx: EditContext) -> l
                     f"Line {line.sequence}: E/M {line.code} on {line.from_date} is {gap} day(s) after {proc.code} "
                     f"({_where(proc)}, global period {days} days) by the same physician, without modifier 24.",
                     f"If the visit was unrelated to {proc.code}, add modifier 24 with a diagnosis that shows it; "
-                    "routine postoperative care is part of the surgical package.", ctx, row))
+                    "routine postoperative care is part of the surgical package.", ctx, row, MPFS, proc.from_date))
                 break
             same_day_bad = gap == 0 and days in ("000", "010", "090") and not (mods & {"25", "57"} if days == "090" else mods & {"25"})
             day_before_bad = gap == -1 and days == "090" and "57" not in mods
@@ -188,7 +189,7 @@ def global_surgery(claim: Claim, history: PatientHistory, ctx: EditContext) -> l
                     f"global period {days} days) by the same physician, without modifier {need}.",
                     f"If this visit was the decision to operate (57) or a significant, separately identifiable "
                     f"service (25, same day), add the modifier; otherwise it is part of the package of {proc.code}.",
-                    ctx, row))
+                    ctx, row, MPFS, proc.from_date))
                 break
     return out
 
@@ -216,7 +217,7 @@ def global_surgery_reverse(claim: Claim, history: PatientHistory, ctx: EditConte
                     f"Line {line.sequence}: {line.code} on {line.from_date} (global period {days} days) has E/M "
                     f"{em.code} on {em.from_date} ({_where(em)}) by the same physician inside its global period.",
                     f"Review {_where(em)}: a visit in the package of {line.code} is not paid separately "
-                    "(refund or correct it) unless 24/57 applies.", ctx, row))
+                    "(refund or correct it) unless 24/57 applies.", ctx, row, MPFS, line.from_date))
                 break
     return out
 
@@ -280,7 +281,7 @@ def mue_per_day(claim: Claim, history: PatientHistory, ctx: EditContext) -> list
                 f"{line.code} on {line.from_date}: {own} unit(s) here and {total - own} on {others}: {total} in the "
                 f"day; the MUE is {limit} per day (MAI {row['mai']}).",
                 f"Bill no more than {limit} units of {line.code} for the date across claims; an MAI 3 denial can be "
-                "appealed with documentation of medical necessity.", ctx, row))
+                "appealed with documentation of medical necessity.", ctx, row, table, line.from_date))
     return out
 
 

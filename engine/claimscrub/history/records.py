@@ -56,7 +56,7 @@ def history_lines(claim: Claim) -> list[HistoryLine]:
             units=Decimal(line.units), from_date=line.from_date, to_date=line.to_date, claim_type=claim.type,
             rendering_npi=line.rendering_npi or claim_npi, billing_npi=billing.npi, specialty=specialty,
             taxonomy=taxonomy, ndc=line.ndc,
-            paid_cents=line.paid_cents if line.paid_cents is not None else None,
+            paid_cents=line.paid_cents,
         )
         for line in claim.lines
     ]
@@ -65,8 +65,7 @@ def history_lines(claim: Claim) -> list[HistoryLine]:
 def superseded_ids(claim: Claim) -> set[str]:
     """Claim ids whose lines this claim takes out of history: itself (recorded again) and what it replaces or voids.
 
-    A void (X12 frequency 8) names the claim it voids either in ``replaces_claim_id`` or, as many
-    submitters do, by carrying that claim's own id.
+    Normalisation guarantees a replacement or void (X12 frequency 7 / 8) names that claim in ``replaces_claim_id``.
     """
     ids = {claim.claim_id}
     if claim.replaces_claim_id and claim.frequency in ("replacement", "void"):
