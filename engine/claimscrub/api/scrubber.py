@@ -117,7 +117,15 @@ class Scrubber:
             source or "", claim.get("claim_id") if isinstance(claim, dict) else None, claim)
         return self.scrub_item(item)
 
-    def scrub_many(self, claims: Iterable[dict | InputItem]) -> Iterator[ClaimResult]:
+    def scrub_many(self, claims: Iterable[dict | InputItem], *, cross_claim: bool = True, history=None,
+                   record: bool = False) -> Iterator[ClaimResult]:
+        """Scrub a batch. With ``cross_claim`` the claims are also edited against each other (and against the
+        ``history`` store, which ``record`` adds them to), so results come once every claim is scrubbed."""
+        if cross_claim:
+            from claimscrub.history.phase import scrub_batch
+
+            yield from scrub_batch(self, claims, history, record)
+            return
         for claim in claims:
             yield self.scrub(claim)
 

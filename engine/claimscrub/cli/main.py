@@ -23,6 +23,8 @@ from rich.console import Console
 from claimscrub import __version__
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
+from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
+from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
 
 err = Console(stderr=True, highlight=False)
 
@@ -146,8 +148,14 @@ def _items(paths: tuple[str, ...]):
                    "(default: when the input has encounters or --peer-benchmarks is given).")
 @click.option("--peer-benchmarks", type=click.Path(dir_okay=False),
               help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).")
+@click.option("--cross-claim/--no-cross-claim", default=True, show_default=True,
+              help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).")
+@click.option("--history", "history_spec", is_flag=False, flag_value="", default=None, help=HISTORY_HELP)
+@click.option("--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none).")
+@click.option("--frequency-limits", type=click.Path(dir_okay=False, exists=True),
+              help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).")
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks):
+          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -185,6 +193,12 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         require_charts()  # before scrubbing: a missing extra is a usage error, not a lost run
         line_index = LineIndex()
         items = line_index.watch(items)
+    if record and history_spec is None:
+        history_spec = ""  # --record alone: the default store
+    limits = load_limits_or_exit(frequency_limits)
+    claims_kept = ClaimCollector() if cross_claim else None
+    if claims_kept:
+        items = claims_kept.watch(items)
     if workers > 0:
         # Workers are forked: they share the rules the parent loaded instead of parsing them again
         # (each opens its own tables: a database connection must not cross a fork).
@@ -202,13 +216,20 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             for r in stream:
                 results.append(r)
                 advance()
+                if claims_kept:
+                    claims_kept.take(r)
                 if collector:
                     collector.take(r)
-                elif fmt == "jsonl":  # streamed: a long run shows results as they come
+                elif fmt == "jsonl" and not claims_kept:  # streamed: a long run shows results as they come
                     write(out, b"".join(jsonl_lines([r])))
     finally:
         if pool:
             pool.close()
+    if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
+        store = open_store_or_exit(history_spec, data_dir)
+        results = finish_batch(results, claims_kept, parent, store, record, limits)
+        if store is not None:
+            store.close()
     report = None
     if collector:
         from claimscrub.documentation.cloned import load_cloned_config
@@ -222,10 +243,12 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         encounters = encounter_report(side.index, side.links)
     meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
             **json_sections(encounters, report)}
+    if claims_kept:
+        meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":
-        if collector:
+        if collector or claims_kept:
             write(out, b"".join(jsonl_lines(results)))
         write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in jsonl_records(encounters, report)))
     elif fmt == "csv":
@@ -239,7 +262,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
 
         text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
         console = text_console(text_out, to_file=bool(output))
-        write_text(results, console, parent.not_checked, parent.editions())
+        write_text(results, console, meta["not_checked"], parent.editions())
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
         if output:
@@ -418,6 +441,12 @@ def _attach_data_group():
     main.add_command(data)
 
 
+def _attach_history():
+    from claimscrub.cli.history import history
+
+    main.add_command(history)
+
+
 def _attach_serve():
     from claimscrub.cli.serve import serve
 
@@ -436,6 +465,7 @@ def _attach_audit():
 _attach_data_group()
 _attach_serve()
 _attach_audit()
+_attach_history()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

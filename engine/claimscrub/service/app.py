@@ -212,6 +212,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     bundled peer benchmarks) runs over the request's claims and adds its findings and sections.
     """
     from claimscrub.api import batch
+    from claimscrub.history.phase import ClaimCollector, finish_batch
     from claimscrub.inputs.encounters import encounter_report, index_encounters, link_items
     from claimscrub.output.writers import json_sections, to_json
 
@@ -224,12 +225,15 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     collector = batch.Collector() if b'"encounter_id"' in body else None
     scrubber = loaded.scrubber
     results = []
-    for item in collector.watch(items) if collector else items:
+    claims_kept = ClaimCollector()  # one request is one batch: its claims are each other's history
+    for item in claims_kept.watch(collector.watch(items) if collector else items):
         with ENGINE_LOCK:  # per claim: a large batch does not hold up single-claim requests
             result = scrubber.scrub_item(item)
         results.append(result)
+        claims_kept.take(result)
         if collector:
             collector.take(result)
+    results = finish_batch(results, claims_kept, scrubber)
     report = None
     if collector:
         cloned, benchmarks = loaded.audit_config()

@@ -1,0 +1,128 @@
+"""Benchmark (not a test): scrub throughput with a 1,000,000-line SQLite history against none, in one run.
+
+    python benchmarks/bench_history.py [--claims 5000] [--history-lines 1000000] [--store PATH]
+
+Three contenders scrub the same generated claims (bench_scrub's generator, two claims per patient,
+the first bundled packs, sample tables) through ``Scrubber.scrub_many``:
+
+* ``alone``: each claim on its own (``cross_claim=False``), the baseline;
+* ``batch``: the cross-claim edits within the batch, no store;
+* ``history``: the same plus the SQLite store holding ``--history-lines`` lines (10 a patient, over
+  2021-2024, including every patient of the batch): one indexed query per 500 patients.
+
+Throughput is claims per second, best of ``--repeat`` runs (CPU and wall: the store's reads are
+partly I/O), and the ratio to ``alone``. The store is built once (about a minute) and reused when
+``--store`` names an existing file. Peak RSS from getrusage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+from bench_scrub import CODES, FIRST_PACKS, generate
+
+from claimscrub.api.scrubber import Scrubber, batch_gc
+from claimscrub.history.store import SqliteHistory
+from claimscrub.inputs import read_bytes
+from claimscrub.model.claim import Claim, Line, Patient, Provider
+from claimscrub.refdata.tables import sample_tables
+from claimscrub.resources import rules_dir
+
+LINES_PER_PATIENT = 10
+NPIS = ["1234567893", "1234567890"]
+
+
+def history_claims(lines: int, seed: int = 11):
+    """Past claims of ``lines // 10`` patients (P0, P1, ...), 2 lines a claim, 2021-2024."""
+    rng = random.Random(seed)
+    start = datetime.date(2021, 1, 1)
+    patients = lines // LINES_PER_PATIENT
+    for p in range(patients):
+        for c in range(LINES_PER_PATIENT // 2):
+            day = (start + datetime.timedelta(days=rng.randrange(1400))).isoformat()
+            claim_lines = [Line(sequence=s, code=rng.choice(CODES), units=1, charge_cents=10000, from_date=day,
+                                to_date=day) for s in (1, 2)]
+            yield Claim(claim_id=f"H{p}-{c}", type="professional", patient=Patient(id=f"P{p}"),
+                        billing_provider=Provider(npi=rng.choice(NPIS)), lines=claim_lines)
+
+
+def build_store(path: Path, lines: int) -> None:
+    store = SqliteHistory(path)
+    batch: list[Claim] = []
+    for claim in history_claims(lines):
+        batch.append(claim)
+        if len(batch) == 20_000:
+            store.record(batch)
+            batch = []
+    store.record(batch)
+    store.close()
+
+
+def batch_items(claims: int) -> list:
+    """bench_scrub's claims, two per patient (so the batch is its own history too)."""
+    docs = [orjson.loads(line) for line in generate(claims).splitlines()]
+    for i, doc in enumerate(docs):
+        doc["patient"]["id"] = f"P{i // 2}"
+    return list(read_bytes(b"\n".join(orjson.dumps(d) for d in docs), "bench.jsonl"))
+
+
+def timed(label: str, fn, repeat: int) -> tuple[float, float]:
+    best = None
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        claims, findings = fn()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if best is None or cpu < best[1]:
+            best = (wall, cpu)
+    wall, cpu = best
+    print(f"{label:<34} {claims / cpu:>8,.0f} claims/s CPU  {claims / wall:>8,.0f} claims/s wall  "
+          f"({claims} claims, {findings} findings, best of {repeat})")
+    return claims / cpu, claims / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=5000)
+    parser.add_argument("--history-lines", type=int, default=1_000_000)
+    parser.add_argument("--store", type=Path, help="history file to build (or reuse when it exists)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    path = args.store or Path(tmp.name) / "history.sqlite"
+    if not path.exists():
+        started = time.perf_counter()
+        build_store(path, args.history_lines)
+        print(f"built {path} ({args.history_lines:,} lines, {path.stat().st_size / 2**20:.0f} MiB) "
+              f"in {time.perf_counter() - started:.0f} s")
+    items = batch_items(args.claims)
+    scrubber = Scrubber([rules_dir() / "packs" / name for name in FIRST_PACKS], replace_bundled=True,
+                        tables=sample_tables(), backend="durable")
+    store = SqliteHistory(path)
+    batch_gc()
+
+    def run(**kw):
+        results = list(scrubber.scrub_many(items, **kw))
+        return len(results), sum(len(r.findings) for r in results)
+
+    print(f"{args.claims} generated claims ({args.claims // 2} patients), {len(scrubber.program.rules)} rules, "
+          f"history {args.history_lines:,} lines")
+    alone = timed("alone (no cross-claim edits)", lambda: run(cross_claim=False), args.repeat)
+    batch = timed("batch (cross-claim, no store)", lambda: run(), args.repeat)
+    history = timed("history (cross-claim + SQLite)", lambda: run(history=store), args.repeat)
+    for i, kind in enumerate(("CPU", "wall-clock")):
+        print(f"{kind} ratios to alone: batch {batch[i] / alone[i]:.2f}, history {history[i] / alone[i]:.2f} "
+              f"(target: history >= 0.70)")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    store.close()
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
