@@ -13,6 +13,7 @@ findings, or ``rejected`` with the field and the problem.
 from __future__ import annotations
 
 import gc
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -26,6 +27,8 @@ from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
 from claimscrub.model.validate import problems
 from claimscrub.compile.views import claim_view
+
+log = logging.getLogger("claimscrub.scrub")
 
 
 class RulesError(Exception):
@@ -116,26 +119,53 @@ class Scrubber:
             yield self.scrub(claim)
 
     def scrub_item(self, item: InputItem) -> ClaimResult:
+        """One claim, whatever happens inside: an unexpected exception becomes an engine-error
+        rejection of this claim alone (the stage and the exception type, never a value), so a
+        batch, a worker or a request goes on. Every front end scrubs through here."""
+        stage = ["read"]
+        try:
+            return self._scrub_item(item, stage)
+        except Exception as exc:  # noqa: BLE001 - the guard: any defect costs one claim, not the batch
+            return self._crashed(item, stage[0], exc)
+
+    def _crashed(self, item: InputItem, stage: str, exc: BaseException) -> ClaimResult:
+        cid = item.claim_id if isinstance(item.claim_id, str) else None
+        problem = f"unexpected {type(exc).__name__} while {STAGES.get(stage, stage)}"
+        # the exception's text may hold values from the claim: only its type and where it was raised
+        where = exc.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        at = f"{Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where is not None else "?"
+        log.error("claim %s from %s: %s (at %s)", cid or "(no id)", item.source or "(no source)", problem, at)
+        return ClaimResult(cid, "rejected", [engine_error(cid or "?", problem)], reason=f"engine error: {problem}",
+                           source=item.source)
+
+    def _scrub_item(self, item: InputItem, stage: list[str]) -> ClaimResult:
         cid = item.claim_id
         if item.error is not None:
             return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
         data = item.data
+        stage[0] = "validate"
         found = problems(data)
         if found:
             field_name, problem = found[0]
             more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
             return ClaimResult(cid, "rejected", reason=f"{field_name}: {problem}{more}", field=field_name,
                                source=item.source)
+        stage[0] = "normalise"
         try:
             claim = claim_from_dict(data, item.source)
         except ClaimRejected as exc:
             return ClaimResult(cid, "rejected", reason=exc.reason, field=exc.field, source=item.source)
+        stage[0] = "view"
         view = claim_view(claim)
+        stage[0] = "engine"
         try:
             hits = self.backend.run(view)
         except EngineError as exc:
             return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
                                source=item.source)
+        stage[0] = "render"
         rules = self.program.rules
         findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
         # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
@@ -146,6 +176,12 @@ class Scrubber:
             for n in item.notes
         )
         return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source)
+
+
+# What the claim was going through when an unexpected exception stopped it (in rejection reasons).
+STAGES = {"read": "reading the claim", "validate": "validating the claim", "normalise": "normalising the claim",
+          "view": "building the claim's view", "engine": "building facts and running the rules",
+          "render": "rendering the findings"}
 
 
 def batch_gc() -> None:

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Iterator
 
 from claimscrub.inputs.base import InputFormatError, InputItem
+from claimscrub.inputs.numbers import MAX_MONEY, MAX_QUANTITY, NumberError, cents_text, decimals, exact_number
 
 CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 NPI_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"})
@@ -67,8 +68,6 @@ _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _ICD = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 _NPI = re.compile(r"[0-9]{10}")
 _BILL_TYPE = re.compile(r"[0-9]{3,4}")
-_CENT = Decimal("0.01")
-_MAX_MONEY = Decimal("999999999.99")
 
 Resource = dict[str, Any]
 Index = dict[str, Resource]
@@ -105,8 +104,9 @@ def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
         if not isinstance(res, dict) or res.get("resourceType") != "Claim":
             continue
         where = f"{source}#entry[{i}]"
-        if bundle_type not in BUNDLE_TYPES:
-            yield InputItem.failed(where, _claim_id(res), f"Bundle.type {bundle_type!r} is not supported "
+        if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
+            shown = repr(bundle_type) if isinstance(bundle_type, str) and len(bundle_type) <= 32 else "(not a code)"
+            yield InputItem.failed(where, _claim_id(res), f"Bundle.type {shown} is not supported "
                                    "(collection, transaction, batch or searchset)", "Bundle.type")  # fmt: skip
             continue
         yield _item(res, index, where)
@@ -195,27 +195,20 @@ def _bad_date(field: str) -> str:
     raise _Unmappable(field, "not a full calendar date (YYYY-MM-DD)")
 
 
-def _number(value: Any, field: str) -> Decimal:
-    """A JSON number as an exact Decimal: floats through their shortest repr, so 140.52 stays 140.52."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise _Unmappable(field, "not a number")
+def _number(value: Any, field: str, limit: int | Decimal | None = None) -> Decimal:
+    """A JSON number as an exact, bounded Decimal (see :mod:`.numbers`): 140.52 stays 140.52."""
     try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise _Unmappable(field, "not a number") from None
-    if not amount.is_finite():
-        raise _Unmappable(field, "not a number")
-    return amount
+        return exact_number(value, limit)
+    except NumberError as exc:
+        raise _Unmappable(field, exc.problem) from None
 
 
 def _money(amount: Decimal, field: str) -> str:
     """Exact cents as a decimal string; refuses to round (a charge of 10.005 is an input error)."""
-    cents = amount.quantize(_CENT)
-    if cents != amount:
-        raise _Unmappable(field, f"{amount} has more than two decimals")
-    if abs(cents) > _MAX_MONEY:
-        raise _Unmappable(field, f"{amount} is too large")
-    return format(cents, "f")
+    try:
+        return cents_text(amount)
+    except NumberError as exc:
+        raise _Unmappable(field, f"amount {exc.problem}") from None
 
 
 # --- the Claim -------------------------------------------------------------------
@@ -410,11 +403,11 @@ def _line(
 def _units(quantity: Any, where: str) -> int | float:
     """quantity.value (default 1) as a JSON number; whole numbers stay ints, the common case kept cheap."""
     value = 1 if not quantity else quantity.get("value", 1)
-    if type(value) is not int:
-        exact = _number(value, f"{where}.quantity.value")
+    if type(value) is not int or not -MAX_QUANTITY <= value <= MAX_QUANTITY:
+        exact = _number(value, f"{where}.quantity.value", MAX_QUANTITY)
+        if decimals(exact) > 3:
+            raise _Unmappable(f"{where}.quantity.value", "has more than three decimals")
         value = int(exact) if exact == exact.to_integral_value() else float(exact)
-    if value > 99999:
-        raise _Unmappable(f"{where}.quantity.value", f"{value} units (at most 99999)")
     return value
 
 
@@ -428,11 +421,11 @@ def _charge(item: Resource, units: int | float, where: str) -> str:
     currency = money.get("currency", "USD")
     if currency != "USD":
         raise _Unmappable(f"{field}.currency", f"{currency!r} (only USD)")
-    amount = _number(money["value"], f"{field}.value")
+    amount = _number(money["value"], f"{field}.value", MAX_MONEY)
     if field.endswith("unitPrice"):
         amount *= _number(units, f"{where}.quantity.value")
         if "factor" in item:
-            amount *= _number(item["factor"], f"{where}.factor")
+            amount *= _number(item["factor"], f"{where}.factor", MAX_MONEY)
     return _money(amount, f"{field}.value")
 
 

@@ -26,11 +26,11 @@ import datetime as _dt
 import functools
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from claimscrub.inputs.base import InputFormatError, InputItem, Note
+from claimscrub.inputs.numbers import MAX_QUANTITY, NumberError, cents_text, decimals, exact_number
 
 _BOM = "\ufeff"
 
@@ -282,28 +282,22 @@ def _money(raw: str, where: str, field: str) -> str:
     if _MONEY.fullmatch(raw):
         return raw
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise _Bad(field, f"{where}: amount is not a number") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise _Bad(field, f"{where}: amount has more than two decimals")
-    text = f"{amount.quantize(Decimal('0.01')):f}"
-    if not _MONEY.fullmatch(text):
-        raise _Bad(field, f"{where}: amount is out of range")
-    return text
+        return cents_text(exact_number(raw))
+    except NumberError as exc:
+        raise _Bad(field, f"{where}: amount {exc.problem}") from None
 
 
 def _quantity(raw: str, where: str, field: str) -> int | float:
-    """Units as a JSON number: int when whole, else the float of the decimal text."""
-    if raw.isdigit():
+    """Units as a JSON number: int when whole, else the float of the decimal text (at most 3 decimals)."""
+    if raw.isdigit() and len(raw) <= 15:
         return int(raw)
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise _Bad(field, f"{where}: quantity is not a number") from None
-    if not amount.is_finite():
-        raise _Bad(field, f"{where}: quantity is not a number")
-    return int(amount) if amount == amount.to_integral_value() else float(raw)
+        amount = exact_number(raw, MAX_QUANTITY)
+    except NumberError as exc:
+        raise _Bad(field, f"{where}: quantity {exc.problem}") from None
+    if decimals(amount) > 3:
+        raise _Bad(field, f"{where}: quantity has more than three decimals")
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def _el(seg: list[str], i: int) -> str:
