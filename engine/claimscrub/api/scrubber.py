@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
+from claimscrub.compile.budget import DEFAULT_FACTS, DEFAULT_SECONDS, OverBudget, claim_budget
 from claimscrub.compile.findings import Finding, Renderer, engine_error, sort_key
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
@@ -81,8 +82,16 @@ class Scrubber:
 
     def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
                  tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
-                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
-        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches)."""
+                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None,
+                 max_lines: int | None = None, claim_seconds: float | None = DEFAULT_SECONDS,
+                 claim_facts: int | None = DEFAULT_FACTS):
+        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches).
+
+        ``max_lines``: a claim with more service lines is rejected before any work (the CLI and the
+        service set one; the schema's own bound is 999). ``claim_seconds`` / ``claim_facts``: the
+        per-claim budget (:mod:`claimscrub.compile.budget`); a claim over it is rejected and the batch goes on."""
+        self.max_lines = max_lines
+        self.claim_seconds, self.claim_facts = claim_seconds, claim_facts
         self.tables = tables if tables is not None else default_tables(data_dir, samples)
         if rulebook is None:
             rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
@@ -145,6 +154,10 @@ class Scrubber:
         if item.error is not None:
             return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
         data = item.data
+        lines = data.get("lines") if isinstance(data, dict) else None
+        if self.max_lines is not None and isinstance(lines, list) and len(lines) > self.max_lines:
+            return ClaimResult(cid, "rejected", reason=f"lines: {len(lines):,} service lines, over the limit of "
+                               f"{self.max_lines:,} per claim (--max-lines)", field="lines", source=item.source)
         stage[0] = "validate"
         found = problems(data)
         if found:
@@ -161,7 +174,11 @@ class Scrubber:
         view = claim_view(claim)
         stage[0] = "engine"
         try:
-            hits = self.backend.run(view)
+            with claim_budget(self.claim_seconds, self.claim_facts):
+                hits = self.backend.run(view)
+        except OverBudget as exc:
+            return ClaimResult(cid, "rejected", reason=f"lines: the claim needs {exc.problem} of rule work, over the "
+                               "per-claim budget; split it into smaller claims", field="lines", source=item.source)
         except EngineError as exc:
             return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
                                source=item.source)

@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+from claimscrub.compile.budget import tick
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import compile_expr
 from claimscrub.lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 from claimscrub.compile.plan import fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
-from claimscrub.compile.views import Key, contexts, key_of
+from claimscrub.compile.views import Key, _pair_groups, contexts, key_of
 
 _ids = itertools.count()
 
@@ -50,6 +51,11 @@ class _RuleGroup:
     tests: tuple  # required tests, cheapest first: (prop, read, need, kept-if-not-needed, wants, derived)
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
     tested: dict[int, tuple]  # rule bit -> (prop, read) of every property the rule tests
+    # line pairs: the line fields the group's first ``screen`` tests read (None: no test qualifies). Pairs
+    # equal on these fields (and the date of service) pass or fail those tests alike, so they run once
+    # per distinct (line, other) signature, and a refuted signature pair skips all its pairs.
+    reads: tuple[str, ...] | None = None
+    screen: int = 0  # how many of ``tests`` (the first ones) read only the ``reads`` fields
     in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
 
     def in_effect(self, dos: str) -> int:
@@ -121,8 +127,44 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         read.setdefault(prop, fn)
     tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
         [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
+    screen, reads = _screen(planner, tests) if plan.scope == "line_pair" else (0, None)
     return _RuleGroup(pair_keys, known, start, tuple(dated), tuple(tests),
-                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
+                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested, reads, screen)
+
+
+def _screen(planner, tests: list) -> tuple[int, tuple[str, ...] | None]:
+    """How many of the (cheapest-first) tests screen line pairs by signature, and the line fields
+    they read: the tests before the first that reads a line's sequence (unique per line, so no two
+    pairs would share a signature) or a whole line. (0, None) when none does."""
+    fields: set[str] = set()
+    count = 0
+    for test in tests:
+        reads = _pair_reads(planner, {test[0]})
+        if reads is None or "sequence" in reads:
+            break
+        fields.update(reads)
+        count += 1
+    return (count, tuple(sorted(fields))) if count else (0, None)
+
+
+def _pair_reads(planner, props: set[str]) -> tuple[str, ...] | None:
+    """The fields of ``line`` and ``other`` that computing these properties reads; None when an
+    expression uses a whole line (``o is line``, a line passed to a function)."""
+    nodes = [node for prop, (node, _) in planner.values.items() if prop in props]
+    nodes += [a.node for a in planner.derived.values() if a.prop in props]
+    fields = {path[1] for prop, (path, _) in planner.native_paths.items()
+              if prop in props and path[0] in ("line", "other")}
+    for root in nodes:
+        as_target: set[int] = set()
+        for n in A.walk(root):
+            if isinstance(n, A.Field) and isinstance(n.target, A.Var) and n.target.name in ("line", "other"):
+                fields.add(n.name)
+                as_target.add(id(n.target))
+            elif isinstance(n, A.Quant) and n.var in ("line", "other"):
+                return None  # a quantifier rebinding the name: not worth proving anything about
+        if any(isinstance(n, A.Var) and n.name in ("line", "other") and id(n) not in as_target for n in A.walk(root)):
+            return None
+    return tuple(sorted(fields))
 
 
 def _reader(path: tuple[str, ...], t) -> Callable:
@@ -193,42 +235,113 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
     by_scope: dict[str, list[dict]] = {}
     keys: dict[str, Key] = {}
     for scope, plan in program.scopes.items():
-        facts = []
+        facts: list[dict] = []
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
-            in_effect = group.in_effect_on
+            if scope == "line_pair" and group.reads is not None:
+                _pair_facts(group, ctx, view, facts, keys)
+                continue
             for names, dos in contexts(scope, view, group.pair_keys):
-                alive = in_effect.get(dos)
-                if alive is None:
-                    alive = group.in_effect(dos)
                 ctx.vars, ctx.dos = names, dos
-                values: dict[str, Any] = dict(group.known)  # line.date == other.date holds within a pair group
-                for prop, read, need, others, wants, derived in group.tests:
-                    if alive & need:
-                        value = read(ctx)
-                        if derived:
-                            value = value is True
-                        values[prop] = value
-                        alive &= others | wants.get(value, 0)
-                        if not alive:
-                            break
-                if not alive:
-                    continue
-                for prop, fn, need in group.extra:
-                    if alive & need and prop not in values:
-                        values[prop] = fn(ctx) is True
-                fid = f"f{next(_ids)}"
-                fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
-                tested = group.tested
-                while alive:  # only what live rules test: every comparison with an absent property fails
-                    bit = alive & -alive
-                    for prop, read in tested[bit]:
-                        value = values[prop] if prop in values else read(ctx)
-                        if value is not None:  # absent: what `is missing` tests
-                            fact[prop] = value
-                    alive ^= bit
-                facts.append(fact)
-                keys[fid] = key_of(names)
+                props = _fact_props(group, ctx, scope, dos)
+                if props is not None:
+                    tick(1)
+                    fid = f"f{next(_ids)}"
+                    facts.append({"id": fid, **props})
+                    keys[fid] = key_of(names)
         if facts:
             by_scope[scope] = facts
     return by_scope, keys
+
+
+def _refuted(group: _RuleGroup, ctx, dos: str) -> bool:
+    """Whether the group's screening tests refute every rule of the group in this context (the start
+    of :func:`_fact_props`, which a pair that passes runs in full)."""
+    alive = group.in_effect_on.get(dos)
+    if alive is None:
+        alive = group.in_effect(dos)
+    for prop, read, need, others, wants, derived in group.tests[:group.screen]:
+        if alive & need:
+            value = read(ctx)
+            if derived:
+                value = value is True
+            alive &= others | wants.get(value, 0)
+            if not alive:
+                return True
+    return not alive
+
+
+def _fact_props(group: _RuleGroup, ctx, scope: str, dos: str) -> dict[str, Any] | None:
+    """The fact of one context without its id, or None when every rule of the group is refuted."""
+    alive = group.in_effect_on.get(dos)
+    if alive is None:
+        alive = group.in_effect(dos)
+    values: dict[str, Any] = dict(group.known)  # line.date == other.date holds within a pair group
+    for prop, read, need, others, wants, derived in group.tests:
+        if alive & need:
+            value = read(ctx)
+            if derived:
+                value = value is True
+            values[prop] = value
+            alive &= others | wants.get(value, 0)
+            if not alive:
+                return None
+    if not alive:
+        return None
+    for prop, fn, need in group.extra:
+        if alive & need and prop not in values:
+            values[prop] = fn(ctx) is True
+    fact: dict[str, Any] = {"t": scope, "dos": dos}
+    tested = group.tested
+    while alive:  # only what live rules test: every comparison with an absent property fails
+        bit = alive & -alive
+        for prop, read in tested[bit]:
+            value = values[prop] if prop in values else read(ctx)
+            if value is not None:  # absent: what `is missing` tests
+                fact[prop] = value
+        alive ^= bit
+    return fact
+
+
+def _signature(line: dict, reads: tuple[str, ...]) -> tuple:
+    """What the group's expressions read of a line, hashable (lists as tuples)."""
+    out = []
+    for name in reads:
+        value = line.get(name)
+        out.append(tuple(value) if type(value) is list else value)
+    return tuple(out)
+
+
+def _pair_facts(group: _RuleGroup, ctx, view: dict, facts: list, keys: dict) -> None:
+    """Line-pair facts, the required tests run once per distinct (line signature, other signature):
+    lines are indexed by signature within each pair group, so a claim of 999 lines drawn from a few
+    dozen codes costs its distinct code pairs plus the pairs that pass, not a million pairs."""
+    reads = group.reads
+    assert reads is not None
+    for lines in _pair_groups(view["lines"], group.pair_keys):
+        if len(lines) < 2:
+            continue
+        by_sig: dict[tuple, list[dict]] = {}
+        for line in lines:
+            by_sig.setdefault((line["from_date"], _signature(line, reads)), []).append(line)
+        for (dos, _), firsts in by_sig.items():
+            for seconds in by_sig.values():
+                a = firsts[0]
+                b = seconds[0] if seconds[0] is not a else (seconds[1] if len(seconds) > 1 else None)
+                if b is None:
+                    continue  # one line alone with its own signature: it does not pair with itself
+                ctx.vars, ctx.dos = {"claim": view, "line": a, "other": b}, dos
+                tick()
+                if _refuted(group, ctx, dos):
+                    continue
+                for line in firsts:
+                    for other in seconds:
+                        if line is other:
+                            continue
+                        ctx.vars = names = {"claim": view, "line": line, "other": other}
+                        props = _fact_props(group, ctx, "line_pair", dos)
+                        tick(0 if props is None else 1)
+                        if props is not None:
+                            fid = f"f{next(_ids)}"
+                            facts.append({"id": fid, **props})
+                            keys[fid] = key_of(names)
