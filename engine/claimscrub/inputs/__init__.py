@@ -64,7 +64,7 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     if not head:
         raise InputFormatError(f"{name}: empty input")
     if head[:1] not in (b"{", b"["):
-        raise InputFormatError(f"{name}: not JSON or X12 (starts with {head[:12]!r})")
+        raise InputFormatError(f"{name}: not JSON or X12 (it starts with neither '{{', '[' nor 'ISA')")  # no bytes: PHI
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc
