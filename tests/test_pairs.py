@@ -60,13 +60,13 @@ def test_screened_pairs_find_what_every_pair_finds(scrubber, lines):
 
 def test_the_screen_runs_once_per_signature_pair_not_per_pair(scrubber, monkeypatch):
     calls = []
-    real = facts_module._refuted
+    real = facts_module._screened
 
     def counting(group, ctx, dos):
         calls.append(1)
         return real(group, ctx, dos)
 
-    monkeypatch.setattr(facts_module, "_refuted", counting)
+    monkeypatch.setattr(facts_module, "_screened", counting)
     lines = [{"code": CODES[i % 4], "from_date": "2024-08-01"} for i in range(400)]  # 4 codes, one date
     by_scope, _ = build_facts(scrubber.program, claim_view(claim_from_dict(long_claim(lines))))
     assert 0 < len(calls) <= 2 * 4 * 4  # per screened group: 4 x 4 signatures, against 159,600 pairs
