@@ -164,7 +164,17 @@ def test_a_non_string_fhir_bundle_type_rejects_its_claims():
     bundle = {"resourceType": "Bundle", "type": {"coding": "batch"}, "entry": [{"resource": FHIR_CLAIM}]}
     (item,) = read_bytes(json.dumps(bundle).encode(), "b.json")
     assert item.claim_id == "FHIR-ISO-1" and item.field == "Bundle.type"
-    assert item.error.startswith("Bundle.type (not a code) is not supported")
+    assert item.error.startswith("Bundle.type a dict is not supported")
+
+
+def test_fhir_messages_show_codes_but_not_long_values():
+    doc = json.loads(fhir())
+    doc["item"][0]["productOrService"]["coding"][0]["code"] = "Jane Roe " * 1000
+    (item,) = read_bytes(json.dumps(doc).encode(), "f.json")
+    assert item.error == "item[0].productOrService: CPT/HCPCS code a value of 9,000 characters is not letters and digits"
+    doc["item"][0]["productOrService"]["coding"][0]["code"] = "992-13"
+    (item,) = read_bytes(json.dumps(doc).encode(), "f.json")
+    assert item.error == "item[0].productOrService: CPT/HCPCS code '992-13' is not letters and digits"
 
 
 def x12_with(charge: str, units: str) -> bytes:
