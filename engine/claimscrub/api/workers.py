@@ -87,7 +87,6 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.chunk_size = chunk_size
         self.deaths = 0  # times the pool broke (a worker died)
-        self.in_flight = 0  # claims handed to workers whose results have not been yielded
         self._ctx = mp.get_context("fork")
         self._pool = self._new_pool()
 
@@ -118,7 +117,6 @@ class WorkerPool:
         pending: deque[tuple[list[InputItem], Future]] = deque()
         for chunk in _chunks(items, self.chunk_size):
             pending.append((chunk, self._submit(chunk)))
-            self.in_flight += len(chunk)
             while len(pending) >= window:
                 yield from self._next(pending)
         while pending:
@@ -140,7 +138,6 @@ class WorkerPool:
             yield from self._recover(pending)
             return
         pending.popleft()
-        self.in_flight -= len(chunk)
         yield from results
 
     def _recover(self, pending: deque) -> Iterator[ClaimResult]:
@@ -154,7 +151,6 @@ class WorkerPool:
         for chunk, results in settled:
             if results is None:
                 results = [self._alone(item) for item in chunk]
-            self.in_flight -= len(chunk)
             yield from results
 
     def _alone(self, item: InputItem) -> ClaimResult:

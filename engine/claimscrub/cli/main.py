@@ -245,7 +245,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         not_finished = tally.seen - len(results)
         rest, complete = count_rest(items)
         meta["interrupted"] = {"signal": str(interrupted), "not_finished": not_finished,
-                               "not_reached": rest, "counted_all": complete}
+                               "not_reached": rest, "counted_all": complete and tally.finished}
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":

@@ -110,6 +110,7 @@ class Tally:
 
     seen: int = 0
     ids: Counter = field(default_factory=Counter)
+    finished: bool = False  # the input was read to its end (not cut short by an interruption)
 
     def watch(self, items: Iterable) -> Iterator:
         for item in items:
@@ -117,6 +118,7 @@ class Tally:
             if item.claim_id is not None:
                 self.ids[item.claim_id] += 1
             yield item
+        self.finished = True
 
     def duplicates(self) -> list[tuple[str, int]]:
         return [(cid, n) for cid, n in self.ids.items() if n > 1]
@@ -130,7 +132,7 @@ def exits_cleanly(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - click's own exceptions are not Exceptions raised here
-            if isinstance(exc, click.exceptions.ClickException):
+            if isinstance(exc, (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)):
                 raise
             where = exc.__traceback__
             while where is not None and where.tb_next is not None:
