@@ -238,3 +238,14 @@ def test_a_huge_value_is_named_not_echoed(scrubber):
 def test_a_bad_code_is_shown_because_the_biller_needs_it():
     (found,) = problems(claim(modifiers=["R!"]))
     assert found == ("lines[0].modifiers[0]", "'R!' does not match the pattern '^[0-9A-Za-z]{2}$'")
+
+
+def test_an_integer_the_rule_engine_cannot_hold_is_an_engine_error_with_a_reason(scrubber):
+    from claimscrub.backends.durable import EngineError
+    from claimscrub.model.normalize import claim_from_dict
+    from claimscrub.compile.views import claim_view
+
+    claim_model = claim_from_dict(copy.deepcopy(CLAIM))
+    claim_model.lines[0].units = 2**70  # past every bound the readers and the schema keep
+    with pytest.raises(EngineError, match=r"too large for the rule engine \(64-bit\)"):
+        scrubber.backend.run(claim_view(claim_model))
