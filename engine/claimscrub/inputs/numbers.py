@@ -41,9 +41,9 @@ def exact_number(value: Any, limit: Decimal | int | None = None) -> Decimal:
     if kind is bool or not isinstance(value, (int, float, Decimal, str)):
         raise NumberError("is not a number")
     if kind is int:
-        if limit is not None and abs(value) > limit:
+        if abs(value) >= 10**MAX_EXPONENT or (limit is not None and abs(value) > limit):
             raise NumberError("is too large" if value > 0 else "is too small")
-        return Decimal(value) if abs(value) < 10**MAX_EXPONENT else _too_large(value)
+        return Decimal(value)
     if isinstance(value, str):
         text = value.strip()
         if len(text) > MAX_TEXT or not _NUMBER.fullmatch(text):
@@ -61,10 +61,6 @@ def exact_number(value: Any, limit: Decimal | int | None = None) -> Decimal:
     if limit is not None and abs(amount) > limit:
         raise NumberError("is too large" if amount > 0 else "is too small")
     return amount
-
-
-def _too_large(value: int) -> Decimal:
-    raise NumberError("is too large" if value > 0 else "is too small")
 
 
 def decimals(amount: Decimal) -> int:
