@@ -102,3 +102,14 @@ def test_budget_outside_a_claim_is_unlimited_and_inside_counts():
     with claim_budget(None, 2), pytest.raises(OverBudget, match="more than 2 facts"):
         tick(1)
         tick(2)
+
+
+def test_findings_on_a_long_claim_name_the_same_lines_as_on_a_short_one(scrubber):
+    """Rendering finds a finding's lines through an index on long claims (a loop per finding was quadratic)."""
+    pair = [{"code": "99213", "from_date": "2024-08-01"}, {"code": "20610", "from_date": "2024-08-01"}]
+    filler = [{"code": "36415", "from_date": "2024-05-01"}] * 18
+    short = scrubber.scrub(long_claim(pair))
+    long = scrubber.scrub(long_claim(filler + pair))
+    where = lambda r, shift: sorted((f.rule_id, f.line - shift, tuple(n - shift for n in f.related_lines))  # noqa: E731
+                                    for f in r.findings if f.line is not None and f.line > shift)
+    assert where(short, 0) and where(long, 18) == where(short, 0)
