@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -23,15 +24,33 @@ from claimscrub.model.normalize import ClaimRejected, claim_from_dict, to_cents
 from claimscrub.compile.views import Key, bind, claim_view
 
 
+MAX = Decimal("999999999.99")  # the claim schema's money bound
+
+
 def reference_cents(value: Any, claim_id: str | None = None, field: str = "charge") -> int:
-    """to_cents as it was before the fast paths: Decimal for every value."""
+    """to_cents's contract, through Decimal for every value: a number, or ASCII decimal text (an
+    exponent of at most three digits), at most two decimals and 999,999,999.99 either way; the
+    problem is named, never the value (issue #12)."""
+    def rejected(problem: str):
+        return ClaimRejected(claim_id, field, problem)
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise rejected("is not an amount")
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 40 or not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?", text):
+            raise rejected("is not an amount")
     try:
-        amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise ClaimRejected(claim_id, field, f"{value!r} is not an amount") from None
+        raise rejected("is not an amount") from None
+    if not amount.is_finite():
+        raise rejected("is not an amount")
+    if abs(amount) > MAX:
+        raise rejected("is too large" if amount > 0 else "is too small")
     cents = amount * 100
     if cents != cents.to_integral_value():
-        raise ClaimRejected(claim_id, field, f"{value!r} has more than two decimals")
+        raise rejected("has more than two decimals")
     return int(cents)
 
 
@@ -103,10 +122,10 @@ def test_memoised_money_still_rejects_every_time():
         with pytest.raises(ClaimRejected) as exc:
             to_cents("1.234", "C9", "lines[3].charge")
         assert (exc.value.claim_id, exc.value.field, exc.value.problem) == (
-            "C9", "lines[3].charge", "'1.234' has more than two decimals")
+            "C9", "lines[3].charge", "has more than two decimals")
 
 
-UNITS = [1, 0, -1, 2, 99999, 10**30, True, False, 1.0, 1.5, 0.5, 2.25, 1e20, 1e-3, "3", "1.5", Decimal("2.0")]
+UNITS = [1, 0, -1, 2, 99999, -99999, 1.0, 1.5, 0.5, 2.25, 1e4, 1e-3, "3", "1.5", Decimal("2.0")]
 
 
 @pytest.mark.parametrize("units", UNITS, ids=repr)
@@ -119,7 +138,16 @@ def test_units_keep_their_value_and_view_type(units):
     assert type(got) is type(want) and got == want and str(got) == str(want)
 
 
-@pytest.mark.parametrize("cents", [0, 1, 10, 99, 100, 12345, 34300, 34350, -1, -34300, -5, 10**20 + 7])
+@pytest.mark.parametrize(("units", "problem"), [
+    (10**30, "is too large"), (1e20, "is too large"), (-100000, "is too small"), (0.0001, "has more than three decimals"),
+    ("1e-7", "has more than three decimals"), ("abc", "is not a number")])
+def test_units_out_of_bounds_are_rejected(units, problem):
+    with pytest.raises(ClaimRejected) as exc:
+        claim_from_dict(claim(units=units))
+    assert (exc.value.field, exc.value.problem) == ("lines[0].units", problem)
+
+
+@pytest.mark.parametrize("cents", [0, 1, 10, 99, 100, 12345, 34300, 34350, -1, -34300, -5, 99999999999, -99999999999])
 def test_view_dollars_are_decimal_cents_over_100(cents):
     data = claim(charge=cents / 100 if abs(cents) < 10**15 else str(Decimal(cents) / 100))
     view = claim_view(claim_from_dict(data))
@@ -213,7 +241,7 @@ def test_claim_fields_are_checked_in_their_old_order():
     data["patient"]["birth_date"] = "1960-02-30"
     with pytest.raises(ClaimRejected) as exc:
         claim_from_dict(data)
-    assert (exc.value.field, exc.value.problem) == ("claim_date", "'2024-02-30' is not a calendar date (YYYY-MM-DD)")
+    assert (exc.value.field, exc.value.problem) == ("claim_date", "is not a calendar date (YYYY-MM-DD)")
     del data["claim_date"]
     with pytest.raises(ClaimRejected) as exc:
         claim_from_dict(data)

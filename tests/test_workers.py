@@ -74,3 +74,45 @@ def test_workers_find_what_one_process_finds():
         pooled = list(pool.scrub(items))
     assert [(r.claim_id, [f.as_dict() for f in r.findings]) for r in pooled] == [
         (i.claim_id, [f.as_dict() for f in local.scrub_item(i).findings]) for i in items]
+
+
+def test_several_deaths_with_chunks_queued_lose_nothing(crashing):
+    """A second death while chunks were queued raised CancelledError and lost the batch (issue #12)."""
+    items = [claim(f"OK-{i}") if i % 7 else claim("CRASH-ALWAYS") for i in range(1, 40)]
+    with WorkerPool(CONFIG, workers=1, chunk_size=2) as pool:
+        results = list(pool.scrub(items))
+        deaths = pool.deaths
+    assert [r.claim_id for r in results] == [i.claim_id for i in items]
+    assert [r.status for r in results] == ["rejected" if i.claim_id == "CRASH-ALWAYS" else "scrubbed" for i in items]
+    assert deaths >= 5
+
+
+def test_workers_killed_three_times_during_a_batch_count_every_claim_once():
+    import signal
+    import threading
+    import time
+
+    items = [claim(f"K-{i}") for i in range(6000)]
+    pool = WorkerPool(CONFIG, workers=2, chunk_size=64)
+    kills: list[int] = []
+
+    def killer():
+        while len(kills) < 3:
+            time.sleep(0.4)
+            procs = [p for p in (pool._pool._processes or {}).values() if p.is_alive()]
+            if procs:
+                os.kill(procs[0].pid, signal.SIGKILL)
+                kills.append(procs[0].pid)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    with pool:
+        stream = pool.scrub(items)
+        results = [next(stream)]  # the workers are up
+        thread.start()
+        results.extend(stream)
+    thread.join(10)
+    assert len(kills) == 3
+    assert [r.claim_id for r in results] == [i.claim_id for i in items]  # each exactly once, in order
+    rejected = [r for r in results if r.status == "rejected"]
+    assert all(r.reason.startswith("engine error") for r in rejected) and len(rejected) <= 3
+    assert pool.deaths >= 3

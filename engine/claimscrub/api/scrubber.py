@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import gc
 from collections.abc import Iterable, Iterator
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
+from claimscrub.compile.budget import DEFAULT_FACTS, DEFAULT_SECONDS, OverBudget, claim_budget
 from claimscrub.compile.findings import Finding, Renderer, engine_error, sort_key
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
@@ -28,6 +30,8 @@ from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
 from claimscrub.model.validate import problems
 from claimscrub.compile.views import claim_view
+
+log = logging.getLogger("claimscrub.scrub")
 
 
 class RulesError(Exception):
@@ -83,8 +87,16 @@ class Scrubber:
 
     def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
                  tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
-                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
-        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches)."""
+                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None,
+                 max_lines: int | None = None, claim_seconds: float | None = DEFAULT_SECONDS,
+                 claim_facts: int | None = DEFAULT_FACTS):
+        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches).
+
+        ``max_lines``: a claim with more service lines is rejected before any work (the CLI and the
+        service set one; the schema's own bound is 999). ``claim_seconds`` / ``claim_facts``: the
+        per-claim budget (:mod:`claimscrub.compile.budget`); a claim over it is rejected and the batch goes on."""
+        self.max_lines = max_lines
+        self.claim_seconds, self.claim_facts = claim_seconds, claim_facts
         self.tables = tables if tables is not None else default_tables(data_dir, samples)
         if rulebook is None:
             rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
@@ -130,18 +142,46 @@ class Scrubber:
             yield self.scrub(claim)
 
     def scrub_item(self, item: InputItem) -> ClaimResult:
+        """One claim, whatever happens inside: an unexpected exception becomes an engine-error
+        rejection of this claim alone (the stage and the exception type, never a value), so a
+        batch, a worker or a request goes on. Every front end scrubs through here."""
+        stage = ["read"]
+        try:
+            return self._scrub_item(item, stage)
+        except Exception as exc:  # noqa: BLE001 - the guard: any defect costs one claim, not the batch
+            return self._crashed(item, stage[0], exc)
+
+    def _crashed(self, item: InputItem, stage: str, exc: BaseException) -> ClaimResult:
+        cid = item.claim_id if isinstance(item.claim_id, str) else None
+        problem = f"unexpected {type(exc).__name__} while {STAGES.get(stage, stage)}"
+        # the exception's text may hold values from the claim: only its type and where it was raised
+        where = exc.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        at = f"{Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where is not None else "?"
+        log.error("claim %s from %s: %s (at %s)", cid or "(no id)", item.source or "(no source)", problem, at)
+        return ClaimResult(cid, "rejected", [engine_error(cid or "?", problem)], reason=f"engine error: {problem}",
+                           source=item.source)
+
+    def _scrub_item(self, item: InputItem, stage: list[str]) -> ClaimResult:
         cid = item.claim_id
         if item.error is not None:
             return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
         data = item.data
         if data is None:
             return ClaimResult(cid, "rejected", reason="no claim data", source=item.source)
+        lines = data.get("lines") if isinstance(data, dict) else None
+        if self.max_lines is not None and isinstance(lines, list) and len(lines) > self.max_lines:
+            return ClaimResult(cid, "rejected", reason=f"lines: {len(lines):,} service lines, over the limit of "
+                               f"{self.max_lines:,} per claim (--max-lines)", field="lines", source=item.source)
+        stage[0] = "validate"
         found = problems(data)
         if found:
             field_name, problem = found[0]
             more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
             return ClaimResult(cid, "rejected", reason=f"{field_name}: {problem}{more}", field=field_name,
                                source=item.source)
+        stage[0] = "normalise"
         try:
             claim = claim_from_dict(data, item.source)
         except ClaimRejected as exc:
@@ -150,12 +190,19 @@ class Scrubber:
             raise RuntimeError("this Scrubber was built without a backend (backend=None): it cannot scrub")
         if cid is None:
             cid = claim.claim_id
+        stage[0] = "view"
         view = claim_view(claim)
+        stage[0] = "engine"
         try:
-            hits = self.backend.run(view)
+            with claim_budget(self.claim_seconds, self.claim_facts):
+                hits = self.backend.run(view)
+        except OverBudget as exc:
+            return ClaimResult(cid, "rejected", reason=f"lines: the claim needs {exc.problem} of rule work, over the "
+                               "per-claim budget; split it into smaller claims", field="lines", source=item.source)
         except EngineError as exc:
             return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
                                source=item.source)
+        stage[0] = "render"
         rules = self.program.rules
         findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
         # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
@@ -170,6 +217,12 @@ class Scrubber:
             findings, unchecked = self.renderer.settle(findings, view)
         return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
                            not_checked=unchecked)
+
+
+# What the claim was going through when an unexpected exception stopped it (in rejection reasons).
+STAGES = {"read": "reading the claim", "validate": "validating the claim", "normalise": "normalising the claim",
+          "view": "building the claim's view", "engine": "building facts and running the rules",
+          "render": "rendering the findings"}
 
 
 def batch_gc() -> None:

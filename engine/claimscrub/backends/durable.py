@@ -233,7 +233,10 @@ class DurableBackend:
                 continue
             if keep is not None:
                 facts = [{k: v for k, v in f.items() if k in keep} for f in facts]
-            payload = orjson.dumps(facts).decode()
+            try:
+                payload = orjson.dumps(facts).decode()
+            except orjson.JSONEncodeError:  # an int past 64 bits: the C core cannot hold it
+                raise EngineError("a number in the claim is too large for the rule engine (64-bit)") from None
             try:
                 self._assert(handle, name, payload, fired)
             finally:  # keep the session empty for the next claim

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from claimscrub.compile.budget import tick
 from claimscrub.compile.program import Program
 from claimscrub.compile.views import contexts, key_of
 from claimscrub.backends import Hit
@@ -18,6 +19,7 @@ class ReferenceBackend:
         program = self.program
         for scope, plan in program.scopes.items():
             for names, dos in contexts(scope, view):
+                tick()
                 ctx = None
                 for item in plan.rules:
                     if not item.rule.applies_on(dos):

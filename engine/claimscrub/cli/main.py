@@ -2,8 +2,11 @@
 
 Exit codes (scrub): 0 = no finding at or above --fail-on and no rejected claim;
 1 = findings at or above the threshold, or rejected claims; 2 = usage error,
-broken rules, or an input file that could not be read (the other files are
-still scrubbed and reported).
+broken rules, input that could not be read (a file, a directory, a symlink
+loop; the other files are still scrubbed and reported) or no claims at all;
+3 = internal error; 130 / 143 = interrupted by SIGINT / SIGTERM (the output
+written is well-formed and the claims not reached are counted on stderr).
+See :mod:`claimscrub.cli.run`.
 """
 
 from __future__ import annotations
@@ -19,14 +22,16 @@ from pathlib import Path
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 from claimscrub import __version__
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
 from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
+from claimscrub.cli.run import EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, Interrupted, Tally, count_rest, exits_cleanly, interruptible, quiet_signals
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,16 +63,18 @@ def main():
 INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
 
 
-def _sources(paths: tuple[str, ...]):
-    """(name, loader) of every input file (directories recursively, - for stdin, read once and kept)."""
+def _sources(paths: tuple[str, ...], errors: list[str]):
+    """(name, loader) of every input file (directories recursively, - for stdin, read once and kept);
+    what a directory holds that cannot be read (a subdirectory, a symlink loop) goes to ``errors``."""
+    from claimscrub.cli.run import walk
+
     for raw in paths:
         if raw == "-":
             data = sys.stdin.buffer.read()
             yield "<stdin>", lambda data=data: data
             continue
         path = Path(raw)
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                       INPUT_SUFFIXES) if path.is_dir() else [path]
+        files = walk(path, INPUT_SUFFIXES, errors) if path.is_dir() else [path]
         for file in files:
             yield str(file), functools.partial(read_file, file)
 
@@ -94,7 +101,7 @@ def _items(paths: tuple[str, ...]):
     side = _Side()
     docs: list = []
     plan: list[tuple[str, object, list | None]] = []
-    for name, load in _sources(paths):
+    for name, load in _sources(paths, errors):
         try:
             data = load()
             kept = None
@@ -114,11 +121,17 @@ def _items(paths: tuple[str, ...]):
 
     def gen():
         for name, load, kept in plan:
+            count = 0
             try:
                 items = kept if kept is not None else read_bytes(load(), name, [])
-                yield from link_items(items, side.index, side.links)
+                for item in link_items(items, side.index, side.links):
+                    count += 1
+                    yield item
             except InputFormatError as exc:
                 errors.append(str(exc))
+                continue
+            if not count and kept is None:  # (a file kept for its encounter records needs no claim)
+                errors.append(f"{name}: no claims found")
 
     return gen(), errors, side
 
@@ -154,8 +167,11 @@ def _items(paths: tuple[str, ...]):
 @click.option("--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none).")
 @click.option("--frequency-limits", type=click.Path(dir_okay=False, exists=True),
               help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).")
+@click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Reject a claim with more service lines than this (as the HTTP service does).")
+@exits_cleanly
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits):
+          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits, max_lines):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -167,22 +183,24 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     from claimscrub.api.workers import WorkerPool
 
     config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
-                  include_draft=include_draft)
+                  include_draft=include_draft, max_lines=max_lines)
     started = time.perf_counter()
     try:
         parent = Scrubber(**config, backend=None)
     except RulesError as exc:
         for issue in exc.issues:
-            err.print(str(issue))
+            err.print(str(issue), markup=False)
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
         sys.exit(2)
     try:
         benchmarks = _audit_tables(audit, peer_benchmarks)
     except ValueError as exc:
-        err.print(f"[red]--peer-benchmarks:[/] {exc}")
+        err.print(f"[red]--peer-benchmarks:[/] {escape(str(exc))}")
         sys.exit(2)
     batch_gc()
     items, read_errors, side = _items(paths)
+    tally = Tally()
+    items = tally.watch(items)
     run_audit = audit if audit is not None else (side.mentions_encounters or peer_benchmarks is not None)
     collector = batch.Collector() if run_audit else None
     if collector:
@@ -211,8 +229,10 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     show_progress = err.is_terminal if progress is None else progress
     results = []
     out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed after the report is written
+    interrupted = None
+    streamed = fmt == "jsonl" and not collector and not claims_kept  # a long run shows results as they come
     try:
-        with _progress(show_progress) as advance:
+        with interruptible(), _progress(show_progress) as advance:
             for r in stream:
                 results.append(r)
                 advance()
@@ -220,8 +240,13 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
                     claims_kept.take(r)
                 if collector:
                     collector.take(r)
-                elif fmt == "jsonl" and not claims_kept:  # streamed: a long run shows results as they come
+                if streamed:
                     write(out, b"".join(jsonl_lines([r])))
+    except Interrupted as exc:  # stop here, and still end the output well-formed
+        interrupted = exc
+        quiet_signals()
+        if pool:
+            pool.terminate()
     finally:
         if pool:
             pool.close()
@@ -231,6 +256,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         if store is not None:
             store.close()
     report = None
+    if interrupted:
+        collector = None  # the batch phase needs every claim
     if collector:
         from claimscrub.documentation.cloned import load_cloned_config
 
@@ -245,10 +272,15 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             **json_sections(encounters, report)}
     if claims_kept:
         meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
+    if interrupted:
+        not_finished = tally.seen - len(results)
+        rest, complete = count_rest(items)
+        meta["interrupted"] = {"signal": str(interrupted), "not_finished": not_finished,
+                               "not_reached": rest, "counted_all": complete and tally.finished}
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":
-        if collector or claims_kept:
+        if not streamed:
             write(out, b"".join(jsonl_lines(results)))
         write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in jsonl_records(encounters, report)))
     elif fmt == "csv":
@@ -258,8 +290,6 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
 
         write(out, scrub_html(results, meta, line_index))
     elif fmt == "text":
-        from rich.markup import escape
-
         text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
         console = text_console(text_out, to_file=bool(output))
         write_text(results, console, meta["not_checked"], parent.editions())
@@ -270,16 +300,29 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     if output:
         out.close()
     for message in read_errors:
-        err.print(f"[red]input error:[/] {message}")
+        err.print(f"[red]input error:[/] {escape(message)}")
+    for cid, n in tally.duplicates()[:10]:
+        err.print(f"[yellow]warning:[/] claim id {escape(cid)} appears {n} times in this run")
+    if len(tally.duplicates()) > 10:
+        err.print(f"[yellow]warning:[/] {len(tally.duplicates()) - 10} more claim id(s) appear more than once")
+    if interrupted:
+        info = meta["interrupted"]
+        err.print(f"[red]interrupted ({interrupted}):[/] {len(results)} claim(s) done; {info['not_finished']} "
+                  f"in progress not finished; {'' if info['counted_all'] else 'at least '}{info['not_reached']} "
+                  "more in the input not reached")
+        sys.exit(interrupted.exit_code)
     threshold = SEVERITY_RANK[fail_on]
+    if not tally.seen and not read_errors:
+        err.print("[red]input error:[/] no claims found in the input")
+        sys.exit(EXIT_USAGE)
     if read_errors:
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     batch_findings = report.batch_findings if report else []
     invalid_encounters = any(e["status"] == "invalid" for e in encounter_entries(encounters, report))
     failing = any(r.status == "rejected" for r in results) or invalid_encounters or any(
         SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings) or any(
         SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
-    sys.exit(1 if failing else 0)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
 
 
 def _audit_tables(audit: bool | None, peer_benchmarks: str | None):

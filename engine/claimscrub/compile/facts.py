@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from claimscrub.compile.budget import tick
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import compile_expr
 from claimscrub.lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 from claimscrub.compile.plan import fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
-from claimscrub.compile.views import Key, contexts, key_of
+from claimscrub.compile.views import Key, _pair_groups, contexts, key_of
 
 _ids = itertools.count()
 
@@ -51,6 +52,12 @@ class _RuleGroup:
     tests: tuple  # required tests, cheapest first: (prop, read, need, kept-if-not-needed, wants, derived)
     extra: tuple  # (prop, closure, need): other derived props a live rule tests
     tested: dict[int, tuple]  # rule bit -> (prop, read) of every property the rule tests
+    # line pairs: the line fields the group's first ``screen`` tests read (None: no test qualifies). Pairs
+    # equal on these fields (and the date of service) pass or fail those tests alike, so they run once
+    # per distinct (line, other) signature, and a refuted signature pair skips all its pairs.
+    reads: tuple[str, ...] | None = None
+    screen: int = 0  # how many of ``tests`` (the first ones) read only the ``reads`` fields
+    remember: dict = field(default_factory=dict)  # prop -> (line fields, other fields): see _remembered
     in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
 
     def in_effect(self, dos: str) -> int:
@@ -122,8 +129,67 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         read.setdefault(prop, fn)
     tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
         [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
+    pairs = plan.scope == "line_pair"
+    screen, reads = _screen(planner, tests) if pairs else (0, None)
     return _RuleGroup(pair_keys, known, start, tuple(dated), tuple(tests),
-                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested)
+                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested, reads, screen,
+                      _remembered(planner, tests) if pairs else {})
+
+
+def _screen(planner, tests: list) -> tuple[int, tuple[str, ...] | None]:
+    """How many of the (cheapest-first) tests screen line pairs by signature, and the line fields
+    they read: the tests before the first that reads a line's sequence (unique per line, so no two
+    pairs would share a signature) or a whole line. (0, None) when none does."""
+    fields: set[str] = set()
+    count = 0
+    for test in tests:
+        reads = _pair_reads(planner, test[0])
+        if reads is None or "sequence" in reads[0] + reads[1]:
+            break
+        fields.update(reads[0] + reads[1])
+        count += 1
+    return (count, tuple(sorted(fields))) if count else (0, None)
+
+
+def _remembered(planner, tests: list) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The costly pair tests (a quantifier over the claim's lines) whose value is remembered per claim,
+    keyed by what they read of ``line`` and ``other``: an E/M-with-procedure rule that looks at the
+    lines before ``other`` reads other's sequence but only line's date and provider, so it is
+    computed once per (date, provider, other) instead of once per pair."""
+    out = {}
+    for test in tests:
+        prop = test[0]
+        node = planner.values[prop][0] if prop in planner.values else next(
+            (a.node for a in planner.derived.values() if a.prop == prop), None)
+        reads = _pair_reads(planner, prop)
+        if node is not None and reads is not None and any(isinstance(n, A.Quant) for n in A.walk(node)):
+            out[prop] = reads
+    return out
+
+
+def _pair_reads(planner, prop: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The fields of ``line`` and of ``other`` that computing a property reads; None when its
+    expression uses a whole line (``o is line``, a line passed to a function)."""
+    if prop in planner.native_paths:
+        path = planner.native_paths[prop][0]
+        return ((path[1],), ()) if path[0] == "line" else ((), (path[1],)) if path[0] == "other" else ((), ())
+    if prop in planner.values:
+        root = planner.values[prop][0]
+    else:
+        root = next((a.node for a in planner.derived.values() if a.prop == prop), None)
+        if root is None:
+            return None
+    fields: dict[str, set[str]] = {"line": set(), "other": set()}
+    as_target: set[int] = set()
+    for n in A.walk(root):
+        if isinstance(n, A.Field) and isinstance(n.target, A.Var) and n.target.name in fields:
+            fields[n.target.name].add(n.name)
+            as_target.add(id(n.target))
+        elif isinstance(n, A.Quant) and n.var in fields:
+            return None  # a quantifier rebinding the name: not worth proving anything about
+    if any(isinstance(n, A.Var) and n.name in fields and id(n) not in as_target for n in A.walk(root)):
+        return None
+    return tuple(sorted(fields["line"])), tuple(sorted(fields["other"]))
 
 
 def _reader(path: tuple[str, ...], t) -> Callable:
@@ -194,42 +260,137 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
     by_scope: dict[str, list[dict]] = {}
     keys: dict[str, Key] = {}
     for scope, plan in program.scopes.items():
-        facts = []
+        facts: list[dict] = []
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
-            in_effect = group.in_effect_on
+            if scope == "line_pair" and group.reads is not None:
+                _pair_facts(group, ctx, view, facts, keys)
+                continue
             for names, dos in contexts(scope, view, group.pair_keys):
-                alive = in_effect.get(dos)
-                if alive is None:
-                    alive = group.in_effect(dos)
                 ctx.vars, ctx.dos = names, dos
-                values: dict[str, Any] = dict(group.known)  # line.date == other.date holds within a pair group
-                for prop, read, need, others, wants, derived in group.tests:
-                    if alive & need:
-                        value = read(ctx)
-                        if derived:
-                            value = value is True
-                        values[prop] = value
-                        alive &= others | wants.get(value, 0)
-                        if not alive:
-                            break
-                if not alive:
-                    continue
-                for prop, fn, need in group.extra:
-                    if alive & need and prop not in values:
-                        values[prop] = fn(ctx) is True
-                fid = f"f{next(_ids)}"
-                fact: dict[str, Any] = {"id": fid, "t": scope, "dos": dos}
-                tested = group.tested
-                while alive:  # only what live rules test: every comparison with an absent property fails
-                    bit = alive & -alive
-                    for prop, read in tested[bit]:
-                        value = values[prop] if prop in values else read(ctx)
-                        if value is not None:  # absent: what `is missing` tests
-                            fact[prop] = value
-                    alive ^= bit
-                facts.append(fact)
-                keys[fid] = key_of(names)
+                props = _fact_props(group, ctx, scope, dos)
+                if props is not None:
+                    tick(1)
+                    fid = f"f{next(_ids)}"
+                    facts.append({"id": fid, **props})
+                    keys[fid] = key_of(names)
         if facts:
             by_scope[scope] = facts
     return by_scope, keys
+
+
+def _screened(group: _RuleGroup, ctx, dos: str) -> tuple[int, dict[str, Any]] | None:
+    """The rules alive after the group's screening tests, and the values they read; None when
+    those tests refute every rule. A pair of the same signatures carries both on into
+    :func:`_fact_props`, which runs the remaining tests."""
+    alive = group.in_effect_on.get(dos)
+    if alive is None:
+        alive = group.in_effect(dos)
+    values: dict[str, Any] = dict(group.known)
+    alive = _run_tests(group.tests[:group.screen], ctx, alive, values, None, None)
+    return (alive, values) if alive else None
+
+
+def _run_tests(tests, ctx, alive: int, values: dict[str, Any], remember: dict | None, memo: dict | None) -> int:
+    """Run tests while a rule needing them is alive; the rules still alive (0 once all are refuted)."""
+    for prop, read, need, others, wants, derived in tests:
+        if alive & need:
+            if remember and prop in remember:
+                value = _recall(memo, prop, remember[prop], ctx, read)
+            else:
+                value = read(ctx)
+            if derived:
+                value = value is True
+            values[prop] = value
+            alive &= others | wants.get(value, 0)
+            if not alive:
+                return 0
+    return alive
+
+
+def _fact_props(group: _RuleGroup, ctx, scope: str, dos: str, memo: dict | None = None,
+                screened: tuple[int, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The fact of one context without its id, or None when every rule of the group is refuted.
+    Line pairs: ``memo`` holds the claim's remembered values of the group's costly tests, and
+    ``screened`` what the screening tests left (only the other tests are run)."""
+    if screened is not None:
+        alive, values = screened[0], dict(screened[1])
+        tests = group.tests[group.screen:]
+    else:
+        alive = group.in_effect_on.get(dos)
+        if alive is None:
+            alive = group.in_effect(dos)
+        values = dict(group.known)  # line.date == other.date holds within a pair group
+        tests = group.tests
+    alive = _run_tests(tests, ctx, alive, values, group.remember if memo is not None else None, memo)
+    if not alive:
+        return None
+    for prop, fn, need in group.extra:
+        if alive & need and prop not in values:
+            values[prop] = fn(ctx) is True
+    fact: dict[str, Any] = {"t": scope, "dos": dos}
+    tested = group.tested
+    while alive:  # only what live rules test: every comparison with an absent property fails
+        bit = alive & -alive
+        for prop, read in tested[bit]:
+            value = values[prop] if prop in values else read(ctx)
+            if value is not None:  # absent: what `is missing` tests
+                fact[prop] = value
+        alive ^= bit
+    return fact
+
+
+def _recall(memo: dict, prop: str, reads: tuple[tuple[str, ...], tuple[str, ...]], ctx, read) -> Any:
+    """A remembered test's value for this pair, computed on first use."""
+    names = ctx.vars
+    key = (prop, ctx.dos, _signature(names["line"], reads[0]), _signature(names["other"], reads[1]))
+    if key in memo:
+        return memo[key]
+    value = memo[key] = read(ctx)
+    return value
+
+
+def _signature(line: dict, reads: tuple[str, ...]) -> tuple:
+    """What the group's expressions read of a line, hashable (lists as tuples)."""
+    out = []
+    for name in reads:
+        value = line.get(name)
+        out.append(tuple(value) if type(value) is list else value)
+    return tuple(out)
+
+
+def _pair_facts(group: _RuleGroup, ctx, view: dict, facts: list, keys: dict) -> None:
+    """Line-pair facts, the required tests run once per distinct (line signature, other signature):
+    lines are indexed by signature within each pair group, so a claim of 999 lines drawn from a few
+    dozen codes costs its distinct code pairs plus the pairs that pass, not a million pairs."""
+    reads = group.reads
+    assert reads is not None
+    memo: dict = {}
+    for lines in _pair_groups(view["lines"], group.pair_keys):
+        if len(lines) < 2:
+            continue
+        by_sig: dict[tuple, list[dict]] = {}
+        for line in lines:
+            by_sig.setdefault((line["from_date"], _signature(line, reads)), []).append(line)
+        for (dos, _), firsts in by_sig.items():
+            for seconds in by_sig.values():
+                a = firsts[0]
+                b = seconds[0] if seconds[0] is not a else (seconds[1] if len(seconds) > 1 else None)
+                if b is None:
+                    continue  # one line alone with its own signature: it does not pair with itself
+                ctx.vars, ctx.dos = {"claim": view, "line": a, "other": b}, dos
+                tick()
+                screened = _screened(group, ctx, dos)
+                if screened is None:
+                    continue
+                for line in firsts:
+                    for other in seconds:
+                        if line is other:
+                            continue
+                        ctx.vars = names = {"claim": view, "line": line, "other": other}
+                        props = _fact_props(group, ctx, "line_pair", dos, memo, screened)
+                        tick(0 if props is None else 1)
+                        if props is not None:
+                            fid = f"f{next(_ids)}"
+                            facts.append({"id": fid, **props})
+                            keys[fid] = key_of(names)

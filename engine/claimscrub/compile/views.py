@@ -199,11 +199,21 @@ def _pair_groups(lines: list[dict], keys: tuple[str, ...]):
 
 
 def _line(view: dict, sequence: int) -> dict:
-    """The line with this sequence (a loop, not next() over a generator: one per finding rendered)."""
-    for line in view["lines"]:
-        if line["sequence"] == sequence:
-            return line
-    raise StopIteration  # as next() did: the key came from this view, so this is a programming error
+    """The line with this sequence: a loop for short claims; an index kept in the view (``_line_index``,
+    a name no rule can read) for long ones, where a loop per finding made 110,000 PTP findings on a
+    999-line claim cost 23 s."""
+    lines = view["lines"]
+    if len(lines) <= 16:
+        for line in lines:
+            if line["sequence"] == sequence:
+                return line
+        raise StopIteration  # as next() did: the key came from this view, so this is a programming error
+    index = view.get("_line_index")
+    if index is None:
+        index = view["_line_index"] = {line["sequence"]: line for line in lines}
+    if sequence not in index:
+        raise StopIteration
+    return index[sequence]
 
 
 def bind(view: dict, key: Key) -> tuple[dict, str]:

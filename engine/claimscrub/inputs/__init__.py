@@ -75,7 +75,8 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     if not head:
         raise InputFormatError(f"{name}: empty input")
     if head[:1] not in (b"{", b"["):
-        raise InputFormatError(f"{name}: not JSON, X12 or a RIF extract (starts with {head[:12]!r})")
+        raise InputFormatError(f"{name}: not JSON, X12 or a RIF extract (it starts with neither '{{', '[', "
+                               "'ISA' nor a RIF header)")  # no bytes: PHI
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc

@@ -26,11 +26,12 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from claimscrub.inputs.base import InputFormatError, InputItem
 from claimscrub.inputs.fhir_eob import apply_payment, eobs_by_claim
+from claimscrub.model.numbers import MAX_MONEY, MAX_QUANTITY, NumberError, cents_text, decimals, exact_number
 
 CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 NPI_SYSTEMS = frozenset({"http://hl7.org/fhir/sid/us-npi", "urn:oid:2.16.840.1.113883.4.6"})
@@ -70,8 +71,6 @@ _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _ICD = re.compile(r"[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?")
 _NPI = re.compile(r"[0-9]{10}")
 _BILL_TYPE = re.compile(r"[0-9]{3,4}")
-_CENT = Decimal("0.01")
-_MAX_MONEY = Decimal("999999999.99")
 
 Resource = dict[str, Any]
 Index = dict[str, Resource]
@@ -93,7 +92,7 @@ def is_fhir(doc: Any) -> bool:
 def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
     """One InputItem per Claim in a bare Claim or a Bundle; bad claims yield errors, not exceptions."""
     if not is_fhir(doc):
-        raise InputFormatError(f"{source}: not a FHIR Claim or Bundle (resourceType {doc.get('resourceType')!r})"
+        raise InputFormatError(f"{source}: not a FHIR Claim or Bundle (resourceType {_shown(doc.get('resourceType'))})"
                                if isinstance(doc, dict) else f"{source}: not a FHIR JSON object")  # fmt: skip
     if doc["resourceType"] == "Claim":
         yield _item(doc, {}, source)
@@ -109,8 +108,8 @@ def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
         if not isinstance(res, dict) or res.get("resourceType") != "Claim":
             continue
         where = f"{source}#entry[{i}]"
-        if bundle_type not in BUNDLE_TYPES:
-            yield InputItem.failed(where, _claim_id(res), f"Bundle.type {bundle_type!r} is not supported "
+        if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
+            yield InputItem.failed(where, _claim_id(res), f"Bundle.type {_shown(bundle_type)} is not supported "
                                    "(collection, transaction, batch or searchset)", "Bundle.type")  # fmt: skip
             continue
         item = _item(res, index, where)
@@ -118,6 +117,17 @@ def read_fhir(doc: dict[str, Any], source: str) -> Iterator[InputItem]:
         if eob is not None and item.data is not None:
             apply_payment(item.data, eob)  # a Claim's ExplanationOfBenefit: what was paid (fhir_eob)
         yield item
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: a short code is shown (the biller needs it to find it), anything
+    else is described, never echoed (it may be a name, a member id, or 10 MB)."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) <= 48 and text.isascii() and text.isprintable():
+            return repr(value)
+        return f"a value of {len(text):,} characters"
+    return f"a {type(value).__name__}" if value is not None else "nothing"
 
 
 def _claim_id(claim: Resource) -> str | None:
@@ -210,27 +220,20 @@ def _bad_date(field: str) -> str:
     raise _Unmappable(field, "not a full calendar date (YYYY-MM-DD)")
 
 
-def _number(value: Any, field: str) -> Decimal:
-    """A JSON number as an exact Decimal: floats through their shortest repr, so 140.52 stays 140.52."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise _Unmappable(field, "not a number")
+def _number(value: Any, field: str, limit: int | Decimal | None = None) -> Decimal:
+    """A JSON number as an exact, bounded Decimal (see :mod:`.numbers`): 140.52 stays 140.52."""
     try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise _Unmappable(field, "not a number") from None
-    if not amount.is_finite():
-        raise _Unmappable(field, "not a number")
-    return amount
+        return exact_number(value, limit)
+    except NumberError as exc:
+        raise _Unmappable(field, exc.problem) from None
 
 
 def _money(amount: Decimal, field: str) -> str:
     """Exact cents as a decimal string; refuses to round (a charge of 10.005 is an input error)."""
-    cents = amount.quantize(_CENT)
-    if cents != amount:
-        raise _Unmappable(field, f"{amount} has more than two decimals")
-    if abs(cents) > _MAX_MONEY:
-        raise _Unmappable(field, f"{amount} is too large")
-    return format(cents, "f")
+    try:
+        return cents_text(amount)
+    except NumberError as exc:
+        raise _Unmappable(field, f"amount {exc.problem}") from None
 
 
 # --- the Claim -------------------------------------------------------------------
@@ -279,7 +282,7 @@ def _claim_type(claim: Resource) -> str:
     if not codes:
         raise _Unmappable("type", f"no claim-type coding ({CLAIM_TYPE_SYSTEM}); found {_systems(pairs)}")
     if codes[0] not in ("professional", "institutional"):
-        raise _Unmappable("type", f"{codes[0]!r} claims are not supported (professional or institutional only)")
+        raise _Unmappable("type", f"{_shown(codes[0])} claims are not supported (professional or institutional only)")
     return codes[0]
 
 
@@ -332,7 +335,7 @@ def _provider(ref: Any, claim: Resource, index: Index, field: str) -> dict[str, 
         kind = res.get("resourceType") if res else "Reference"
         raise _Unmappable(field, f"no NPI identifier (http://hl7.org/fhir/sid/us-npi) on the {kind}")
     if not _NPI.fullmatch(npi):
-        raise _Unmappable(field, f"NPI {npi!r} is not 10 digits")
+        raise _Unmappable(field, f"NPI {_shown(npi)} is not 10 digits")
     out: dict[str, Any] = {"npi": npi}
     name = (res or {}).get("name") if (res or {}).get("resourceType") == "Organization" else None
     if isinstance(name, str) and name:
@@ -367,12 +370,12 @@ def _diagnosis(d: Resource, i: int, ctype: str, claim: Resource, index: Index) -
     if code is None:
         raise _Unmappable(where, f"no ICD-10-CM coding (found {_systems(pairs)})")
     if not _ICD.fullmatch(code):
-        raise _Unmappable(where, f"{code!r} is not an ICD-10-CM code")
+        raise _Unmappable(where, f"{_shown(code)} is not an ICD-10-CM code")
     dx: dict[str, Any] = {"code": code}
     if ctype == "institutional" and d.get("onAdmission"):
         poa = next((c.upper() for _, c in _codes(d["onAdmission"])), None)
         if poa not in POA_CODES:
-            raise _Unmappable(f"diagnosis[{i}].onAdmission", f"{poa!r} is not a POA indicator (Y, N, U, W, 1)")
+            raise _Unmappable(f"diagnosis[{i}].onAdmission", f"{_shown(poa)} is not a POA indicator (Y, N, U, W, 1)")
         dx["poa"] = poa
     return dx
 
@@ -394,7 +397,7 @@ def _line(
     if code is None:
         raise _Unmappable(f"{where}.productOrService", f"no CPT/HCPCS coding (found {_systems(pairs)})")
     if not _PROC_CODE.fullmatch(code):
-        raise _Unmappable(f"{where}.productOrService", f"CPT/HCPCS code {code!r} is not letters and digits")
+        raise _Unmappable(f"{where}.productOrService", f"CPT/HCPCS code {_shown(code)} is not letters and digits")
     units = _units(item.get("quantity"), where)
     line: dict[str, Any] = {"sequence": seq, "code": code, "units": units, "charge": _charge(item, units, where)}
     line["from_date"], to_date = _service_dates(item, billable, where)
@@ -425,11 +428,11 @@ def _line(
 def _units(quantity: Any, where: str) -> int | float:
     """quantity.value (default 1) as a JSON number; whole numbers stay ints, the common case kept cheap."""
     value = 1 if not quantity else quantity.get("value", 1)
-    if type(value) is not int:
-        exact = _number(value, f"{where}.quantity.value")
+    if type(value) is not int or not -MAX_QUANTITY <= value <= MAX_QUANTITY:
+        exact = _number(value, f"{where}.quantity.value", MAX_QUANTITY)
+        if decimals(exact) > 3:
+            raise _Unmappable(f"{where}.quantity.value", "has more than three decimals")
         value = int(exact) if exact == exact.to_integral_value() else float(exact)
-    if value > 99999:
-        raise _Unmappable(f"{where}.quantity.value", f"{value} units (at most 99999)")
     return value
 
 
@@ -442,12 +445,12 @@ def _charge(item: Resource, units: int | float, where: str) -> str:
         raise _Unmappable(f"{where}.net", "no net or unitPrice amount")
     currency = money.get("currency", "USD")
     if currency != "USD":
-        raise _Unmappable(f"{field}.currency", f"{currency!r} (only USD)")
-    amount = _number(money["value"], f"{field}.value")
+        raise _Unmappable(f"{field}.currency", f"{_shown(currency)} (only USD)")
+    amount = _number(money["value"], f"{field}.value", MAX_MONEY)
     if field.endswith("unitPrice"):
         amount *= _number(units, f"{where}.quantity.value")
         if "factor" in item:
-            amount *= _number(item["factor"], f"{where}.factor")
+            amount *= _number(item["factor"], f"{where}.factor", MAX_MONEY)
     return _money(amount, f"{field}.value")
 
 
@@ -489,7 +492,7 @@ def _place_of_service(item: Resource, where: str) -> str | None:
     if code is None:
         raise _Unmappable(f"{where}.locationCodeableConcept", f"no place-of-service coding (found {_systems(pairs)})")
     if not code.isdigit() or len(code) > 2:
-        raise _Unmappable(f"{where}.locationCodeableConcept", f"{code!r} is not a 2-digit place of service")
+        raise _Unmappable(f"{where}.locationCodeableConcept", f"{_shown(code)} is not a 2-digit place of service")
     return code.zfill(2)
 
 
@@ -500,7 +503,7 @@ def _pointers(item: Resource, positions: dict[Any, int], where: str) -> list[int
     out = []
     for s in seqs:
         if s not in positions:
-            raise _Unmappable(f"{where}.diagnosisSequence", f"{s!r} matches no Claim.diagnosis.sequence")
+            raise _Unmappable(f"{where}.diagnosisSequence", f"{_shown(s)} matches no Claim.diagnosis.sequence")
         out.append(positions[s])
     return out
 
@@ -509,7 +512,7 @@ def _revenue(concept: Any, where: str) -> str:
     pairs = _codes(concept)
     code = pairs[0][1] if pairs else ""
     if not code.isdigit() or len(code) > 4:
-        raise _Unmappable(f"{where}.revenue", f"{code!r} is not a revenue code (4 digits)")
+        raise _Unmappable(f"{where}.revenue", f"{_shown(code)} is not a revenue code (4 digits)")
     return code.zfill(4)
 
 
@@ -572,7 +575,7 @@ def _frequency(claim: Resource) -> tuple[str, str | None]:
         if "frequency" in (ext.get("url") or "").lower():
             raw = ext.get("valueCode") or ext.get("valueString") or (ext.get("valueCoding") or {}).get("code")
             if str(raw) not in FREQUENCY_CODES:
-                raise _Unmappable("extension", f"claim frequency {raw!r} is not 1, 7 or 8")
+                raise _Unmappable("extension", f"claim frequency {_shown(raw)} is not 1, 7 or 8")
             frequency = FREQUENCY_CODES[str(raw)]
     replaces = None
     for k, rel in enumerate(claim.get("related") or ()):
@@ -607,7 +610,7 @@ def _institutional(claim: Resource) -> dict[str, Any]:
         if "typeofbill" in category:
             bill = next((c for _, c in _codes(info.get("code"))), "")
             if not _BILL_TYPE.fullmatch(bill):
-                raise _Unmappable(f"supportingInfo[{k}].code", f"type of bill {bill!r} is not 3-4 digits")
+                raise _Unmappable(f"supportingInfo[{k}].code", f"type of bill {_shown(bill)} is not 3-4 digits")
             out["bill_type"] = bill
         elif "admissionperiod" in category:
             period = info.get("timingPeriod") or {}

@@ -26,8 +26,10 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from claimscrub.model.numbers import MAX_MONEY, NumberError, exact_number
 
 Resource = dict[str, Any]
 
@@ -56,10 +58,10 @@ def _amount(money: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
-        amount = Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP)
-    except InvalidOperation:
+        amount = exact_number(value, MAX_MONEY)  # bounded digits and exponent (model/numbers.py)
+    except NumberError:
         return None
-    return f"{amount:f}" if amount.is_finite() and abs(amount) < 10**9 else None
+    return f"{amount.quantize(_CENT, rounding=ROUND_HALF_UP):f}"
 
 
 def _categories(entry: Any) -> set[str]:

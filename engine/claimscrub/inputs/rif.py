@@ -51,9 +51,10 @@ import functools
 import io
 import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from claimscrub.model.numbers import MAX_QUANTITY, NumberError, exact_number
 from claimscrub.inputs.base import InputFormatError, InputItem, Note
 
 _CARRIER = "LINE_NUM"
@@ -129,10 +130,10 @@ def _money(raw: str, where: str, field: str) -> str:
 
 def _units(raw: str, where: str, field: str) -> int | float:
     try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        raise _Bad(field, f"{where}: units are not a number") from None
-    if not value.is_finite() or not 0 <= value <= 99999:
+        value = exact_number(raw, MAX_QUANTITY)  # bounded digits and exponent (model/numbers.py)
+    except NumberError as exc:
+        raise _Bad(field, f"{where}: units {exc.problem}") from None
+    if value < 0:
         raise _Bad(field, f"{where}: units must be 0-99999")
     return int(value) if value == value.to_integral_value() else float(value)
 

@@ -19,10 +19,10 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from claimscrub.inputs.base import InputFormatError, InputItem, Note
+from claimscrub.model.numbers import MAX_QUANTITY, NumberError, cents_text, decimals, exact_number
 
 _BOM = "\ufeff"
 _MONEY = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
@@ -187,32 +187,26 @@ def period(fmt: str, raw: str, where: str, field: str | None) -> tuple[str, str]
 
 
 def money(raw: str, where: str, field: str) -> str:
-    """X12 decimal -> exact decimal string with at most two decimals (never a float)."""
+    """X12 decimal -> exact decimal string with at most two decimals (never a float); bounded parsing."""
     if _MONEY.fullmatch(raw):
         return raw
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise Bad(field, f"{where}: amount is not a number") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise Bad(field, f"{where}: amount has more than two decimals")
-    text = f"{amount.quantize(Decimal('0.01')):f}"
-    if not _MONEY.fullmatch(text):
-        raise Bad(field, f"{where}: amount is out of range")
-    return text
+        return cents_text(exact_number(raw))
+    except NumberError as exc:
+        raise Bad(field, f"{where}: amount {exc.problem}") from None
 
 
 def quantity(raw: str, where: str, field: str) -> int | float:
-    """Units as a JSON number: int when whole, else the float of the decimal text."""
-    if raw.isdigit():
+    """Units as a JSON number: int when whole, else the float of the decimal text (at most 3 decimals)."""
+    if raw.isdigit() and len(raw) <= 15:
         return int(raw)
     try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise Bad(field, f"{where}: quantity is not a number") from None
-    if not amount.is_finite():
-        raise Bad(field, f"{where}: quantity is not a number")
-    return int(amount) if amount == amount.to_integral_value() else float(raw)
+        amount = exact_number(raw, MAX_QUANTITY)
+    except NumberError as exc:
+        raise Bad(field, f"{where}: quantity {exc.problem}") from None
+    if decimals(amount) > 3:
+        raise Bad(field, f"{where}: quantity has more than three decimals")
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def el(seg: list[str], i: int) -> str:

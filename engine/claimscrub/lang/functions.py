@@ -57,9 +57,14 @@ def days_between(a: str | None, b: str | None) -> int | None:
 
 
 def add_days(d: str | None, n: int | None) -> str | None:
+    """The date n days on; past the calendar's ends (year 1 / 9999) it stays at the end, so a
+    comparison with it keeps its sense instead of raising on a far date of service."""
     if d is None or n is None:
         return None
-    return (_date(d) + _dt.timedelta(days=int(n))).isoformat()
+    try:
+        return (_date(d) + _dt.timedelta(days=int(n))).isoformat()
+    except OverflowError:
+        return (_dt.date.max if n > 0 else _dt.date.min).isoformat()
 
 
 def year(d: str | None) -> int | None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from claimscrub.model.numbers import MAX_MONEY, MAX_QUANTITY, NumberError, decimals, exact_number
 from claimscrub.model.claim import Adjustment, Claim, Diagnosis, Line, Patient, Payer, Provider
+
+
+NOT_A_DATE = "is not a calendar date (YYYY-MM-DD)"
 
 
 class ClaimRejected(Exception):
@@ -46,7 +50,7 @@ def _calendar_date(value: str) -> str | None:
 def _date(value: Any, claim_id: str, field: str) -> str:
     iso = _calendar_date(value) if isinstance(value, str) else None
     if iso is None:
-        raise ClaimRejected(claim_id, field, f"{value!r} is not a calendar date (YYYY-MM-DD)")
+        raise ClaimRejected(claim_id, field, NOT_A_DATE)
     return iso
 
 
@@ -62,16 +66,16 @@ class _BadAmount(Exception):
         self.problem = problem
 
 
-# Below this magnitude ``Decimal(n) * 100`` is exact in the default 28-digit context, so it equals ``n * 100``.
-_EXACT_INT = 10**26
+# Whole amounts within the money bound (999,999,999.99) take the int fast path; the rest go through Decimal.
+_MAX_WHOLE = 999_999_999
 
 
 def _decimal_cents(value: Any) -> int:
     """Cents through Decimal: the reference semantics, and the path for every unusual shape."""
     try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise _BadAmount("is not an amount") from None
+        amount = exact_number(value, MAX_MONEY)
+    except NumberError as exc:
+        raise _BadAmount(exc.problem if exc.problem.startswith(("is too", "has")) else "is not an amount") from None
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise _BadAmount("has more than two decimals")
@@ -85,7 +89,7 @@ def _plain_cents(text: str) -> int | None:
     whole, _, frac = text.partition(".")
     negative = whole[:1] == "-"
     digits = whole[1:] if negative else whole
-    if not digits.isdigit() or len(digits) > 15 or len(frac) > 2 or (frac and not frac.isdigit()):
+    if not digits.isdigit() or len(digits) > 9 or len(frac) > 2 or (frac and not frac.isdigit()):
         return None
     cents = int(digits) * 100 + (int(frac) * (10 if len(frac) == 1 else 1) if frac else 0)
     return -cents if negative else cents
@@ -101,7 +105,7 @@ def _text_cents(text: str) -> int:
 def to_cents(value: Any, claim_id: str | None = None, field: str = "charge") -> int:
     """Money as integer cents; floats go through their shortest repr, so 0.1 stays 10 cents."""
     kind = type(value)
-    if kind is int and -_EXACT_INT < value < _EXACT_INT:
+    if kind is int and -_MAX_WHOLE <= value <= _MAX_WHOLE:
         return value * 100
     try:
         if kind is str:
@@ -110,14 +114,23 @@ def to_cents(value: Any, claim_id: str | None = None, field: str = "charge") -> 
             return _text_cents(str(value))
         return _decimal_cents(value)
     except _BadAmount as bad:
-        raise ClaimRejected(claim_id, field, f"{value!r} {bad.problem}") from None
+        raise ClaimRejected(claim_id, field, bad.problem) from None
 
 
-def _units(value: Any) -> int | Decimal:
-    """Units as given when an int (the common case, and what the view wants), else exactly as a Decimal."""
-    if type(value) is int:
+def _units(value: Any, claim_id: str | None = None, field: str = "units") -> int | Decimal:
+    """Units as given when an int (the common case, and what the view wants), else exactly as a Decimal.
+
+    At most three decimals (NCPDP's metric quantity has three): finer ones are typos, and the rule
+    engine's C core cannot read the exponent form (1e-06) such a number is written in."""
+    if type(value) is int and -MAX_QUANTITY <= value <= MAX_QUANTITY:
         return value
-    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    try:
+        amount = exact_number(value, MAX_QUANTITY)
+    except NumberError as exc:
+        raise ClaimRejected(claim_id, field, exc.problem) from None
+    if decimals(amount) > 3:
+        raise ClaimRejected(claim_id, field, "has more than three decimals")
+    return amount
 
 
 def _provider(data: dict | None) -> Provider | None:
@@ -127,12 +140,19 @@ def _provider(data: dict | None) -> Provider | None:
     return Provider(data["npi"], get("name"), get("taxonomy"), get("specialty"))
 
 
+def _pointers(raw: Any) -> tuple[int, ...]:
+    """Diagnosis pointers as ints: 1.0 passes the schema as an integer, but the model and view index with it."""
+    if not raw:
+        return ()
+    return tuple(raw) if all(type(p) is int for p in raw) else tuple(int(p) for p in raw)
+
+
 def icd_key(code: str) -> str:
     return code.replace(".", "").upper()
 
 
 def _bad_date(value: Any, claim_id: str, field: str) -> ClaimRejected:
-    return ClaimRejected(claim_id, field, f"{value!r} is not a calendar date (YYYY-MM-DD)")
+    return ClaimRejected(claim_id, field, NOT_A_DATE)  # never the value: it may be a birth date
 
 
 def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
@@ -154,17 +174,19 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
         if from_date is None:
             raise _bad_date(raw, cid, f"lines[{i}].from_date")
         sequence = ld["sequence"]
+        if type(sequence) is not int:  # 2.0 is an integer to JSON Schema; the model holds ints
+            sequence = int(sequence)
         code = ld["code"].upper()
         units = ld["units"]
-        if type(units) is not int:
-            units = _units(units)
+        if type(units) is not int or not -MAX_QUANTITY <= units <= MAX_QUANTITY:
+            units = _units(units, cid, f"lines[{i}].units")
         charge = ld["charge"]  # to_cents inlined for the two common shapes; it names the field of a bad amount
         if type(charge) is str:
             try:
                 charge_cents = _text_cents(charge)
             except _BadAmount:
                 charge_cents = to_cents(charge, cid, f"lines[{i}].charge")  # raises ClaimRejected
-        elif type(charge) is int and -_EXACT_INT < charge < _EXACT_INT:
+        elif type(charge) is int and -_MAX_WHOLE <= charge <= _MAX_WHOLE:
             charge_cents = charge * 100
         else:
             charge_cents = to_cents(charge, cid, f"lines[{i}].charge")
@@ -185,7 +207,7 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
             to_date,
             tuple([m.upper() for m in modifiers]) if modifiers else tuple(modifiers),
             line_get("place_of_service") or claim_pos,
-            tuple(line_get("diagnosis_pointers", ())),
+            _pointers(line_get("diagnosis_pointers", ())),
             line_get("rendering_npi"),
             line_get("revenue_code"),
             line_get("ndc"),
@@ -251,7 +273,7 @@ def _payment(data: dict[str, Any], cid: str, prefix: str) -> tuple:
     adjustments = tuple(
         Adjustment(
             a["group"], a["reason"], to_cents(a["amount"], cid, f"{prefix}adjustments[{k}].amount"),
-            None if a.get("quantity") is None else _units(a["quantity"]),
+            None if a.get("quantity") is None else _units(a["quantity"], cid, f"{prefix}adjustments[{k}].quantity"),
         )
         for k, a in enumerate(get("adjustments", ()))
     )
