@@ -212,8 +212,10 @@ class ScrubPool:
 
         def start() -> None:
             for attempt in range(3):
+                started = time.monotonic()
                 try:
                     self._add(self._start_many(1)[0])
+                    log.info("scrub worker restarted in %.1f s", time.monotonic() - started)
                     return
                 except WorkerStartError as exc:
                     log.error("scrub worker restart %d failed: %s", attempt + 1, exc)
