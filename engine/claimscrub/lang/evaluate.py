@@ -15,13 +15,13 @@ node's value is recorded for ``claimscrub rules explain``.
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.functions import FUNCTIONS
+from claimscrub.lang.regex import compile_pattern
 
 Fn = Callable[["Ctx"], Any]
 
@@ -249,7 +249,7 @@ def _compile(node: A.Node, trace: bool) -> Fn:
 
             return member
         case A.Matches(subject=s, pattern=p):
-            fs, rx = sub(s), re.compile(p)
+            fs, rx = sub(s), compile_pattern(p)
             return lambda ctx: (lambda v: v is not None and rx.search(str(v)) is not None)(fs(ctx))
         case A.Missing(subject=s, negated=neg):
             fs = sub(s)

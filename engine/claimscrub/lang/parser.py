@@ -14,6 +14,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from claimscrub.lang import ast as A
+from claimscrub.lang.regex import PatternError, compile_pattern
 
 
 class ExprSyntaxError(Exception):
@@ -102,8 +103,8 @@ class _ToAst(Transformer):
     def matches(self, meta, children):
         pattern = _unquote(str(children[1]))
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_pattern(pattern)
+        except PatternError as exc:
             line, col = _pos(children[1])
             raise ExprSyntaxError(f"invalid regular expression: {exc}", line, col) from None
         return A.Matches(children[0], pattern, _pos(meta))
@@ -144,10 +145,35 @@ def _expected(tokens) -> str:
     return ", ".join(names[:8])
 
 
+MAX_OPERATORS = 200  # and/or/not and arithmetic (each nests the tree one deeper): far beyond any rule
+MAX_NESTING = 32  # brackets and parentheses inside one another
+
+
+def _check_size(text: str) -> None:
+    """Refuse, before parsing, an expression whose tree would be too deep to walk (3,000 ``or`` terms gave a
+    RecursionError): lark's lexer is iterative, its tree transformer and the checkers after it recurse."""
+    operators = depth = 0
+    for token in _parser().lex(text):
+        kind = token.type
+        if kind in ("LPAR", "LSQB"):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ExprSyntaxError(f"brackets nested more than {MAX_NESTING} deep", token.line, token.column)
+        elif kind in ("RPAR", "RSQB"):
+            depth -= 1
+        elif kind in ("OR", "AND", "NOT", "ADD_OP", "MUL_OP", "MINUS"):
+            operators += 1
+            if operators > MAX_OPERATORS:
+                raise ExprSyntaxError(f"expression has more than {MAX_OPERATORS} operators; move long lists of "
+                                      "codes into a value set (@name) or a list ('x in [...]')",
+                                      token.line, token.column)
+
+
 @functools.lru_cache(maxsize=4096)
 def parse(text: str) -> A.Node:
     """Parse one expression; raise ExprSyntaxError with a position on failure."""
     try:
+        _check_size(text)
         tree = _parser().parse(text)
     except UnexpectedEOF as exc:
         lines = text.splitlines() or [""]
