@@ -8,7 +8,6 @@ folder.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from rulepacks import HEADER, rule_yaml, write_pack
@@ -18,7 +17,7 @@ from claimscrub.lang.parser import MAX_OPERATORS, ExprSyntaxError, parse
 from claimscrub.lang.regex import PatternError, compile_pattern
 from claimscrub.authoring.lint import lint
 from claimscrub.refdata.tables import TableError, load_registry
-from claimscrub.yamlio import MAX_ALIAS_EXPANSION, YamlError, load_text
+from claimscrub.yamlio import YamlError, load_text
 
 
 def billion_laughs(levels: int = 9) -> str:

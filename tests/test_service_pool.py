@@ -7,7 +7,6 @@ processes (a real SIGSEGV, a real 60 s claim): see that module.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
