@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -402,6 +403,7 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
                               "and claim-integrity rules. Answers are the CLI's JSON.")
     app.state.holder = holder
     app.state.config = config
+    weakref.finalize(app, holder.close)  # workers end with the app even when its lifespan never ran (tests)
     if config.access_log:
         app.add_middleware(AccessLog)
     guarded = [Depends(authorized)]

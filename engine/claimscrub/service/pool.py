@@ -166,17 +166,17 @@ class ScrubPool:
 
     # --- starting and replacing workers
 
-    def _spawn(self) -> tuple[Worker, Connection]:
+    def _spawn(self) -> Worker:
         parent_end, child_end = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_main, name="claimscrub-scrub-worker", daemon=True,
                                     args=(child_end, self.factory, self.config, self.rulebook, os.getpid()))
         process.start()
         child_end.close()
-        return Worker(process, parent_end), parent_end
+        return Worker(process, parent_end)
 
     def _start_many(self, count: int) -> list[Worker]:
         """Start ``count`` workers at once and wait until each is ready; WorkerStartError ends them all."""
-        started = [self._spawn()[0] for _ in range(count)]
+        started = [self._spawn() for _ in range(count)]
         problem = None
         for worker in started:
             if not worker.conn.poll(START_TIMEOUT):
@@ -271,6 +271,8 @@ class ScrubPool:
     def _give_back(self, worker: Worker) -> None:
         with self._lock:
             closing = self._closed
+            if closing:
+                self._workers.discard(worker)
         if closing:
             worker.stop()
         else:
