@@ -1,14 +1,16 @@
 """A scrub-worker factory that misbehaves on purpose, for the service's supervision tests.
 
-It runs in the spawned worker process (so it lives in an importable module,
+It runs in the worker process (so it lives in an importable module,
 not in a test file): the real scrubber, except for claims whose id starts with
 
 * ``FAULT-CRASH``: the worker segfaults (as a crash in durable-rules' C core does);
-* ``FAULT-CRASH-ONCE``: segfaults the first time only (a marker file in ``$FAULT_DIR``);
+* ``FAULT-CRASH-ONCE``: segfaults the first time only (a marker file in the fault folder);
 * ``FAULT-SLOW``: the claim takes 60 s;
 * ``FAULT-RAISE``: an exception whose message holds a would-be birth date.
 
-When ``$FAULT_DIR/fail-start`` exists a new worker fails to build its scrubber.
+When ``fail-start`` exists in the fault folder a new worker fails to build its scrubber. The fault folder
+is the parent of the service's data directory (workers come from a fork server started once per test
+session, so they do not see environment variables set later).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ SECRET = "1961-07-04"  # never to appear in an answer or a log
 
 
 def faulty_scrub(config, rulebook):
-    folder = Path(os.environ.get("FAULT_DIR", "/nonexistent"))
+    folder = Path(config.data_dir).parent
     if (folder / "fail-start").exists():
         raise RuntimeError(f"cannot start: {SECRET}")
     real = build_scrub(config, rulebook)

@@ -44,7 +44,7 @@ def test_bounded_load_with_a_crashing_and_a_slow_claim(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = tmp_path / "server.log"
-    env = {**os.environ, "FAULT_DIR": str(tmp_path), "PYTHONPATH": str(REPO / "tests")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port), str(tmp_path / "empty")], cwd=REPO,
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
