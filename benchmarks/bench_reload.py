@@ -77,9 +77,11 @@ def main() -> None:
         with TestClient(app) as client:
             before, count = service_rss(app)
             started = time.perf_counter()
-            for _ in range(args.reloads):
+            for n in range(1, args.reloads + 1):
                 r = client.post("/v1/admin/reload", headers={"Authorization": "Bearer bench"})
                 r.raise_for_status()
+                if n % 10 == 0:
+                    print(f"  after {n} reloads: {service_rss(app)[0]:.1f} MB")
             took = time.perf_counter() - started
             time.sleep(2)  # the retired workers end in the background
             after, count = service_rss(app)
