@@ -260,6 +260,15 @@ def test_token_never_logged(data_dir, caplog):
     assert "reloaded: generation 2" in caplog.text  # the log is captured at all
 
 
+def test_access_log_holds_method_path_and_status_only(client, caplog):
+    caplog.set_level("INFO", logger="claimscrub.access")
+    client.get("/healthz?token=s3cret-in-query")
+    client.post("/v1/scrub?patient=DOE", content=b"{}", headers={**AUTH, "Content-Type": "application/json"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "claimscrub.access"]
+    assert lines == ["GET /healthz 200", "POST /v1/scrub 200"]
+    assert "s3cret" not in caplog.text and "DOE" not in caplog.text and "testclient" not in caplog.text
+
+
 def test_healthz_rules_and_rule_docs(client):
     book, _ = load_rulebook()
     health = client.get("/healthz").json()
