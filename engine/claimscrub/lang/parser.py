@@ -10,7 +10,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from claimscrub.lang import ast as A
@@ -145,35 +145,27 @@ def _expected(tokens) -> str:
     return ", ".join(names[:8])
 
 
-MAX_OPERATORS = 200  # and/or/not and arithmetic (each nests the tree one deeper): far beyond any rule
-MAX_NESTING = 32  # brackets and parentheses inside one another
+MAX_DEPTH = 300  # levels of the expression tree; deeper ones overflowed the stack in the walkers after parsing
 
 
-def _check_size(text: str) -> None:
-    """Refuse, before parsing, an expression whose tree would be too deep to walk (3,000 ``or`` terms gave a
-    RecursionError): lark's lexer is iterative, its tree transformer and the checkers after it recurse."""
-    operators = depth = 0
-    for token in _parser().lex(text):
-        kind = token.type
-        if kind in ("LPAR", "LSQB"):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ExprSyntaxError(f"brackets nested more than {MAX_NESTING} deep", token.line, token.column)
-        elif kind in ("RPAR", "RSQB"):
-            depth -= 1
-        elif kind in ("OR", "AND", "NOT", "ADD_OP", "MUL_OP", "MINUS"):
-            operators += 1
-            if operators > MAX_OPERATORS:
-                raise ExprSyntaxError(f"expression has more than {MAX_OPERATORS} operators; move long lists of "
-                                      "codes into a value set (@name) or a list ('x in [...]')",
-                                      token.line, token.column)
+def _check_depth(tree: Tree) -> None:
+    """Refuse an expression whose tree is too deep to walk (3,000 ``or`` terms gave a RecursionError): lark's
+    LALR parser builds the tree without recursion; its transformer and the checkers after it recurse."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            line, column = _pos(node.meta)
+            raise ExprSyntaxError(f"expression nested more than {MAX_DEPTH} levels deep (each 'or', 'and', 'not' "
+                                  "and arithmetic operator is a level); move long lists of codes into a value set "
+                                  "(@name) or a list ('x in [...]')", line, column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 @functools.lru_cache(maxsize=4096)
 def parse(text: str) -> A.Node:
     """Parse one expression; raise ExprSyntaxError with a position on failure."""
     try:
-        _check_size(text)
         tree = _parser().parse(text)
     except UnexpectedEOF as exc:
         lines = text.splitlines() or [""]
@@ -193,6 +185,7 @@ def parse(text: str) -> A.Node:
         raise ExprSyntaxError(f"unexpected character {text[exc.pos_in_stream]!r}", exc.line, exc.column) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark errors
         raise ExprSyntaxError(str(exc).splitlines()[0], exc.line, exc.column) from None
+    _check_depth(tree)
     try:
         return _ToAst().transform(tree)
     except Exception as exc:  # lark wraps transformer errors
