@@ -92,13 +92,22 @@ def claim(n: int, lines: int, rnd: random.Random, pairs, mue) -> dict:
             "place_of_service": "11", "diagnoses": [{"code": d} for d in rnd.sample(DIAGNOSES, 2)], "lines": out}
 
 
+def family(pid: int) -> list[int]:
+    """The server and its descendants: scrub workers are children of its fork server."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of the server and its worker processes (the largest)."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    pids = family(pid)
     peak = 0.0
     for p in pids:
         try:
@@ -113,11 +122,7 @@ def peak_rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of the server process and its workers so far (independent of machine load)."""
     total = 0.0
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
+    pids = family(pid)
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()

@@ -7,6 +7,13 @@ so this loader resolves plain scalars by the YAML 1.2 core schema only
 Numbers written with a leading zero stay strings too, since in claims data
 they are codes. It also records the (line, column) of every key and value, so that lint can say
 ``file:line:col``, and reports duplicate keys instead of silently keeping one.
+
+Rule and table files are untrusted input: anchors and aliases (and merge keys)
+may expand a few hundred bytes into billions of values ("billion laughs": 766
+bytes took lint to 3.9 GB). Before anything is built, the composed node graph
+is measured (each node once) and a document whose aliases would add more
+than ``MAX_ALIAS_EXPANSION`` values, or that refers to itself, is refused at
+the alias responsible.
 """
 
 from __future__ import annotations
@@ -27,8 +34,22 @@ _CORE = [
 ]
 
 
+MAX_ALIAS_EXPANSION = 10_000  # values that aliases may add to a document beyond what is written out
+
+
 class Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with the YAML 1.2 core schema's implicit resolvers only."""
+    """SafeLoader with the YAML 1.2 core schema's implicit resolvers only; records where aliases are."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.aliases: list[tuple[str, yaml.Mark, yaml.Node]] = []  # (anchor, where the alias is, its node)
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self.anchors:
+                self.aliases.append((event.anchor, event.start_mark, self.anchors[event.anchor]))
+        return super().compose_node(parent, index)
 
 
 Yaml12Loader.yaml_implicit_resolvers = {}
@@ -101,6 +122,63 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
+def _check_expansion(root: yaml.Node, loader: Yaml12Loader, file: str) -> None:
+    """Refuse a document whose aliases expand past the budget, or loop, before it is converted."""
+    if not loader.aliases:
+        return
+    sizes: dict[int, int] = {}
+    building: set[int] = set()
+
+    def size(node: yaml.Node) -> int:  # values the node becomes once aliases are expanded; each node walked once
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in building:
+            raise _Loop()
+        building.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        building.discard(key)
+        sizes[key] = total
+        return total
+
+    written = 0
+
+    def count(node: yaml.Node, seen: set[int]) -> None:  # distinct nodes as written
+        nonlocal written
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            written += 1
+            if isinstance(current, yaml.SequenceNode):
+                stack.extend(current.value)
+            elif isinstance(current, yaml.MappingNode):
+                stack.extend(n for pair in current.value for n in pair)
+
+    try:
+        total = size(root)
+    except _Loop:
+        anchor, mark, _ = next(a for a in loader.aliases if id(a[2]) in building)
+        raise YamlError(f"alias *{anchor} is inside the value it refers to (the document would be infinite)",
+                        file, mark.line + 1, mark.column + 1) from None
+    count(root, set())
+    if total - written > MAX_ALIAS_EXPANSION:
+        anchor, mark, node = max(loader.aliases, key=lambda a: sizes.get(id(a[2]), 0))
+        raise YamlError(f"aliases expand this document by {total - written:,} values, over the limit of "
+                        f"{MAX_ALIAS_EXPANSION:,} (alias *{anchor} alone is {sizes.get(id(node), 0):,}); "
+                        "write the values out", file, mark.line + 1, mark.column + 1)
+
+
+class _Loop(Exception):
+    """An alias inside the node it refers to."""
+
+
 def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
     """All documents in a YAML text, safely, with positions."""
     try:
@@ -112,7 +190,10 @@ def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
     docs = []
     try:
         while loader.check_node():
+            loader.aliases.clear()
             node = loader.get_node()
+            if node is not None:
+                _check_expansion(node, loader, file)
             doc = YamlDoc(None, file)
             doc.data = _convert(node, (), doc, loader) if node is not None else None
             docs.append(doc)
@@ -123,6 +204,8 @@ def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"YAML: {exc}", file, 1, 1) from None
+    except RecursionError:
+        raise YamlError("YAML nested too deeply", file, 1, 1) from None
     finally:
         loader.dispose()
     return docs

@@ -15,6 +15,7 @@ from claimscrub.compile.plan import Planner, or_branches
 from claimscrub.compile.rules import Issue, load_rulebook
 from claimscrub.authoring.ruletest import cases_file_for, load_cases
 from claimscrub.api.scrubber import table_columns
+from claimscrub.yamlio import YamlError
 
 MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)
 
@@ -22,7 +23,10 @@ MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per
 def lint(paths: list[Path], tables=None) -> list[Issue]:
     roots = [Path(p) for p in paths]
     bundled_only = not roots
-    rulebook, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=not bundled_only)
+    try:
+        rulebook, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=not bundled_only)
+    except YamlError as exc:  # a pack.yaml that cannot be read stops the packs' discovery: say where
+        return [Issue(exc.file, exc.line, exc.column, exc.message, code="yaml")]
     by_file: dict[str, list] = {}
     for rule in rulebook.rules:
         by_file.setdefault(rule.file, []).append(rule)

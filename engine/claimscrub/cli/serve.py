@@ -1,8 +1,9 @@
 """``claimscrub serve``: the HTTP service under uvicorn.
 
-Worker processes are started by uvicorn from an import string, so the config
-travels in an environment variable (JSON, without the token: workers read the
-token file or ``$CLAIMSCRUB_TOKEN`` themselves). The token is never printed.
+One process serves HTTP; ``--workers N`` scrub worker processes (started and
+supervised by ``claimscrub.service.pool``) run the rule engine, so a reload
+replaces all of them and a crash or a slow claim never stops the server.
+The token is never printed and never reaches a worker.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ import os
 
 import click
 
-from claimscrub.service.config import CONFIG_ENV, ServiceConfig, load_token
+from claimscrub.service.config import ServiceConfig, load_token
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes, each with its own rules and tables; with more than one, SIGHUP to this "
-                   "process replaces them one by one and a worker that dies is restarted.")
+              help="Scrub worker processes, each with its own rule engine; one that dies is restarted, and a "
+                   "reload (POST /v1/admin/reload or SIGHUP) replaces all of them.")
+@click.option("--deadline", default=ServiceConfig.deadline, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a scrub request may take once its body is read (504 naming the claims not done).")
 @click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
               help="Extra rule pack directory (repeatable).")
 @click.option("--only-rules", is_flag=True, help="Use only the --rules packs, not the bundled ones.")
@@ -41,7 +44,7 @@ from claimscrub.service.config import CONFIG_ENV, ServiceConfig, load_token
               show_default=True)
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log one line per request (method, path, status: never bodies or headers).")
-def serve(host, port, workers, rules, only_rules, data_dir, samples, include_draft, backend, token_file,
+def serve(host, port, workers, deadline, rules, only_rules, data_dir, samples, include_draft, backend, token_file,
           max_bytes, max_lines, max_claims, log_level, access_log):
     """Serve POST /v1/scrub, GET /v1/rules, /v1/data/status, /healthz and /docs over HTTP."""
     import logging
@@ -52,7 +55,8 @@ def serve(host, port, workers, rules, only_rules, data_dir, samples, include_dra
                            data_dir=os.path.abspath(data_dir) if data_dir else None, samples=samples,
                            include_draft=include_draft, backend=backend,
                            token_file=os.path.abspath(token_file) if token_file else None,
-                           max_bytes=max_bytes, max_lines=max_lines, max_claims=max_claims)
+                           max_bytes=max_bytes, max_lines=max_lines, max_claims=max_claims, workers=workers,
+                           deadline=deadline, access_log=access_log)
     try:
         token = load_token(config.token_file)
     except (OSError, ValueError) as exc:
@@ -60,17 +64,8 @@ def serve(host, port, workers, rules, only_rules, data_dir, samples, include_dra
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s %(message)s")
     click.echo(f"claimscrub: serving on http://{host}:{port} ({workers} worker(s), "
                f"{'bearer token required' if token else 'no token'})", err=True)
-    os.environ[CONFIG_ENV] = config.to_env()
-    from claimscrub.service.app import HTTP_PROTOCOL
+    from claimscrub.service.app import HTTP_PROTOCOL, create_app
 
-    if workers == 1:
-        from claimscrub.service.app import create_app
-
-        uvicorn.run(create_app(config.with_token(token)), host=host, port=port, log_level=log_level,
-                    access_log=access_log, http=HTTP_PROTOCOL)
-    else:
-        # A worker answers the supervisor's health pings from a thread; while it imports and builds its
-        # scrubber on a busy machine (or scrubs a large claim in the C core, which holds the GIL) the
-        # 5 s default can pass, and a healthy worker is killed and restarted in a loop.
-        uvicorn.run("claimscrub.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level=log_level, access_log=access_log, timeout_worker_healthcheck=60, http=HTTP_PROTOCOL)
+    # uvicorn's own access log writes the client address and the query string: the app logs instead
+    uvicorn.run(create_app(config.with_token(token)), host=host, port=port, log_level=log_level,
+                access_log=False, http=HTTP_PROTOCOL)

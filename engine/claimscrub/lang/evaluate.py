@@ -15,7 +15,6 @@ node's value is recorded for ``claimscrub rules explain``.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +22,7 @@ from typing import Any
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.functions import FUNCTIONS
+from claimscrub.lang.regex import compile_pattern
 
 Fn = Callable[["Ctx"], Any]
 
@@ -250,7 +250,7 @@ def _compile(node: A.Node, trace: bool) -> Fn:
 
             return member
         case A.Matches(subject=s, pattern=p):
-            fs, rx = sub(s), re.compile(p)
+            fs, rx = sub(s), compile_pattern(p)
             return lambda ctx: (lambda v: v is not None and rx.search(str(v)) is not None)(fs(ctx))
         case A.Missing(subject=s, negated=neg):
             fs = sub(s)

@@ -10,10 +10,11 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from claimscrub.lang import ast as A
+from claimscrub.lang.regex import PatternError, compile_pattern
 
 
 class ExprSyntaxError(Exception):
@@ -102,8 +103,8 @@ class _ToAst(Transformer):
     def matches(self, meta, children):
         pattern = _unquote(str(children[1]))
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_pattern(pattern)
+        except PatternError as exc:
             line, col = _pos(children[1])
             raise ExprSyntaxError(f"invalid regular expression: {exc}", line, col) from None
         return A.Matches(children[0], pattern, _pos(meta))
@@ -144,6 +145,23 @@ def _expected(tokens) -> str:
     return ", ".join(names[:8])
 
 
+MAX_DEPTH = 300  # levels of the expression tree; deeper ones overflowed the stack in the walkers after parsing
+
+
+def _check_depth(tree: Tree) -> None:
+    """Refuse an expression whose tree is too deep to walk (3,000 ``or`` terms gave a RecursionError): lark's
+    LALR parser builds the tree without recursion; its transformer and the checkers after it recurse."""
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            line, column = _pos(node.meta)
+            raise ExprSyntaxError(f"expression nested more than {MAX_DEPTH} levels deep (each 'or', 'and', 'not' "
+                                  "and arithmetic operator is a level); move long lists of codes into a value set "
+                                  "(@name) or a list ('x in [...]')", line, column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
 @functools.lru_cache(maxsize=4096)
 def parse(text: str) -> A.Node:
     """Parse one expression; raise ExprSyntaxError with a position on failure."""
@@ -167,6 +185,7 @@ def parse(text: str) -> A.Node:
         raise ExprSyntaxError(f"unexpected character {exc.char!r}", exc.line, exc.column) from None
     except UnexpectedInput as exc:  # pragma: no cover - other lark errors
         raise ExprSyntaxError(str(exc).splitlines()[0], exc.line, exc.column) from None
+    _check_depth(tree)
     try:
         return _ToAst().transform(tree)
     except Exception as exc:  # lark wraps transformer errors

@@ -228,8 +228,8 @@ def parse_table_def(raw: Mapping[str, Any], path: Path | None = None) -> TableDe
     layouts = tuple(_parse_layout(lr, where) for lr in raw.get("layouts") or ())
     base = path.parent if path else Path.cwd()
     csv_raw = raw.get("csv") or ()
-    csv_paths = tuple(base / p for p in ([csv_raw] if isinstance(csv_raw, str) else csv_raw))
-    sample = base / raw["sample"] if raw.get("sample") else None
+    csv_paths = tuple(_confined(base, p, "csv", where) for p in ([csv_raw] if isinstance(csv_raw, str) else csv_raw))
+    sample = _confined(base, raw["sample"], "sample", where) if raw.get("sample") else None
     claim_types = tuple(raw.get("claim_types") or ())
     for ct in claim_types:
         if ct not in CLAIM_TYPES:
@@ -249,6 +249,17 @@ def parse_table_def(raw: Mapping[str, Any], path: Path | None = None) -> TableDe
         description=raw.get("description"),
         path=path,
     )
+
+
+def _confined(base: Path, relative: Any, key: str, where: str) -> Path:
+    """A file named by a definition, which must stay inside the definition's folder (symlinks resolved):
+    definitions are untrusted input, and ``../../../../etc/passwd`` was read."""
+    root = base.resolve()
+    target = (base / str(relative)).resolve()
+    if not target.is_relative_to(root):
+        raise TableError(f"{where}: {key} path {str(relative)!r} leaves the folder of the definition; "
+                         "put the file in that folder or below it")
+    return target
 
 
 def _iso_or_none(value: Any, where: str) -> str | None:
@@ -811,7 +822,7 @@ def read_table_csv(defn: TableDef, path: Path) -> Iterator[RawRow]:
         reader = csv.DictReader(fh)
         missing = [c for c in defn.key if c not in (reader.fieldnames or ())]
         if missing:
-            raise TableError(f"{path}: missing key columns {missing} (header: {reader.fieldnames})")
+            raise TableError(f"{path}: the header row has no column {', '.join(missing)} (a key column)")
         for seq, rec in enumerate(reader):
             try:
                 yield make_row(defn, rec, seq)

@@ -4,17 +4,20 @@ The service is an edge: parsing is ``claimscrub.inputs``, scrubbing is
 ``Scrubber``, the answer is ``output.document`` (the CLI's JSON). It adds what
 an edge must: limits (413 past ``max_bytes``, 422 past ``max_claims`` or
 ``max_lines`` per claim, since line pairs make scrub time grow with the square
-of a claim's lines), an optional bearer token compared in constant time and
-never logged, and reloading without downtime.
+of a claim's lines), a per-request deadline (504 naming the claims not done),
+an optional bearer token compared in constant time and never logged, an
+access log of method, path and status only, and reloading without downtime.
 
-durable-rules' C core is not thread-safe and never releases the GIL, so every
-call into it (scrubbing and building a rule engine) holds one process-wide
-lock; requests are parsed and answered in FastAPI's threadpool, so the event
-loop is never blocked. A reload builds a new Scrubber beside the serving one
-and swaps a single reference: a request in flight finishes on the scrubber it
-started with. durable-rules cannot unregister rulesets, so each in-process
-reload keeps a few MB of the old engine; with ``--workers N`` a SIGHUP to the
-parent replaces each worker process instead (no growth).
+The rule engine never runs in this process: claims are scrubbed one at a time
+by supervised worker processes (``service_pool``), so a crash in durable-rules'
+C core costs a worker restart and at most that claim (rejected with an
+engine-error finding), a slow claim costs only its own request (the worker is
+killed at the deadline), and the event loop always answers ``/healthz``. This
+process keeps the rules and tables without an engine (for rule pages, data
+status and the answers' context). A reload loads the rules here, starts a new
+pool beside the serving one and swaps a single reference: a request in flight
+finishes on the generation it started with, whose workers then end (replacing
+processes is the only way to free what durable-rules keeps of old rulesets).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import socket
 import threading
 import time
 import traceback
-from contextlib import asynccontextmanager
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,22 +47,22 @@ from claimscrub import __version__
 from claimscrub.inputs import InputFormatError, read_bytes
 from claimscrub.inputs.base import InputItem
 from claimscrub.service.config import TOKEN_ENV, ServiceConfig
+from claimscrub.service.pool import DeadlinePassed, Factory, ScrubPool, WorkerStartError, build_scrub
 
 log = logging.getLogger("claimscrub.service")
+access_log = logging.getLogger("claimscrub.access")
 
 JSON_TYPES = ("application/json", "application/fhir+json", "application/x-ndjson")
 X12_TYPES = ("application/edi-x12", "application/x12", "text/plain")
 SOURCE = "request"  # the claims' source name in answers (a request has no file name)
-
-# One lock for every call into durable-rules' C core in this process (see the module docstring).
-ENGINE_LOCK = threading.Lock()
 
 
 @dataclass
 class Loaded:
     """One generation of rules and tables: what a request runs on from start to finish."""
 
-    scrubber: Any
+    scrubber: Any  # rules and tables, no rule engine (that is in the pool's workers)
+    pool: ScrubPool
     generation: int
     loaded_at: str
     seconds: float
@@ -91,43 +96,58 @@ class Loaded:
         return self._docs[rule_id]
 
 
-def build(config: ServiceConfig, generation: int) -> Loaded:
-    """Load rules and tables outside the engine lock; only the rule engine itself is built under it."""
-    from claimscrub.backends import make_backend
+def build(config: ServiceConfig, generation: int, factory: Factory = build_scrub) -> Loaded:
+    """Load the rules and tables here, then start the workers on the same rulebook (RulesError or WorkerStartError)."""
     from claimscrub.output.writers import scrub_meta
-    from claimscrub.authoring.ruletest import base_claim
     from claimscrub.api.scrubber import Scrubber
 
     started = time.perf_counter()
     scrubber = Scrubber(list(config.rules), replace_bundled=config.only_rules, data_dir=config.data_dir,
                         samples=config.samples, include_draft=config.include_draft, backend=None)
-    with ENGINE_LOCK:
-        scrubber.backend = make_backend(config.backend, scrubber.program)
-        scrubber.scrub(base_claim())  # warm the caches so the first request is not the slow one
-    return Loaded(scrubber, generation, datetime.now(UTC).isoformat(timespec="seconds"),
+    pool = ScrubPool(config, scrubber.rulebook, config.workers, factory)
+    return Loaded(scrubber, pool, generation, datetime.now(UTC).isoformat(timespec="seconds"),
                   round(time.perf_counter() - started, 3), scrub_meta(scrubber, [], 0.0))
 
 
 class Holder:
     """The serving generation, and reloads that replace it atomically."""
 
-    def __init__(self, config: ServiceConfig):
+    def __init__(self, config: ServiceConfig, factory: Factory = build_scrub):
         self.config = config
+        self.factory = factory
         self._reloading = threading.Lock()
-        self.current = build(config, 1)
+        self._swapping = threading.Lock()  # a request takes a generation and enters its pool as one step
+        self.current = build(config, 1, factory)
+
+    @contextmanager
+    def using(self) -> Iterator[Loaded]:
+        """The serving generation, kept alive (its workers too) until the request is done with it."""
+        with self._swapping:
+            loaded = self.current
+            loaded.pool.enter()
+        try:
+            yield loaded
+        finally:
+            loaded.pool.leave()
 
     def reload(self) -> Loaded:
-        """Build the next generation and swap it in; raises RulesError (old one keeps serving)."""
+        """Build the next generation (every worker new) and swap it in; on RulesError or WorkerStartError the
+        old one keeps serving."""
         if not self._reloading.acquire(blocking=False):
             raise ReloadBusy()
         try:
-            loaded = build(self.config, self.current.generation + 1)
-            self.current = loaded  # one reference assignment: atomic for the requests reading it
-            log.info("reloaded: generation %d, %d rules, %.1fs", loaded.generation,
-                     len(loaded.scrubber.rulebook.rules), loaded.seconds)
-            return loaded
+            loaded = build(self.config, self.current.generation + 1, self.factory)
+            with self._swapping:
+                old, self.current = self.current, loaded
         finally:
             self._reloading.release()
+        old.pool.retire()  # its workers end when the requests still on it are done
+        log.info("reloaded: generation %d, %d rules, %d worker(s) replaced, %.1fs", loaded.generation,
+                 len(loaded.scrubber.rulebook.rules), loaded.pool.size, loaded.seconds)
+        return loaded
+
+    def close(self) -> None:
+        self.current.pool.shutdown()
 
     def reload_in_background(self) -> None:
         def run():
@@ -149,11 +169,26 @@ class Unprocessable(Exception):
     """The body was received but cannot be scrubbed as a whole (422)."""
 
 
+class DeadlineExceeded(Exception):
+    """The request's deadline passed before every claim was scrubbed (504): the claims not done, named."""
+
+    def __init__(self, deadline: float, done: int, not_done: list[InputItem]):
+        super().__init__("deadline passed")
+        self.deadline, self.done, self.not_done = deadline, done, not_done
+
+    def answer(self) -> dict:
+        total = self.done + len(self.not_done)
+        return {"detail": f"the request's deadline of {self.deadline:g} s passed with {len(self.not_done):,} of "
+                          f"{total:,} claims not scrubbed; send those again, alone or in smaller requests",
+                "claims_done": self.done,
+                "claims_not_done": [{"claim_id": i.claim_id, "source": i.source} for i in self.not_done]}
+
+
 def _safe(exc: BaseException) -> str:
     """An error for the log: rule errors are about rule files; anything else by type only (may hold claim data)."""
     from claimscrub.api.scrubber import RulesError
 
-    if isinstance(exc, RulesError):
+    if isinstance(exc, (RulesError, WorkerStartError)):
         return str(exc)
     return type(exc).__name__
 
@@ -201,11 +236,17 @@ def parse_items(body: bytes, kind: str, config: ServiceConfig, encounters: list 
                                     f"lines, over the limit of {config.max_lines:,} per claim")
     except InputFormatError as exc:
         raise Unprocessable(f"the body could not be read: {exc}") from None
+    except (Unprocessable, DeadlineExceeded):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a reader fault is about the body: 422, by type only (no claim data)
+        log.error("reader failed on a request body: %s", type(exc).__name__)
+        raise Unprocessable(f"the body could not be read (the reader failed: {type(exc).__name__} after "
+                            f"{len(items):,} claim(s))") from None
     return items
 
 
-def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) -> bytes:
-    """Parse outside the engine lock, scrub under it, answer with the CLI's JSON document.
+def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig, deadline: float | None = None) -> bytes:
+    """Parse here, scrub each claim in a worker before the deadline (monotonic time), answer with the CLI's JSON.
 
     As ``claimscrub scrub`` does with one input file: encounter records beside the claims are attached to
     them, and when the input names an encounter the batch phase (cloned notes, E/M mix against the
@@ -217,23 +258,25 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig) ->
     from claimscrub.output.writers import json_sections, to_json
 
     started = time.perf_counter()
+    deadline = time.monotonic() + config.deadline if deadline is None else deadline
     found: list = []
     items = parse_items(body, kind, config, found)
     index = index_encounters(found) if found else None
     links: list = []
     items = list(link_items(items, index, links))
     collector = batch.Collector() if b'"encounter_id"' in body else None
-    scrubber = loaded.scrubber
-    results = []
+    results: list = []
     claims_kept = ClaimCollector()  # one request is one batch: its claims are each other's history
     for item in claims_kept.watch(collector.watch(items) if collector else items):
-        with ENGINE_LOCK:  # per claim: a large batch does not hold up single-claim requests
-            result = scrubber.scrub_item(item)
+        try:
+            result = loaded.pool.scrub(item, deadline)
+        except (DeadlinePassed, WorkerStartError):
+            raise DeadlineExceeded(config.deadline, len(results), items[len(results):]) from None
         results.append(result)
         claims_kept.take(result)
         if collector:
             collector.take(result)
-    results = finish_batch(results, claims_kept, scrubber)
+    results = finish_batch(results, claims_kept, loaded.scrubber)
     report = None
     if collector:
         cloned, benchmarks = loaded.audit_config()
@@ -311,15 +354,26 @@ SCRUB_ANSWER = {
 }
 
 
+DEADLINE_ANSWER = {
+    "type": "object", "required": ["detail", "claims_done", "claims_not_done"],
+    "properties": {"detail": {"type": "string"}, "claims_done": {"type": "integer"},
+                   "claims_not_done": {"type": "array", "items": {"type": "object", "properties": {
+                       "claim_id": {"type": ["string", "null"]}, "source": {"type": "string"}}}}},
+}
+
+
 def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": {
         "type": "object", "properties": {"detail": {"type": "string"}}}}}}
 
 
-def create_app(config: ServiceConfig | None = None) -> FastAPI:
-    """The app for one worker: rules and tables loaded now, once; reloaded by POST /v1/admin/reload or SIGHUP."""
+def create_app(config: ServiceConfig | None = None, factory: Factory = build_scrub) -> FastAPI:
+    """The app: rules, tables and scrub workers started now; reloaded by POST /v1/admin/reload or SIGHUP.
+
+    ``factory`` builds each worker's scrub function in the worker process (tests inject faults there).
+    """
     config = config or ServiceConfig()
-    holder = Holder(config)
+    holder = Holder(config, factory)
     bearer = HTTPBearer(auto_error=False, description="Required when the server was started with a token.")
 
     # The default-argument form: with postponed annotations FastAPI cannot resolve a local in Annotated.
@@ -346,17 +400,25 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         yield
         if hup:
             loop.remove_signal_handler(signal.SIGHUP)
+        holder.close()
 
     app = FastAPI(title="claimscrub", version=__version__, lifespan=lifespan,
                   description="Scrub US healthcare claims (native JSON, FHIR R4, X12 837 5010) against coding "
                               "and claim-integrity rules. Answers are the CLI's JSON.")
     app.state.holder = holder
     app.state.config = config
+    weakref.finalize(app, holder.close)  # workers end with the app even when its lifespan never ran (tests)
+    if config.access_log:
+        app.add_middleware(AccessLog)
     guarded = [Depends(authorized)]
 
     @app.exception_handler(Unprocessable)
     async def unprocessable(request: Request, exc: Unprocessable):
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(DeadlineExceeded)
+    async def deadline_exceeded(request: Request, exc: DeadlineExceeded):
+        return JSONResponse(exc.answer(), status_code=504)
 
     @app.post("/v1/scrub", dependencies=guarded, response_class=Response, summary="Scrub claims",
               openapi_extra={"requestBody": SCRUB_BODY},
@@ -364,7 +426,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                                "content": {"application/json": {"schema": SCRUB_ANSWER}}},
                          401: _error("Missing or wrong bearer token"), 413: _error("Body over the byte limit"),
                          415: _error("Unsupported Content-Type"),
-                         422: _error("Unreadable body, or too many claims or lines")})
+                         422: _error("Unreadable body, or too many claims or lines"),
+                         504: {"description": "The deadline passed: the claims not scrubbed, named",
+                               "content": {"application/json": {"schema": DEADLINE_ANSWER}}}})
     async def scrub(request: Request) -> Response:
         kind = media_type(request)
         if kind in JSON_TYPES:
@@ -375,11 +439,12 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             raise HTTPException(415, f"Content-Type {kind or '(none)'} is not supported; send one of "
                                      + ", ".join(JSON_TYPES + X12_TYPES))
         body = await read_limited(request, config.max_bytes)
-        loaded = holder.current  # this request runs on this generation even if a reload swaps it meanwhile
         started = time.perf_counter()
+        deadline = time.monotonic() + config.deadline  # from the body read, waiting for a thread included
         try:
-            answer = await run_in_threadpool(scrub_body, loaded, body, kind, config)
-        except Unprocessable:
+            with holder.using() as loaded:  # this request runs on this generation even if a reload swaps it
+                answer = await run_in_threadpool(scrub_body, loaded, body, kind, config, deadline)
+        except (Unprocessable, DeadlineExceeded):
             raise
         except Exception as exc:  # noqa: BLE001 - answer 500 and log without claim data
             log.error("scrub failed: %s\n%s", _safe(exc), "".join(traceback.format_tb(exc.__traceback__)))
@@ -417,9 +482,11 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         path = Store.path_in(resolve_data_dir(config.data_dir))
         return status_document(path, holder.current.scrubber.tables)
 
-    @app.post("/v1/admin/reload", dependencies=guarded, summary="Reload rule packs and tables without downtime",
+    @app.post("/v1/admin/reload", dependencies=guarded,
+              summary="Reload rule packs and tables without downtime, replacing every scrub worker",
               responses={403: _error("No token configured"), 409: _error("A reload is running"),
-                         422: _error("The rules have errors; the old ones keep serving")})
+                         422: _error("The rules have errors; the old ones keep serving"),
+                         503: _error("The new workers did not start; the old ones keep serving")})
     async def reload() -> dict:  # FastAPI reads this annotation as the response model: keep it a plain dict
         from claimscrub.api.scrubber import RulesError
 
@@ -434,10 +501,13 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             return JSONResponse({"detail": f"the rules have errors; still serving generation "  # type: ignore[return-value]
                                            f"{holder.current.generation}",
                                  "issues": [str(i) for i in exc.issues]}, status_code=422)
-        return {"status": "reloaded", **_health(loaded)}
+        except WorkerStartError as exc:
+            raise HTTPException(503, f"the new scrub workers did not start ({exc}); still serving generation "
+                                     f"{holder.current.generation}") from None
+        return {"status": "reloaded", "workers_replaced": loaded.pool.size, **_health(loaded)}
 
-    @app.get("/healthz", summary="Liveness, pack versions and rule count")
-    def healthz() -> dict:
+    @app.get("/healthz", summary="Liveness, pack versions, rule count and scrub workers")
+    async def healthz() -> dict:  # on the event loop: answers even when every threadpool thread waits on a worker
         return {"status": "ok", **_health(holder.current)}
 
     def custom_openapi() -> dict:
@@ -460,7 +530,40 @@ def _health(loaded: Loaded) -> dict:
     scrubber = loaded.scrubber
     return {"claimscrub": __version__, "generation": loaded.generation, "loaded_at": loaded.loaded_at,
             "rules": len(scrubber.program.rules), "packs": {p.name: p.version for p in scrubber.rulebook.packs.values()},
-            "not_checked": len(scrubber.not_checked)}
+            "not_checked": len(scrubber.not_checked), **loaded.pool.status()}
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class AccessLog:
+    """One log line per request: method, path (never the query string) and status; no client address.
+
+    Replaces uvicorn's access log, which writes the client address and the query string (where a client
+    may have put a token).
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # when the app fails before answering
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            access_log.info("%s %s %d", scope["method"], scope["path"], status)
 
 
 class NoDelayH11Protocol(H11Protocol):
@@ -490,5 +593,6 @@ HTTP_PROTOCOL = "claimscrub.service.app:NoDelayH11Protocol"  # an import string:
 
 
 def app_from_env() -> FastAPI:
-    """The uvicorn factory for worker processes: ``uvicorn --factory claimscrub.service.app:app_from_env``."""
+    """The app for an outside ASGI server (``uvicorn --factory claimscrub.service.app:app_from_env``), configured by
+    ``$CLAIMSCRUB_SERVICE_CONFIG`` (JSON) and the token file or ``$CLAIMSCRUB_TOKEN``."""
     return create_app(ServiceConfig.from_env())

@@ -33,6 +33,9 @@ class ServiceConfig:
     max_bytes: int = 10_000_000
     max_lines: int = 200
     max_claims: int = 1000
+    workers: int = 1  # scrub worker processes (claimscrub.service.pool), beside the one process serving HTTP
+    deadline: float = 30.0  # seconds a request may take from its body read to its answer (504 beyond)
+    access_log: bool = True  # method, path and status per request (claimscrub.service.app.AccessLog)
 
     def to_env(self) -> str:
         """The config as JSON for worker processes, without the token (workers read the file or env)."""
