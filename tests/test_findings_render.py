@@ -32,7 +32,7 @@ from bench_scrub import FIRST_PACKS, generate  # noqa: E402
 
 FIELDS = ["rule_id", "category", "severity", "claim_id", "line", "message", "fix", "title", "related_lines",
           "diagnosis", "encounter", "citation", "references", "rule_pack", "pack_version", "data_edition",
-          "table_row"]
+          "table_row", "payer_edit", "suppression"]
 
 
 def _plain_text(value: Any) -> str:
@@ -90,6 +90,7 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
         "references": [{k: v for k, v in asdict(r).items() if v is not None} for r in rule.references],
         "rule_pack": rule.pack.name, "pack_version": rule.pack.version, "data_edition": edition,
         "table_row": {k: v for k, v in row.items() if not k.startswith("_")} if row else None,
+        "payer_edit": None, "suppression": None,
     }
 
 

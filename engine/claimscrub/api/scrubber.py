@@ -12,6 +12,7 @@ findings, or ``rejected`` with the field and the problem.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ class ClaimResult:
     reason: str | None = None
     field: str | None = None
     source: str | None = None
+    suppressed: list[Finding] = dataclasses.field(default_factory=list)  # accepted findings: reported, not counted as open
+    policies: tuple[str, ...] = ()  # the payer policies that applied to the claim
+    not_checked: list[dict] = dataclasses.field(default_factory=list)  # rules a policy's table choice could not run
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"claim_id": self.claim_id, "status": self.status, "source": self.source,
@@ -51,6 +55,12 @@ class ClaimResult:
         if self.status == "rejected":
             out["reason"] = self.reason
             out["field"] = self.field
+        if self.suppressed:
+            out["suppressed_count"] = len(self.suppressed)
+        if self.policies:
+            out["policies"] = list(self.policies)
+        if self.not_checked:
+            out["not_checked"] = self.not_checked
         return out
 
 
@@ -67,10 +77,29 @@ def table_columns(tables) -> dict[str, dict[str, str]] | None:
     return {d.name: {c: d.column_type(c) for c in d.columns} for d in registry}
 
 
-def default_tables(data_dir: str | Path | None = None, samples: bool | None = None):
-    from claimscrub.refdata.tables import open_tables
+def default_tables(data_dir: str | Path | None = None, samples: bool | None = None, rule_roots: list[Path] | None = None):
+    """The tables a scrub reads; a rule pack's own ``tables/`` join the registry."""
+    from claimscrub.refdata.tables import open_tables, registry_for
 
-    return open_tables(data_dir, samples=samples)
+    return open_tables(data_dir, samples=samples, registry=registry_for(rule_roots or []))
+
+
+def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables):
+    """The payer policies for a scrubber (None when there are none); policies with errors stop it, as rules do."""
+    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
+
+    paths = ([bundled_policies_dir()] if default else []) + pack_policy_dirs(roots) + [Path(p) for p in extra or ()]
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return None
+    policies, issues = load_policies(paths, rulebook, columns, lenient=(bundled_policies_dir(),))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise RulesError(errors)
+    if not policies:
+        return None
+    return PolicySet(policies, rulebook, include_draft=include_draft,
+                     loaded=tables.loaded if tables is not None else None)
 
 
 class Scrubber:
@@ -78,19 +107,43 @@ class Scrubber:
 
     def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
                  tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
-                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None):
-        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches)."""
-        self.tables = tables if tables is not None else default_tables(data_dir, samples)
+                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None,
+                 policies: Iterable[str | Path] | None = None, default_policies: bool = True,
+                 suppressions: str | Path | None = None, today: str | None = None):
+        """``backend=None`` builds everything but the rule engine (a parent process that only dispatches).
+
+        Payer policies: the bundled ``rules/policies`` (unless ``default_policies`` is false), the
+        ``policies/`` folders of the extra rule roots, and ``policies`` (files or folders).
+        ``suppressions``: the append-only file of accepted findings, in force on ``today``.
+        """
+        roots = [Path(r) for r in rules or ()]
+        self.tables = tables if tables is not None else default_tables(data_dir, samples, roots)
+        columns = table_columns(self.tables)
         if rulebook is None:
-            rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
-                                             replace_bundled=replace_bundled)
+            rulebook, issues = load_rulebook(roots, tables=columns, replace_bundled=replace_bundled)
             errors = [i for i in issues if i.severity == "error"]
             if errors:
                 raise RulesError(errors)
         self.rulebook = rulebook
-        self.program: Program = build_program(rulebook.active(include_draft), self.tables, rulebook.value_codes)
+        self.policies = _policy_set(rulebook, roots, policies, default_policies, include_draft, columns, self.tables)
+        wanted = rulebook.active(include_draft)
+        if self.policies is not None:  # a draft rule a policy turns on for some payer must be compiled
+            on = self.policies.enabled_anywhere()
+            wanted += [r for r in rulebook.rules if r.id in on and r not in wanted and r.status != "deprecated"]
+        self.program: Program = build_program(wanted, self.tables, rulebook.value_codes)
+        if self.policies is not None and self.program.tables is not None:
+            from claimscrub.policy.routing import RoutedTables
+
+            self.program.tables = RoutedTables(self.program.tables)
         self.backend = make_backend(backend, self.program) if backend else None
         self.renderer = Renderer(self.program)
+        self.suppressions = None
+        if suppressions is not None:
+            import datetime as _dt
+
+            from claimscrub.policy import suppressions as sup
+
+            self.suppressions = sup.SuppressionIndex(sup.load(suppressions), today or _dt.date.today().isoformat())
 
     @property
     def not_checked(self) -> list[dict]:
@@ -131,13 +184,32 @@ class Scrubber:
         except ClaimRejected as exc:
             return ClaimResult(cid, "rejected", reason=exc.reason, field=exc.field, source=item.source)
         view = claim_view(claim)
+        resolution = None
+        if self.policies is not None:
+            resolution = self.policies.resolve(view["payer"], view["first_service_date"])
+            if self.program.tables is not None:
+                self.program.tables.route = resolution.route
         try:
             hits = self.backend.run(view)
         except EngineError as exc:
             return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
                                source=item.source)
         rules = self.program.rules
-        findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
+        suppressed: list[Finding] = []
+        if resolution is None:
+            findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
+        else:
+            findings = self._apply_policies(resolution, view, hits, suppressed)
+        if self.suppressions is not None and len(self.suppressions):
+            kept = []
+            for f in findings:
+                rec = self.suppressions.find(cid, f.rule_id, f.line)
+                if rec is None:
+                    kept.append(f)
+                else:
+                    f.suppression = {"by": rec.by, "reason": rec.reason, "date": rec.date, "expires": rec.expires}
+                    suppressed.append(f)
+            findings = kept
         # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
         findings.extend(
             Finding(rule_id=n.rule_id, category=n.category, severity=n.severity, claim_id=cid, line=n.line,
@@ -145,7 +217,41 @@ class Scrubber:
                     references=[{"source": n.citation}])
             for n in item.notes
         )
-        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source)
+        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
+                           suppressed=sorted(suppressed, key=sort_key),
+                           policies=resolution.policies if resolution else (),
+                           not_checked=resolution.not_checked() if resolution else [])
+
+    def _apply_policies(self, resolution, view: dict, hits, suppressed: list[Finding]) -> list[Finding]:
+        """Findings under the claim's policies: rules off dropped, ``unless`` applied, carve-outs reported as
+        suppressed (with the policy and reason), severity and the payer's edit code set."""
+        from claimscrub.policy.resolve import waived
+        from claimscrub.compile.views import bind
+
+        rules, states, findings = self.program.rules, resolution.rules, []
+        for index, key in hits:
+            item = rules[index]
+            state = states[item.rule.id]
+            if not state.enabled:
+                continue
+            waiver = None
+            if state.waivers:
+                waiver = waived(state, item.rule, view, key.line,
+                                lambda key=key: self.program.ctx(*bind(view, key)))
+                if waiver is not None and waiver.unless is not None:
+                    continue  # the policy's exception holds: the rule does not fire
+            finding = self.renderer.render(item, view, key)
+            if state.severity != finding.severity:
+                finding.severity = state.severity
+            if state.payer_edit is not None:
+                finding.payer_edit = {"policy": state.payer_edit_policy, **state.payer_edit.as_dict()}
+            if waiver is not None and waiver.carve_out is not None:
+                finding.suppression = {"by": f"policy {waiver.policy}", "reason": waiver.carve_out.reason,
+                                       "until": waiver.carve_out.until, "where": waiver.where}
+                suppressed.append(finding)
+                continue
+            findings.append(finding)
+        return findings
 
 
 def batch_gc() -> None:
