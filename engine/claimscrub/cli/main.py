@@ -20,6 +20,7 @@ import orjson
 from rich.console import Console
 
 from claimscrub import __version__
+from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
 
@@ -145,8 +146,15 @@ def _items(paths: tuple[str, ...]):
                    "(default: when the input has encounters or --peer-benchmarks is given).")
 @click.option("--peer-benchmarks", type=click.Path(dir_okay=False),
               help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).")
+@click.option("--policies", "policy_paths", multiple=True, type=click.Path(exists=True),
+              help="Payer policy file or folder (repeatable), besides rules/policies and the packs' policies/.")
+@click.option("--default-policies/--no-default-policies", default=True, show_default=True,
+              help="Apply the bundled payer policies (rules/policies).")
+@click.option("--suppressions", type=click.Path(dir_okay=False), envvar="CLAIMSCRUB_SUPPRESSIONS",
+              help="Accepted findings ('claimscrub suppress add'): matching findings are reported as suppressed.")
+@click.option("--show-suppressed", is_flag=True, help="List suppressed findings in the text report (always in JSON).")
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks):
+          audit, peer_benchmarks, policy_paths, default_policies, suppressions, show_suppressed):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -158,7 +166,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     from claimscrub.api.workers import WorkerPool
 
     config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
-                  include_draft=include_draft)
+                  include_draft=include_draft, policies=list(policy_paths), default_policies=default_policies,
+                  suppressions=suppressions)
     started = time.perf_counter()
     try:
         parent = Scrubber(**config, backend=None)
@@ -166,6 +175,9 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         for issue in exc.issues:
             err.print(str(issue))
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
+        sys.exit(2)
+    except ValueError as exc:  # a pack's table or the suppressions file is unreadable: named, not a traceback
+        err.print(f"[red]{exc}[/]", markup=False)
         sys.exit(2)
     try:
         benchmarks = _audit_tables(audit, peer_benchmarks)
@@ -228,7 +240,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
 
         console = Console(file=open(output, "w") if output else sys.stdout, highlight=False,
                           force_terminal=None if not output else False)
-        write_text(results, console, parent.not_checked, parent.editions())
+        write_text(results, console, parent.not_checked, parent.editions(), show_suppressed=show_suppressed)
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
     if output:
@@ -288,7 +300,14 @@ def rules_lint(paths, fmt):
     from claimscrub.authoring.lint import lint, to_sarif
     from claimscrub.api.scrubber import default_tables
 
-    issues = lint([Path(p) for p in paths], tables=default_tables())
+    from claimscrub.refdata.tables import TableError
+
+    roots = [Path(p) for p in paths]
+    try:
+        tables = default_tables(rule_roots=roots)
+    except TableError:  # lint names the pack table's problem
+        tables = default_tables()
+    issues = lint(roots, tables=tables)
     if fmt == "sarif":
         click.echo(orjson.dumps(to_sarif(issues), option=orjson.OPT_INDENT_2).decode())
     elif fmt == "json":
@@ -338,26 +357,37 @@ def _junit(results) -> str:
 
 @rules.command("explain")
 @click.argument("rule_id")
-@click.option("--claim", "claim_file", required=True, type=click.Path(exists=True), help="File holding the claim.")
+@click.option("--claim", "claim_file", type=click.Path(exists=True), help="File holding the claim.")
 @click.option("--claim-id", help="Which claim in the file (default: the first).")
 @click.option("--rules", "extra", multiple=True, type=click.Path(exists=True), help="Extra rule pack directory.")
 @click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR")
-def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
-    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim."""
+@payer_options
+def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, payer_id, payer_name, dos, policy_paths):
+    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim;
+    with --payer, which policy switched the rule off or changed it for that payer and date."""
+    from claimscrub.cli.policy import policy_lines, resolution_for
     from claimscrub.authoring.explain import explain
     from claimscrub.model.normalize import ClaimRejected, claim_from_dict
     from claimscrub.compile.rules import load_rulebook
     from claimscrub.api.scrubber import default_tables, table_columns
     from claimscrub.model.validate import problems
 
-    tables = default_tables(data_dir)
-    book, _ = load_rulebook([Path(p) for p in extra], tables=table_columns(tables))
+    roots = [Path(p) for p in extra]
+    tables = default_tables(data_dir, rule_roots=roots)
+    book, _ = load_rulebook(roots, tables=table_columns(tables))
     rule = book.by_id(rule_id)
     if rule is None:
         import difflib
 
         close = difflib.get_close_matches(rule_id, [r.id for r in book.rules], n=1)
         raise click.UsageError(f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
+    if resolution is not None:
+        click.echo(f"rule {rule.id}: " + "\n".join(policy_lines(rule.id, resolution)))
+    if claim_file is None:
+        if resolution is None:
+            raise click.UsageError("give --claim (why it fires on a claim) or --payer (what the policies do to it)")
+        return
     items = [i for i in read_path(claim_file) if claim_id is None or i.claim_id == claim_id]
     if not items or items[0].data is None:
         raise click.UsageError("no readable claim found" + (f": {items[0].error}" if items else ""))
@@ -373,11 +403,21 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
 
 @rules.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def rules_list(fmt):
-    """List the bundled rules."""
+@payer_options
+def rules_list(fmt, payer_type, payer_id, payer_name, dos, policy_paths):
+    """List the bundled rules; with --payer (and --date), only those in effect there, at their severity."""
+    from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.compile.rules import load_rulebook
 
     book, _ = load_rulebook()
+    if payer_type or payer_id or payer_name:
+        from claimscrub.api.scrubber import default_tables
+
+        resolution = resolution_for(book, default_tables(), payer_type, payer_id, payer_name, dos, policy_paths)
+    else:
+        resolution = None
+    if resolution is not None:
+        book = book_in_effect(book, resolution)
     if fmt == "json":
         click.echo(orjson.dumps([_rule_meta(r) for r in book.rules], option=orjson.OPT_INDENT_2).decode())
         return
@@ -395,19 +435,27 @@ def _rule_meta(r) -> dict:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).")
-def rules_docs(paths, out_dir):
-    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index."""
+@payer_options
+def rules_docs(paths, out_dir, payer_type, payer_id, payer_name, dos, policy_paths):
+    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index;
+    with --payer (and --date), only the rules in effect for that payer, at their severity there."""
+    from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.authoring.ruledocs import write_docs
     from claimscrub.compile.rules import load_rulebook
-    from claimscrub.api.scrubber import table_columns
+    from claimscrub.api.scrubber import default_tables, table_columns
 
-    book, issues = load_rulebook([Path(p) for p in paths], tables=table_columns(None), replace_bundled=bool(paths))
+    roots = [Path(p) for p in paths]
+    tables = default_tables(None, rule_roots=roots)
+    book, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=bool(paths))
     errors = [i for i in issues if i.severity == "error"]
     for issue in errors:
         err.print(str(issue), highlight=False, markup=False)
     if errors:
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before writing their docs[/]")
         sys.exit(2)
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
+    if resolution is not None:
+        book = book_in_effect(book, resolution)
     written = write_docs(book, Path(out_dir))
     click.echo(f"wrote {len(written) - 1} rule page(s) and the index {Path(out_dir) / 'README.md'}", err=True)
 
@@ -428,6 +476,7 @@ def _attach_serve():
 
 _attach_data_group()
 _attach_serve()
+main.add_command(suppress)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -65,6 +65,7 @@ def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, in
     states = {r.id: RuleState(r.status in allowed, r.severity) for r in book.rules}
     chosen = [p for p in policies if p.selector.matches(payer.get("type"), payer.get("id"), payer.get("name"), dos)]
     route: dict[str, str] = {}
+    route_why: dict[str, str] = {}
     missing: dict[str, str] = {}
     compiled = compiled if compiled is not None else {}
     for policy in chosen:
@@ -101,16 +102,20 @@ def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, in
                                          f"{choice.table}, and none is loaded: {choice.reason}")
             else:
                 route[choice.table] = target
+                skipped = [t for t in choice.use[:choice.use.index(target)]]
+                route_why[choice.table] = (f"{policy.where(choice.line)}: reads {target} for {choice.table}"
+                                           + (f" ({', '.join(skipped)} not loaded)" if skipped else "")
+                                           + f": {choice.reason}")
                 missing.pop(choice.table, None)
     for rule in book.rules:
         state = states[rule.id]
         for table in rule.tables:
-            if table in route and route[table] != table:
-                state.because.append(f"reads {route[table]} for {table}")
+            if table in route:
+                state.because.append(route_why[table])
             if table in missing:
                 state.not_checked = "not checked: " + missing[table]
                 state.enabled = False
-    return Resolution(tuple(p.id for p in chosen), states, route)
+    return Resolution(tuple(p.id for p in chosen), states, {t: u for t, u in route.items() if t != u})
 
 
 class PolicySet:
