@@ -215,7 +215,10 @@ def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None =
                  test_file: Path | None = None, rows: dict[str, list] | None = None) -> Scrubber:
     """One scrubber per set of rule roots (and per test file that brings table rows): every rule (drafts
     too) over the sample tables, without payer policies."""
-    key = tuple(str(r) for r in extra_roots) + ((str(test_file),) if rows else ())
+    from claimscrub.refdata.tables import registry_for
+
+    key = (tuple(str(r) for r in extra_roots), id(registry_for(extra_roots)),
+           (str(test_file), repr(rows)) if rows else None)
     if key not in _scrubbers:
         tables = case_tables(extra_roots, rows)
         if rulebook is None:

@@ -177,7 +177,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
         sys.exit(2)
     except ValueError as exc:  # a pack's table or the suppressions file is unreadable: named, not a traceback
-        err.print(f"[red]{exc}[/]", markup=False)
+        err.print(str(exc), style="red", markup=False, soft_wrap=True)
         sys.exit(2)
     try:
         benchmarks = _audit_tables(audit, peer_benchmarks)
@@ -381,7 +381,7 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, pa
 
         close = difflib.get_close_matches(rule_id, [r.id for r in book.rules], n=1)
         raise click.UsageError(f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
-    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths, roots)
     if resolution is not None:
         click.echo(f"rule {rule.id}: " + "\n".join(policy_lines(rule.id, resolution)))
     if claim_file is None:
@@ -453,7 +453,7 @@ def rules_docs(paths, out_dir, payer_type, payer_id, payer_name, dos, policy_pat
     if errors:
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before writing their docs[/]")
         sys.exit(2)
-    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths, roots)
     if resolution is not None:
         book = book_in_effect(book, resolution)
     written = write_docs(book, Path(out_dir))

@@ -38,11 +38,11 @@ def payer_options(fn: Callable) -> Callable:
 
 def resolution_for(book: RuleBook, tables: Any, payer_type: str | None, payer_id: str | None,
                    payer_name: str | None, dos: str | None, policy_paths: tuple[str, ...],
-                   include_draft: bool = False) -> Resolution | None:
+                   roots: list[Path] | None = None, include_draft: bool = False) -> Resolution | None:
     """The policies' resolution for a payer and date; None when no payer was asked for."""
     if payer_type is None and payer_id is None and payer_name is None:
         return None
-    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies
+    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
     from claimscrub.api.scrubber import table_columns
 
     if dos is not None:
@@ -51,8 +51,9 @@ def resolution_for(book: RuleBook, tables: Any, payer_type: str | None, payer_id
         except ValueError:
             raise click.BadParameter(f"{dos!r} is not a date YYYY-MM-DD", param_hint="--date") from None
     bundled = bundled_policies_dir()
-    policies, issues = load_policies([bundled, *map(Path, policy_paths)], book, table_columns(tables),
-                                     lenient=(bundled,))
+    packs = pack_policy_dirs(roots or [])  # views of the rules: entries for rules not loaded here are skipped
+    policies, issues = load_policies([bundled, *packs, *map(Path, policy_paths)], book, table_columns(tables),
+                                     lenient=(bundled, *packs))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         for issue in errors:
@@ -83,8 +84,6 @@ def policy_lines(rule_id: str, resolution: Resolution) -> list[str]:
     if state.not_checked:
         out.append(f"  {state.not_checked}")
     out.extend(f"  {why}" for why in state.because)
-    if state.payer_edit is not None:
-        out.append(f"  payer edit: {state.payer_edit.as_dict()}")
     if not state.because and not state.not_checked:
         out.append("  no policy changes this rule")
     return out

@@ -351,7 +351,8 @@ def registry_for(roots: Sequence[Path | str]) -> Registry:
     dirs = pack_table_dirs(roots)
     if not dirs:
         return default_registry()
-    key = tuple(str(d.resolve()) for d in dirs)
+    # keyed by the definition files' paths and times: an author editing a pack's table sees the change
+    key = tuple((str(f.resolve()), f.stat().st_mtime_ns) for d in dirs for f in sorted(d.glob("*.yaml")))
     if key not in _PACK_REGISTRIES:
         pack_tables = load_registry(*dirs)
         for defn in pack_tables:
