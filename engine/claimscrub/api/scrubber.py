@@ -131,10 +131,11 @@ class Scrubber:
             on = self.policies.enabled_anywhere()
             wanted += [r for r in rulebook.rules if r.id in on and r not in wanted and r.status != "deprecated"]
         self.program: Program = build_program(wanted, self.tables, rulebook.value_codes)
+        self._tables_as_named = self._tables_routed = self.program.tables
         if self.policies is not None and self.program.tables is not None:
             from claimscrub.policy.routing import RoutedTables
 
-            self.program.tables = RoutedTables(self.program.tables)
+            self._tables_routed = RoutedTables(self.program.tables)
         self.backend = make_backend(backend, self.program) if backend else None
         self.renderer = Renderer(self.program)
         self.suppressions = None
@@ -187,8 +188,11 @@ class Scrubber:
         resolution = None
         if self.policies is not None:
             resolution = self.policies.resolve(view["payer"], view["first_service_date"])
-            if self.program.tables is not None:
-                self.program.tables.route = resolution.route
+            if resolution.route:  # the payer reads other tables than the rules name: route every lookup
+                self._tables_routed.route = resolution.route
+                self.program.tables = self._tables_routed
+            else:
+                self.program.tables = self._tables_as_named
         try:
             hits = self.backend.run(view)
         except EngineError as exc:

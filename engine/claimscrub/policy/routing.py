@@ -1,11 +1,12 @@
 """Tables read through a payer's table choice: a rule names ``mue_practitioner``, a Medicaid
 claim reads ``mue_practitioner_medicaid``.
 
-The scrubber points :attr:`RoutedTables.route` at the claim's resolution before
+When a claim's resolution routes a table, the scrubber points
+:attr:`RoutedTables.route` at it and makes this the program's table set before
 running the rules, so the fact builder, the reference evaluator and finding
-rendering (edition, table row) all read the chosen table. Claims are scrubbed
-one at a time per scrubber (the engine is single-threaded), so one mutable
-route is safe and costs a dict lookup only when the route is not empty.
+rendering (edition, table row) all read the chosen table; other claims read the
+tables directly. Claims are scrubbed one at a time per scrubber (the engine is
+single-threaded), so one mutable route is safe.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ class RoutedTables:
         self.route: dict[str, str] = {}
 
     def _name(self, table: str) -> str:
-        route = self.route
-        return route.get(table, table) if route else table
+        return self.route.get(table, table)
 
     def lookup(self, table: str, key: tuple, dos: str):
         return self.inner.lookup(self._name(table), key, dos)
