@@ -54,7 +54,7 @@ def main() -> None:
     # the samples plus the acme pack's own table, for all three (no store: the same tables everywhere)
     tables = open_tables("/nonexistent-claimscrub-store", samples=True, registry=registry_for([ACME]))
     packs = None if args.packs == "all" else [rules_dir() / "packs" / p for p in args.packs.split(",")]
-    common = dict(tables=tables, backend="durable")
+    common = {"tables": tables, "backend": "durable"}
     if packs is None:
         none = Scrubber(**common, default_policies=False)
         defaults = Scrubber(**common)

@@ -76,7 +76,7 @@ def ids(result) -> list[tuple[str, int | None]]:
 def test_selector_matches_type_id_name_pattern_and_date_range():
     import re
 
-    sel = Selector(frozenset({"commercial"}), frozenset(), (re.compile("^acme", re.I),), "2024-01-01", "2024-12-31")
+    sel = Selector(frozenset({"commercial"}), frozenset(), (re.compile("^acme", re.IGNORECASE),), "2024-01-01", "2024-12-31")
     assert sel.matches("commercial", None, "ACME Health", "2024-06-01")
     assert not sel.matches("medicaid", None, "Acme Health", "2024-06-01")
     assert not sel.matches("commercial", None, "Blue Acme", "2024-06-01")

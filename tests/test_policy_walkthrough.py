@@ -55,9 +55,9 @@ def test_step1_data_status_and_scrub_agree_that_the_payer_table_is_loaded(tmp_pa
 
 
 def test_step2_the_rule_lints_clean_and_its_cases_run_with_their_own_rows():
-    code, out, err = run("rules", "lint", ACME)
+    code, _, err = run("rules", "lint", ACME)
     assert code == 0 and "0 error(s), 0 warning(s)" in err
-    code, out, err = run("rules", "test", ACME)
+    code, _, err = run("rules", "test", ACME)
     assert code == 0 and "2 passed, 0 failed" in err
 
 

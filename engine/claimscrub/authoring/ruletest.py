@@ -26,7 +26,7 @@ from claimscrub import yamlio
 from claimscrub.resources import rules_dir
 from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
 from claimscrub.api.scrubber import Scrubber, table_columns
-from claimscrub.refdata.tables import TableError
+from claimscrub.refdata.tables import TableError, registry_for
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,6 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     issues.extend(schema_issues(doc, "rule-test.schema.json"))
     if issues:
         return [], issues
-    from claimscrub.refdata.tables import registry_for
-
     issues.extend(table_rows(test_file, registry_for(extra_root_for(test_file)))[1])
     rule_path = rule_file_for(test_file)
     ids: list[str] = []
@@ -197,7 +195,7 @@ _scrubbers: dict[tuple, Scrubber] = {}
 
 def case_tables(extra_roots: tuple[Path, ...] = (), rows: dict[str, list] | None = None):
     """What rule cases read: a test file's own rows, then the packs' table rows, then the bundled samples."""
-    from claimscrub.refdata.tables import LayeredTableSet, MemoryTableSet, csv_tables, registry_for, sample_tables
+    from claimscrub.refdata.tables import LayeredTableSet, MemoryTableSet, csv_tables, sample_tables
 
     registry = registry_for(extra_roots)
     layers = []
@@ -215,8 +213,6 @@ def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None =
                  test_file: Path | None = None, rows: dict[str, list] | None = None) -> Scrubber:
     """One scrubber per set of rule roots (and per test file that brings table rows): every rule (drafts
     too) over the sample tables, without payer policies."""
-    from claimscrub.refdata.tables import registry_for
-
     key = (tuple(str(r) for r in extra_roots), id(registry_for(extra_roots)),
            (str(test_file), repr(rows)) if rows else None)
     if key not in _scrubbers:
@@ -229,8 +225,6 @@ def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None =
 
 def file_scrubber(test_file: Path) -> Scrubber:
     """The scrubber a test file's cases run on (its own table rows, when it brings some)."""
-    from claimscrub.refdata.tables import registry_for
-
     roots = extra_root_for(test_file)
     rows, _ = table_rows(test_file, registry_for(roots))  # problems are reported by load_cases
     return scrubber_for(roots, test_file=test_file, rows=rows)

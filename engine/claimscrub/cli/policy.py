@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 import orjson

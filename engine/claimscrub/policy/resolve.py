@@ -9,8 +9,9 @@ policy boundary dates), so a batch resolves a handful of times, not per claim.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.compile.rules import Rule, RuleBook
