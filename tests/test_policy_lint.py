@@ -147,3 +147,8 @@ def test_policies_in_a_pack_are_linted_at_file_line_col(tmp_path):
 def test_the_walkthrough_pack_lints_clean():
     code, out = lint(ACME)
     assert code == 0, out
+
+
+def test_a_policy_file_or_folder_alone_lints_against_its_pack_and_the_bundled_rules():
+    assert lint(ACME / "policies" / "acme.yaml") == (0, "")
+    assert lint(REPO / "rules" / "policies") == (0, "")

@@ -17,7 +17,7 @@ from claimscrub.backends.durable import condition_load
 from claimscrub.compile.plan import Planner, or_branches
 from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
 from claimscrub.authoring.ruletest import case_tables, cases_file_for, extra_root_for, load_cases, table_rows
-from claimscrub.api.scrubber import table_columns
+from claimscrub.api.scrubber import default_tables, table_columns
 from claimscrub.refdata.tables import TableError, registry_for, table_search_path
 
 MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)
@@ -27,6 +27,11 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
     all_paths = [Path(p) for p in paths]
     policy_paths = [p for p in all_paths if _is_policy_path(p)]
     roots = [p for p in all_paths if p not in policy_paths]
+    for path in policy_paths:  # a pack's policies are checked against that pack's rules too
+        folder = path if path.name == "policies" else path.parent
+        if (folder.parent / "pack.yaml").is_file() and folder.parent not in roots:
+            roots.append(folder.parent)
+            tables = default_tables(rule_roots=roots) if tables is not None else None
     bundled_only = not roots
     try:
         registry_for(roots)
@@ -82,7 +87,8 @@ def _test_loaded(test_file: Path):
 
 
 def _is_policy_path(path: Path) -> bool:
-    return "policies" in path.parts or (path.is_file() and path.parent.name == "policies")
+    """A policies/ folder, or a file in one (linted as policies, not as a rule pack)."""
+    return path.name == "policies" or (path.is_file() and path.parent.name == "policies")
 
 
 def _where_tables(issue: Issue, roots: list[Path]) -> Issue:
@@ -112,7 +118,8 @@ def _policy_issues(roots: list[Path], policy_paths: list[Path], bundled_only: bo
                    ) -> list[Issue]:
     from claimscrub.policy import bundled_policies_dir, load_policies, pack_policy_dirs
 
-    paths = ([bundled_policies_dir()] if bundled_only else []) + pack_policy_dirs(roots) + policy_paths
+    paths = ([bundled_policies_dir()] if bundled_only and not policy_paths else []) + policy_paths
+    paths += [d for d in pack_policy_dirs(roots) if d not in paths and not any(d in p.parents for p in paths)]
     if not paths:
         return []
     return load_policies(paths, book, table_columns(tables))[1]
