@@ -152,3 +152,11 @@ def test_the_walkthrough_pack_lints_clean():
 def test_a_policy_file_or_folder_alone_lints_against_its_pack_and_the_bundled_rules():
     assert lint(ACME / "policies" / "acme.yaml") == (0, "")
     assert lint(REPO / "rules" / "policies") == (0, "")
+
+
+def test_scrub_with_only_the_pack_does_not_refuse_its_policy_that_lint_passed(tmp_path):
+    claim = tmp_path / "c.json"
+    claim.write_text((REPO / "rules" / "base_claim.json").read_text())
+    result = CliRunner().invoke(main, ["scrub", "--no-progress", "--data-dir", "/nonexistent", "--only-rules",
+                                       "--rules", str(ACME), str(claim)])
+    assert result.exit_code in (0, 1), result.output

@@ -84,15 +84,20 @@ def default_tables(data_dir: str | Path | None = None, samples: bool | None = No
     return open_tables(data_dir, samples=samples, registry=registry_for(rule_roots or []))
 
 
-def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables):
-    """The payer policies for a scrubber (None when there are none); policies with errors stop it, as rules do."""
+def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables,
+                partial: bool):
+    """The payer policies for a scrubber (None when there are none); policies with errors stop it, as rules do.
+
+    With only some packs loaded (``partial``), entries for rules of the others are skipped, not errors:
+    lint checks policies against every pack, and scrub must not refuse what lint passed."""
     from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
 
     paths = ([bundled_policies_dir()] if default else []) + pack_policy_dirs(roots) + [Path(p) for p in extra or ()]
     paths = [p for p in paths if p.exists()]
     if not paths:
         return None
-    policies, issues = load_policies(paths, rulebook, columns, lenient=(bundled_policies_dir(),))
+    policies, issues = load_policies(paths, rulebook, columns,
+                                     lenient=tuple(paths) if partial else (bundled_policies_dir(),))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise RulesError(errors)
@@ -125,7 +130,8 @@ class Scrubber:
             if errors:
                 raise RulesError(errors)
         self.rulebook = rulebook
-        self.policies = _policy_set(rulebook, roots, policies, default_policies, include_draft, columns, self.tables)
+        self.policies = _policy_set(rulebook, roots, policies, default_policies, include_draft, columns, self.tables,
+                                    partial=replace_bundled)
         wanted = rulebook.active(include_draft)
         if self.policies is not None:  # a draft rule a policy turns on for some payer must be compiled
             on = self.policies.enabled_anywhere()
@@ -240,13 +246,11 @@ class Scrubber:
                 continue
             waiver = None
             if state.waivers:
-                waiver = waived(state, item.rule, view, key.line,
-                                lambda key=key: self.program.ctx(*bind(view, key)))
+                waiver = waived(state, view, key.line, lambda key=key: self.program.ctx(*bind(view, key)))
                 if waiver is not None and waiver.unless is not None:
                     continue  # the policy's exception holds: the rule does not fire
             finding = self.renderer.render(item, view, key)
-            if state.severity != finding.severity:
-                finding.severity = state.severity
+            finding.severity = state.severity
             if state.payer_edit is not None:
                 finding.payer_edit = {"policy": state.payer_edit_policy, **state.payer_edit.as_dict()}
             if waiver is not None and waiver.carve_out is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claimscrub.lang.evaluate import Ctx, compile_expr
-from claimscrub.compile.rules import Rule, RuleBook
+from claimscrub.compile.rules import RuleBook
 from claimscrub.policy.model import CarveOut, PayerEdit, Policy
 
 
@@ -148,7 +148,7 @@ class PolicySet:
         return found
 
 
-def waived(state: RuleState, rule: Rule, view: dict, line_seq: int | None, ctx_for: Callable[[], Ctx]) -> Waiver | None:
+def waived(state: RuleState, view: dict, line_seq: int | None, ctx_for: Callable[[], Ctx]) -> Waiver | None:
     """The waiver (carve-out or unless) that takes a hit away, if any."""
     line = None
     if line_seq is not None:

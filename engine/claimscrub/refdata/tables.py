@@ -342,7 +342,7 @@ def table_search_path(roots: Sequence[Path | str] = ()) -> list[str]:
     return [str(tables_dir())] + extra + [str(d) for d in pack_table_dirs(roots)]
 
 
-_PACK_REGISTRIES: dict[tuple[str, ...], Registry] = {}
+_PACK_REGISTRIES: dict[tuple, Registry] = {}
 
 
 def registry_for(roots: Sequence[Path | str]) -> Registry:
