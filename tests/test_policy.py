@@ -350,3 +350,10 @@ def test_bundled_policies_skip_rules_of_packs_that_are_not_loaded(tables):
     scrubber = Scrubber([rules_dir() / "packs" / "ncci"], replace_bundled=True, tables=tables, backend="reference")
     result = scrubber.scrub(claim([line(1, "27280", units=2)], "commercial"))
     assert result.status == "scrubbed" and not result.findings
+
+
+def test_the_scrub_names_the_tables_a_policy_chooses_among_its_editions(tables):
+    names = {e["name"]: e["loaded"] for e in Scrubber(tables=tables, backend=None).editions()}
+    assert names["mue_practitioner"] is True and names["mue_medicaid_practitioner"] is False
+    assert "mue_medicaid_practitioner" not in {e["name"] for e in
+                                               Scrubber(tables=tables, backend=None, default_policies=False).editions()}

@@ -158,8 +158,10 @@ class Scrubber:
         return [{"rule_id": r.id, "reason": why} for r, why in self.program.not_checked]
 
     def editions(self) -> list[dict]:
-        """The data editions this scrubber reads (the tables its rules use)."""
-        used = sorted({t for item in self.program.rules for t in item.rule.tables})
+        """The data editions this scrubber reads (the tables its rules use, and those policies choose instead)."""
+        used = {t for item in self.program.rules for t in item.rule.tables}
+        if self.policies is not None:
+            used |= {t for p in self.policies.policies for choice in p.tables if choice.table in used for t in choice.use}
         out = []
         for status in self.tables.status():
             if status.name in used:
