@@ -299,7 +299,6 @@ def rules_lint(paths, fmt):
     """
     from claimscrub.authoring.lint import lint, to_sarif
     from claimscrub.api.scrubber import default_tables
-
     from claimscrub.refdata.tables import TableError
 
     roots = [Path(p) for p in paths]
@@ -408,14 +407,11 @@ def rules_list(fmt, payer_type, payer_id, payer_name, dos, policy_paths):
     """List the bundled rules; with --payer (and --date), only those in effect there, at their severity."""
     from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.compile.rules import load_rulebook
+    from claimscrub.api.scrubber import default_tables
 
     book, _ = load_rulebook()
-    if payer_type or payer_id or payer_name:
-        from claimscrub.api.scrubber import default_tables
-
-        resolution = resolution_for(book, default_tables(), payer_type, payer_id, payer_name, dos, policy_paths)
-    else:
-        resolution = None
+    tables = default_tables() if payer_type or payer_id or payer_name else None  # only a payer's view reads them
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
     if resolution is not None:
         book = book_in_effect(book, resolution)
     if fmt == "json":
