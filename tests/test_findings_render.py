@@ -31,7 +31,7 @@ from bench_scrub import FIRST_PACKS, generate  # noqa: E402
 
 FIELDS = ["rule_id", "category", "severity", "claim_id", "line", "message", "fix", "title", "related_lines",
           "diagnosis", "encounter", "citation", "references", "rule_pack", "pack_version", "data_edition",
-          "table_row"]
+          "table_row", "payer_edit", "suppression"]
 
 
 def _plain_text(value: Any) -> str:
@@ -91,6 +91,7 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
                        for r in cited],
         "rule_pack": rule.pack.name, "pack_version": rule.pack.version, "data_edition": edition,
         "table_row": {k: v for k, v in row.items() if not k.startswith("_")} if row else None,
+        "payer_edit": None, "suppression": None,
     }
 
 

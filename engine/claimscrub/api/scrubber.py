@@ -50,7 +50,9 @@ class ClaimResult:
     reason: str | None = None
     field: str | None = None
     source: str | None = None
-    not_checked: list[dict] = dataclasses.field(default_factory=list)  # rules no loaded edition let check on its dates
+    suppressed: list[Finding] = dataclasses.field(default_factory=list)  # accepted findings: reported, not counted as open
+    policies: tuple[str, ...] = ()  # the payer policies that applied to the claim
+    not_checked: list[dict] = dataclasses.field(default_factory=list)  # rules no edition or table choice let run
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"claim_id": self.claim_id, "status": self.status, "source": self.source,
@@ -60,6 +62,12 @@ class ClaimResult:
         if self.status == "rejected":
             out["reason"] = self.reason
             out["field"] = self.field
+        if self.suppressed:
+            out["suppressed_count"] = len(self.suppressed)
+        if self.policies:
+            out["policies"] = list(self.policies)
+        if self.not_checked:
+            out["not_checked"] = self.not_checked
         return out
 
 
@@ -76,10 +84,34 @@ def table_columns(tables) -> dict[str, dict[str, str]] | None:
     return {d.name: {c: d.column_type(c) for c in d.columns} for d in registry}
 
 
-def default_tables(data_dir: str | Path | None = None, samples: bool | None = None):
-    from claimscrub.refdata.tables import open_tables
+def default_tables(data_dir: str | Path | None = None, samples: bool | None = None, rule_roots: list[Path] | None = None):
+    """The tables a scrub reads; a rule pack's own ``tables/`` join the registry."""
+    from claimscrub.refdata.tables import open_tables, registry_for
 
-    return open_tables(data_dir, samples=samples)
+    return open_tables(data_dir, samples=samples, registry=registry_for(rule_roots or []))
+
+
+def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables,
+                partial: bool):
+    """The payer policies for a scrubber (None when there are none); policies with errors stop it, as rules do.
+
+    With only some packs loaded (``partial``), entries for rules of the others are skipped, not errors:
+    lint checks policies against every pack, and scrub must not refuse what lint passed."""
+    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
+
+    paths = ([bundled_policies_dir()] if default else []) + pack_policy_dirs(roots) + [Path(p) for p in extra or ()]
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return None
+    policies, issues = load_policies(paths, rulebook, columns,
+                                     lenient=tuple(paths) if partial else (bundled_policies_dir(),))
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise RulesError(errors)
+    if not policies:
+        return None
+    return PolicySet(policies, rulebook, include_draft=include_draft,
+                     loaded=tables.loaded if tables is not None else None)
 
 
 class Scrubber:
@@ -89,26 +121,51 @@ class Scrubber:
                  tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
                  backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None,
                  max_lines: int | None = None, claim_seconds: float | None = DEFAULT_SECONDS,
-                 claim_facts: int | None = DEFAULT_FACTS):
+                 claim_facts: int | None = DEFAULT_FACTS,
+                 policies: Iterable[str | Path] | None = None, default_policies: bool = True,
+                 suppressions: str | Path | None = None, today: str | None = None):
         """``backend=None`` builds everything but the rule engine (a parent process that only dispatches).
 
         ``max_lines``: a claim with more service lines is rejected before any work (the CLI and the
         service set one; the schema's own bound is 999). ``claim_seconds`` / ``claim_facts``: the
-        per-claim budget (:mod:`claimscrub.compile.budget`); a claim over it is rejected and the batch goes on."""
+        per-claim budget (:mod:`claimscrub.compile.budget`); a claim over it is rejected and the batch goes on.
+        Payer policies: the bundled ``rules/policies`` (unless ``default_policies`` is false), the
+        ``policies/`` folders of the extra rule roots, and ``policies`` (files or folders).
+        ``suppressions``: the append-only file of accepted findings, in force on ``today``.
+        """
         self.max_lines = max_lines
         self.claim_seconds, self.claim_facts = claim_seconds, claim_facts
-        self.tables = tables if tables is not None else default_tables(data_dir, samples)
+        roots = [Path(r) for r in rules or ()]
+        self.tables = tables if tables is not None else default_tables(data_dir, samples, roots)
+        columns = table_columns(self.tables)
         if rulebook is None:
-            rulebook, issues = load_rulebook([Path(r) for r in rules or ()], tables=table_columns(self.tables),
-                                             replace_bundled=replace_bundled)
+            rulebook, issues = load_rulebook(roots, tables=columns, replace_bundled=replace_bundled)
             errors = [i for i in issues if i.severity == "error"]
             if errors:
                 raise RulesError(errors)
         self.rulebook = rulebook
-        self.program: Program = build_program(rulebook.active(include_draft), self.tables, rulebook.value_codes)
+        self.policies = _policy_set(rulebook, roots, policies, default_policies, include_draft, columns, self.tables,
+                                    partial=replace_bundled)
+        wanted = rulebook.active(include_draft)
+        if self.policies is not None:  # a draft rule a policy turns on for some payer must be compiled
+            on = self.policies.enabled_anywhere()
+            wanted += [r for r in rulebook.rules if r.id in on and r not in wanted and r.status != "deprecated"]
+        self.program: Program = build_program(wanted, self.tables, rulebook.value_codes)
+        self._tables_as_named = self._tables_routed = self.program.tables
+        if self.policies is not None and self.program.tables is not None:
+            from claimscrub.policy.routing import RoutedTables
+
+            self._tables_routed = RoutedTables(self.program.tables)
         self.backend = make_backend(backend, self.program) if backend else None
         self.renderer = Renderer(self.program)
         self.settle = True  # one finding per problem, not-checked hits aside; rule test cases see every hit
+        self.suppressions = None
+        if suppressions is not None:
+            import datetime as _dt
+
+            from claimscrub.policy import suppressions as sup
+
+            self.suppressions = sup.SuppressionIndex(sup.load(suppressions), today or _dt.date.today().isoformat())
 
     @property
     def not_checked(self) -> list[dict]:
@@ -116,8 +173,10 @@ class Scrubber:
         return [{"rule_id": r.id, "reason": why} for r, why in self.program.not_checked]
 
     def editions(self) -> list[dict]:
-        """The data editions this scrubber reads (the tables its rules use)."""
-        used = sorted({t for item in self.program.rules for t in item.rule.tables})
+        """The data editions this scrubber reads (the tables its rules use, and those policies choose instead)."""
+        used = {t for item in self.program.rules for t in item.rule.tables}
+        if self.policies is not None:
+            used |= {t for p in self.policies.policies for choice in p.tables if choice.table in used for t in choice.use}
         out = []
         for status in self.tables.status():
             if status.name in used:
@@ -192,6 +251,14 @@ class Scrubber:
             cid = claim.claim_id
         stage[0] = "view"
         view = claim_view(claim)
+        resolution = None
+        if self.policies is not None:
+            resolution = self.policies.resolve(view["payer"], view["first_service_date"])
+            if resolution.route:  # the payer reads other tables than the rules name: route every lookup
+                self._tables_routed.route = resolution.route
+                self.program.tables = self._tables_routed
+            else:
+                self.program.tables = self._tables_as_named
         stage[0] = "engine"
         try:
             with claim_budget(self.claim_seconds, self.claim_facts):
@@ -204,7 +271,21 @@ class Scrubber:
                                source=item.source)
         stage[0] = "render"
         rules = self.program.rules
-        findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
+        suppressed: list[Finding] = []
+        if resolution is None:
+            findings = [self.renderer.render(rules[index], view, key) for index, key in hits]
+        else:
+            findings = self._apply_policies(resolution, view, hits, suppressed)
+        if self.suppressions is not None and len(self.suppressions):
+            kept = []
+            for f in findings:
+                rec = self.suppressions.find(cid, f.rule_id, f.line)
+                if rec is None:
+                    kept.append(f)
+                else:
+                    f.suppression = {"by": rec.by, "reason": rec.reason, "date": rec.date, "expires": rec.expires}
+                    suppressed.append(f)
+            findings = kept
         # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
         findings.extend(
             Finding(rule_id=n.rule_id, category=n.category, severity=n.severity, claim_id=cid, line=n.line,
@@ -215,8 +296,41 @@ class Scrubber:
         unchecked: list[dict] = []
         if self.settle:
             findings, unchecked = self.renderer.settle(findings, view)
+        if resolution is not None:
+            unchecked = [*unchecked, *resolution.not_checked()]
         return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
-                           not_checked=unchecked)
+                           suppressed=sorted(suppressed, key=sort_key),
+                           policies=resolution.policies if resolution else (), not_checked=unchecked)
+
+    def _apply_policies(self, resolution, view: dict, hits, suppressed: list[Finding]) -> list[Finding]:
+        """Findings under the claim's policies: rules off dropped, ``unless`` applied, carve-outs reported as
+        suppressed (with the policy and reason), severity and the payer's edit code set."""
+        from claimscrub.policy.resolve import waived
+        from claimscrub.compile.views import bind
+
+        rules, states, findings = self.program.rules, resolution.rules, []
+        for index, key in hits:
+            item = rules[index]
+            state = states[item.rule.id]
+            if not state.enabled:
+                continue
+            waiver = None
+            if state.waivers:
+                waiver = waived(state, view, key.line, lambda key=key: self.program.ctx(*bind(view, key)))
+                if waiver is not None and waiver.unless is not None:
+                    continue  # the policy's exception holds: the rule does not fire
+            finding = self.renderer.render(item, view, key)
+            if state.severity != item.rule.severity:  # the policy's own severity; else the rendered one stands
+                finding.severity = state.severity
+            if state.payer_edit is not None:
+                finding.payer_edit = {"policy": state.payer_edit_policy, **state.payer_edit.as_dict()}
+            if waiver is not None and waiver.carve_out is not None:
+                finding.suppression = {"by": f"policy {waiver.policy}", "reason": waiver.carve_out.reason,
+                                       "until": waiver.carve_out.until, "where": waiver.where}
+                suppressed.append(finding)
+                continue
+            findings.append(finding)
+        return findings
 
 
 # What the claim was going through when an unexpected exception stopped it (in rejection reasons).

@@ -3,7 +3,10 @@
 Beyond loading (YAML, schema, expression syntax and types, duplicate ids and
 keys) lint checks what would break the Rete engine (conditions that expand
 into too many alternatives, rules with more native tests, `is missing` tests
-or fact properties than a ruleset can hold) and rules whose tests are missing.
+or fact properties than a ruleset can hold), rules whose tests are missing or
+never load the tables the rule reads, a pack's own tables, payer policies
+(``policies/`` folders, the bundled ``rules/policies``), and a pack that
+redefines a bundled rule's id (which ``scrub`` would refuse: a policy is the way).
 """
 
 from __future__ import annotations
@@ -12,21 +15,39 @@ from pathlib import Path
 
 from claimscrub.backends.durable import condition_load
 from claimscrub.compile.plan import Planner, or_branches
-from claimscrub.compile.rules import Issue, load_rulebook
-from claimscrub.authoring.ruletest import cases_file_for, load_cases
-from claimscrub.api.scrubber import table_columns
+from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
+from claimscrub.authoring.ruletest import case_tables, cases_file_for, extra_root_for, load_cases, table_rows
+from claimscrub.api.scrubber import default_tables, table_columns
+from claimscrub.refdata.tables import TableError, registry_for, table_search_path
 from claimscrub.yamlio import YamlError
 
 MAX_OR_BRANCHES = 32  # alternatives one rule may expand into (sibling tests per fact stay well under 64)
 
 
 def lint(paths: list[Path], tables=None) -> list[Issue]:
-    roots = [Path(p) for p in paths]
+    all_paths = [Path(p) for p in paths]
+    policy_paths = [p for p in all_paths if _is_policy_path(p)]
+    roots = [p for p in all_paths if p not in policy_paths]
+    for path in policy_paths:  # a pack's policies are checked against that pack's rules too
+        folder = path if path.name == "policies" else path.parent
+        if (folder.parent / "pack.yaml").is_file() and folder.parent not in roots:
+            roots.append(folder.parent)
+            tables = default_tables(rule_roots=roots) if tables is not None else None
     bundled_only = not roots
     try:
+        registry_for(roots)
         rulebook, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=not bundled_only)
+    except TableError as exc:
+        return [Issue(str(roots[0]), 1, 1, str(exc), code="table")]
     except YamlError as exc:  # a pack.yaml that cannot be read stops the packs' discovery: say where
         return [Issue(exc.file, exc.line, exc.column, exc.message, code="yaml")]
+    issues = [_where_tables(i, roots) for i in issues]
+    full = rulebook
+    if not bundled_only:
+        bundled, _ = load_rulebook([], tables=table_columns(tables))
+        issues.extend(_redefined(rulebook, bundled))
+        full, _ = load_rulebook(roots, tables=table_columns(tables))
+    issues.extend(_policy_issues(roots, policy_paths, bundled_only, full, tables))
     by_file: dict[str, list] = {}
     for rule in rulebook.rules:
         by_file.setdefault(rule.file, []).append(rule)
@@ -46,12 +67,65 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
         cases, case_issues = load_cases(test_file) if test_file.is_file() else ([], [])
         issues.extend(case_issues)
         issues.extend(Issue(c.file, c.line, 1, c.problem, code="test") for c in cases if c.problem)
+        loaded = _test_loaded(test_file) if any(r.tables for r in file_rules) else None
         for rule in file_rules:
             kinds = {c.kind for c in cases if c.rule_id == rule.id}
             if kinds != {"ruleid", "ok"}:
                 issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: needs at least one 'ruleid' and one 'ok' "
                                     f"case in {test_file.name}", severity="warning", code="no-tests"))
+            unloaded = [t for t in rule.tables if loaded is not None and not loaded(t)]
+            if unloaded and kinds:
+                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: its tests never load {', '.join(unloaded)}, "
+                                    "so its cases cannot fire (and 'ok' cases cannot fail): supply rows under "
+                                    f"'tables:' in {test_file.name} (inline, or a CSV beside it)",
+                                    severity="warning", code="test-tables"))
     return sorted(set(issues), key=lambda i: (i.file, i.line, i.column, i.message))
+
+
+def _test_loaded(test_file: Path):
+    """Which tables a test file's cases read (its own rows, the packs' rows, the samples)."""
+    roots = extra_root_for(test_file)
+    rows = table_rows(test_file, registry_for(roots))[0] if test_file.is_file() else {}
+    return case_tables(roots, rows).loaded
+
+
+def _is_policy_path(path: Path) -> bool:
+    """A policies/ folder, or a file in one (linted as policies, not as a rule pack)."""
+    return path.name == "policies" or (path.is_file() and path.parent.name == "policies")
+
+
+def _where_tables(issue: Issue, roots: list[Path]) -> Issue:
+    """An unknown table names where tables are looked for."""
+    if "unknown table '" not in issue.message:
+        return issue
+    where = ", ".join(table_search_path(roots))
+    return Issue(issue.file, issue.line, issue.column, f"{issue.message} (table definitions are looked for in: "
+                 f"{where}; a pack's own go in <pack>/tables/)", issue.severity, issue.code)
+
+
+def _redefined(pack_book: RuleBook, bundled: RuleBook) -> list[Issue]:
+    """A rule with a bundled rule's id in another pack: refused, naming the policy way."""
+    out = []
+    for rule in pack_book.rules:
+        other = bundled.by_id(rule.id)
+        if other is not None and other.pack.name != rule.pack.name:
+            out.append(Issue(rule.file, rule.line, 1, f"{rule.id} is a bundled rule ({other.location}, pack "
+                             f"'{other.pack.name}'); another pack cannot redefine it. Give this rule its own id and "
+                             f"write a policy that replaces the bundled one for your payers ('rules: [{{rule: "
+                             f"{rule.id}, replaced_by: <your id>, reason: ...}}]' in a policies/ file), or switches it "
+                             "off ('enabled: false')", code="duplicate-id"))
+    return out
+
+
+def _policy_issues(roots: list[Path], policy_paths: list[Path], bundled_only: bool, book: RuleBook, tables
+                   ) -> list[Issue]:
+    from claimscrub.policy import bundled_policies_dir, load_policies, pack_policy_dirs
+
+    paths = ([bundled_policies_dir()] if bundled_only and not policy_paths else []) + policy_paths
+    paths += [d for d in pack_policy_dirs(roots) if d not in paths and not any(d in p.parents for p in paths)]
+    if not paths:
+        return []
+    return load_policies(paths, book, table_columns(tables))[1]
 
 
 # What each lint code checks: the SARIF rule descriptions (codes added without one get a generic text).

@@ -87,11 +87,11 @@ class RuleCaseItem(pytest.Item):
         self.problem = problem
 
     def runtest(self) -> None:
-        from claimscrub.authoring.ruletest import extra_root_for, run_case, scrubber_for
+        from claimscrub.authoring.ruletest import file_scrubber, run_case
 
         if self.problem:
             raise RuleCaseFailure(self.problem)
-        result = run_case(scrubber_for(extra_root_for(self.path)), self.case)
+        result = run_case(file_scrubber(self.path), self.case)
         if not result.passed:
             raise RuleCaseFailure(f"{self.case.file}:{self.case.line}: {self.case.label}: {result.detail}")
 

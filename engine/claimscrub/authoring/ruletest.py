@@ -5,8 +5,12 @@ A ``ruleid:`` case must make the rule fire (on exactly the listed lines, when
 case is a whole claim, or a JSON merge patch (RFC 7386) of the base claim;
 ``encounter:`` is a merge patch of the claim's first encounter record (of
 ``rules/base_encounter.json`` when the claim has none), for the encounter scopes.
-Cases run through the Rete backend with the bundled sample tables, so a rule
-test exercises the same path a scrub does.
+Cases run through the Rete backend with the bundled sample tables (and a
+pack's own table rows), so a rule test exercises the same path a scrub does.
+A test file may supply rows of any table under ``tables:`` (inline, or a CSV
+beside it): they stand in for that table for the file's cases, so ``ruleid:``
+cases of a rule reading a payer's table can fire. Payer policies are not
+applied: a case tests the rule itself.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from claimscrub import yamlio
 from claimscrub.resources import rules_dir
 from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
 from claimscrub.api.scrubber import Scrubber, table_columns
+from claimscrub.refdata.tables import TableError, registry_for
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,37 @@ def cases_file_for(rule_file: Path) -> Path:
     return rule_file.with_name(rule_file.stem + TEST_SUFFIX)
 
 
+def table_rows(test_file: Path, registry) -> tuple[dict[str, list], list[Issue]]:
+    """The rows a test file supplies, by table: {table: [RawRow]}; problems as issues at the file."""
+    from claimscrub.refdata.tables import make_row, read_table_csv
+
+    try:
+        doc = yamlio.load_file(test_file)
+    except yamlio.YamlError:
+        return {}, []  # reported by load_cases
+    spec = (doc.data or {}).get("tables") if isinstance(doc.data, dict) else None
+    out: dict[str, list] = {}
+    issues: list[Issue] = []
+    for name, rows in (spec or {}).items() if isinstance(spec, dict) else ():
+        line, col = doc.pos(("tables", name), key=True)
+        defn = registry.get(name)
+        if defn is None:
+            issues.append(Issue(str(test_file), line, col, f"tables: unknown table '{name}'", code="test"))
+            continue
+        try:
+            if isinstance(rows, str):
+                csv_path = test_file.parent / rows
+                if not csv_path.resolve().is_relative_to(test_file.parent.resolve()) or not csv_path.is_file():
+                    raise TableError(f"no CSV file {rows} beside the test file")
+                out[name] = list(read_table_csv(defn, csv_path))
+            elif isinstance(rows, list):
+                out[name] = [make_row(defn, {k: None if v is None else str(v) for k, v in row.items()}, i)
+                             for i, row in enumerate(rows) if isinstance(row, dict)]
+        except (TableError, ValueError) as exc:
+            issues.append(Issue(str(test_file), line, col, f"tables: {name}: {exc}", code="test"))
+    return out, issues
+
+
 def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     issues: list[Issue] = []
     try:
@@ -98,6 +134,7 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     issues.extend(schema_issues(doc, "rule-test.schema.json"))
     if issues:
         return [], issues
+    issues.extend(table_rows(test_file, registry_for(extra_root_for(test_file)))[1])
     rule_path = rule_file_for(test_file)
     ids: list[str] = []
     if rule_path.is_file():
@@ -138,6 +175,10 @@ def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
         return CaseResult(case, False, case.problem, error=True)
     if scrubber.rulebook.by_id(case.rule_id) is None or case.claim is None:
         return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)", error=True)
+    unchecked = next((why for rule, why in scrubber.program.not_checked if rule.id == case.rule_id), None)
+    if unchecked is not None:  # an ok case would pass without the rule ever running
+        return CaseResult(case, False, f"rule {case.rule_id} cannot run here ({unchecked}): supply rows under "
+                          f"'tables:' in {Path(case.file).name}")
     result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
     if result.status != "scrubbed":
         return CaseResult(case, False, f"the case's claim was rejected: {result.reason}")
@@ -162,18 +203,42 @@ def test_files(roots: list[Path]) -> list[Path]:
 _scrubbers: dict[tuple, Scrubber] = {}
 
 
-def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None = None) -> Scrubber:
-    """One scrubber per set of rule roots: every rule (drafts too) over the bundled sample tables."""
-    key = tuple(str(r) for r in extra_roots)
-    if key not in _scrubbers:
-        from claimscrub.refdata.tables import sample_tables
+def case_tables(extra_roots: tuple[Path, ...] = (), rows: dict[str, list] | None = None):
+    """What rule cases read: a test file's own rows, then the packs' table rows, then the bundled samples."""
+    from claimscrub.refdata.tables import LayeredTableSet, MemoryTableSet, csv_tables, sample_tables
 
-        tables = sample_tables(complete=True)  # cases are written against the sample rows: the whole world here
+    registry = registry_for(extra_roots)
+    layers = []
+    if rows:
+        own = MemoryTableSet(registry)
+        for name, table_rows in rows.items():
+            own.add_rows(registry[name], table_rows, "test rows", origin="test")
+        layers.append(own)
+    layers.append(csv_tables(registry))
+    layers.append(sample_tables(registry, complete=True))  # cases are written against the sample rows
+    return LayeredTableSet(layers, registry)
+
+
+def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None = None,
+                 test_file: Path | None = None, rows: dict[str, list] | None = None) -> Scrubber:
+    """One scrubber per set of rule roots (and per test file that brings table rows): every rule (drafts
+    too) over the sample tables, without payer policies."""
+    key = (tuple(str(r) for r in extra_roots), id(registry_for(extra_roots)),
+           (str(test_file), repr(rows)) if rows else None)
+    if key not in _scrubbers:
+        tables = case_tables(extra_roots, rows)
         if rulebook is None:
             rulebook, issues = load_rulebook(list(extra_roots), tables=table_columns(tables))
-        _scrubbers[key] = Scrubber(tables=tables, rulebook=rulebook, include_draft=True)
+        _scrubbers[key] = Scrubber(tables=tables, rulebook=rulebook, include_draft=True, default_policies=False)
         _scrubbers[key].settle = False  # a case tests its rule's condition, before another rule may stand for it
     return _scrubbers[key]
+
+
+def file_scrubber(test_file: Path) -> Scrubber:
+    """The scrubber a test file's cases run on (its own table rows, when it brings some)."""
+    roots = extra_root_for(test_file)
+    rows, _ = table_rows(test_file, registry_for(roots))  # problems are reported by load_cases
+    return scrubber_for(roots, test_file=test_file, rows=rows)
 
 
 def extra_root_for(test_file: Path) -> tuple[Path, ...]:
@@ -195,7 +260,7 @@ def run_tests(roots: list[Path]) -> list[CaseResult]:
         for issue in issues:
             bad = Case(issue.file, issue.line, issue.message, "ok", "?", None, None, issue.message)
             results.append(CaseResult(bad, False, issue.message, error=True))
-        scrubber = scrubber_for(extra_root_for(test_file))
+        scrubber = file_scrubber(test_file)
         results.extend(run_case(scrubber, case) for case in cases)
     return results
 

@@ -66,12 +66,16 @@ def import_cmd(paths: tuple[Path, ...], data_dir: Path | None, tables: tuple[str
 @_DATA_DIR
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--samples/--no-samples", default=False, help="Also show the bundled illustrative sample tables.")
-def status_cmd(data_dir: Path | None, fmt: str, samples: bool) -> None:
+@click.option("--rules", "rule_roots", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Rule pack directory whose own tables/ to include, as 'scrub --rules' does (repeatable).")
+def status_cmd(data_dir: Path | None, fmt: str, samples: bool, rule_roots: tuple[Path, ...]) -> None:
     """Every table: editions, date coverage, rows and notes (e.g. no effective dates)."""
+    from claimscrub.refdata.tables import registry_for
+
     path = Store.path_in(resolve_data_dir(data_dir))
     tables: TableSet
-    if path.is_file():
-        tables = open_tables(data_dir, samples=samples)
+    if path.is_file() or rule_roots:
+        tables = open_tables(data_dir, samples=samples, registry=registry_for(rule_roots))
     else:
         tables = sample_tables() if samples else StoreLess()
     if fmt == "json":

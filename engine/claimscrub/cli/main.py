@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from claimscrub import __version__
+from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
@@ -169,9 +170,17 @@ def _items(paths: tuple[str, ...]):
               help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).")
 @click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True,
               help="Reject a claim with more service lines than this (as the HTTP service does).")
+@click.option("--policies", "policy_paths", multiple=True, type=click.Path(exists=True),
+              help="Payer policy file or folder (repeatable), besides rules/policies and the packs' policies/.")
+@click.option("--default-policies/--no-default-policies", default=True, show_default=True,
+              help="Apply the bundled payer policies (rules/policies).")
+@click.option("--suppressions", type=click.Path(dir_okay=False), envvar="CLAIMSCRUB_SUPPRESSIONS",
+              help="Accepted findings ('claimscrub suppress add'): matching findings are reported as suppressed.")
+@click.option("--show-suppressed", is_flag=True, help="List suppressed findings in the text report (always in JSON).")
 @exits_cleanly
 def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits, max_lines):
+          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits, max_lines, policy_paths,
+          default_policies, suppressions, show_suppressed):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -183,7 +192,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     from claimscrub.api.workers import WorkerPool
 
     config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
-                  include_draft=include_draft, max_lines=max_lines)
+                  include_draft=include_draft, max_lines=max_lines, policies=list(policy_paths),
+                  default_policies=default_policies, suppressions=suppressions)
     started = time.perf_counter()
     try:
         parent = Scrubber(**config, backend=None)
@@ -191,6 +201,9 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         for issue in exc.issues:
             err.print(str(issue), markup=False)
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
+        sys.exit(2)
+    except ValueError as exc:  # a pack's table or the suppressions file is unreadable: named, not a traceback
+        err.print(str(exc), style="red", markup=False, soft_wrap=True)
         sys.exit(2)
     try:
         benchmarks = _audit_tables(audit, peer_benchmarks)
@@ -292,7 +305,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     elif fmt == "text":
         text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
         console = text_console(text_out, to_file=bool(output))
-        write_text(results, console, meta["not_checked"], parent.editions())
+        write_text(results, console, meta["not_checked"], parent.editions(), show_suppressed=show_suppressed)
         for style, text in text_lines(encounters, report):
             console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
         if output:
@@ -366,8 +379,14 @@ def rules_lint(paths, fmt):
     """
     from claimscrub.authoring.lint import lint, to_sarif
     from claimscrub.api.scrubber import default_tables
+    from claimscrub.refdata.tables import TableError
 
-    issues = lint([Path(p) for p in paths], tables=default_tables())
+    roots = [Path(p) for p in paths]
+    try:
+        tables = default_tables(rule_roots=roots)
+    except TableError:  # lint names the pack table's problem
+        tables = default_tables()
+    issues = lint(roots, tables=tables)
     if fmt == "sarif":
         click.echo(orjson.dumps(to_sarif(issues), option=orjson.OPT_INDENT_2).decode())
     elif fmt == "json":
@@ -402,26 +421,37 @@ def rules_test(paths, fmt):
 
 @rules.command("explain")
 @click.argument("rule_id")
-@click.option("--claim", "claim_file", required=True, type=click.Path(exists=True), help="File holding the claim.")
+@click.option("--claim", "claim_file", type=click.Path(exists=True), help="File holding the claim.")
 @click.option("--claim-id", help="Which claim in the file (default: the first).")
 @click.option("--rules", "extra", multiple=True, type=click.Path(exists=True), help="Extra rule pack directory.")
 @click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR")
-def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
-    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim."""
+@payer_options
+def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, payer_id, payer_name, dos, policy_paths):
+    """Show the facts built, the compiled condition and the value of each part, for one rule on one claim;
+    with --payer, which policy switched the rule off or changed it for that payer and date."""
+    from claimscrub.cli.policy import policy_lines, resolution_for
     from claimscrub.authoring.explain import explain
     from claimscrub.model.normalize import ClaimRejected, claim_from_dict
     from claimscrub.compile.rules import load_rulebook
     from claimscrub.api.scrubber import default_tables, table_columns
     from claimscrub.model.validate import problems
 
-    tables = default_tables(data_dir)
-    book, _ = load_rulebook([Path(p) for p in extra], tables=table_columns(tables))
+    roots = [Path(p) for p in extra]
+    tables = default_tables(data_dir, rule_roots=roots)
+    book, _ = load_rulebook(roots, tables=table_columns(tables))
     rule = book.by_id(rule_id)
     if rule is None:
         import difflib
 
         close = difflib.get_close_matches(rule_id, [r.id for r in book.rules], n=1)
         raise click.UsageError(f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths, roots)
+    if resolution is not None:
+        click.echo(f"rule {rule.id}: " + "\n".join(policy_lines(rule.id, resolution)))
+    if claim_file is None:
+        if resolution is None:
+            raise click.UsageError("give --claim (why it fires on a claim) or --payer (what the policies do to it)")
+        return
     items = [i for i in read_path(claim_file) if claim_id is None or i.claim_id == claim_id]
     if not items or items[0].data is None:
         raise click.UsageError("no readable claim found" + (f": {items[0].error}" if items else ""))
@@ -437,11 +467,18 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir):
 
 @rules.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def rules_list(fmt):
-    """List the bundled rules."""
+@payer_options
+def rules_list(fmt, payer_type, payer_id, payer_name, dos, policy_paths):
+    """List the bundled rules; with --payer (and --date), only those in effect there, at their severity."""
+    from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.compile.rules import load_rulebook
+    from claimscrub.api.scrubber import default_tables
 
     book, _ = load_rulebook()
+    tables = default_tables() if payer_type or payer_id or payer_name else None  # only a payer's view reads them
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths)
+    if resolution is not None:
+        book = book_in_effect(book, resolution)
     if fmt == "json":
         click.echo(orjson.dumps([_rule_meta(r) for r in book.rules], option=orjson.OPT_INDENT_2).decode())
         return
@@ -459,19 +496,27 @@ def _rule_meta(r) -> dict:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).")
-def rules_docs(paths, out_dir):
-    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index."""
+@payer_options
+def rules_docs(paths, out_dir, payer_type, payer_id, payer_name, dos, policy_paths):
+    """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index;
+    with --payer (and --date), only the rules in effect for that payer, at their severity there."""
+    from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.authoring.ruledocs import write_docs
     from claimscrub.compile.rules import load_rulebook
-    from claimscrub.api.scrubber import table_columns
+    from claimscrub.api.scrubber import default_tables, table_columns
 
-    book, issues = load_rulebook([Path(p) for p in paths], tables=table_columns(None), replace_bundled=bool(paths))
+    roots = [Path(p) for p in paths]
+    tables = default_tables(None, rule_roots=roots)
+    book, issues = load_rulebook(roots, tables=table_columns(tables), replace_bundled=bool(paths))
     errors = [i for i in issues if i.severity == "error"]
     for issue in errors:
         err.print(str(issue), highlight=False, markup=False)
     if errors:
         err.print("[red]rules have errors: fix them ('claimscrub rules lint') before writing their docs[/]")
         sys.exit(2)
+    resolution = resolution_for(book, tables, payer_type, payer_id, payer_name, dos, policy_paths, roots)
+    if resolution is not None:
+        book = book_in_effect(book, resolution)
     written = write_docs(book, Path(out_dir))
     click.echo(f"wrote {len(written) - 1} rule page(s) and the index {Path(out_dir) / 'README.md'}", err=True)
 
@@ -509,6 +554,7 @@ _attach_data_group()
 _attach_serve()
 _attach_audit()
 _attach_history()
+main.add_command(suppress)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

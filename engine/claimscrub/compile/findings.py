@@ -43,6 +43,8 @@ class Finding:
     pack_version: str = ""
     data_edition: str | None = None
     table_row: dict | None = None
+    payer_edit: dict | None = None  # the payer's edit code / CARC / RARC for this rule (from a policy)
+    suppression: dict | None = None  # who accepted this finding and why (a suppression or a policy carve-out)
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, in declaration order (the CLI, CSV and service output). Spelled out rather than
@@ -54,7 +56,7 @@ class Finding:
             "title": self.title, "related_lines": self.related_lines, "diagnosis": self.diagnosis,
             "encounter": self.encounter, "citation": self.citation, "references": self.references,
             "rule_pack": self.rule_pack, "pack_version": self.pack_version, "data_edition": self.data_edition,
-            "table_row": self.table_row,
+            "table_row": self.table_row, "payer_edit": self.payer_edit, "suppression": self.suppression,
         }
 
 

@@ -175,7 +175,8 @@ def _discover(root: Path) -> list[tuple[Pack, list[Path]]]:
 
 
 def _is_rule_file(p: Path) -> bool:
-    return p.name != "pack.yaml" and not p.name.endswith(TEST_SUFFIX) and "valuesets" not in p.parts and "tables" not in p.parts
+    return (p.name != "pack.yaml" and not p.name.endswith(TEST_SUFFIX)
+            and not {"valuesets", "tables", "policies"} & set(p.parts))
 
 
 def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issue]]:

@@ -29,6 +29,7 @@ def summary(results: list[ClaimResult]) -> dict:
         "claims_with_findings": sum(bool(r.findings) for r in results),
         "findings": len(findings),
         "by_severity": {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")},
+        "suppressed": sum(len(r.suppressed) for r in results),
     }
 
 
@@ -56,6 +57,7 @@ def document(results: list[ClaimResult], meta: dict) -> dict:
         "summary": summary(results),
         "claims": [r.as_dict() for r in results],
         "findings": [f.as_dict() for r in results for f in r.findings],
+        "suppressed": [f.as_dict() for r in results for f in r.suppressed],
     }
 
 
@@ -66,7 +68,10 @@ def to_json(results: list[ClaimResult], meta: dict) -> bytes:
 def jsonl_lines(results: Iterable[ClaimResult]) -> Iterable[bytes]:
     """One line per claim: the claim's status and its findings (streams well)."""
     for r in results:
-        yield orjson.dumps({**r.as_dict(), "findings": [f.as_dict() for f in r.findings]}) + b"\n"
+        line = {**r.as_dict(), "findings": [f.as_dict() for f in r.findings]}
+        if r.suppressed:
+            line["suppressed"] = [f.as_dict() for f in r.suppressed]
+        yield orjson.dumps(line) + b"\n"
 
 
 def to_csv(results: list[ClaimResult]) -> str:
@@ -97,7 +102,8 @@ def text_console(file: IO[str], *, to_file: bool = False) -> Console:
     return console
 
 
-def write_text(results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict]) -> None:
+def write_text(results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict],
+               show_suppressed: bool = False) -> None:
     """Grouped by claim: each finding with its line, message, fix and citation."""
     from rich.markup import escape
 
@@ -106,10 +112,19 @@ def write_text(results: list[ClaimResult], console, not_checked: list[dict], edi
             console.print(f"[bold red]✗ {escape(str(r.claim_id))}[/] rejected: {escape(r.reason or '')}"
                           f"  [dim]({escape(r.source or '')})[/]")
             continue
+        held = f", {len(r.suppressed)} suppressed" if r.suppressed else ""
         if not r.findings:
-            console.print(f"[green]✓ {escape(r.claim_id or '')}[/] no findings")
-            continue
-        console.print(f"[bold]● {escape(r.claim_id or '')}[/] {len(r.findings)} finding(s)  [dim]({escape(r.source or '')})[/]")
+            console.print(f"[green]✓ {escape(r.claim_id or '')}[/] no findings{held}")
+        else:
+            console.print(f"[bold]● {escape(r.claim_id or '')}[/] {len(r.findings)} finding(s){held}  "
+                          f"[dim]({escape(r.source or '')})[/]")
+        if show_suppressed:
+            for f in r.suppressed:
+                why = f.suppression or {}
+                where = "claim" if f.line is None else f"line {f.line}"
+                console.print(f"  [dim]suppressed {f.rule_id:<12} {where:<22} {escape(f.message)}[/]")
+                console.print(f"  [dim]{'':<20} accepted by {escape(str(why.get('by')))}: "
+                              f"{escape(str(why.get('reason')))}[/]")
         for f in r.findings:
             where = "claim" if f.line is None else f"line {f.line}"
             if f.related_lines:
@@ -133,6 +148,8 @@ def write_text(results: list[ClaimResult], console, not_checked: list[dict], edi
         f"\n{s['claims']} claim(s): {s['scrubbed']} scrubbed, {s['rejected']} rejected, "
         f"{s['claims_with_findings']} with findings; findings: {s['by_severity']['error']} error, "
         f"{s['by_severity']['warning']} warning, {s['by_severity']['info']} info"
+        + (f"; {s['suppressed']} suppressed" + ("" if show_suppressed else " (--show-suppressed lists them)")
+           if s["suppressed"] else "")
     )
     if editions:
         console.print("[dim]data: " + "; ".join(escape(_edition_text(e)) for e in editions) + "[/]")

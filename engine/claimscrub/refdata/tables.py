@@ -353,6 +353,40 @@ def default_registry() -> Registry:
     return _REGISTRY
 
 
+def pack_table_dirs(roots: Sequence[Path | str]) -> list[Path]:
+    """``tables/`` folders of extra rule roots: a pack's own (beside its ``pack.yaml``), or the root's."""
+    found: list[Path] = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        packs = [p.parent for p in sorted(root.rglob("pack.yaml"))] or [root]
+        found.extend(d for d in (p / "tables" for p in packs) if d.is_dir() and d not in found)
+    return found
+
+
+def table_search_path(roots: Sequence[Path | str] = ()) -> list[str]:
+    """Where table definitions are looked for, in order (for messages)."""
+    extra = [p for p in os.environ.get("CLAIMSCRUB_TABLES", "").split(os.pathsep) if p]
+    return [str(tables_dir())] + extra + [str(d) for d in pack_table_dirs(roots)]
+
+
+_PACK_REGISTRIES: dict[tuple, Registry] = {}
+
+
+def registry_for(roots: Sequence[Path | str]) -> Registry:
+    """The default registry plus the tables that rule packs under ``roots`` bring (a payer's bundling
+    list beside the rule that reads it). A definition's CSV and sample must lie in its folder (``_confined``)."""
+    dirs = pack_table_dirs(roots)
+    if not dirs:
+        return default_registry()
+    # keyed by the definition files' paths and times: an author editing a pack's table sees the change
+    key = tuple((str(f.resolve()), f.stat().st_mtime_ns) for d in dirs for f in sorted(d.glob("*.yaml")))
+    if key not in _PACK_REGISTRIES:
+        pack_tables = load_registry(*dirs)
+        _PACK_REGISTRIES[key] = Registry({**default_registry().tables, **pack_tables.tables})
+    return _PACK_REGISTRIES[key]
+
+
 # --------------------------------------------------------------------------- values
 
 
@@ -878,8 +912,9 @@ def csv_tables(registry: Registry | None = None) -> MemoryTableSet:
 class LayeredTableSet(TableSet):
     """Several sets in order: for each table the first layer that has it loaded answers."""
 
-    def __init__(self, layers: Sequence[TableSet]) -> None:
+    def __init__(self, layers: Sequence[TableSet], registry: Registry | None = None) -> None:
         self.layers = list(layers)
+        self.registry = registry  # the definitions the layers were opened with (None: the default)
         self._route: dict[str, TableSet | None] = {}
 
     def _layer(self, table: str) -> TableSet | None:
@@ -944,4 +979,4 @@ def open_tables(
         layers.append(csv_tables(registry))
     if samples or (samples is None and not path.is_file()):
         layers.append(sample_tables(registry))
-    return LayeredTableSet(layers)
+    return LayeredTableSet(layers, registry)
