@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from claimscrub.api.scrubber import batch_gc
 from claimscrub.audit.frame import build_frame, read_frame, write_frame
 from claimscrub.audit.sample import draw_sample, sample_csv
-from claimscrub.api.scrubber import batch_gc
 
 CODES = ["99213", "99214", "36415", "80053", "93000", "20610", "97110", "99232"]
 

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.append(str(Path(__file__).resolve().parent))
 from bench_scrub import sample_codes  # noqa: E402
 
-from claimscrub.compile.facts import build_facts  # noqa: E402
-from claimscrub.model.normalize import claim_from_dict  # noqa: E402
 from claimscrub.api.scrubber import Scrubber  # noqa: E402
+from claimscrub.compile.facts import build_facts  # noqa: E402
 from claimscrub.compile.views import claim_view  # noqa: E402
+from claimscrub.model.normalize import claim_from_dict  # noqa: E402
 
 
 def claim(n: int, dates: int, seed: int = 12) -> dict:

@@ -30,9 +30,9 @@ from pathlib import Path
 import orjson
 from bench_scrub import FIRST_PACKS, generate, run_engine, timed
 
-from claimscrub.resources import rules_dir
 from claimscrub.api.scrubber import Scrubber, batch_gc
 from claimscrub.refdata.tables import open_tables, registry_for
+from claimscrub.resources import rules_dir
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "payer-pack" / "acme"
 PAYERS = [{"type": "medicare", "name": "Medicare Part B"}, {"type": "medicaid", "name": "State Medicaid"},

@@ -42,10 +42,10 @@ def run_cli(files: list[Path], fmt: str, out: Path) -> tuple[float, float]:
 
 
 def render_alone(files: list[Path], repeat: int) -> tuple[int, float, float, int]:
+    from claimscrub.api.scrubber import Scrubber
     from claimscrub.inputs.x12 import read_x12
     from claimscrub.output.writers import to_json
     from claimscrub.report.scrub_report import LineIndex, scrub_html
-    from claimscrub.api.scrubber import Scrubber
 
     scrubber = Scrubber(samples=True)
     index = LineIndex()

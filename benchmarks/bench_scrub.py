@@ -29,13 +29,13 @@ import time
 
 import orjson
 
+from claimscrub.api.scrubber import Scrubber, batch_gc
 from claimscrub.inputs import read_bytes
 from claimscrub.lang.functions import npi_valid
 from claimscrub.model.normalize import claim_from_dict
-from claimscrub.resources import rules_dir
-from claimscrub.api.scrubber import Scrubber, batch_gc
-from claimscrub.refdata.tables import sample_tables
 from claimscrub.model.validate import problems
+from claimscrub.refdata.tables import sample_tables
+from claimscrub.resources import rules_dir
 
 HCPCS = re.compile(r"^[0-9A-Z][0-9]{3}[0-9A-Z]$")
 FIRST_PACKS = ("integrity", "duplicates", "modifiers", "ncci")

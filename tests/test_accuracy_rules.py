@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.resources import rules_dir
 from claimscrub.api.scrubber import Scrubber
 from claimscrub.refdata.tables import open_tables
+from claimscrub.resources import rules_dir
 
 PACKS = ["ncci", "mpfs", "codes", "diagnosis", "age_sex", "integrity", "duplicates", "modifiers"]
 PTP = "NCCI PTP practitioner 2024-07-01"

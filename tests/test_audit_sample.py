@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimscrub.audit.sample import ALLOCATIONS, DesignError, allocate, cum_sqrt_f_cuts, draw_sample, equal_dollar_cuts, make_strata, srs_sample_size
+from claimscrub.audit.sample import (
+    ALLOCATIONS,
+    DesignError,
+    allocate,
+    cum_sqrt_f_cuts,
+    draw_sample,
+    equal_dollar_cuts,
+    make_strata,
+    srs_sample_size,
+)
 
 # A fixed frame: 200 units with paid amounts (cents) spread over 1.00 .. 1000.99.
 FRAME = [(i * 3701) % 100000 + 100 for i in range(1, 201)]

@@ -239,9 +239,9 @@ def test_stratified_line_audit_appraises(tmp_path):
 
 
 def test_cloned_notes_across_the_sampled_records_are_flagged():
+    from claimscrub.api.scrubber import Scrubber
     from claimscrub.audit.review import SampledUnit, review_claims
     from claimscrub.cli.main import _items
-    from claimscrub.api.scrubber import Scrubber
 
     paths = (str(REPO / "examples" / "encounters" / "claims_side_by_side.json"),
              str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"))

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from claimscrub.api.batch import CLONED_RULE, STATS_RULE, ClaimFacts, attach, claim_facts, run_batch
+from claimscrub.api.scrubber import ClaimResult
 from claimscrub.documentation.cloned import load_cloned_config
 from claimscrub.documentation.emstats import BenchmarkError, load_benchmarks
 from claimscrub.inputs import read_path
 from claimscrub.inputs.encounters import index_encounters, link_claim
 from claimscrub.output.writers import csv_rows, jsonl_records, text_lines
-from claimscrub.api.scrubber import ClaimResult
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "encounters"

@@ -20,9 +20,9 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from claimscrub.cli.main import main
 from claimscrub.authoring.lint import LINT_CODES, lint, to_sarif
 from claimscrub.authoring.ruletest import run_tests, to_junit
+from claimscrub.cli.main import main
 from claimscrub.sourcepaths import source_root, tool_version
 
 RULE = """# yaml-language-server: $schema=../../schemas/rule.schema.json

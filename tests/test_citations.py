@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from claimscrub.api.scrubber import Scrubber
 from claimscrub.authoring.lint import lint
 from claimscrub.authoring.ruletest import base_claim, merge_patch, with_encounter
-from claimscrub.api.scrubber import Scrubber
 
 PSYCHOTHERAPY = "AMA CPT Psychiatry guidelines, psychotherapy time"
 CRITICAL_CARE = "Section 30.6.12 (critical care"

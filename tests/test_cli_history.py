@@ -6,9 +6,10 @@ import copy
 import json
 from pathlib import Path
 
-from claimscrub.cli.main import main
 from click.testing import CliRunner
 from pgserver import pg_url  # noqa: F401 - the fixture
+
+from claimscrub.cli.main import main
 
 SURGERY = {
     "claim_id": "S-1", "type": "professional", "claim_date": "2024-08-15", "payer": {"type": "medicare"},

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from claimscrub.refdata.codesets import icd_billable, icd_excludes1_conflicts, icd_exists, icd_is_manifestation, icd_side, parse_refs
+from claimscrub.refdata.codesets import (
+    icd_billable,
+    icd_excludes1_conflicts,
+    icd_exists,
+    icd_is_manifestation,
+    icd_side,
+    parse_refs,
+)
 
 
 def test_exists_with_or_without_dot():

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from claimscrub.api.scrubber import Scrubber
 from claimscrub.documentation.encounter import EncounterRejected, encounter_from_dict
 from claimscrub.inputs.fhir import read_fhir
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
-from claimscrub.api.scrubber import Scrubber
 
 NOT_ISO = ["2024-W31-4", "2024W314", "20240801", "2024-08-1", "2024-214"]
 

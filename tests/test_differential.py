@@ -18,13 +18,13 @@ from rulepacks import rule_yaml, write_pack
 
 from claimscrub.backends.durable import DurableBackend
 from claimscrub.backends.reference import ReferenceBackend
-from claimscrub.inputs import read_path
-from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 from claimscrub.compile.program import build_program
 from claimscrub.compile.rules import load_rulebook
-from claimscrub.refdata.tables import sample_tables
-from claimscrub.model.validate import problems
 from claimscrub.compile.views import claim_view
+from claimscrub.inputs import read_path
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict
+from claimscrub.model.validate import problems
+from claimscrub.refdata.tables import sample_tables
 
 REPO = Path(__file__).resolve().parents[1]
 CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "27280", "27278", "36415",

@@ -7,7 +7,13 @@ import math
 import pytest
 
 from claimscrub.documentation import emstats
-from claimscrub.documentation.emstats import BenchmarkError, chi2_sf, compare_distribution, compare_providers, load_benchmarks
+from claimscrub.documentation.emstats import (
+    BenchmarkError,
+    chi2_sf,
+    compare_distribution,
+    compare_providers,
+    load_benchmarks,
+)
 from claimscrub.model.normalize import claim_from_dict
 
 NPI = "1234567893"

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.documentation import cloned
-from claimscrub.documentation import em
-from claimscrub.documentation import emstats
-from claimscrub.documentation.encounter import EncounterRejected, encounter_from_dict, encounter_from_document, encounter_problems, encounters_of_claim
+from claimscrub.documentation import cloned, em, emstats
+from claimscrub.documentation.encounter import (
+    EncounterRejected,
+    encounter_from_dict,
+    encounter_from_document,
+    encounter_problems,
+    encounters_of_claim,
+)
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.model.validate import problems as claim_problems
 

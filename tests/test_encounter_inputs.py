@@ -11,7 +11,13 @@ import pytest
 
 from claimscrub.documentation.encounter import encounter_problems
 from claimscrub.inputs import InputFormatError, read_bytes, read_path
-from claimscrub.inputs.encounters import EncounterDoc, encounter_report, index_encounters, is_encounter_document, link_claim
+from claimscrub.inputs.encounters import (
+    EncounterDoc,
+    encounter_report,
+    index_encounters,
+    is_encounter_document,
+    link_claim,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SIDE_CLAIMS = REPO / "examples" / "encounters" / "claims_side_by_side.json"

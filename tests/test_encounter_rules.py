@@ -17,14 +17,14 @@ import pytest
 from rulepacks import write_pack
 
 from claimscrub.authoring import ruletest
+from claimscrub.authoring.lint import lint
+from claimscrub.authoring.ruletest import load_cases, scrubber_for
 from claimscrub.backends.durable import DurableBackend
 from claimscrub.backends.reference import ReferenceBackend
 from claimscrub.compile.facts import build_facts
-from claimscrub.authoring.lint import lint
+from claimscrub.compile.views import claim_view
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.resources import rules_dir
-from claimscrub.authoring.ruletest import load_cases, scrubber_for
-from claimscrub.compile.views import claim_view
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = json.loads((REPO / "examples/encounters/claims.json").read_text())

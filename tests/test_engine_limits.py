@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from rulepacks import rule_yaml, write_pack
 
+from claimscrub.api.scrubber import Scrubber
+from claimscrub.authoring.lint import lint
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import MAX_BRANCHES_PER_SCOPE, MAX_FACT_PROPERTIES, MAX_RULES_PER_RULESET, EngineError
-from claimscrub.authoring.lint import lint
-from claimscrub.model.normalize import claim_from_dict
-from claimscrub.api.scrubber import Scrubber
 from claimscrub.compile.views import claim_view
+from claimscrub.model.normalize import claim_from_dict
 
 
 def _rule(rule_id: str, when: str, scope: str = "line") -> str:

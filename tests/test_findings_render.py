@@ -16,14 +16,14 @@ from typing import Any
 import orjson
 import pytest
 
+from claimscrub.api.scrubber import ClaimResult, Scrubber
 from claimscrub.compile.findings import Finding, _template, _text
+from claimscrub.compile.views import bind, claim_view
 from claimscrub.inputs import read_bytes, read_path
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import compile_expr
 from claimscrub.lang.functions import FUNCTIONS
 from claimscrub.output.writers import jsonl_lines, to_csv, to_json
-from claimscrub.api.scrubber import ClaimResult, Scrubber
-from claimscrub.compile.views import bind, claim_view
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -134,8 +134,8 @@ def demo_scrubber() -> Scrubber:
 
 @pytest.fixture(scope="module")
 def bench_scrubber() -> Scrubber:
-    from claimscrub.resources import rules_dir
     from claimscrub.refdata.tables import sample_tables
+    from claimscrub.resources import rules_dir
 
     return Scrubber([rules_dir() / "packs" / n for n in FIRST_PACKS], replace_bundled=True, tables=sample_tables())
 

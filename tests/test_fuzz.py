@@ -12,13 +12,13 @@ import random
 
 import pytest
 from click.testing import CliRunner
+from fuzzclaims import check, mutant, seeds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claimscrub import Scrubber
 from claimscrub.cli.main import main
 from claimscrub.inputs import InputFormatError, read_bytes
-from fuzzclaims import check, mutant, seeds
 
 SEEDS = seeds()
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pgserver import pg_url  # noqa: F401 - the fixture
+
 from claimscrub.history.edits import RULES
 from claimscrub.history.limits import load_limits
 from claimscrub.history.phase import cross_claim_findings, edit_context
@@ -22,7 +24,6 @@ from claimscrub.history.store import (
 )
 from claimscrub.model.normalize import claim_from_dict
 from claimscrub.refdata.tables import open_tables
-from pgserver import pg_url  # noqa: F401 - the fixture
 
 SURGEON, OTHER = "1234567893", "1245319599"
 BASE = {

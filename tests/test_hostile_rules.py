@@ -12,10 +12,10 @@ import time
 import pytest
 from rulepacks import HEADER, rule_yaml, write_pack
 
+from claimscrub.authoring.lint import lint
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.lang.parser import MAX_DEPTH, ExprSyntaxError, parse
 from claimscrub.lang.regex import PatternError, compile_pattern
-from claimscrub.authoring.lint import lint
 from claimscrub.refdata.tables import TableError, load_registry
 from claimscrub.yamlio import YamlError, load_text
 

@@ -15,8 +15,8 @@ import pytest
 
 from claimscrub import Scrubber
 from claimscrub.inputs import read_bytes
-from claimscrub.model.numbers import NumberError, cents_text, exact_number
 from claimscrub.lang.functions import add_days
+from claimscrub.model.numbers import NumberError, cents_text, exact_number
 from claimscrub.model.validate import problems
 
 CLAIM = {
@@ -242,8 +242,8 @@ def test_a_bad_code_is_shown_because_the_biller_needs_it():
 
 def test_an_integer_the_rule_engine_cannot_hold_is_an_engine_error_with_a_reason(scrubber):
     from claimscrub.backends.durable import EngineError
-    from claimscrub.model.normalize import claim_from_dict
     from claimscrub.compile.views import claim_view
+    from claimscrub.model.normalize import claim_from_dict
 
     claim_model = claim_from_dict(copy.deepcopy(CLAIM))
     claim_model.lines[0].units = 2**70  # past every bound the readers and the schema keep

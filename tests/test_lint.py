@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from claimscrub.cli.main import main
 from claimscrub.authoring.lint import lint
+from claimscrub.cli.main import main
 from claimscrub.yamlio import safe_load
 
 RULE = """# yaml-language-server: $schema=../schemas/rule.schema.json

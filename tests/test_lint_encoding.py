@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from claimscrub.cli.main import main
 from claimscrub.authoring.lint import lint
+from claimscrub.cli.main import main
 
 RULE = """# yaml-language-server: $schema=../schemas/rule.schema.json
 rules:

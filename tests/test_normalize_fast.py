@@ -19,10 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from claimscrub.compile.views import Key, bind, claim_view
 from claimscrub.model.claim import Claim, Line
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict, to_cents
-from claimscrub.compile.views import Key, bind, claim_view
-
 
 MAX = Decimal("999999999.99")  # the claim schema's money bound
 

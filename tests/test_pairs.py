@@ -17,8 +17,8 @@ from claimscrub.backends.durable import DurableBackend
 from claimscrub.backends.reference import ReferenceBackend
 from claimscrub.compile.budget import OverBudget, claim_budget, tick
 from claimscrub.compile.facts import build_facts
-from claimscrub.model.normalize import claim_from_dict
 from claimscrub.compile.views import claim_view
+from claimscrub.model.normalize import claim_from_dict
 
 # E/M, minor and major procedures, labs, an add-on: PTP pairs, global periods, E/M-with-procedure rules
 CODES = ["99213", "99214", "99215", "20610", "80053", "80048", "11042", "11045", "97597", "27447", "36415",

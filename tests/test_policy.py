@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.policy import CarveOut, Selector, load_policies
-from claimscrub.policy import resolve
-from claimscrub.policy.loader import bundled_policies_dir
-from claimscrub.compile.rules import load_rulebook
 from claimscrub.api.scrubber import RulesError, Scrubber, table_columns
+from claimscrub.compile.rules import load_rulebook
+from claimscrub.policy import CarveOut, Selector, load_policies, resolve
+from claimscrub.policy.loader import bundled_policies_dir
 from claimscrub.refdata.tables import sample_tables
 
 MODELINE = "# yaml-language-server: $schema=../schemas/policy.schema.json\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.refdata.importers import import_paths
 from claimscrub.api.scrubber import Scrubber
+from claimscrub.refdata.importers import import_paths
 from claimscrub.refdata.tables import open_tables
 
 INFANT = {

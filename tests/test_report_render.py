@@ -17,12 +17,12 @@ import pytest
 pytest.importorskip("matplotlib", reason="the report charts need the report extra (matplotlib)")
 np = pytest.importorskip("numpy", reason="matplotlib brings numpy")
 
-from chromium import Browser, chromium_path
-from click.testing import CliRunner
+from chromium import Browser, chromium_path  # noqa: E402 - after the skip: the report extra may be absent
+from click.testing import CliRunner  # noqa: E402
 
-from claimscrub.cli.main import main
-from claimscrub.report.audit_data import load_audit
-from claimscrub.report.audit_view import summary_figures
+from claimscrub.cli.main import main  # noqa: E402
+from claimscrub.report.audit_data import load_audit  # noqa: E402
+from claimscrub.report.audit_view import summary_figures  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent / "fixtures" / "audit_demo"
 CHARTS = ("error-category", "rule-category", "stratum-rate", "em-levels", "em-peers", "overpayment-claims")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from claimscrub.cli.main import main
-from claimscrub.resources import rules_dir
 from claimscrub.authoring.ruledocs import index_markdown, rule_cases, rule_markdown, rule_summary
-from claimscrub.compile.rules import Reference, load_rulebook
 from claimscrub.authoring.ruletest import load_cases
 from claimscrub.authoring.ruletest import test_files as rule_test_files
+from claimscrub.cli.main import main
+from claimscrub.compile.rules import Reference, load_rulebook
+from claimscrub.resources import rules_dir
 
 RULE = """# yaml-language-server: $schema=../../schemas/rule.schema.json
 rules:

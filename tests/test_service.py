@@ -21,8 +21,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from claimscrub.service import app as service
 from claimscrub.compile.rules import load_rulebook
+from claimscrub.service import app as service
 from claimscrub.service.app import ServiceConfig, create_app
 from claimscrub.service.config import CONFIG_ENV, TOKEN_ENV
 

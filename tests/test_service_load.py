@@ -115,7 +115,7 @@ def run_load(url: str, proc: subprocess.Popen) -> None:
 
     assert len(answers) >= REQUESTS * 0.5, f"only {len(answers)} requests in {TIME_BUDGET} s"
     assert [s for s, _ in answers].count(200) == len(answers), [(s, c[:200]) for s, c in answers if s != 200][:3]
-    for status, content in answers:
+    for _status, content in answers:
         answer = orjson.loads(content)
         assert answer["claims"] == expected["claims"] and answer["findings"] == expected["findings"]
 

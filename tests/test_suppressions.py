@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from claimscrub.api.scrubber import Scrubber
 from claimscrub.cli.main import main
 from claimscrub.policy import suppressions as sup
-from claimscrub.api.scrubber import Scrubber
 from claimscrub.refdata.tables import sample_tables
 
 CLAIM = {

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.refdata.tables import LayeredTableSet, MemoryTableSet, TableError, check_schema, csv_tables, load_registry, load_yaml, parse_table_def, sample_tables, tables_dir
+from claimscrub.refdata.tables import (
+    LayeredTableSet,
+    MemoryTableSet,
+    TableError,
+    check_schema,
+    csv_tables,
+    load_registry,
+    load_yaml,
+    parse_table_def,
+    sample_tables,
+    tables_dir,
+)
 
 REQUIRED = {
     "ncci_ptp_practitioner", "ncci_ptp_hospital", "mue_practitioner", "mue_hospital", "mue_dme",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from claimscrub.inputs.base import InputItem
 from claimscrub.api.scrubber import Scrubber
 from claimscrub.api.workers import WorkerPool
+from claimscrub.inputs.base import InputItem
 
 CONFIG = {"data_dir": "/nonexistent-data-dir", "backend": "durable"}
 NPI_FINDINGS = ["CS-INT-001"]  # the billing NPI, once: lines that repeat it are not reported again (issue #13)

@@ -23,11 +23,11 @@ _LAZY = {
 __all__ = ["ClaimResult", "Finding", "InputItem", "RulesError", "Scrubber", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
-    from claimscrub.compile.findings import Finding as Finding
-    from claimscrub.inputs.base import InputItem as InputItem
     from claimscrub.api.scrubber import ClaimResult as ClaimResult
     from claimscrub.api.scrubber import RulesError as RulesError
     from claimscrub.api.scrubber import Scrubber as Scrubber
+    from claimscrub.compile.findings import Finding as Finding
+    from claimscrub.inputs.base import InputItem as InputItem
 
 
 def __getattr__(name: str) -> Any:

@@ -27,10 +27,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from claimscrub.compile.findings import Finding, sort_key
 from claimscrub.documentation.cloned import ClonedConfig, ClonedMatch, NoteText, clone_clusters, find_cloned_sections
 from claimscrub.documentation.emstats import Benchmark, BenchmarkSet, DistributionResult, compare_providers
 from claimscrub.documentation.encounter import EncounterRejected, encounter_of_claim
-from claimscrub.compile.findings import Finding, sort_key
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-from collections.abc import Iterable, Iterator
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,12 @@ from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
 from claimscrub.compile.budget import DEFAULT_FACTS, DEFAULT_SECONDS, OverBudget, claim_budget
 from claimscrub.compile.findings import Finding, Renderer, engine_error, sort_key
-from claimscrub.inputs.base import InputItem
-from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
-from claimscrub.model.validate import problems
 from claimscrub.compile.views import claim_view
+from claimscrub.inputs.base import InputItem
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict
+from claimscrub.model.validate import problems
 
 log = logging.getLogger("claimscrub.scrub")
 
@@ -305,8 +305,8 @@ class Scrubber:
     def _apply_policies(self, resolution, view: dict, hits, suppressed: list[Finding]) -> list[Finding]:
         """Findings under the claim's policies: rules off dropped, ``unless`` applied, carve-outs reported as
         suppressed (with the policy and reason), severity and the payer's edit code set."""
-        from claimscrub.policy.resolve import waived
         from claimscrub.compile.views import bind
+        from claimscrub.policy.resolve import waived
 
         rules, states, findings = self.program.rules, resolution.rules, []
         for index, key in hits:

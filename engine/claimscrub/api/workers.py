@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from claimscrub.api.scrubber import ClaimResult, Scrubber, batch_gc
 from claimscrub.compile.findings import engine_error
 from claimscrub.inputs.base import InputItem
-from claimscrub.api.scrubber import ClaimResult, Scrubber, batch_gc
 
 _worker: Scrubber | None = None
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

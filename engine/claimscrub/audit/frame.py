@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimscrub.inputs.base import InputItem
 from claimscrub.audit.money import MoneyError, cents_of, dollars
+from claimscrub.inputs.base import InputItem
 
 UNITS = ("claim", "line", "beneficiary")
 FRAME_COLUMNS = ["position", "unit_id", "claim_id", "line", "patient_id", "provider_npi", "from_date", "to_date",

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from claimscrub.resources import rules_dir
 from claimscrub.audit.fees import Fee, em_difference
+from claimscrub.resources import rules_dir
 
 CERT_CATEGORIES = ("no_documentation", "insufficient_documentation", "medical_necessity", "incorrect_coding",
                    "other")

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from claimscrub.inputs.base import InputItem
-from claimscrub.model.claim import Claim
-from claimscrub.model.normalize import ClaimRejected, claim_from_dict
-from claimscrub.compile.views import claim_view
 from claimscrub.audit.fees import ASSUMPTION, fee_for
 from claimscrub.audit.money import dollars
 from claimscrub.audit.proposals import LineFacts, Proposal, load_mappings, mapping_path, propose
+from claimscrub.compile.views import claim_view
+from claimscrub.inputs.base import InputItem
+from claimscrub.model.claim import Claim
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 
 WORKSHEET_COLUMNS = ["sample_no", "stratum", "unit_id", "claim_id", "line", "code", "modifiers", "units",
                      "paid_amount", "rule_ids", "findings", "citations", "data_editions", "proposed_determination",

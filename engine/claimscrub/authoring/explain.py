@@ -11,11 +11,11 @@ import json
 
 from claimscrub.backends.durable import rule_expression
 from claimscrub.compile.facts import build_facts
-from claimscrub.lang import ast as A
-from claimscrub.lang.evaluate import compile_expr
 from claimscrub.compile.program import build_program
 from claimscrub.compile.rules import Rule
 from claimscrub.compile.views import claim_view, contexts, key_of
+from claimscrub.lang import ast as A
+from claimscrub.lang.evaluate import compile_expr
 
 
 def explain(rule: Rule, claim, tables, valuesets: dict) -> str:

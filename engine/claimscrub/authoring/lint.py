@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from claimscrub.api.scrubber import default_tables, table_columns
+from claimscrub.authoring.ruletest import case_tables, cases_file_for, extra_root_for, load_cases, table_rows
 from claimscrub.backends.durable import condition_load
 from claimscrub.compile.plan import Planner, or_branches
 from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
-from claimscrub.authoring.ruletest import case_tables, cases_file_for, extra_root_for, load_cases, table_rows
-from claimscrub.api.scrubber import default_tables, table_columns
 from claimscrub.refdata.tables import TableError, registry_for, table_search_path
 from claimscrub.yamlio import YamlError
 

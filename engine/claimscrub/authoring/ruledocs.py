@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from claimscrub.compile.rules import Rule, RuleBook
 from claimscrub.authoring.ruletest import Case, cases_file_for, load_cases
+from claimscrub.compile.rules import Rule, RuleBook
 
 
 def rule_summary(rule: Rule) -> dict:

@@ -25,10 +25,10 @@ from pathlib import Path
 import orjson
 
 from claimscrub import yamlio
-from claimscrub.resources import rules_dir
-from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
 from claimscrub.api.scrubber import Scrubber, table_columns
+from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
 from claimscrub.refdata.tables import TableError, registry_for
+from claimscrub.resources import rules_dir
 
 
 @dataclass(frozen=True)

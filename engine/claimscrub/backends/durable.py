@@ -23,10 +23,10 @@ import durable_rules_engine as dre
 import orjson
 from durable.engine import Host
 
+from claimscrub.backends import Hit
 from claimscrub.compile.facts import build_facts
 from claimscrub.compile.plan import Conj, Derived, Disj, Native, all_derived, natives, or_branches
 from claimscrub.compile.program import CompiledRule, Program
-from claimscrub.backends import Hit
 
 # Margins well inside the C core's limits (see the notes for the limits themselves).
 MAX_RULES_PER_RULESET = 200  # rules per ruleset: 4096; identical condition chains: 256

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from claimscrub.backends import Hit
 from claimscrub.compile.budget import tick
 from claimscrub.compile.program import Program
 from claimscrub.compile.views import contexts, key_of
-from claimscrub.backends import Hit
 
 
 class ReferenceBackend:

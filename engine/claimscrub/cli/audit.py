@@ -87,9 +87,9 @@ def _write_links(folder: Path, paid: PaidClaims) -> None:
 def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, date_from: str | None,
              date_to: str | None, name: str | None) -> None:
     """Write the sampling frame of the paid claims in PATHS: frame.csv, its hash, excluded.csv, design.yaml."""
+    from claimscrub.api.scrubber import batch_gc
     from claimscrub.audit.design import log_command, new_design, write_design
     from claimscrub.audit.frame import Scope, build_frame, write_frame
-    from claimscrub.api.scrubber import batch_gc
 
     folder = Path(out)
     if (folder / "sample.csv").exists():
@@ -252,13 +252,13 @@ def review_cmd(folder: str, paths: tuple[str, ...], import_file: str | None, qa:
 def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: tuple[str, ...], data_dir: str | None,
             samples: bool | None) -> None:
     from claimscrub import __version__
+    from claimscrub.api.scrubber import RulesError, Scrubber
     from claimscrub.audit.design import require_sample
     from claimscrub.audit.determinations import append_log, initial_state, proposed_entries, read_log, write_state
     from claimscrub.audit.proposals import mapping_path
     from claimscrub.audit.review import review_claims
     from claimscrub.audit.worksheet import worksheet_csv, write_xlsx
     from claimscrub.cli.main import _items
-    from claimscrub.api.scrubber import RulesError, Scrubber
 
     require_sample(design)
     if any(e["kind"] in ("review", "qa") for e in read_log(path)):
@@ -285,7 +285,15 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
 
 
 def _record(path: Path, import_file: str | None, qa: bool, accept_proposed: bool, reviewer: str) -> None:
-    from claimscrub.audit.determinations import append_log, apply_edits, disagreements, key_of, proposals_as_edits, read_state, write_state
+    from claimscrub.audit.determinations import (
+        append_log,
+        apply_edits,
+        disagreements,
+        key_of,
+        proposals_as_edits,
+        read_state,
+        write_state,
+    )
     from claimscrub.audit.money import cents_of
     from claimscrub.audit.worksheet import WorksheetError, read_rows, validate_qa, validate_review
 

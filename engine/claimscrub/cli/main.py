@@ -25,12 +25,22 @@ from rich.console import Console
 from rich.markup import escape
 
 from claimscrub import __version__
-from claimscrub.cli.policy import payer_options, suppress
-from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
-from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
+from claimscrub.cli.policy import payer_options, suppress
+from claimscrub.cli.run import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    Interrupted,
+    Tally,
+    count_rest,
+    exits_cleanly,
+    interruptible,
+    quiet_signals,
+)
+from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
-from claimscrub.cli.run import EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, Interrupted, Tally, count_rest, exits_cleanly, interruptible, quiet_signals
+from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
@@ -187,9 +197,23 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
     """
     from claimscrub.api import batch
-    from claimscrub.output.writers import csv_more, csv_rows, encounter_entries, json_sections, jsonl_lines, jsonl_records, scrub_meta, text_console, text_lines, to_csv, to_json, write, write_text
     from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
     from claimscrub.api.workers import WorkerPool
+    from claimscrub.output.writers import (
+        csv_more,
+        csv_rows,
+        encounter_entries,
+        json_sections,
+        jsonl_lines,
+        jsonl_records,
+        scrub_meta,
+        text_console,
+        text_lines,
+        to_csv,
+        to_json,
+        write,
+        write_text,
+    )
 
     config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
                   include_draft=include_draft, max_lines=max_lines, policies=list(policy_paths),
@@ -377,8 +401,8 @@ def rules_lint(paths, fmt):
 
     Each problem is printed as file:line:col: severity: message [code]. Exit 1 when any error is found.
     """
-    from claimscrub.authoring.lint import lint, to_sarif
     from claimscrub.api.scrubber import default_tables
+    from claimscrub.authoring.lint import lint, to_sarif
     from claimscrub.refdata.tables import TableError
 
     roots = [Path(p) for p in paths]
@@ -404,8 +428,8 @@ def rules_lint(paths, fmt):
 @click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
 def rules_test(paths, fmt):
     """Run the ruleid/ok cases in the *.test.yaml files beside the rules (default: bundled packs)."""
-    from claimscrub.resources import rules_dir
     from claimscrub.authoring.ruletest import run_tests, to_junit
+    from claimscrub.resources import rules_dir
 
     results = run_tests([Path(p) for p in paths] or [rules_dir()])
     if fmt == "junit":
@@ -429,11 +453,11 @@ def rules_test(paths, fmt):
 def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, payer_id, payer_name, dos, policy_paths):
     """Show the facts built, the compiled condition and the value of each part, for one rule on one claim;
     with --payer, which policy switched the rule off or changed it for that payer and date."""
-    from claimscrub.cli.policy import policy_lines, resolution_for
-    from claimscrub.authoring.explain import explain
-    from claimscrub.model.normalize import ClaimRejected, claim_from_dict
-    from claimscrub.compile.rules import load_rulebook
     from claimscrub.api.scrubber import default_tables, table_columns
+    from claimscrub.authoring.explain import explain
+    from claimscrub.cli.policy import policy_lines, resolution_for
+    from claimscrub.compile.rules import load_rulebook
+    from claimscrub.model.normalize import ClaimRejected, claim_from_dict
     from claimscrub.model.validate import problems
 
     roots = [Path(p) for p in extra]
@@ -470,9 +494,9 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, pa
 @payer_options
 def rules_list(fmt, payer_type, payer_id, payer_name, dos, policy_paths):
     """List the bundled rules; with --payer (and --date), only those in effect there, at their severity."""
+    from claimscrub.api.scrubber import default_tables
     from claimscrub.cli.policy import book_in_effect, resolution_for
     from claimscrub.compile.rules import load_rulebook
-    from claimscrub.api.scrubber import default_tables
 
     book, _ = load_rulebook()
     tables = default_tables() if payer_type or payer_id or payer_name else None  # only a payer's view reads them
@@ -500,10 +524,10 @@ def _rule_meta(r) -> dict:
 def rules_docs(paths, out_dir, payer_type, payer_id, payer_name, dos, policy_paths):
     """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index;
     with --payer (and --date), only the rules in effect for that payer, at their severity there."""
-    from claimscrub.cli.policy import book_in_effect, resolution_for
-    from claimscrub.authoring.ruledocs import write_docs
-    from claimscrub.compile.rules import load_rulebook
     from claimscrub.api.scrubber import default_tables, table_columns
+    from claimscrub.authoring.ruledocs import write_docs
+    from claimscrub.cli.policy import book_in_effect, resolution_for
+    from claimscrub.compile.rules import load_rulebook
 
     roots = [Path(p) for p in paths]
     tables = default_tables(None, rule_roots=roots)

@@ -18,9 +18,9 @@ from typing import Any
 import click
 import orjson
 
+from claimscrub.compile.rules import RuleBook
 from claimscrub.policy import suppressions as sup
 from claimscrub.policy.resolve import Resolution
-from claimscrub.compile.rules import RuleBook
 
 PAYER_TYPES = ("medicare", "medicaid", "commercial", "other")
 
@@ -43,8 +43,8 @@ def resolution_for(book: RuleBook, tables: Any, payer_type: str | None, payer_id
     """The policies' resolution for a payer and date; None when no payer was asked for."""
     if payer_type is None and payer_id is None and payer_name is None:
         return None
-    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
     from claimscrub.api.scrubber import table_columns
+    from claimscrub.policy import PolicySet, bundled_policies_dir, load_policies, pack_policy_dirs
 
     if dos is not None:
         try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator
 
 DEFAULT_SECONDS = 20.0  # a 999-line claim of distinct codes on one day takes a few seconds (bench_lines.py)
 DEFAULT_FACTS = 200_000  # facts asserted for one claim (about 35 us each in the C core, and their memory)

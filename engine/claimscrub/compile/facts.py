@@ -25,13 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from claimscrub.compile.budget import tick
-from claimscrub.lang import ast as A
-from claimscrub.lang.evaluate import compile_expr
-from claimscrub.lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 from claimscrub.compile.plan import fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
 from claimscrub.compile.views import Key, _pair_groups, contexts, key_of
+from claimscrub.lang import ast as A
+from claimscrub.lang.evaluate import compile_expr
+from claimscrub.lang.types import INTEGER, MONEY, NUMBER, SCALARS, STRING
 
 _ids = itertools.count()
 

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from claimscrub.compile.program import CompiledRule, Program
+from claimscrub.compile.views import Key, bind
 from claimscrub.lang import ast as A
 from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.lang.functions import FUNCTIONS
-from claimscrub.compile.program import CompiledRule, Program
-from claimscrub.compile.views import Key, bind
 
 if TYPE_CHECKING:
     from claimscrub.compile.rules import Rule
@@ -243,9 +243,9 @@ class Renderer:
         claim_type = view["type"]
         uncovered: dict[str, list[str]] = {}
         for table, claim_types in self._claim_types.items():
-            if not claim_types or claim_type in claim_types:
-                if missed := [d for d in dates if not tables.covers(table, d)]:
-                    uncovered[table] = missed
+            if (not claim_types or claim_type in claim_types) and (
+                    missed := [d for d in dates if not tables.covers(table, d)]):
+                uncovered[table] = missed
         if not uncovered:  # the usual case: every table covers the claim's dates
             return []
         out: list[dict] = []

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.compile.plan import Cond, Derived, Planner, all_derived, required_derived, required_native
 from claimscrub.compile.rules import Rule
+from claimscrub.lang.evaluate import Ctx, compile_expr
 
 SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line")
 

@@ -54,8 +54,8 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from claimscrub.model.numbers import MAX_QUANTITY, NumberError, exact_number
 from claimscrub.inputs.base import InputFormatError, InputItem, Note
+from claimscrub.model.numbers import MAX_QUANTITY, NumberError, exact_number
 
 _CARRIER = "LINE_NUM"
 _OUTPATIENT = "CLM_LINE_NUM"

@@ -64,7 +64,7 @@ _REVENUE = re.compile(r"[0-9]{4}")
 _LINE_DATES = ("472", "150", "151")  # service date, service period start, end
 _QUALIFIERS = frozenset({"HC", "AD", "ER", "HP", "IV", "N4", "WK"})  # SVC01-1 besides NU (revenue code)
 _KNOWN_IDS = frozenset(
-    "ISA IEA GS GE ST SE BPR TRN CUR REF DTM N1 N3 N4 PER LX TS3 TS2 CLP CAS NM1 MIA MOA AMT QTY SVC LQ PLB".split())
+    ["ISA", "IEA", "GS", "GE", "ST", "SE", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N3", "N4", "PER", "LX", "TS3", "TS2", "CLP", "CAS", "NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB"])
 
 
 def make_note(rule_id: str, message: str, field: str | None = None) -> Note:

@@ -13,7 +13,22 @@ from dataclasses import dataclass
 
 from claimscrub.lang import ast as A
 from claimscrub.lang.functions import FUNCTIONS, VARIADIC
-from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, MONEY, NUMBER, NUMERIC, STRING, ListT, RecordT, RowT, SetT, Type, compatible
+from claimscrub.lang.types import (
+    ANY,
+    BOOL,
+    DATE,
+    INTEGER,
+    MONEY,
+    NUMBER,
+    NUMERIC,
+    STRING,
+    ListT,
+    RecordT,
+    RowT,
+    SetT,
+    Type,
+    compatible,
+)
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 
-from claimscrub.refdata import codesets
-from claimscrub.refdata.tables import within
 from claimscrub.lang.signature import VARIADIC, Function
 from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT
+from claimscrub.refdata import codesets
+from claimscrub.refdata.tables import within
 
 # MPFS indicator values in our own words, after the PPRRVU file layout
 # (CMS, "RVU24C ... record layout", fields PCTC IND, BILAT SURG, ASST SURG,

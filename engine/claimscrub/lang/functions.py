@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+
 from claimscrub.lang import fn_codes, fn_encounter
 from claimscrub.lang.signature import VARIADIC, Function
 from claimscrub.lang.types import ANY, BOOL, DATE, INTEGER, STRING, ListT, RowT
+
 
 @functools.lru_cache(maxsize=1 << 16)
 def npi_valid(npi: str | None) -> bool | None:

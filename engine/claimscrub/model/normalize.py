@@ -12,9 +12,8 @@ import functools
 from decimal import Decimal
 from typing import Any
 
-from claimscrub.model.numbers import MAX_MONEY, MAX_QUANTITY, NumberError, decimals, exact_number
 from claimscrub.model.claim import Adjustment, Claim, Diagnosis, Line, Patient, Payer, Provider
-
+from claimscrub.model.numbers import MAX_MONEY, MAX_QUANTITY, NumberError, decimals, exact_number
 
 NOT_A_DATE = "is not a calendar date (YYYY-MM-DD)"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from claimscrub import yamlio
-from claimscrub.lang.types import scope_vars
-from claimscrub.resources import rules_dir
 from claimscrub.compile.rules import Issue, RuleBook, _expr, schema_issues
+from claimscrub.lang.types import scope_vars
 from claimscrub.policy.model import CarveOut, PayerEdit, Policy, RuleChange, Selector, TableChoice
+from claimscrub.resources import rules_dir
 
 MODELINE = "# yaml-language-server: $schema="
 

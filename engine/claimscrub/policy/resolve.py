@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.compile.rules import RuleBook
+from claimscrub.lang.evaluate import Ctx, compile_expr
 from claimscrub.policy.model import CarveOut, PayerEdit, Policy
 
 

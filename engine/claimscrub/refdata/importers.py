@@ -21,7 +21,19 @@ from typing import Any
 
 from claimscrub.refdata.layouts import Match, edition_for, find_header, head_lines, norm_header, recognise
 from claimscrub.refdata.store import Store
-from claimscrub.refdata.tables import Layout, RawRow, Registry, TableDef, TableError, coerce, default_registry, normalise_code, open_text, parse_date, row_window
+from claimscrub.refdata.tables import (
+    Layout,
+    RawRow,
+    Registry,
+    TableDef,
+    TableError,
+    coerce,
+    default_registry,
+    normalise_code,
+    open_text,
+    parse_date,
+    row_window,
+)
 
 MAX_BAD_LINES = 100  # more malformed lines than this fail the file
 

@@ -22,7 +22,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from claimscrub.refdata.tables import Edition, RawRow, Registry, TableDef, TableSet, TableStatus, _dated, _key, coverage, default_registry, parse_table_def, pick_edition, resolve, row_dict
+from claimscrub.refdata.tables import (
+    Edition,
+    RawRow,
+    Registry,
+    TableDef,
+    TableSet,
+    TableStatus,
+    _dated,
+    _key,
+    coverage,
+    default_registry,
+    parse_table_def,
+    pick_edition,
+    resolve,
+    row_dict,
+)
 
 STORE_FILE = "tables.sqlite"
 FORMAT_VERSION = "1"

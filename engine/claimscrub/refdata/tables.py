@@ -26,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimscrub.resources import rules_dir, schema_path
-
 from claimscrub import yamlio
+from claimscrub.resources import rules_dir, schema_path
 
 COLUMN_TYPES = ("string", "integer", "number", "date")
 EFFECTIVE_MODES = ("columns", "edition", "none")

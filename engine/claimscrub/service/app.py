@@ -98,8 +98,8 @@ class Loaded:
 
 def build(config: ServiceConfig, generation: int, factory: Factory = build_scrub) -> Loaded:
     """Load the rules and tables here, then start the workers on the same rulebook (RulesError or WorkerStartError)."""
-    from claimscrub.output.writers import scrub_meta
     from claimscrub.api.scrubber import Scrubber
+    from claimscrub.output.writers import scrub_meta
 
     started = time.perf_counter()
     scrubber = Scrubber(list(config.rules), replace_bundled=config.only_rules, data_dir=config.data_dir,

@@ -74,9 +74,9 @@ def _context() -> Any:
 
 def build_scrub(config: ServiceConfig, rulebook: Any) -> ScrubFn:
     """The default worker: a Scrubber on the parent's rulebook (the same rules, read once), warmed up."""
-    from claimscrub.backends import make_backend
-    from claimscrub.authoring.ruletest import base_claim
     from claimscrub.api.scrubber import Scrubber
+    from claimscrub.authoring.ruletest import base_claim
+    from claimscrub.backends import make_backend
 
     scrubber = Scrubber(data_dir=config.data_dir, samples=config.samples, include_draft=config.include_draft,
                         backend=None, rulebook=rulebook)
@@ -87,8 +87,8 @@ def build_scrub(config: ServiceConfig, rulebook: Any) -> ScrubFn:
 
 def engine_rejection(item: InputItem, problem: str) -> Any:
     """The claim could not be run through the rules: rejected with an engine-error finding (no claim data)."""
-    from claimscrub.compile.findings import engine_error
     from claimscrub.api.scrubber import ClaimResult
+    from claimscrub.compile.findings import engine_error
 
     cid = item.claim_id or "?"
     return ClaimResult(item.claim_id, "rejected", [engine_error(cid, problem)], reason=f"engine error: {problem}",

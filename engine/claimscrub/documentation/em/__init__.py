@@ -14,30 +14,6 @@ derives the E/M level (MDM, time, code, billed vs supported, prolonged services)
 
 from __future__ import annotations
 
-from claimscrub.documentation.em.tables import (  # noqa: F401
-    AnesthesiaTable,
-    CriticalCareTable,
-    DataThresholds,
-    ELEMENTS,
-    EffectivePeriod,
-    EmTableError,
-    EmTables,
-    FILES,
-    InfusionTable,
-    LEVEL_KEYS,
-    Level,
-    LevelCodes,
-    MdmTable,
-    ProblemRule,
-    ProlongedTable,
-    PsychotherapyTable,
-    TimeRow,
-    TimeTable,
-    bundled_tables_dir,
-    default_tables,
-    load_em_tables,
-    tables_or_default,
-)
 from claimscrub.documentation.em.levels import (  # noqa: F401
     ElementScore,
     EmCheck,
@@ -63,6 +39,30 @@ from claimscrub.documentation.em.levels import (  # noqa: F401
     time_level,
     time_need,
     time_requirement,
+)
+from claimscrub.documentation.em.tables import (  # noqa: F401
+    ELEMENTS,
+    FILES,
+    LEVEL_KEYS,
+    AnesthesiaTable,
+    CriticalCareTable,
+    DataThresholds,
+    EffectivePeriod,
+    EmTableError,
+    EmTables,
+    InfusionTable,
+    Level,
+    LevelCodes,
+    MdmTable,
+    ProblemRule,
+    ProlongedTable,
+    PsychotherapyTable,
+    TimeRow,
+    TimeTable,
+    bundled_tables_dir,
+    default_tables,
+    load_em_tables,
+    tables_or_default,
 )
 from claimscrub.documentation.em.timed import (  # noqa: F401
     CriticalCareResult,
