@@ -44,7 +44,7 @@ class Yaml12Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.aliases: list[tuple[str, yaml.Mark, yaml.Node]] = []  # (anchor, where the alias is, its node)
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             if event.anchor in self.anchors:

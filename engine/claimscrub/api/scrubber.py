@@ -316,7 +316,7 @@ class Scrubber:
                 continue
             waiver = None
             if state.waivers:
-                waiver = waived(state, view, key.line, lambda key=key: self.program.ctx(*bind(view, key)))
+                waiver = waived(state, view, key.line, lambda key=key: self.program.ctx(*bind(view, key)))  # type: ignore[misc]
                 if waiver is not None and waiver.unless is not None:
                     continue  # the policy's exception holds: the rule does not fire
             finding = self.renderer.render(item, view, key)

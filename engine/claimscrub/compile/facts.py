@@ -296,7 +296,7 @@ def _run_tests(tests, ctx, alive: int, values: dict[str, Any], remember: dict | 
     for prop, read, need, others, wants, derived in tests:
         if alive & need:
             if remember and prop in remember:
-                value = _recall(memo, prop, remember[prop], ctx, read)
+                value = _recall(memo, prop, remember[prop], ctx, read)  # type: ignore[arg-type]  # memo is set with remember
             else:
                 value = read(ctx)
             if derived:
@@ -317,9 +317,8 @@ def _fact_props(group: _RuleGroup, ctx, scope: str, dos: str, memo: dict | None 
         alive, values = screened[0], dict(screened[1])
         tests = group.tests[group.screen:]
     else:
-        alive = group.in_effect_on.get(dos)
-        if alive is None:
-            alive = group.in_effect(dos)
+        known = group.in_effect_on.get(dos)
+        alive = known if known is not None else group.in_effect(dos)
         values = dict(group.known)  # line.date == other.date holds within a pair group
         tests = group.tests
     alive = _run_tests(tests, ctx, alive, values, group.remember if memo is not None else None, memo)

@@ -40,7 +40,7 @@ def exact_number(value: Any, limit: Decimal | int | None = None) -> Decimal:
     kind = type(value)
     if kind is bool or not isinstance(value, (int, float, Decimal, str)):
         raise NumberError("is not a number")
-    if kind is int:
+    if isinstance(value, int):  # bool was refused above
         if abs(value) >= 10**MAX_EXPONENT or (limit is not None and abs(value) > limit):
             raise NumberError("is too large" if value > 0 else "is too small")
         return Decimal(value)
@@ -49,7 +49,7 @@ def exact_number(value: Any, limit: Decimal | int | None = None) -> Decimal:
         if len(text) > MAX_TEXT or not _NUMBER.fullmatch(text):
             raise NumberError("is not a number")
     else:
-        text = repr(value) if isinstance(value, float) else value
+        text = repr(value) if isinstance(value, float) else str(value)
     try:
         amount = Decimal(text)
     except InvalidOperation:

@@ -66,12 +66,14 @@ def _names(keys) -> str:
 def _describe(error: jsonschema.ValidationError) -> str:
     """The problem in words built from the schema, never from jsonschema's message (which embeds the
     whole instance: a birth date, a patient id, a 5,000-item array or a 10 MB string)."""
-    kind, rule = error.validator, error.validator_value
+    kind = error.validator
+    rule: Any = error.validator_value  # jsonschema types these as possibly unset: read as the schema gives them
+    schema: Any = error.schema
     if kind == "required":
         missing = [k for k in rule if isinstance(error.instance, dict) and k not in error.instance]
         return f"{missing[0] if missing else 'a property'!r} is required"
     if kind == "additionalProperties":
-        extra = [k for k in error.instance if k not in error.schema.get("properties", {})] \
+        extra = [k for k in error.instance if k not in schema.get("properties", {})] \
             if isinstance(error.instance, dict) else []
         return f"unexpected properties: {_names(extra)}" if extra else "unexpected properties"
     shown = _value(error)
@@ -90,7 +92,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
               "multipleOf": "is not a multiple of {}"}
     if kind in simple:
         return f"{shown}{simple[kind].format(rule)}"
-    if kind in ("oneOf", "anyOf") and "money" in str(error.schema_path) + str(error.schema.get("$ref", "")):
+    if kind in ("oneOf", "anyOf") and "money" in str(error.schema_path) + str(schema.get("$ref", "")):
         return "is not an amount (a number or decimal string, at most two decimals, at most 999999999.99)"
     return f"{shown}does not match the claim schema ({kind})"
 

@@ -187,7 +187,8 @@ def _frame(path: Path) -> tuple[dict[str, str], tuple[str, str] | None]:
     """claim id -> patient id as the frame gives it (ids, never names), and the frame's dates of service."""
     if not path.is_file():
         return {}, None
-    patients, dates = {}, []
+    patients: dict[str, str] = {}
+    dates: list[str] = []
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row.get("claim_id"):
