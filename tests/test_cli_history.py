@@ -104,12 +104,15 @@ def test_scrub_many_is_one_batch(tmp_path):
 
 
 def test_one_http_request_is_one_batch(tmp_path):
-    from claimscrub import Scrubber
-    from claimscrub.service.app import Loaded, ServiceConfig, scrub_body
+    from claimscrub.service.app import ServiceConfig, build, scrub_body
 
-    loaded = Loaded(scrubber=Scrubber(data_dir=tmp_path, samples=True), generation=1, loaded_at="", seconds=0.0)
-    body = json.dumps([VISIT, SURGERY]).encode()
-    doc = json.loads(scrub_body(loaded, body, "json", ServiceConfig(data_dir=str(tmp_path))))
+    config = ServiceConfig(data_dir=str(tmp_path), samples=True, workers=1)
+    loaded = build(config, 1)  # the service's own generation: its scrubber and one supervised worker
+    try:
+        body = json.dumps([VISIT, SURGERY]).encode()
+        doc = json.loads(scrub_body(loaded, body, "json", config))
+    finally:
+        loaded.pool.shutdown()
     assert his_findings(json.dumps(doc)) == [("V-42", "CS-HIS-001")]
 
 

@@ -85,7 +85,11 @@ def test_mpfs_indicators_reject_modifiers(store):
     assert store.lookup("mpfs_indicators", ("71046", "26"), "2024-08-01")["modifier"] == "26"
 
 
-def test_hcpcs_fixed_width_layout(store):
+def test_hcpcs_fixed_width_layout(refdata: Path, tmp_path: Path):
+    """The raw CMS 2019 fixed-width file on its own (in the shared store the July 2024 file, which dates
+    every row it lists, answers for 2017 too: issue 13 item 1; it lists no modifiers)."""
+    import_paths([refdata / "hcpcs" / "HCPC2019_CONTR_ANWEB.txt"], tmp_path)
+    store = StoreTableSet(tmp_path / "tables.sqlite")
     row = store.lookup("hcpcs", ("G0202",), "2017-06-01")
     assert row["termination_date"] == "2017-12-31" and row["add_date"] == "2001-04-01"
     assert row["_edition"] == "HCPCS 2019"
@@ -105,15 +109,15 @@ def test_status_reports_editions_and_missing_effective_dates(store):
     assert ptp.loaded and ptp.rows > 2_500_000
     assert any("no effective dates" in n for n in ptp.notes)
     assert st["ncci_ptp_ioce"].coverage[0] == "2019-07-01"
-    assert not st["ncci_ptp_hospital"].loaded
+    assert not st["mue_hospital"].loaded  # not among the shared store's files
 
 
 def test_open_tables_uses_the_store_and_samples_only_when_asked(store):
     ts = open_tables(store.data_dir)
     assert ts.edition("ncci_ptp_practitioner", "2024-08-01") == "NCCI PTP practitioner 2024-07-01"
-    assert not ts.loaded("ncci_ptp_hospital")
+    assert not ts.loaded("mue_hospital")  # not among the shared store's files
     with_samples = open_tables(store.data_dir, samples=True)
-    assert with_samples.edition("ncci_ptp_hospital", "2024-08-01") == "NCCI PTP hospital sample"
+    assert with_samples.edition("mue_hospital", "2024-08-01") == "MUE hospital sample"
 
 
 def test_reimport_replaces_the_edition(refdata: Path, tmp_path: Path):

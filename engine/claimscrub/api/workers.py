@@ -51,6 +51,9 @@ def _init(config: dict, parent: int) -> None:
     global _worker
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the run cleanly
+    # Workers are forked lazily, inside the parent's interruptible() section: its SIGTERM handler must not
+    # outlive the fork, or the parent's terminate() raises in a worker holding a queue lock and the pool hangs.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _worker = Scrubber(**config)
     batch_gc()
 

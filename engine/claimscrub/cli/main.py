@@ -287,6 +287,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     finally:
         if pool:
             pool.close()
+    if interrupted:
+        claims_kept = None  # stop means stop: the cross-claim phase needs every claim, like the batch phase
     if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
         store = open_store_or_exit(history_spec, data_dir)
         results = finish_batch(results, claims_kept, parent, store, record, limits)
@@ -294,7 +296,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
             store.close()
     report = None
     if interrupted:
-        collector = None  # the batch phase needs every claim
+        collector = None
     if collector:
         from claimscrub.documentation.cloned import load_cloned_config
 
