@@ -48,7 +48,7 @@ def test_universe_counts_and_design(reviewed):
     assert design["frame"]["units"] == 19 and design["frame"]["paid_total"] == "2918.17"
     assert design["frame"]["excluded"] == {"units": 1, "paid_total": "0.00", "file": "excluded.csv"}
     assert design["sample"]["method"] == "srs" and design["sample"]["strata"][0]["sample_size"] == 8
-    assert "DEMO-INTEGRITY-5" in (reviewed / "excluded.csv").read_text()
+    assert "AUD-DEMO-INTEGRITY-5" in (reviewed / "excluded.csv").read_text()
 
 
 def test_every_line_with_a_finding_has_a_proposed_amount_and_category(reviewed):
@@ -57,10 +57,10 @@ def test_every_line_with_a_finding_has_a_proposed_amount_and_category(reviewed):
     with_findings = [r for r in sheet if r["rule_ids"]]
     assert with_findings and all(r["proposed_amount"] and r["proposed_category"] for r in with_findings)
     by_key = {(r["claim_id"], r["line"]): r for r in sheet}
-    assert by_key[("DEMO-UNBUNDLE-2", "2")]["proposed_amount"] == "8.46"  # PTP column 2: its paid amount
-    assert by_key[("EX-EM-001", "1")]["proposed_determination"] == "overpaid"
+    assert by_key[("AUD-DEMO-UNBUNDLE-2", "2")]["proposed_amount"] == "8.46"  # PTP column 2: its paid amount
+    assert by_key[("AUD-EX-EM-001", "1")]["proposed_determination"] == "overpaid"
     review = json.loads((reviewed / "review.json").read_text())
-    assert {e["claim_id"] for e in review["em_levels"]} == {"EX-EM-001", "EX-EM-011"}
+    assert {e["claim_id"] for e in review["em_levels"]} == {"AUD-EX-EM-001", "AUD-EX-EM-011"}
     assert review["rule_packs"] and "mpfs_rvu" in review["data_editions"]
 
 
@@ -72,7 +72,7 @@ def test_edited_xlsx_round_trips_into_the_log(reviewed, tmp_path):
     sheet = book["worksheet"]
     header = [c.value for c in sheet[1]]
     col = {name: header.index(name) + 1 for name in header}
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, col["claim_id"]).value == "EX-EM-008")
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, col["claim_id"]).value == "AUD-EX-EM-008")
     sheet.cell(row, col["determination"]).value = "overpaid"
     sheet.cell(row, col["error_category"]).value = "incorrect_coding"
     sheet.cell(row, col["amount"]).value = 38.79
@@ -85,9 +85,9 @@ def test_edited_xlsx_round_trips_into_the_log(reviewed, tmp_path):
     assert {(e["field"], e["before"], e["after"]) for e in edits} == {
         ("determination", "not_reviewed", "overpaid"), ("error_category", None, "incorrect_coding"),
         ("amount", None, "38.79"), ("reason", None, "time supports 90834"), ("reviewer", None, "A. Auditor")}
-    assert all(e["by"] == "A. Auditor" and e["claim_id"] == "EX-EM-008" and e["at"] for e in edits)
+    assert all(e["by"] == "A. Auditor" and e["claim_id"] == "AUD-EX-EM-008" and e["at"] for e in edits)
     state = {r["claim_id"]: r for r in rows(folder / "determinations.csv") if r["line"] == "1"}
-    assert state["EX-EM-008"]["amount"] == "38.79"
+    assert state["AUD-EX-EM-008"]["amount"] == "38.79"
 
 
 def test_bad_cells_are_named_and_nothing_is_imported(reviewed, tmp_path):
@@ -95,9 +95,9 @@ def test_bad_cells_are_named_and_nothing_is_imported(reviewed, tmp_path):
     before = (folder / "determinations.csv").read_text()
     bad = tmp_path / "bad.csv"
     bad.write_text("sample_no,claim_id,line,determination,error_category,amount,reason\n"
-                   "6,EX-EM-008,1,overpaid,incorrect_coding,38.79,fine\n"
-                   "4,EX-EM-001,1,overpaid,upcoding,12.5x,\n"
-                   "8,EX-EM-013,1,overpaid,incorrect_coding,999.00,\n")
+                   "6,AUD-EX-EM-008,1,overpaid,incorrect_coding,38.79,fine\n"
+                   "4,AUD-EX-EM-001,1,overpaid,upcoding,12.5x,\n"
+                   "8,AUD-EX-EM-013,1,overpaid,incorrect_coding,999.00,\n")
     code, out = run("review", str(folder), "--import", str(bad), "--reviewer", "A. Auditor")
     assert code == 2
     assert "bad.csv, row 3, column error_category (E): 'upcoding' is not one of" in out
@@ -112,14 +112,14 @@ def test_accept_qa_and_appraise(reviewed, tmp_path):
     folder = copy(reviewed, tmp_path)
     assert run("review", str(folder), "--accept-proposed", "--reviewer", "A. Auditor")[0] == 0
     code, out = run("appraise", str(folder))
-    assert code == 2 and "EX-EM-008" in out  # its line was only flagged: no determination yet
+    assert code == 2 and "AUD-EX-EM-008" in out  # its line was only flagged: no determination yet
     edits = str(REPO / "examples" / "audit" / "reviewer_edits.csv")
     assert run("review", str(folder), "--import", edits, "--reviewer", "A. Auditor")[0] == 0
     qa = str(REPO / "examples" / "audit" / "qa_review.csv")
     code, out = run("review", str(folder), "--import", qa, "--qa", "--reviewer", "A. Auditor")
     assert code == 2 and "second reviewer" in out
     code, out = run("review", str(folder), "--import", qa, "--qa", "--reviewer", "B. Peer")
-    assert code == 0 and "disagree: claim EX-EM-013 line 1" in out
+    assert code == 0 and "disagree: claim AUD-EX-EM-013 line 1" in out
     code, out = run("appraise", str(folder))
     assert code == 0, out
     doc = json.loads((folder / "appraisal.json").read_text())
@@ -205,10 +205,10 @@ def test_every_claim_reviewed_including_a_rejected_one(tmp_path):
     code, out = run("review", str(folder), CLAIMS)
     assert code == 0 and "19 claim(s) (1 rejected)" in out
     sheet = {(r["claim_id"], r["line"]): r for r in rows(folder / "worksheet.csv")}
-    rejected = sheet[("DEMO-REJECTED-7", "")]
+    rejected = sheet[("AUD-DEMO-REJECTED-7", "")]
     assert rejected["proposed_determination"] == "not_reviewed" and rejected["paid_amount"] == "72.70"
-    # DEMO-HOSPITAL-6 is paid 14.90 on the claim only: shared by charge (88.00 and 60.00)
-    assert (sheet[("DEMO-HOSPITAL-6", "1")]["paid_amount"], sheet[("DEMO-HOSPITAL-6", "2")]["paid_amount"]) == (
+    # AUD-DEMO-HOSPITAL-6 is paid 14.90 on the claim only: shared by charge (88.00 and 60.00)
+    assert (sheet[("AUD-DEMO-HOSPITAL-6", "1")]["paid_amount"], sheet[("AUD-DEMO-HOSPITAL-6", "2")]["paid_amount"]) == (
         "8.86", "6.04")
     assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
     _close_open_lines(folder, tmp_path)
