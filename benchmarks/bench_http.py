@@ -58,7 +58,7 @@ def import_refdata(refdata: Path) -> Path:
 
 def table_facts(data_dir: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """PTP pairs among CODES and their MUE limits, from the loaded tables (so findings fire)."""
-    from claimscrub.refdata.tables import open_tables
+    from claimscrub.refdata.store import open_tables
 
     tables = open_tables(data_dir, samples=False)
     if not tables.loaded("ncci_ptp_practitioner"):

@@ -31,7 +31,8 @@ import orjson
 from bench_scrub import FIRST_PACKS, generate, run_engine, timed
 
 from claimscrub.api.scrubber import Scrubber, batch_gc
-from claimscrub.refdata.tables import open_tables, registry_for
+from claimscrub.refdata.store import open_tables
+from claimscrub.refdata.tables import registry_for
 from claimscrub.resources import rules_dir
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "payer-pack" / "acme"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from claimscrub.api.scrubber import Scrubber
-from claimscrub.refdata.tables import open_tables
+from claimscrub.refdata.store import open_tables
 from claimscrub.resources import rules_dir
 
 PACKS = ["ncci", "mpfs", "codes", "diagnosis", "age_sex", "integrity", "duplicates", "modifiers"]

@@ -23,7 +23,7 @@ from claimscrub.history.store import (
     open_history,
 )
 from claimscrub.model.normalize import claim_from_dict
-from claimscrub.refdata.tables import open_tables
+from claimscrub.refdata.store import open_tables
 
 SURGEON, OTHER = "1234567893", "1245319599"
 BASE = {

@@ -14,7 +14,7 @@ import pytest
 
 from claimscrub.api.scrubber import Scrubber
 from claimscrub.refdata.importers import import_paths
-from claimscrub.refdata.tables import open_tables
+from claimscrub.refdata.store import open_tables
 
 INFANT = {
     "claim_id": "WELL-1", "type": "professional", "claim_date": "2024-08-15",

@@ -16,8 +16,8 @@ from conftest import STORE_FILES
 
 from claimscrub.refdata.importers import ImportContext, import_paths, read_file
 from claimscrub.refdata.layouts import edition_from_name, recognise
-from claimscrub.refdata.store import StoreTableSet
-from claimscrub.refdata.tables import default_registry, open_tables
+from claimscrub.refdata.store import StoreTableSet, open_tables
+from claimscrub.refdata.tables import default_registry
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,8 @@ def table_columns(tables) -> dict[str, dict[str, str]] | None:
 
 def default_tables(data_dir: str | Path | None = None, samples: bool | None = None, rule_roots: list[Path] | None = None):
     """The tables a scrub reads; a rule pack's own ``tables/`` join the registry."""
-    from claimscrub.refdata.tables import open_tables, registry_for
+    from claimscrub.refdata.store import open_tables
+    from claimscrub.refdata.tables import registry_for
 
     return open_tables(data_dir, samples=samples, registry=registry_for(rule_roots or []))
 

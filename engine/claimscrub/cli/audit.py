@@ -60,7 +60,7 @@ def _read_universe(paths: tuple[str, ...]) -> PaidClaims:
     """The claims of the universe with what was paid: claim files of any format, X12 835 remittances
     linked to their 837 claims, CMS RIF extracts and FHIR EOBs (claimscrub.inputs.payments)."""
     from claimscrub.inputs.payments import read_paid_claims
-    from claimscrub.refdata.tables import open_tables
+    from claimscrub.refdata.store import open_tables
 
     return read_paid_claims(paths, tables=open_tables(None))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from claimscrub.refdata.store import Store, StoreTableSet, resolve_data_dir, status_document
-from claimscrub.refdata.tables import TableSet, TableStatus, default_registry, open_tables, sample_tables
+from claimscrub.refdata.store import Store, StoreTableSet, open_tables, resolve_data_dir, status_document
+from claimscrub.refdata.tables import TableSet, TableStatus, default_registry, sample_tables
 
 _DATA_DIR = click.option(
     "--data-dir",

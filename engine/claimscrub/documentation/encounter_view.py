@@ -33,7 +33,7 @@ INFUSION_SERVICES = ("infusion", "hydration", "injection_push")
 def _em_codes() -> frozenset[str]:
     """Every code of an E/M level ladder in the tables (any family, any date), plus 99211."""
     codes = {"99211"}
-    for lc in E.default_tables().mdm.level_codes:
+    for lc in E.bundled_em_tables().mdm.level_codes:
         codes.update(lc.codes.values())
     return frozenset(codes)
 
@@ -41,12 +41,12 @@ def _em_codes() -> frozenset[str]:
 @functools.cache
 def _psychotherapy_rows() -> dict[str, int]:
     """Psychotherapy code -> the fewest minutes it needs (to rank billed against supported)."""
-    return {row.code: row.min for t in E.default_tables().psychotherapy for row in t.rows}
+    return {row.code: row.min for t in E.bundled_em_tables().psychotherapy for row in t.rows}
 
 
 @functools.cache
 def _critical_care_codes() -> tuple[frozenset[str], frozenset[str]]:
-    cc = E.default_tables().critical_care
+    cc = E.bundled_em_tables().critical_care
     return frozenset(t.first_code for t in cc), frozenset(t.additional_code for t in cc)
 
 

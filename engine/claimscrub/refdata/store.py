@@ -24,19 +24,22 @@ from typing import Any
 
 from claimscrub.refdata.tables import (
     Edition,
+    LayeredTableSet,
     RawRow,
     Registry,
     TableDef,
     TableSet,
     TableStatus,
-    _dated,
-    _key,
     coverage,
+    csv_tables,
+    dated_row,
     default_registry,
     parse_table_def,
     pick_edition,
     resolve,
     row_dict,
+    row_key,
+    sample_tables,
 )
 
 STORE_FILE = "tables.sqlite"
@@ -400,7 +403,7 @@ class StoreTableSet(TableSet):
         return defn, ed, resolve(defn, self._fetch(table, ed.id, key), dos)
 
     def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
-        found = self._resolved(table, _key(key), dos)
+        found = self._resolved(table, row_key(key), dos)
         if not found or not found[2]:
             return None
         defn, ed, rows = found
@@ -408,7 +411,7 @@ class StoreTableSet(TableSet):
         return settled[0] if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        found = self._resolved(table, _key(key), dos)
+        found = self._resolved(table, row_key(key), dos)
         if not found:
             return []
         defn, ed, rows = found
@@ -421,11 +424,11 @@ class StoreTableSet(TableSet):
         return self._edition(table, dos)
 
     def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        defn, ed, key = self.defs.get(table), self._edition(table, dos), _key(key)
+        defn, ed, key = self.defs.get(table), self._edition(table, dos), row_key(key)
         if defn is None or ed is None or not key or len(key) > len(defn.key):
             return []
         rows = sorted(self._fetch(table, ed.id, key), key=lambda r: (r.valid_from or "", r.seq))
-        return [_dated(row_dict(defn, r, ed.label), r) for r in rows]
+        return [dated_row(row_dict(defn, r, ed.label), r) for r in rows]
 
     def known(self, table: str) -> bool:
         return table in self.defs or (self.registry is not None and table in self.registry)
@@ -450,3 +453,23 @@ def status_document(store_path: Path, tables: TableSet) -> dict:
     """`data status --format json`, also served at GET /v1/data/status: one shape for both."""
     return {"store": str(store_path), "exists": store_path.is_file(),
             "tables": [s.as_dict() for s in tables.status()]}
+
+
+def open_tables(
+    data_dir: Path | str | None = None,
+    *,
+    samples: bool | None = None,
+    registry: Registry | None = None,
+) -> TableSet:
+    """The tables a scrub uses: the compiled store, then payer CSV tables, then
+    (``samples=True``, or ``None`` and no store exists) the illustrative samples."""
+    registry = registry or default_registry()
+    layers: list[TableSet] = []
+    path = Store.path_in(resolve_data_dir(data_dir))
+    if path.is_file():
+        layers.append(StoreTableSet(path, registry))
+    if any(d.csv for d in registry):
+        layers.append(csv_tables(registry))
+    if samples or (samples is None and not path.is_file()):
+        layers.append(sample_tables(registry))
+    return LayeredTableSet(layers, registry)

@@ -543,7 +543,7 @@ def row_dict(defn: TableDef, row: RawRow, edition_label: str) -> dict[str, Any]:
     return out
 
 
-def _dated(out: dict[str, Any], row: RawRow) -> dict[str, Any]:
+def dated_row(out: dict[str, Any], row: RawRow) -> dict[str, Any]:
     """A row dict with its validity window (``_from`` / ``_to``), for history()."""
     out["_from"], out["_to"] = row.valid_from, row.valid_to
     return out
@@ -600,7 +600,7 @@ def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
     return (start, end)
 
 
-def _key(key: Sequence[str]) -> tuple[str, ...]:
+def row_key(key: Sequence[str]) -> tuple[str, ...]:
     return tuple(normalise_code(k) if isinstance(k, str) else str(k) for k in key)
 
 
@@ -783,7 +783,7 @@ class MemoryTableSet(TableSet):
         return mt, ed, [r for full in pidx.get(key, ()) for r in index[full]]
 
     def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
-        found = self._candidates(table, _key(key), dos)
+        found = self._candidates(table, row_key(key), dos)
         if found is None:
             return None
         mt, ed, rows = found
@@ -791,7 +791,7 @@ class MemoryTableSet(TableSet):
         return settled[0] if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        found = self._candidates(table, _key(key), dos)
+        found = self._candidates(table, row_key(key), dos)
         if found is None:
             return []
         mt, ed, rows = found
@@ -806,11 +806,11 @@ class MemoryTableSet(TableSet):
         return pick_edition(mt.editions, dos, mt.defn.effective) if mt else None
 
     def history(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        found = self._candidates(table, _key(key), dos)
+        found = self._candidates(table, row_key(key), dos)
         if found is None:
             return []
         mt, ed, rows = found
-        return [_dated(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
+        return [dated_row(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
 
     def known(self, table: str) -> bool:
         return table in self._tables or table in self.registry
@@ -957,25 +957,3 @@ class LayeredTableSet(TableSet):
     def close(self) -> None:
         for layer in self.layers:
             layer.close()
-
-
-def open_tables(
-    data_dir: Path | str | None = None,
-    *,
-    samples: bool | None = None,
-    registry: Registry | None = None,
-) -> TableSet:
-    """The tables a scrub uses: the compiled store, then payer CSV tables, then
-    (``samples=True``, or ``None`` and no store exists) the illustrative samples."""
-    from claimscrub.refdata.store import Store, StoreTableSet, resolve_data_dir
-
-    registry = registry or default_registry()
-    layers: list[TableSet] = []
-    path = Store.path_in(resolve_data_dir(data_dir))
-    if path.is_file():
-        layers.append(StoreTableSet(path, registry))
-    if any(d.csv for d in registry):
-        layers.append(csv_tables(registry))
-    if samples or (samples is None and not path.is_file()):
-        layers.append(sample_tables(registry))
-    return LayeredTableSet(layers, registry)

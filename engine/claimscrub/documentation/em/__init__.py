@@ -59,8 +59,8 @@ from claimscrub.documentation.em.tables import (  # noqa: F401
     PsychotherapyTable,
     TimeRow,
     TimeTable,
+    bundled_em_tables,
     bundled_tables_dir,
-    default_tables,
     load_em_tables,
     tables_or_default,
 )

@@ -526,10 +526,10 @@ def load_em_tables(directory: str | Path | None = None) -> EmTables:
 
 
 @functools.cache
-def default_tables() -> EmTables:
+def bundled_em_tables() -> EmTables:
     """The bundled tables, loaded once."""
     return load_em_tables()
 
 
 def tables_or_default(tables: EmTables | None) -> EmTables:
-    return tables if tables is not None else default_tables()
+    return tables if tables is not None else bundled_em_tables()
