@@ -269,7 +269,7 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
     interrupted = None
     streamed = fmt == "jsonl" and not collector and not claims_kept  # a long run shows results as they come
     try:
-        with interruptible(), _progress(show_progress) as advance:
+        with interruptible(safe=(WorkerPool.scrub,)) as stop, _progress(show_progress) as advance:
             for r in stream:
                 results.append(r)
                 advance()
@@ -279,6 +279,8 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
                     collector.take(r)
                 if streamed:
                     write(out, b"".join(jsonl_lines([r])))
+                stop.check()  # a signal that came while the input was being read
+            stop.check()
     except Interrupted as exc:  # stop here, and still end the output well-formed
         interrupted = exc
         quiet_signals()

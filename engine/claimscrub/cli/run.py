@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,15 +49,42 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+class Stop:
+    """A signal that arrived while an input generator was running, to be raised between claims."""
+
+    signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM and SIGINT raise :class:`Interrupted` in the main thread while the block runs."""
-    def stop(signum, _frame):
+def interruptible(safe: tuple[Callable[..., Any], ...] = ()) -> Iterator[Stop]:
+    """SIGTERM and SIGINT raise :class:`Interrupted` in the main thread while the block runs.
+
+    Raised inside a generator, the exception would end it for good: raised while the input
+    generators (reading, tallying, collecting) run, the claims not yet reached could no longer be
+    counted. So a signal that lands with a generator on the stack is only recorded, and the loop
+    raises it between claims (``Stop.check``); the generators in ``safe`` (the worker pool's result
+    stream, which may be waiting on workers for long) may be interrupted at once.
+    """
+    stop = Stop()
+    safe_codes = {fn.__code__ for fn in safe}
+
+    def handle(signum, frame):
+        while frame is not None:
+            if frame.f_code.co_flags & inspect.CO_GENERATOR:
+                if frame.f_code in safe_codes:
+                    break
+                stop.signum = signum  # inside an input generator: raise between claims instead
+                return
+            frame = frame.f_back
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield stop
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
