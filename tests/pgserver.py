@@ -71,6 +71,7 @@ def start() -> tuple[PgServer | None, str]:
 @pytest.fixture(scope="session")
 def pg_url():
     """The URL of a running throw-away server (import this fixture into a test module to use it)."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL history needs psycopg (the test extra brings it)")
     server, why = start()
     if server is None:
         pytest.skip(why)
