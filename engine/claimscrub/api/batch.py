@@ -22,8 +22,8 @@ not with claim size. Everything here is pure except the Collector's queue.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -31,7 +31,7 @@ from claimscrub.compile.findings import Finding, sort_key
 from claimscrub.documentation.cloned import ClonedConfig, ClonedMatch, NoteText, clone_clusters, find_cloned_sections
 from claimscrub.documentation.emstats import Benchmark, BenchmarkSet, DistributionResult, compare_providers
 from claimscrub.documentation.encounter import EncounterRejected, encounter_of_claim
-from claimscrub.inputs.base import InputItem
+from claimscrub.inputs.base import ResultPairing
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 
 CLONED_RULE = "CS-AUD-001"
@@ -127,21 +127,16 @@ def claim_facts(data: dict[str, Any], source: str = "") -> ClaimFacts | None:
     return ClaimFacts(claim.claim_id, tuple(notes), tuple(em), tuple(issues))
 
 
-class Collector:
+class Collector(ResultPairing):
     """Keeps the batch facts of each scrubbed claim as results stream past (results come in input order)."""
 
     def __init__(self) -> None:
-        self._pending: deque[InputItem] = deque()
+        super().__init__()
         self.facts: list[ClaimFacts] = []
 
-    def watch(self, items: Iterable[InputItem]) -> Iterator[InputItem]:
-        for item in items:
-            self._pending.append(item)
-            yield item
-
     def take(self, result) -> None:
-        """Pair a result with its item (one result per item, in order) and keep the facts of a scrubbed claim."""
-        item = self._pending.popleft()
+        """Keep the facts of a scrubbed claim."""
+        item = self.item_of(result)
         if result.status == "scrubbed" and item.data is not None:
             facts = claim_facts(item.data, item.source)
             if facts is not None:

@@ -9,9 +9,9 @@ a replacement or void in the batch supersedes, and void claims.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 
 from claimscrub.compile.findings import Finding, sort_key
@@ -26,7 +26,7 @@ from claimscrub.history.edits import (
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore
-from claimscrub.inputs.base import InputItem
+from claimscrub.inputs.base import InputItem, ResultPairing
 from claimscrub.model.claim import Claim
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 
@@ -84,20 +84,15 @@ def cross_claim_findings(claims: Sequence[Claim], ctx: EditContext,
     return out
 
 
-@dataclass
-class ClaimCollector:
+class ClaimCollector(ResultPairing):
     """Keeps the normalised claim of each scrubbed result as results stream past (results come in input order)."""
 
-    _pending: deque[InputItem] = field(default_factory=deque)
-    claims: list[Claim | None] = field(default_factory=list)  # one per result; None when not scrubbed
-
-    def watch(self, items: Iterable[InputItem]) -> Iterator[InputItem]:
-        for item in items:
-            self._pending.append(item)
-            yield item
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims: list[Claim | None] = []  # one per result; None when not scrubbed
 
     def take(self, result) -> None:
-        item = self._pending.popleft()
+        item = self.item_of(result)
         claim = None
         if result.status == "scrubbed" and item.data is not None:
             try:

@@ -10,6 +10,8 @@ the scrubber turns into a finding.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,25 @@ class InputItem:
     @classmethod
     def failed(cls, source: str, claim_id: str | None, error: str, field: str | None = None) -> InputItem:
         return cls(source=source, claim_id=claim_id, data=None, error=error, field=field)
+
+
+class ResultPairing:
+    """Pairs each input item with its result as results stream past (one result per item, in input order).
+
+    The phases that run after scrubbing (the batch phase, the cross-claim edits) watch the items on
+    their way to the scrubber and take each result as it comes back."""
+
+    def __init__(self) -> None:
+        self._pending: deque[InputItem] = deque()
+
+    def watch(self, items: Iterable[InputItem]) -> Iterator[InputItem]:
+        for item in items:
+            self._pending.append(item)
+            yield item
+
+    def item_of(self, result: Any) -> InputItem:
+        """The item ``result`` came from: the oldest one not yet paired."""
+        return self._pending.popleft()
 
 
 class InputFormatError(Exception):
