@@ -8,5 +8,10 @@ subpackage. So discovery runs here and everything else stays in pyproject.toml.
 
 from setuptools import find_packages, setup
 
-setup(packages=[*find_packages(where="engine", include=["claimscrub", "claimscrub.*"]), "claimscrub._rules",
-                "claimscrub._schemas"])
+setup(
+    packages=[
+        *find_packages(where="engine", include=["claimscrub", "claimscrub.*"]),
+        "claimscrub._rules",
+        "claimscrub._schemas",
+    ]
+)

@@ -77,16 +77,36 @@ def generate(n: int, seed: int = 11) -> list[dict]:
             by_day.setdefault((npi, day), []).append(sections)
             cid = f"C{len(claims):07d}"
             code = rng.choices(LEVELS, weights=(3, 3, 43, 48, 3) if npi != PROVIDERS[0] else (2, 3, 20, 60, 15))[0]
-            claims.append({
-                "claim_id": cid, "type": "professional", "payer": {"type": "commercial"},
-                "patient": {"id": pid, "sex": "F", "birth_date": "1960-01-01"},
-                "billing_provider": {"npi": "1356308324"}, "rendering_provider": {"npi": npi},
-                "place_of_service": "11", "diagnoses": [{"code": "I10"}],
-                "lines": [{"sequence": 1, "code": code, "units": 1, "charge": "100.00", "from_date": day,
-                           "diagnosis_pointers": [1]}],
-                "encounters": [{"encounter_id": f"E{len(claims):07d}", "date_of_service": day,
-                                "link": {"claim_id": cid}, "sections": sections}],
-            })
+            claims.append(
+                {
+                    "claim_id": cid,
+                    "type": "professional",
+                    "payer": {"type": "commercial"},
+                    "patient": {"id": pid, "sex": "F", "birth_date": "1960-01-01"},
+                    "billing_provider": {"npi": "1356308324"},
+                    "rendering_provider": {"npi": npi},
+                    "place_of_service": "11",
+                    "diagnoses": [{"code": "I10"}],
+                    "lines": [
+                        {
+                            "sequence": 1,
+                            "code": code,
+                            "units": 1,
+                            "charge": "100.00",
+                            "from_date": day,
+                            "diagnosis_pointers": [1],
+                        }
+                    ],
+                    "encounters": [
+                        {
+                            "encounter_id": f"E{len(claims):07d}",
+                            "date_of_service": day,
+                            "link": {"claim_id": cid},
+                            "sections": sections,
+                        }
+                    ],
+                }
+            )
     return claims
 
 
@@ -97,9 +117,15 @@ def measure(n: int, cloned: ClonedConfig) -> dict:
     t1 = time.process_time()
     report = run_batch(facts, cloned, load_benchmarks())
     t2 = time.process_time()
-    return {"encounters": n, "facts_s": t1 - t0, "batch_s": t2 - t1, "clusters": report.cloned["clusters"],
-            "pairs": report.cloned["matching_pairs"], "claims_flagged": len(report.claim_findings),
-            "provider_findings": len(report.batch_findings)}
+    return {
+        "encounters": n,
+        "facts_s": t1 - t0,
+        "batch_s": t2 - t1,
+        "clusters": report.cloned["clusters"],
+        "pairs": report.cloned["matching_pairs"],
+        "claims_flagged": len(report.claim_findings),
+        "provider_findings": len(report.batch_findings),
+    }
 
 
 def main() -> None:
@@ -107,21 +133,27 @@ def main() -> None:
     parser.add_argument("--encounters", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=4, help="sizes: encounters / 2**(steps-1) ... encounters")
     args = parser.parse_args()
-    sizes = [args.encounters // 2 ** i for i in reversed(range(args.steps))]
+    sizes = [args.encounters // 2**i for i in reversed(range(args.steps))]
     default = load_cloned_config()
-    modes = [(f"exact pairs in groups up to {default.exact_group_max} (bundled settings)", default),
-             ("MinHash/LSH in every group (exact_group_max 1)", replace(default, exact_group_max=1))]
+    modes = [
+        (f"exact pairs in groups up to {default.exact_group_max} (bundled settings)", default),
+        ("MinHash/LSH in every group (exact_group_max 1)", replace(default, exact_group_max=1)),
+    ]
     found: dict[tuple[str, int], int] = {}
     for label, config in modes:
         print(f"\n{label}")
-        print(f"{'encounters':>10} {'facts s':>8} {'batch s':>8} {'batch µs/enc':>13} {'clusters':>9} {'pairs':>6} "
-              f"{'claims flagged':>15} {'provider findings':>18}")
+        print(
+            f"{'encounters':>10} {'facts s':>8} {'batch s':>8} {'batch µs/enc':>13} {'clusters':>9} {'pairs':>6} "
+            f"{'claims flagged':>15} {'provider findings':>18}"
+        )
         for n in sizes:
             m = measure(n, config)
             found[(label, n)] = m["pairs"]
-            print(f"{m['encounters']:>10} {m['facts_s']:>8.2f} {m['batch_s']:>8.2f} "
-                  f"{1e6 * m['batch_s'] / m['encounters']:>13.0f} {m['clusters']:>9} {m['pairs']:>6} "
-                  f"{m['claims_flagged']:>15} {m['provider_findings']:>18}")
+            print(
+                f"{m['encounters']:>10} {m['facts_s']:>8.2f} {m['batch_s']:>8.2f} "
+                f"{1e6 * m['batch_s'] / m['encounters']:>13.0f} {m['clusters']:>9} {m['pairs']:>6} "
+                f"{m['claims_flagged']:>15} {m['provider_findings']:>18}"
+            )
     exact, lsh = (label for label, _ in modes)
     recall = [found[(lsh, n)] / found[(exact, n)] for n in sizes if found[(exact, n)]]
     print(f"\nLSH recall of the exact matching pairs: {min(recall):.3f} (lowest over the sizes)")

@@ -53,12 +53,25 @@ def write_claims(folder: Path, n: int, files: int, seed: int = 5) -> list[Path]:
         with open(path, "wb") as fh:
             for i in range(count):
                 day = f"2024-{months[i]:02d}-{days[i]:02d}"
-                lines = [{"sequence": s + 1, "code": CODES[codes[i, s]], "units": 1, "charge": "150.00",
-                          "from_date": day, "paid_amount": f"{paid[i, s]:.2f}"} for s in range(nlines[i])]
-                claim = {"claim_id": f"CLM{f * per_file + i:08d}", "type": "professional",
-                         "patient": {"id": f"P{patients[i]:06d}"},
-                         "billing_provider": {"npi": str(1000000000 + int(npis[i]) * 7919)}, "lines": lines,
-                         "paid_amount": f"{paid[i, :nlines[i]].sum():.2f}"}
+                lines = [
+                    {
+                        "sequence": s + 1,
+                        "code": CODES[codes[i, s]],
+                        "units": 1,
+                        "charge": "150.00",
+                        "from_date": day,
+                        "paid_amount": f"{paid[i, s]:.2f}",
+                    }
+                    for s in range(nlines[i])
+                ]
+                claim = {
+                    "claim_id": f"CLM{f * per_file + i:08d}",
+                    "type": "professional",
+                    "patient": {"id": f"P{patients[i]:06d}"},
+                    "billing_provider": {"npi": str(1000000000 + int(npis[i]) * 7919)},
+                    "lines": lines,
+                    "paid_amount": f"{paid[i, : nlines[i]].sum():.2f}",
+                }
                 fh.write(orjson.dumps(claim) + b"\n")
         paths.append(path)
     return paths
@@ -73,8 +86,11 @@ def timed(label: str, fn, results: dict):
     start, cpu = time.perf_counter(), time.process_time()
     out = fn()
     results[label] = time.process_time() - cpu
-    print(f"{label:<12} {results[label]:8.2f} s CPU {time.perf_counter() - start:8.2f} s wall   "
-          f"peak RSS {peak_mib():7.0f} MiB", flush=True)
+    print(
+        f"{label:<12} {results[label]:8.2f} s CPU {time.perf_counter() - start:8.2f} s wall   "
+        f"peak RSS {peak_mib():7.0f} MiB",
+        flush=True,
+    )
     return out
 
 
@@ -124,8 +140,15 @@ def main() -> None:
             (folder / "sample.csv").write_bytes(sample_csv(selected, table))
 
         def stratified():
-            selected = draw_sample(table.paid_cents, method="stratified", size=1000, seed=1, strata_count=6,
-                                   allocation="neyman", certainty_cents=200000)[1]
+            selected = draw_sample(
+                table.paid_cents,
+                method="stratified",
+                size=1000,
+                seed=1,
+                strata_count=6,
+                allocation="neyman",
+                certainty_cents=200000,
+            )[1]
             (folder / "sample.csv").write_bytes(sample_csv(selected, table))
 
         timed("permute", lambda: np.random.default_rng(1).permutation(len(table.paid_cents))[:1000], results)
@@ -133,11 +156,15 @@ def main() -> None:
         timed("stratified", stratified, results)
     print(f"\n{units:,} units in the frame, {excluded:,} excluded")
     own = results["frame"] - results["readers"]
-    print(f"framing {results['frame']:.2f} s = {results['frame'] / results['baseline']:.2f} x the baseline "
-          f"({results['baseline']:.2f} s to read and parse the claims); of it the project's readers "
-          f"{results['readers']:.2f} s, the frame itself {own:.2f} s = {own / results['baseline']:.2f} x the baseline")
-    print(f"sampling (read frame + SRS) {results['read'] + results['srs']:.2f} s; stratified {results['stratified']:.2f} s;"
-          f" the SRS draw alone {results['srs'] / results['permute']:.1f} x a numpy permutation of the frame")
+    print(
+        f"framing {results['frame']:.2f} s = {results['frame'] / results['baseline']:.2f} x the baseline "
+        f"({results['baseline']:.2f} s to read and parse the claims); of it the project's readers "
+        f"{results['readers']:.2f} s, the frame itself {own:.2f} s = {own / results['baseline']:.2f} x the baseline"
+    )
+    print(
+        f"sampling (read frame + SRS) {results['read'] + results['srs']:.2f} s; stratified {results['stratified']:.2f} s;"
+        f" the SRS draw alone {results['srs'] / results['permute']:.1f} x a numpy permutation of the frame"
+    )
     print(f"peak RSS {peak_mib():.0f} MiB")
 
 

@@ -34,7 +34,12 @@ def make_bundle(n_claims: int, n_patients: int = 500) -> dict[str, Any]:
         {"fullUrl": "urn:uuid:payer-1", "resource": {"resourceType": "Organization", "id": "payer-1", "name": "Demo Health Plan"}},
     ]  # fmt: skip
     for p in range(n_patients):
-        patient = {"resourceType": "Patient", "id": f"pat-{p}", "gender": ("male", "female")[p % 2], "birthDate": "1960-01-15"}
+        patient = {
+            "resourceType": "Patient",
+            "id": f"pat-{p}",
+            "gender": ("male", "female")[p % 2],
+            "birthDate": "1960-01-15",
+        }
         entries.append({"fullUrl": f"urn:uuid:pat-{p}", "resource": patient})
     for c in range(n_claims):
         n_dx, n_lines = 1 + c % 3, 1 + c % 4
@@ -75,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--validate", action="store_true", help="also time validate.problems + normalize.claim_from_dict")
+    parser.add_argument(
+        "--validate", action="store_true", help="also time validate.problems + normalize.claim_from_dict"
+    )
     args = parser.parse_args()
 
     bundle = make_bundle(args.claims)
@@ -87,7 +94,9 @@ def main() -> None:
     errors = [i for i in items if i.error]
     if errors:
         sys.exit(f"{len(errors)} claims failed to map, first: {errors[0].error}")
-    print(f"read_fhir: {len(items):,} claims in {best * 1000:.1f} ms (best of {args.repeat}) = {len(items) / best:,.0f} claims/s")
+    print(
+        f"read_fhir: {len(items):,} claims in {best * 1000:.1f} ms (best of {args.repeat}) = {len(items) / best:,.0f} claims/s"
+    )
 
     if args.validate:
         from claimscrub.model.normalize import claim_from_dict

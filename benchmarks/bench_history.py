@@ -47,10 +47,17 @@ def history_claims(lines: int, seed: int = 11):
     for p in range(patients):
         for c in range(LINES_PER_PATIENT // 2):
             day = (start + datetime.timedelta(days=rng.randrange(1400))).isoformat()
-            claim_lines = [Line(sequence=s, code=rng.choice(CODES), units=1, charge_cents=10000, from_date=day,
-                                to_date=day) for s in (1, 2)]
-            yield Claim(claim_id=f"H{p}-{c}", type="professional", patient=Patient(id=f"P{p}"),
-                        billing_provider=Provider(npi=rng.choice(NPIS)), lines=claim_lines)
+            claim_lines = [
+                Line(sequence=s, code=rng.choice(CODES), units=1, charge_cents=10000, from_date=day, to_date=day)
+                for s in (1, 2)
+            ]
+            yield Claim(
+                claim_id=f"H{p}-{c}",
+                type="professional",
+                patient=Patient(id=f"P{p}"),
+                billing_provider=Provider(npi=rng.choice(NPIS)),
+                lines=claim_lines,
+            )
 
 
 def build_store(path: Path, lines: int) -> None:
@@ -82,8 +89,10 @@ def timed(label: str, fn, repeat: int) -> tuple[float, float]:
         if best is None or cpu < best[1]:
             best = (wall, cpu)
     wall, cpu = best
-    print(f"{label:<34} {claims / cpu:>8,.0f} claims/s CPU  {claims / wall:>8,.0f} claims/s wall  "
-          f"({claims} claims, {findings} findings, best of {repeat})")
+    print(
+        f"{label:<34} {claims / cpu:>8,.0f} claims/s CPU  {claims / wall:>8,.0f} claims/s wall  "
+        f"({claims} claims, {findings} findings, best of {repeat})"
+    )
     return claims / cpu, claims / wall
 
 
@@ -99,11 +108,17 @@ def main() -> None:
     if not path.exists():
         started = time.perf_counter()
         build_store(path, args.history_lines)
-        print(f"built {path} ({args.history_lines:,} lines, {path.stat().st_size / 2**20:.0f} MiB) "
-              f"in {time.perf_counter() - started:.0f} s")
+        print(
+            f"built {path} ({args.history_lines:,} lines, {path.stat().st_size / 2**20:.0f} MiB) "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
     items = batch_items(args.claims)
-    scrubber = Scrubber([rules_dir() / "packs" / name for name in FIRST_PACKS], replace_bundled=True,
-                        tables=sample_tables(), backend="durable")
+    scrubber = Scrubber(
+        [rules_dir() / "packs" / name for name in FIRST_PACKS],
+        replace_bundled=True,
+        tables=sample_tables(),
+        backend="durable",
+    )
     store = SqliteHistory(path)
     batch_gc()
 
@@ -111,14 +126,18 @@ def main() -> None:
         results = list(scrubber.scrub_many(items, **kw))
         return len(results), sum(len(r.findings) for r in results)
 
-    print(f"{args.claims} generated claims ({args.claims // 2} patients), {len(scrubber.program.rules)} rules, "
-          f"history {args.history_lines:,} lines")
+    print(
+        f"{args.claims} generated claims ({args.claims // 2} patients), {len(scrubber.program.rules)} rules, "
+        f"history {args.history_lines:,} lines"
+    )
     alone = timed("alone (no cross-claim edits)", lambda: run(cross_claim=False), args.repeat)
     batch = timed("batch (cross-claim, no store)", lambda: run(), args.repeat)
     history = timed("history (cross-claim + SQLite)", lambda: run(history=store), args.repeat)
     for i, kind in enumerate(("CPU", "wall-clock")):
-        print(f"{kind} ratios to alone: batch {batch[i] / alone[i]:.2f}, history {history[i] / alone[i]:.2f} "
-              f"(target: history >= 0.70)")
+        print(
+            f"{kind} ratios to alone: batch {batch[i] / alone[i]:.2f}, history {history[i] / alone[i]:.2f} "
+            f"(target: history >= 0.70)"
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     store.close()
     tmp.cleanup()

@@ -33,8 +33,28 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CODES = ["99213", "99214", "80053", "80048", "36415", "85025", "93000", "20610", "11042", "97597", "97110",
-         "71046", "81001", "87086", "96372", "J1100", "G0008", "90686", "73030", "99203"]
+CODES = [
+    "99213",
+    "99214",
+    "80053",
+    "80048",
+    "36415",
+    "85025",
+    "93000",
+    "20610",
+    "11042",
+    "97597",
+    "97110",
+    "71046",
+    "81001",
+    "87086",
+    "96372",
+    "J1100",
+    "G0008",
+    "90686",
+    "73030",
+    "99203",
+]
 DIAGNOSES = ["E11.9", "I10", "J06.9", "M17.11", "Z00.00", "R51.9", "M54.50"]
 MODIFIERS = [[], [], [], ["25"], ["59"], ["RT"], ["XS"]]
 DOS = "2024-08-01"
@@ -50,8 +70,22 @@ def import_refdata(refdata: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="claimscrub-bench-"))
     print(f"importing {refdata} into {target} (one-off; pass --data-dir to reuse a store) ...", flush=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "data", "import", str(refdata), "--data-dir", str(target),
-                    "--quiet"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "claimscrub.cli.main",
+            "data",
+            "import",
+            str(refdata),
+            "--data-dir",
+            str(target),
+            "--quiet",
+        ],
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     print(f"imported in {time.perf_counter() - started:.0f}s", flush=True)
     return target
 
@@ -63,8 +97,12 @@ def table_facts(data_dir: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     tables = open_tables(data_dir, samples=False)
     if not tables.loaded("ncci_ptp_practitioner"):
         raise SystemExit(f"no NCCI PTP table in {data_dir}: import the CMS tables first (claimscrub data import)")
-    pairs = [(a, b) for a in CODES for b in CODES if a != b
-             and tables.lookup("ncci_ptp_practitioner", (a, b), DOS) is not None]
+    pairs = [
+        (a, b)
+        for a in CODES
+        for b in CODES
+        if a != b and tables.lookup("ncci_ptp_practitioner", (a, b), DOS) is not None
+    ]
     mue = {}
     for code in CODES:
         row = tables.lookup("mue_practitioner", (code,), DOS)
@@ -82,14 +120,30 @@ def claim(n: int, lines: int, rnd: random.Random, pairs, mue) -> dict:
         units = 1
         if code in mue and rnd.random() < 0.1:
             units = mue[code] + 1
-        out.append({"sequence": i, "code": code, "units": units, "charge": f"{rnd.randint(20, 400)}.00",
-                    "from_date": DOS, "place_of_service": "11", "diagnosis_pointers": [1],
-                    "modifiers": rnd.choice(MODIFIERS)})
-    return {"claim_id": f"BENCH-{n}", "type": "professional", "frequency": "original", "claim_date": "2024-08-15",
-            "payer": {"name": "Medicare Part B", "type": "medicare"},
-            "billing_provider": {"npi": "1234567893", "taxonomy": "207Q00000X"},
-            "patient": {"id": f"P{n}", "sex": rnd.choice("MF"), "birth_date": "1958-05-01"},
-            "place_of_service": "11", "diagnoses": [{"code": d} for d in rnd.sample(DIAGNOSES, 2)], "lines": out}
+        out.append(
+            {
+                "sequence": i,
+                "code": code,
+                "units": units,
+                "charge": f"{rnd.randint(20, 400)}.00",
+                "from_date": DOS,
+                "place_of_service": "11",
+                "diagnosis_pointers": [1],
+                "modifiers": rnd.choice(MODIFIERS),
+            }
+        )
+    return {
+        "claim_id": f"BENCH-{n}",
+        "type": "professional",
+        "frequency": "original",
+        "claim_date": "2024-08-15",
+        "payer": {"name": "Medicare Part B", "type": "medicare"},
+        "billing_provider": {"npi": "1234567893", "taxonomy": "207Q00000X"},
+        "patient": {"id": f"P{n}", "sex": rnd.choice("MF"), "birth_date": "1958-05-01"},
+        "place_of_service": "11",
+        "diagnoses": [{"code": d} for d in rnd.sample(DIAGNOSES, 2)],
+        "lines": out,
+    }
 
 
 def family(pid: int) -> list[int]:
@@ -163,9 +217,25 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
 
     port = free_port()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(port), "--data-dir",
-                               str(data_dir), "--workers", str(args.workers), "--no-access-log", "--log-level",
-                               "warning"], cwd=REPO, env={**os.environ})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "claimscrub.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -182,7 +252,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
             for body in bodies[: args.warmup]:
                 http.post("/v1/scrub", content=body).raise_for_status()
             cpu_before = cpu_seconds(server.pid)
-            for body in bodies[args.warmup:]:
+            for body in bodies[args.warmup :]:
                 t0 = time.perf_counter()
                 r = http.post("/v1/scrub", content=body)
                 elapsed = time.perf_counter() - t0
@@ -202,27 +272,43 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
     result = {
-        "requests": len(latencies), "lines_per_claim": args.lines, "workers": args.workers,
-        "rules": health["rules"], "not_checked": health["not_checked"], "ptp_pairs_used": len(pairs),
-        "findings": findings, "rejected": rejected,
-        "p50_ms": round(statistics.median(latencies), 2), "p90_ms": round(percentile(latencies, 90), 2),
-        "p99_ms": round(percentile(latencies, 99), 2), "max_ms": round(max(latencies), 2),
+        "requests": len(latencies),
+        "lines_per_claim": args.lines,
+        "workers": args.workers,
+        "rules": health["rules"],
+        "not_checked": health["not_checked"],
+        "ptp_pairs_used": len(pairs),
+        "findings": findings,
+        "rejected": rejected,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p90_ms": round(percentile(latencies, 90), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies), 2),
         "requests_per_s": round(len(latencies) / total, 1),
         "server_scrub_p50_ms": round(statistics.median(server_side), 2),
         "server_scrub_p99_ms": round(percentile(server_side, 99), 2),
         "server_cpu_ms_per_request": round(server_cpu_ms, 2),
-        "server_startup_s": round(startup, 2), "server_peak_rss_mb": round(rss, 1),
+        "server_startup_s": round(startup, 2),
+        "server_peak_rss_mb": round(rss, 1),
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews the tail
     }
-    print(f"{result['requests']} POST /v1/scrub of {args.lines}-line claims over loopback, "
-          f"{result['rules']} rules, tables from {data_dir}")
-    print(f"  latency ms: p50 {result['p50_ms']}  p90 {result['p90_ms']}  p99 {result['p99_ms']}  "
-          f"max {result['max_ms']}   ({result['requests_per_s']} requests/s, one connection)")
-    print(f"  server-side scrub ms (Server-Timing): p50 {result['server_scrub_p50_ms']}  "
-          f"p99 {result['server_scrub_p99_ms']}; server CPU {result['server_cpu_ms_per_request']} ms per request; "
-          f"{findings} findings, {rejected} rejected")
-    print(f"  server: ready in {result['server_startup_s']}s, peak RSS {result['server_peak_rss_mb']} MB; "
-          f"machine load average {result['load_average_1m']} on {os.cpu_count()} cores")
+    print(
+        f"{result['requests']} POST /v1/scrub of {args.lines}-line claims over loopback, "
+        f"{result['rules']} rules, tables from {data_dir}"
+    )
+    print(
+        f"  latency ms: p50 {result['p50_ms']}  p90 {result['p90_ms']}  p99 {result['p99_ms']}  "
+        f"max {result['max_ms']}   ({result['requests_per_s']} requests/s, one connection)"
+    )
+    print(
+        f"  server-side scrub ms (Server-Timing): p50 {result['server_scrub_p50_ms']}  "
+        f"p99 {result['server_scrub_p99_ms']}; server CPU {result['server_cpu_ms_per_request']} ms per request; "
+        f"{findings} findings, {rejected} rejected"
+    )
+    print(
+        f"  server: ready in {result['server_startup_s']}s, peak RSS {result['server_peak_rss_mb']} MB; "
+        f"machine load average {result['load_average_1m']} on {os.cpu_count()} cores"
+    )
     print(json.dumps(result))
 
 

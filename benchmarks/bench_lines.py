@@ -33,12 +33,24 @@ def claim(n: int, dates: int, seed: int = 12) -> dict:
     rng = random.Random(seed)
     codes = sample_codes()
     return {
-        "claim_id": f"LINES-{n}", "type": "professional", "payer": {"type": "medicare"},
-        "billing_provider": {"npi": "1234567893"}, "patient": {"id": "P1", "sex": "F", "birth_date": "1958-03-14"},
-        "place_of_service": "11", "diagnoses": [{"code": "M17.11"}, {"code": "E11.9"}],
-        "lines": [{"sequence": i, "code": rng.choice(codes), "units": 1, "charge": "10.00",
-                   "from_date": f"2024-08-{1 + i % dates:02d}", "diagnosis_pointers": [1 + i % 2]}
-                  for i in range(1, n + 1)],
+        "claim_id": f"LINES-{n}",
+        "type": "professional",
+        "payer": {"type": "medicare"},
+        "billing_provider": {"npi": "1234567893"},
+        "patient": {"id": "P1", "sex": "F", "birth_date": "1958-03-14"},
+        "place_of_service": "11",
+        "diagnoses": [{"code": "M17.11"}, {"code": "E11.9"}],
+        "lines": [
+            {
+                "sequence": i,
+                "code": rng.choice(codes),
+                "units": 1,
+                "charge": "10.00",
+                "from_date": f"2024-08-{1 + i % dates:02d}",
+                "diagnosis_pointers": [1 + i % 2],
+            }
+            for i in range(1, n + 1)
+        ],
     }
 
 
@@ -53,8 +65,11 @@ def main() -> None:
     # (``PYTHONPATH=<old checkout> python benchmarks/bench_lines.py`` gives the "before" figures)
     limits = {"max_lines": None, "claim_seconds": None, "claim_facts": None}
     known = inspect.signature(Scrubber).parameters
-    scrubber = Scrubber(data_dir=args.data_dir, samples=None if args.data_dir else True,
-                        **{k: v for k, v in limits.items() if k in known})
+    scrubber = Scrubber(
+        data_dir=args.data_dir,
+        samples=None if args.data_dir else True,
+        **{k: v for k, v in limits.items() if k in known},
+    )
     scrubber.scrub(claim(5, args.dates))  # warm caches
     base = None
     print(f"{'lines':>5} {'CPU s':>9} {'pair facts':>10} {'findings':>8} {'ratio to 5 lines':>16}")
@@ -67,8 +82,10 @@ def main() -> None:
             result = scrubber.scrub(data)
             best = min(best, time.process_time() - started)
         base = base or best
-        print(f"{n:>5} {best:>9.4f} {len(facts.get('line_pair', [])):>10} {len(result.findings):>8}"
-              f" {best / base:>16.1f}  {result.status}{': ' + result.reason if result.reason else ''}")
+        print(
+            f"{n:>5} {best:>9.4f} {len(facts.get('line_pair', [])):>10} {len(result.findings):>8}"
+            f" {best / base:>16.1f}  {result.status}{': ' + result.reason if result.reason else ''}"
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

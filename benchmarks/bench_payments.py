@@ -39,34 +39,68 @@ def envelope(group: str, version: str, st: str, body: list[str]) -> bytes:
 
 
 def claims_837(n: int) -> bytes:
-    body = ["BHT*0019*00*B1*20240604*1200*CH", "NM1*41*2*BENCH*****46*S", "NM1*40*2*PAYER*****46*R",
-            "HL*1**20*1", "NM1*85*2*BENCH PRACTICE*****XX*1234567893", "HL*2*1*22*0", "SBR*P*18*******MB",
-            "NM1*IL*1*PATIENT*BENCH****MI*MEMBER1", "DMG*D8*19500101*F", "NM1*PR*2*PAYER*****PI*00952"]
+    body = [
+        "BHT*0019*00*B1*20240604*1200*CH",
+        "NM1*41*2*BENCH*****46*S",
+        "NM1*40*2*PAYER*****46*R",
+        "HL*1**20*1",
+        "NM1*85*2*BENCH PRACTICE*****XX*1234567893",
+        "HL*2*1*22*0",
+        "SBR*P*18*******MB",
+        "NM1*IL*1*PATIENT*BENCH****MI*MEMBER1",
+        "DMG*D8*19500101*F",
+        "NM1*PR*2*PAYER*****PI*00952",
+    ]
     for i in range(n):
-        body += [f"CLM*C{i}*335.00***11:B:1*Y*A*Y*Y", "HI*ABK:M1711*ABF:I10",
-                 "LX*1", "SV1*HC:99213:25*125.00*UN*1*11**1:2", "DTP*472*D8*20240514", "REF*6R*1",
-                 "LX*2", "SV1*HC:20610:RT*210.00*UN*1*11**1", "DTP*472*D8*20240514", "REF*6R*2"]
+        body += [
+            f"CLM*C{i}*335.00***11:B:1*Y*A*Y*Y",
+            "HI*ABK:M1711*ABF:I10",
+            "LX*1",
+            "SV1*HC:99213:25*125.00*UN*1*11**1:2",
+            "DTP*472*D8*20240514",
+            "REF*6R*1",
+            "LX*2",
+            "SV1*HC:20610:RT*210.00*UN*1*11**1",
+            "DTP*472*D8*20240514",
+            "REF*6R*2",
+        ]
     return envelope("HC", "005010X222A1", "837", body)
 
 
 def remittance_835(n: int) -> bytes:
-    body = ["BPR*I*1000*C*ACH*CCP*01*1*DA*1*1**01*1*DA*1*20240604", "TRN*1*EFT1*1", "N1*PR*PAYER",
-            "N1*PE*BENCH PRACTICE*XX*1234567893", "LX*1"]
+    body = [
+        "BPR*I*1000*C*ACH*CCP*01*1*DA*1*1**01*1*DA*1*20240604",
+        "TRN*1*EFT1*1",
+        "N1*PR*PAYER",
+        "N1*PE*BENCH PRACTICE*XX*1234567893",
+        "LX*1",
+    ]
     for i in range(n):
-        body += [f"CLP*C{i}*1*335*223.72*55.92*MB*ICN{i}*11*1",
-                 "SVC*HC:99213:25*125*72.18**1", "DTM*472*20240514", "CAS*CO*45*34.78", "CAS*PR*2*18.04",
-                 "REF*6R*1", "AMT*B6*90.22",
-                 "SVC*HC:20610:RT*210*151.54**1", "DTM*472*20240514", "CAS*CO*45*20.58*PR*1*10.00**2*27.88",
-                 "REF*6R*2", "AMT*B6*189.42"]
+        body += [
+            f"CLP*C{i}*1*335*223.72*55.92*MB*ICN{i}*11*1",
+            "SVC*HC:99213:25*125*72.18**1",
+            "DTM*472*20240514",
+            "CAS*CO*45*34.78",
+            "CAS*PR*2*18.04",
+            "REF*6R*1",
+            "AMT*B6*90.22",
+            "SVC*HC:20610:RT*210*151.54**1",
+            "DTM*472*20240514",
+            "CAS*CO*45*20.58*PR*1*10.00**2*27.88",
+            "REF*6R*2",
+            "AMT*B6*189.42",
+        ]
     return envelope("HP", "005010X221A1", "835", body)
 
 
 def rif_carrier(n: int) -> bytes:
-    header = ("CLM_ID|BENE_ID|CLM_FROM_DT|CLM_THRU_DT|NCH_WKLY_PROC_DT|CARR_NUM|CLM_PMT_AMT|NCH_CARR_CLM_ALOWD_AMT|"
-              "PRNCPAL_DGNS_CD|ICD_DGNS_CD1|CARR_CLM_BLG_NPI_NUM|LINE_NUM|PRF_PHYSN_NPI|LINE_SRVC_CNT|"
-              "LINE_PLACE_OF_SRVC_CD|LINE_1ST_EXPNS_DT|LINE_LAST_EXPNS_DT|HCPCS_CD|HCPCS_1ST_MDFR_CD|"
-              "LINE_NCH_PMT_AMT|LINE_BENE_PTB_DDCTBL_AMT|LINE_COINSRNC_AMT|LINE_SBMTD_CHRG_AMT|LINE_ALOWD_CHRG_AMT|"
-              "LINE_ICD_DGNS_CD")
+    header = (
+        "CLM_ID|BENE_ID|CLM_FROM_DT|CLM_THRU_DT|NCH_WKLY_PROC_DT|CARR_NUM|CLM_PMT_AMT|NCH_CARR_CLM_ALOWD_AMT|"
+        "PRNCPAL_DGNS_CD|ICD_DGNS_CD1|CARR_CLM_BLG_NPI_NUM|LINE_NUM|PRF_PHYSN_NPI|LINE_SRVC_CNT|"
+        "LINE_PLACE_OF_SRVC_CD|LINE_1ST_EXPNS_DT|LINE_LAST_EXPNS_DT|HCPCS_CD|HCPCS_1ST_MDFR_CD|"
+        "LINE_NCH_PMT_AMT|LINE_BENE_PTB_DDCTBL_AMT|LINE_COINSRNC_AMT|LINE_SBMTD_CHRG_AMT|LINE_ALOWD_CHRG_AMT|"
+        "LINE_ICD_DGNS_CD"
+    )
     rows = [header]
     for i in range(n):
         claim = f"C{i}|B{i % 1000}|14-May-2024|14-May-2024|24-May-2024|00952|223.72|279.64|M1711|I10|1234567893"
@@ -99,7 +133,8 @@ def main() -> None:
             "read_835": lambda: sum(1 for r in read_835(x835, "b") if r.data is not None),
             "read_rif (carrier)": lambda: sum(1 for i in read_rif(rif, "b") if i.data is not None),
             "read_paid_claims (837+835, linked)": lambda: sum(
-                1 for i in read_paid_claims([Path(tmp)]).items if i.data and "paid_amount" in i.data),
+                1 for i in read_paid_claims([Path(tmp)]).items if i.data and "paid_amount" in i.data
+            ),
         }
         results = {name: best(fn, args.repeat) for name, fn in runs.items()}
     base = results["read_x12 (837, baseline)"][0]

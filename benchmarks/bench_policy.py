@@ -36,8 +36,12 @@ from claimscrub.refdata.tables import registry_for
 from claimscrub.resources import rules_dir
 
 ACME = Path(__file__).resolve().parents[1] / "examples" / "payer-pack" / "acme"
-PAYERS = [{"type": "medicare", "name": "Medicare Part B"}, {"type": "medicaid", "name": "State Medicaid"},
-          {"type": "commercial", "name": "Blue Plan"}, {"type": "commercial", "name": "Acme Health PPO"}]
+PAYERS = [
+    {"type": "medicare", "name": "Medicare Part B"},
+    {"type": "medicaid", "name": "State Medicaid"},
+    {"type": "commercial", "name": "Blue Plan"},
+    {"type": "commercial", "name": "Acme Health PPO"},
+]
 
 
 def with_payers(data: bytes) -> bytes:
@@ -69,8 +73,11 @@ def main() -> None:
         acme = Scrubber([*packs, ACME], replace_bundled=True, **common)
     batch_gc()
     print(f"{args.claims} generated claims, payers rotated over {len(PAYERS)}, packs {args.packs}, sample tables")
-    contenders = {"none": ("no policies (baseline)", none), "defaults": ("default policies", defaults),
-                  "acme": ("defaults + acme pack/policy", acme)}
+    contenders = {
+        "none": ("no policies (baseline)", none),
+        "defaults": ("default policies", defaults),
+        "acme": ("defaults + acme pack/policy", acme),
+    }
     if args.only:
         label, scrubber = contenders[args.only]
         timed(label, lambda: run_engine(data, scrubber), args.repeat)
@@ -85,8 +92,10 @@ def main() -> None:
             best[name] = min(best.get(name, cpu), cpu)
     for name, (label, _) in contenders.items():
         claims, findings = counts[name]
-        print(f"{label:<28} {claims / best[name]:>9,.0f} claims/s CPU  ({claims} claims, {findings} findings, "
-              f"best of {args.repeat} interleaved rounds)")
+        print(
+            f"{label:<28} {claims / best[name]:>9,.0f} claims/s CPU  ({claims} claims, {findings} findings, "
+            f"best of {args.repeat} interleaved rounds)"
+        )
     base, dflt, more = (counts[n][0] / best[n] for n in contenders)
     print(f"ratios to the baseline: default policies {dflt / base:.2f}, with the acme policy {more / base:.2f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

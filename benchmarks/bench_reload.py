@@ -67,11 +67,17 @@ def main() -> None:
     from claimscrub.service.app import ServiceConfig, create_app
 
     with tempfile.TemporaryDirectory() as data_dir:
-        out = subprocess.run([sys.executable, "-c", BASELINE, str(REPO), data_dir, str(args.reloads)],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", BASELINE, str(REPO), data_dir, str(args.reloads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         base_before, base_after = float(out[0]), float(out[1])
-        print(f"baseline, in-process reloads: {base_before:.1f} MB -> {base_after:.1f} MB after {args.reloads} "
-              f"(+{base_after - base_before:.1f} MB)")
+        print(
+            f"baseline, in-process reloads: {base_before:.1f} MB -> {base_after:.1f} MB after {args.reloads} "
+            f"(+{base_after - base_before:.1f} MB)"
+        )
 
         app = create_app(ServiceConfig(data_dir=data_dir, token="bench", workers=args.workers))
         with TestClient(app) as client:
@@ -85,8 +91,10 @@ def main() -> None:
             took = time.perf_counter() - started
             time.sleep(2)  # the retired workers end in the background
             after, count = service_rss(app)
-        print(f"worker replacement ({count} worker(s)): {before:.1f} MB -> {after:.1f} MB after {args.reloads} "
-              f"(+{after - before:.1f} MB), {took / args.reloads:.1f} s per reload")
+        print(
+            f"worker replacement ({count} worker(s)): {before:.1f} MB -> {after:.1f} MB after {args.reloads} "
+            f"(+{after - before:.1f} MB), {took / args.reloads:.1f} s per reload"
+        )
         if base_after - base_before > 0:
             print(f"growth ratio now/baseline: {(after - before) / (base_after - base_before):.2f}")
 

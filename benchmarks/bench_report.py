@@ -29,8 +29,19 @@ def sample_files(folder: Path) -> list[Path]:
 
 def run_cli(files: list[Path], fmt: str, out: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one scrub in a child process."""
-    cmd = [sys.executable, "-m", "claimscrub.cli.main", "scrub", *map(str, files), "--format", fmt, "-o", str(out),
-           "--samples", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "claimscrub.cli.main",
+        "scrub",
+        *map(str, files),
+        "--format",
+        fmt,
+        "-o",
+        str(out),
+        "--samples",
+        "--no-progress",
+    ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,8 +61,14 @@ def render_alone(files: list[Path], repeat: int) -> tuple[int, float, float, int
     scrubber = Scrubber(samples=True)
     index = LineIndex()
     results = [scrubber.scrub(item) for path in files for item in index.watch(read_x12(path.read_bytes(), str(path)))]
-    meta = {"claimscrub": "bench", "packs": {}, "data_editions": [], "not_checked": [], "input_errors": [],
-            "seconds": 0}
+    meta = {
+        "claimscrub": "bench",
+        "packs": {},
+        "data_editions": [],
+        "not_checked": [],
+        "input_errors": [],
+        "seconds": 0,
+    }
     best_json = best_html = float("inf")
     size = 0
     for _ in range(repeat):
@@ -81,11 +98,15 @@ def main() -> None:
                     best[fmt] = (seconds, rss)
         html_size = (Path(tmp) / "scrub.html").stat().st_size
     (js, jr), (hs, hr) = best["json"], best["html"]
-    print(f"end to end, {len(files)} files, best of {args.repeat}: json {js:.2f} s (peak RSS {jr:.0f} MiB), "
-          f"html {hs:.2f} s (peak RSS {hr:.0f} MiB, {html_size / 1e6:.1f} MB); html/json = {hs / js:.2f}x")
+    print(
+        f"end to end, {len(files)} files, best of {args.repeat}: json {js:.2f} s (peak RSS {jr:.0f} MiB), "
+        f"html {hs:.2f} s (peak RSS {hr:.0f} MiB, {html_size / 1e6:.1f} MB); html/json = {hs / js:.2f}x"
+    )
     claims, rj, rh, size = render_alone(files, args.repeat)
-    print(f"rendering alone, {claims} claims: to_json {rj:.3f} s, scrub_html {rh:.3f} s "
-          f"({size / 1e6:.1f} MB); html/json = {rh / rj:.1f}x")
+    print(
+        f"rendering alone, {claims} claims: to_json {rj:.3f} s, scrub_html {rh:.3f} s "
+        f"({size / 1e6:.1f} MB); html/json = {rh / rj:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,11 @@ def sample_codes() -> list[str]:
     for name in ("mue_practitioner", "ncci_ptp_practitioner", "aoc"):
         with open(rules_dir() / "tables" / "samples" / f"{name}.csv", newline="") as f:
             for row in csv.DictReader(f):
-                codes.update(v for k, v in row.items() if k in ("hcpcs_code", "column1", "column2", "add_on_code",
-                                                                  "primary_code") and v)
+                codes.update(
+                    v
+                    for k, v in row.items()
+                    if k in ("hcpcs_code", "column1", "column2", "add_on_code", "primary_code") and v
+                )
     return sorted(c for c in codes if HCPCS.match(c))  # not the AOC placeholder "CCCCC"
 
 
@@ -64,16 +67,31 @@ def generate(n: int, seed: int = 7, wide: bool = False) -> bytes:
     for i in range(n):
         lines = []
         for s in range(1, rng.randint(1, 6) + 1):
-            lines.append({"sequence": s, "code": rng.choice(codes), "units": rng.choice([1, 1, 1, 2, 3]),
-                          "charge": f"{rng.randint(10, 400)}.00",
-                          "from_date": (start + datetime.timedelta(days=rng.randrange(366))).isoformat() if wide
-                          else f"2024-08-{rng.randint(1, 3):02d}",
-                          "modifiers": rng.sample(["25", "59", "XS", "RT", "LT", "91"], rng.choice([0, 0, 0, 1, 2])),
-                          "diagnosis_pointers": [1]})
-        out.append({"claim_id": f"B{i}", "type": "professional", "claim_date": "2025-01-15" if wide else "2024-08-20",
-                    "payer": {"type": "medicare"}, "billing_provider": {"npi": rng.choice(["1234567893", "1234567890"])},
-                    "patient": {"id": f"P{i}", "sex": "F", "birth_date": "1960-01-01"},
-                    "diagnoses": [{"code": "E11.9"}], "lines": lines})
+            lines.append(
+                {
+                    "sequence": s,
+                    "code": rng.choice(codes),
+                    "units": rng.choice([1, 1, 1, 2, 3]),
+                    "charge": f"{rng.randint(10, 400)}.00",
+                    "from_date": (start + datetime.timedelta(days=rng.randrange(366))).isoformat()
+                    if wide
+                    else f"2024-08-{rng.randint(1, 3):02d}",
+                    "modifiers": rng.sample(["25", "59", "XS", "RT", "LT", "91"], rng.choice([0, 0, 0, 1, 2])),
+                    "diagnosis_pointers": [1],
+                }
+            )
+        out.append(
+            {
+                "claim_id": f"B{i}",
+                "type": "professional",
+                "claim_date": "2025-01-15" if wide else "2024-08-20",
+                "payer": {"type": "medicare"},
+                "billing_provider": {"npi": rng.choice(["1234567893", "1234567890"])},
+                "patient": {"id": f"P{i}", "sex": "F", "birth_date": "1960-01-01"},
+                "diagnoses": [{"code": "E11.9"}],
+                "lines": lines,
+            }
+        )
     return b"\n".join(orjson.dumps(c) for c in out)
 
 
@@ -125,15 +143,23 @@ def baseline(data: bytes, tables) -> tuple[int, int]:
                 found.append(("CS-DUP-001", line.sequence))
             seen.setdefault(k, line.sequence)
             mue = tables.lookup("mue_practitioner", (line.code,), line.from_date)
-            if mue and sum(o.units for o in claim.lines if o.code == line.code and o.from_date == line.from_date) > mue["mue_units"]:
+            if (
+                mue
+                and sum(o.units for o in claim.lines if o.code == line.code and o.from_date == line.from_date)
+                > mue["mue_units"]
+            ):
                 found.append(("CS-MUE", line.sequence))
             aoc = tables.lookup("aoc", (line.code,), line.from_date)
-            if aoc and not any(tables.lookup("aoc", (line.code, o.code), line.from_date) for o in claim.lines if o is not line):
+            if aoc and not any(
+                tables.lookup("aoc", (line.code, o.code), line.from_date) for o in claim.lines if o is not line
+            ):
                 found.append(("CS-AOC-001", line.sequence))
             for other in claim.lines:
                 if other is not line and other.from_date == line.from_date:
                     row = tables.lookup("ncci_ptp_practitioner", (other.code, line.code), line.from_date)
-                    if row and (row["modifier_indicator"] == 0 or not mods & {"59", "XS", "XU", "XE", "XP", "RT", "LT"}):
+                    if row and (
+                        row["modifier_indicator"] == 0 or not mods & {"59", "XS", "XU", "XE", "XP", "RT", "LT"}
+                    ):
                         found.append(("CS-PTP", line.sequence))
         findings += len(found)
         out.append(orjson.dumps({"claim_id": claim.claim_id, "findings": found}))
@@ -155,8 +181,10 @@ def timed(label, fn, repeat):
         if best is None or cpu < best[1]:
             best = (wall, cpu)
     wall, cpu = best
-    print(f"{label:<28} {claims / cpu:>9,.0f} claims/s CPU  {claims / wall:>9,.0f} claims/s wall  "
-          f"({claims} claims, {findings} findings, {cpu:.2f} s CPU, best of {repeat})")
+    print(
+        f"{label:<28} {claims / cpu:>9,.0f} claims/s CPU  {claims / wall:>9,.0f} claims/s wall  "
+        f"({claims} claims, {findings} findings, {cpu:.2f} s CPU, best of {repeat})"
+    )
     return claims / cpu
 
 
@@ -164,13 +192,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--claims", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the best is quoted")
-    parser.add_argument("--packs", default=",".join(FIRST_PACKS),
-                        help="bundled packs to run (default: the first packs, the checks the baseline repeats; "
-                             "'all' for every bundled pack)")
-    parser.add_argument("--only", choices=("baseline", "durable", "reference"),
-                        help="run one contender only (for counting its instructions under valgrind)")
-    parser.add_argument("--wide", action="store_true",
-                        help="claims from every code of the sample tables over all of 2024 (default: 11 codes, 3 dates)")
+    parser.add_argument(
+        "--packs",
+        default=",".join(FIRST_PACKS),
+        help="bundled packs to run (default: the first packs, the checks the baseline repeats; "
+        "'all' for every bundled pack)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("baseline", "durable", "reference"),
+        help="run one contender only (for counting its instructions under valgrind)",
+    )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="claims from every code of the sample tables over all of 2024 (default: 11 codes, 3 dates)",
+    )
     args = parser.parse_args()
     data = generate(args.claims, wide=args.wide)
     generated_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -182,17 +219,23 @@ def main():
         durable = Scrubber(packs, replace_bundled=True, tables=tables, backend="durable")
     reference = Scrubber(tables=tables, backend="reference", rulebook=durable.rulebook)
     batch_gc()  # as `claimscrub scrub` runs a batch (and the same for all three contenders)
-    print(f"{args.claims} generated claims{' (wide)' if args.wide else ''}, {len(durable.program.rules)} rules "
-          f"({args.packs}), sample tables, one process")
-    contenders = {"baseline": ("plain-Python baseline", lambda: baseline(data, tables)),
-                  "durable": ("durable-rules backend", lambda: run_engine(data, durable)),
-                  "reference": ("reference evaluator", lambda: run_engine(data, reference))}
+    print(
+        f"{args.claims} generated claims{' (wide)' if args.wide else ''}, {len(durable.program.rules)} rules "
+        f"({args.packs}), sample tables, one process"
+    )
+    contenders = {
+        "baseline": ("plain-Python baseline", lambda: baseline(data, tables)),
+        "durable": ("durable-rules backend", lambda: run_engine(data, durable)),
+        "reference": ("reference evaluator", lambda: run_engine(data, reference)),
+    }
     if args.only:  # one contender, e.g. under valgrind (see the module docstring)
         label, fn = contenders[args.only]
         timed(label, fn, args.repeat)
         return
     base, dur, ref = (timed(label, fn, args.repeat) for label, fn in contenders.values())
-    print(f"ratios: durable/baseline {dur / base:.2f}, reference/baseline {ref / base:.2f}, durable/reference {dur / ref:.2f}")
+    print(
+        f"ratios: durable/baseline {dur / base:.2f}, reference/baseline {ref / base:.2f}, durable/reference {dur / ref:.2f}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB ({generated_rss:.0f} MiB of it once the generated claims were built)")
 

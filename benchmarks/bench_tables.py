@@ -89,8 +89,9 @@ def main() -> None:
         results["import_peak_rss_mb"] = peak_rss_mb()
     store = data_dir / "tables.sqlite"
     results["store_mb"] = store.stat().st_size / 1e6
-    out = subprocess.run([sys.executable, "-c", READER, str(store), str(REPO)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", READER, str(store), str(REPO)], capture_output=True, text=True, check=True
+    )
     results.update(json.loads(out.stdout))
     for k, v in results.items():
         print(f"{k:<28} {v:,.2f}" if isinstance(v, float) else f"{k:<28} {v}")

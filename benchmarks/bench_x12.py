@@ -102,8 +102,10 @@ def main() -> int:
         statuses = scrub_all(scrubber, data)
         best = min(best, time.perf_counter() - start)
     total = sum(statuses.values())
-    print(f"read + scrub        : {total / best:>10,.0f} claims/s ({total} claims: "
-          f"{statuses['scrubbed']} scrubbed, {statuses['rejected']} rejected)")
+    print(
+        f"read + scrub        : {total / best:>10,.0f} claims/s ({total} claims: "
+        f"{statuses['scrubbed']} scrubbed, {statuses['rejected']} rejected)"
+    )
     return 0
 
 

@@ -53,8 +53,10 @@ def main() -> None:
             args.save.mkdir(parents=True, exist_ok=True)
             (args.save / f"{kind}-{iterations}.{'x12' if kind == 'x12' else 'json'}").write_bytes(data)
             problems.update(p.split(":")[0] for p in found)
-    print(f"iterations {iterations:,} ({iterations / args.seconds:,.0f}/s), claims read {claims:,}, "
-          f"slowest input {slowest:.3f} s")
+    print(
+        f"iterations {iterations:,} ({iterations / args.seconds:,.0f}/s), claims read {claims:,}, "
+        f"slowest input {slowest:.3f} s"
+    )
     print(f"problems {sum(problems.values())} {dict(problems) or ''}, guarded engine errors {guarded}")
     sys.exit(1 if problems or guarded else 0)
 

@@ -104,8 +104,11 @@ def refdata_store(refdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         finally:
             shutil.rmtree(building, ignore_errors=True)
     os.utime(data_dir)
-    stale = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith("building-")),
-                   key=lambda p: p.stat().st_mtime, reverse=True)[_KEEP:]
+    stale = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith("building-")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )[_KEEP:]
     for old in stale:
         shutil.rmtree(old, ignore_errors=True)
     return data_dir

@@ -25,8 +25,12 @@ class PgServer:
     url: str
 
     def stop(self) -> None:
-        subprocess.run([*self.as_user, f"{self.bindir}/pg_ctl", "-D", f"{self.directory}/data", "-m", "immediate",
-                        "stop"], capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            [*self.as_user, f"{self.bindir}/pg_ctl", "-D", f"{self.directory}/data", "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -57,11 +61,29 @@ def start() -> tuple[PgServer | None, str]:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
     try:
-        subprocess.run([*as_user, f"{bindir}/initdb", "-D", f"{directory}/data", "-A", "trust", "-U", "postgres"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", f"{directory}/data", "-w", "-l", f"{directory}/log",
-                        "-o", f"-p {port} -k {directory} -c listen_addresses=''", "start"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*as_user, f"{bindir}/initdb", "-D", f"{directory}/data", "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                f"{bindir}/pg_ctl",
+                "-D",
+                f"{directory}/data",
+                "-w",
+                "-l",
+                f"{directory}/log",
+                "-o",
+                f"-p {port} -k {directory} -c listen_addresses=''",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         shutil.rmtree(directory, ignore_errors=True)
         return None, f"PostgreSQL could not start: {exc}"

@@ -30,19 +30,29 @@ def scrubber(refdata_store: Path) -> Scrubber:
 
 
 def line(seq: int, code: str, mods=(), date: str = "2024-08-01", units: int = 1, **extra) -> dict:
-    out = {"sequence": seq, "code": code, "units": units, "charge": "100.00", "from_date": date,
-           "diagnosis_pointers": [1], **extra}
+    out = {
+        "sequence": seq,
+        "code": code,
+        "units": units,
+        "charge": "100.00",
+        "from_date": date,
+        "diagnosis_pointers": [1],
+        **extra,
+    }
     if mods:
         out["modifiers"] = list(mods)
     return out
 
 
 BASE = {
-    "claim_id": "ACC-1", "type": "professional", "claim_date": "2024-12-31",
+    "claim_id": "ACC-1",
+    "type": "professional",
+    "claim_date": "2024-12-31",
     "payer": {"name": "Medicare Part B", "type": "medicare"},
     "billing_provider": {"npi": "1234567893"},
     "patient": {"id": "P1", "sex": "F", "birth_date": "1955-04-02"},
-    "place_of_service": "11", "diagnoses": [{"code": "M17.11"}],
+    "place_of_service": "11",
+    "diagnoses": [{"code": "M17.11"}],
 }
 
 
@@ -67,8 +77,20 @@ def ids(findings) -> set[str]:
 
 def test_every_table_the_rules_use_is_checked(scrubber):
     not_checked = {n["rule_id"] for n in scrubber.not_checked}
-    for rule in ("CS-PTP-001", "CS-PTP-002", "CS-MUE-002", "CS-AOC-001", "CS-PFS-001", "CS-PFS-008",
-                 "CS-CODE-001", "CS-CODE-005", "CS-DX-001", "CS-DX-007", "CS-AGE-001", "CS-AGE-007"):
+    for rule in (
+        "CS-PTP-001",
+        "CS-PTP-002",
+        "CS-MUE-002",
+        "CS-AOC-001",
+        "CS-PFS-001",
+        "CS-PFS-008",
+        "CS-CODE-001",
+        "CS-CODE-005",
+        "CS-DX-001",
+        "CS-DX-007",
+        "CS-AGE-001",
+        "CS-AGE-007",
+    ):
         assert rule not in not_checked
     labels = {e["name"]: [ed["label"] for ed in e["editions"]] for e in scrubber.editions()}
     assert labels["ncci_ptp_practitioner"] == [PTP]
@@ -76,8 +98,11 @@ def test_every_table_the_rules_use_is_checked(scrubber):
 
 
 def test_clean_claim_with_real_codes_has_no_findings(scrubber):
-    findings = scrub(scrubber, [line(1, "99213", ["25"]), line(2, "20610", ["RT"])],
-                     diagnoses=[{"code": "M17.11"}, {"code": "E11.9"}])
+    findings = scrub(
+        scrubber,
+        [line(1, "99213", ["25"]), line(2, "20610", ["RT"])],
+        diagnoses=[{"code": "M17.11"}, {"code": "E11.9"}],
+    )
     assert findings == [], [(f.rule_id, f.message) for f in findings]
 
 
@@ -179,7 +204,9 @@ def test_excludes1_and_manifestation(scrubber):
 def test_n400_male_flag_ends_2024_09_30(scrubber):
     f = only(scrub(scrubber, [line(1, "99213", date="2024-09-30")], diagnoses=[{"code": "N40.0"}]), "CS-AGE-001")
     assert f.table_row["valid_to"] == "2024-09-30"
-    assert "CS-AGE-001" not in ids(scrub(scrubber, [line(1, "99213", date="2024-10-01")], diagnoses=[{"code": "N40.0"}]))
+    assert "CS-AGE-001" not in ids(
+        scrub(scrubber, [line(1, "99213", date="2024-10-01")], diagnoses=[{"code": "N40.0"}])
+    )
 
 
 def test_procedure_age_range_from_ioce(scrubber):
@@ -194,9 +221,11 @@ def test_procedure_age_range_from_ioce(scrubber):
 
 def test_hcpcs_validity_from_the_code_s_own_dates_not_the_2019_file(scrubber):
     # the 2019 file is the newest dated on or before these dates, but the July 2024 file dates every code
-    for code, dos, rule, when in (("E2300", "2024-05-01", "CS-CODE-001", "2024-03-31"),
-                                  ("G2170", "2023-05-01", "CS-CODE-001", "2022-12-31"),
-                                  ("G2211", "2020-06-01", "CS-CODE-002", "2021-01-01")):
+    for code, dos, rule, when in (
+        ("E2300", "2024-05-01", "CS-CODE-001", "2024-03-31"),
+        ("G2170", "2023-05-01", "CS-CODE-001", "2022-12-31"),
+        ("G2211", "2020-06-01", "CS-CODE-002", "2021-01-01"),
+    ):
         f = only(scrub(scrubber, [line(1, code, date=dos)]), rule)
         assert when in f.message and f.data_edition == "HCPCS 2024-07", f.message
     for code, dos in (("E2300", "2024-03-01"), ("G2170", "2021-05-01"), ("G2211", "2021-06-01")):
@@ -250,8 +279,12 @@ def test_not_checked_is_in_the_json_and_the_text_output(scrubber):
     claim["lines"] = [line(1, "20610", date="2005-06-01", units=5)]
     result = scrubber.scrub(claim)
     doc = document([result], {"not_checked": []})
-    assert {"claim_id": "ACC-1", "rule_id": "CS-MUE-002", "dates": ["2005-06-01"],
-            "reason": "no loaded edition of mue_practitioner covers 2005-06-01"} in doc["not_checked"]
+    assert {
+        "claim_id": "ACC-1",
+        "rule_id": "CS-MUE-002",
+        "dates": ["2005-06-01"],
+        "reason": "no loaded edition of mue_practitioner covers 2005-06-01",
+    } in doc["not_checked"]
     assert doc["claims"][0]["not_checked"]
     out = io.StringIO()
     write_text([result], Console(file=out, width=200), [], [])
@@ -330,8 +363,11 @@ def test_one_problem_one_finding(scrubber):
     from claimscrub.inputs.base import InputItem, Note
 
     # an invalid billing NPI that the lines repeat: one finding
-    findings = scrub(scrubber, [line(1, "99213", rendering_npi="1234567890"), line(2, "36415", rendering_npi="1234567890")],
-                     billing_provider={"npi": "1234567890"})
+    findings = scrub(
+        scrubber,
+        [line(1, "99213", rendering_npi="1234567890"), line(2, "36415", rendering_npi="1234567890")],
+        billing_provider={"npi": "1234567890"},
+    )
     assert ids(findings) & {"CS-INT-001", "CS-INT-002"} == {"CS-INT-001"}
     # a different invalid rendering NPI is its own problem
     findings = scrub(scrubber, [line(1, "99213", rendering_npi="1111111111")], billing_provider={"npi": "1234567890"})
@@ -339,8 +375,15 @@ def test_one_problem_one_finding(scrubber):
     # the X12 reader dropped the ICD-9 diagnoses (and the pointers with them): the pointer finding is not repeated
     claim = copy.deepcopy(BASE)
     claim.update(diagnoses=[], lines=[line(1, "99213", diagnosis_pointers=[])])
-    icd9 = Note("CS-X12-003", "code_validity", "error", "ICD-9-CM diagnosis", "seg 12 HI01: ICD-9-CM qualifier BK",
-                "Code the diagnoses in ICD-10-CM.", "ASC X12 005010X222A1 HI")
+    icd9 = Note(
+        "CS-X12-003",
+        "code_validity",
+        "error",
+        "ICD-9-CM diagnosis",
+        "seg 12 HI01: ICD-9-CM qualifier BK",
+        "Code the diagnoses in ICD-10-CM.",
+        "ASC X12 005010X222A1 HI",
+    )
     result = scrubber.scrub_item(InputItem("t.837", "ACC-1", claim, notes=(icd9,)))
     assert result.status == "scrubbed", result.reason
     assert "CS-INT-007" not in ids(result.findings)

@@ -15,8 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_import_engine_stays_cheap():
-    code = ("import sys, claimscrub; heavy = [m for m in ('claimscrub.api.scrubber', 'durable', 'fastapi') if m in sys.modules]; "
-            "print(','.join(heavy))")
+    code = (
+        "import sys, claimscrub; heavy = [m for m in ('claimscrub.api.scrubber', 'durable', 'fastapi') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == ""
 

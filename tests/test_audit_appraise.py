@@ -20,8 +20,27 @@ from claimscrub.audit.stats.appraise import StratumSample, estimate_total
 # signatures counted per sheet (frequency table below). The book gives sum y = 1471,
 # sum y^2 = 54,497, s^2 = 229.0, the estimated total 19,888 and its standard error 1,392
 # (with the finite population correction), from which it sets 80% limits with the normal deviate 1.28.
-PETITION = {42: 23, 41: 4, 36: 1, 32: 1, 29: 1, 27: 2, 23: 1, 19: 1, 16: 2, 15: 2, 14: 1, 11: 1, 10: 1, 9: 1, 7: 1,
-            6: 3, 5: 2, 4: 1, 3: 1}
+PETITION = {
+    42: 23,
+    41: 4,
+    36: 1,
+    32: 1,
+    29: 1,
+    27: 2,
+    23: 1,
+    19: 1,
+    16: 2,
+    15: 2,
+    14: 1,
+    11: 1,
+    10: 1,
+    9: 1,
+    7: 1,
+    6: 3,
+    5: 2,
+    4: 1,
+    3: 1,
+}
 
 
 def test_cochran_petition_example_reproduced():
@@ -98,26 +117,52 @@ def test_edge_cases_are_named():
 
 
 def _design(strata):
-    return {"frame": {"units": sum(s["units"] for s in strata), "paid_total": "0.00"},
-            "sample": {"method": "srs", "seed": 1, "size": 4, "rng": "x", "allocation": None, "strata": strata}}
+    return {
+        "frame": {"units": sum(s["units"] for s in strata), "paid_total": "0.00"},
+        "sample": {"method": "srs", "seed": 1, "size": 4, "rng": "x", "allocation": None, "strata": strata},
+    }
 
 
 def _state(sample_no, line, determination, amount="", category=""):
-    return {"sample_no": str(sample_no), "stratum": "1", "unit_id": f"C{sample_no}", "claim_id": f"C{sample_no}",
-            "line": str(line), "code": "99213", "paid_amount": "100.00", "determination": determination,
-            "error_category": category, "amount": amount, "reason": "", "reviewer": "r", "qa_verdict": "",
-            "qa_reviewer": "", "qa_note": ""}
+    return {
+        "sample_no": str(sample_no),
+        "stratum": "1",
+        "unit_id": f"C{sample_no}",
+        "claim_id": f"C{sample_no}",
+        "line": str(line),
+        "code": "99213",
+        "paid_amount": "100.00",
+        "determination": determination,
+        "error_category": category,
+        "amount": amount,
+        "reason": "",
+        "reviewer": "r",
+        "qa_verdict": "",
+        "qa_reviewer": "",
+        "qa_note": "",
+    }
 
 
 def test_rates_and_units_from_determinations():
     strata = [{"id": 1, "units": 40, "paid_total": "4000.00", "certainty": False}]
-    sample = [{"sample_no": str(i), "stratum": "1", "unit_id": f"C{i}", "claim_id": f"C{i}", "paid_amount": "200.00"}
-              for i in range(1, 5)]
-    state = [_state(1, 1, "overpaid", "100.00", "incorrect_coding"), _state(1, 2, "correct"),
-             _state(2, 1, "underpaid", "20.00", "incorrect_coding"), _state(3, 1, "correct"), _state(4, 1, "correct")]
+    sample = [
+        {"sample_no": str(i), "stratum": "1", "unit_id": f"C{i}", "claim_id": f"C{i}", "paid_amount": "200.00"}
+        for i in range(1, 5)
+    ]
+    state = [
+        _state(1, 1, "overpaid", "100.00", "incorrect_coding"),
+        _state(1, 2, "correct"),
+        _state(2, 1, "underpaid", "20.00", "incorrect_coding"),
+        _state(3, 1, "correct"),
+        _state(4, 1, "correct"),
+    ]
     doc = build(_design(strata), sample, state, None)
-    assert doc["rates"] == {"claim_error_rate": 0.5, "line_error_rate": 0.4, "payment_error_rate_gross": 100 / 800,
-                            "payment_error_rate_net": 80 / 800}
+    assert doc["rates"] == {
+        "claim_error_rate": 0.5,
+        "line_error_rate": 0.4,
+        "payment_error_rate_gross": 100 / 800,
+        "payment_error_rate_net": 80 / 800,
+    }
     assert doc["overpayment"]["point_estimate"] == "1000.00"  # 40 x mean(100, 0, 0, 0)
     assert doc["underpayment"]["point_estimate"] == "200.00"
     assert doc["units"][0]["overpayment"] == "100.00" and doc["units"][1]["underpayment"] == "20.00"

@@ -29,22 +29,56 @@ def test_golden_srs_selection_is_fixed_forever():
     """
     _, selected, _ = draw_sample(FRAME, method="srs", size=6, seed=12345)
     assert [(s.sample_no, s.position, s.random_number) for s in selected] == [
-        (1, 49, 0.005022333717131788), (2, 91, 0.009712127795452608), (3, 115, 0.027383721927118798),
-        (4, 125, 0.008994027371330371), (5, 148, 0.0015187877390547833), (6, 179, 0.022070398874919128)]
+        (1, 49, 0.005022333717131788),
+        (2, 91, 0.009712127795452608),
+        (3, 115, 0.027383721927118798),
+        (4, 125, 0.008994027371330371),
+        (5, 148, 0.0015187877390547833),
+        (6, 179, 0.022070398874919128),
+    ]
     # the rule itself: the 6 smallest of one PCG64 uniform per frame position (numpy's own doubles today)
     u = np.random.Generator(np.random.PCG64(12345)).random(len(FRAME))
     assert sorted(int(i) + 1 for i in np.argsort(u)[:6]) == [s.position for s in selected]
 
 
 def test_golden_stratified_selection_with_certainty():
-    spec, selected, _strata = draw_sample(FRAME, method="stratified", size=10, seed=12345, strata_count=3,
-                                         boundary_rule="equal-dollar", allocation="neyman", certainty_cents=99000)
+    spec, selected, _strata = draw_sample(
+        FRAME,
+        method="stratified",
+        size=10,
+        seed=12345,
+        strata_count=3,
+        boundary_rule="equal-dollar",
+        allocation="neyman",
+        certainty_cents=99000,
+    )
     assert [(s.stratum, s.position) for s in selected] == [
-        (1, 91), (1, 115), (1, 141), (1, 146), (1, 148), (1, 177), (2, 125), (2, 179), (3, 49), (3, 52),
-        (4, 27), (4, 54), (4, 81), (4, 108), (4, 135), (4, 162), (4, 189)]
-    assert [(s["id"], s["lower"], s["upper"], s["units"], s["sample_size"], s["certainty"]) for s in spec["strata"]] == [
-        (1, None, "553.96", 112, 6, False), (2, "553.96", "811.57", 47, 2, False),
-        (3, "811.57", "990.00", 34, 2, False), (4, "990.00", None, 7, 7, True)]
+        (1, 91),
+        (1, 115),
+        (1, 141),
+        (1, 146),
+        (1, 148),
+        (1, 177),
+        (2, 125),
+        (2, 179),
+        (3, 49),
+        (3, 52),
+        (4, 27),
+        (4, 54),
+        (4, 81),
+        (4, 108),
+        (4, 135),
+        (4, 162),
+        (4, 189),
+    ]
+    assert [
+        (s["id"], s["lower"], s["upper"], s["units"], s["sample_size"], s["certainty"]) for s in spec["strata"]
+    ] == [
+        (1, None, "553.96", 112, 6, False),
+        (2, "553.96", "811.57", 47, 2, False),
+        (3, "811.57", "990.00", 34, 2, False),
+        (4, "990.00", None, 7, 7, True),
+    ]
     certain = [s for s in selected if s.stratum == 4]
     assert all(s.random_number is None for s in certain)
     assert all(FRAME[s.position - 1] >= 99000 for s in certain)
@@ -101,9 +135,11 @@ def test_sample_size_from_a_probe():
     probe = [0.0] * 20 + [50.0, 120.0, 80.0, 30.0, 200.0, 75.0, 60.0, 90.0, 10.0, 150.0]
     result = srs_sample_size(probe, 10000, 0.25)
     n, mean, sd = result["n"], np.mean(probe), np.std(probe, ddof=1)
+
     # at n the precision is met, at n - 1 it is not (checked independently with scipy's t)
     def half(k):
         return stats.t.ppf(0.95, k - 1) * sd * np.sqrt((1 - k / 10000) / k) / mean
+
     assert half(n) <= 0.25 < half(n - 1)
     assert result["mean"] == pytest.approx(mean)
     with pytest.raises(DesignError, match="no overpayment"):

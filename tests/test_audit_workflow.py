@@ -83,8 +83,12 @@ def test_edited_xlsx_round_trips_into_the_log(reviewed, tmp_path):
     log = [json.loads(line) for line in (folder / "determinations.jsonl").read_text().splitlines()]
     edits = [e for e in log if e["kind"] == "review"]
     assert {(e["field"], e["before"], e["after"]) for e in edits} == {
-        ("determination", "not_reviewed", "overpaid"), ("error_category", None, "incorrect_coding"),
-        ("amount", None, "38.79"), ("reason", None, "time supports 90834"), ("reviewer", None, "A. Auditor")}
+        ("determination", "not_reviewed", "overpaid"),
+        ("error_category", None, "incorrect_coding"),
+        ("amount", None, "38.79"),
+        ("reason", None, "time supports 90834"),
+        ("reviewer", None, "A. Auditor"),
+    }
     assert all(e["by"] == "A. Auditor" and e["claim_id"] == "AUD-EX-EM-008" and e["at"] for e in edits)
     state = {r["claim_id"]: r for r in rows(folder / "determinations.csv") if r["line"] == "1"}
     assert state["AUD-EX-EM-008"]["amount"] == "38.79"
@@ -94,18 +98,21 @@ def test_bad_cells_are_named_and_nothing_is_imported(reviewed, tmp_path):
     folder = copy(reviewed, tmp_path)
     before = (folder / "determinations.csv").read_text()
     bad = tmp_path / "bad.csv"
-    bad.write_text("sample_no,claim_id,line,determination,error_category,amount,reason\n"
-                   "6,AUD-EX-EM-008,1,overpaid,incorrect_coding,38.79,fine\n"
-                   "4,AUD-EX-EM-001,1,overpaid,upcoding,12.5x,\n"
-                   "8,AUD-EX-EM-013,1,overpaid,incorrect_coding,999.00,\n")
+    bad.write_text(
+        "sample_no,claim_id,line,determination,error_category,amount,reason\n"
+        "6,AUD-EX-EM-008,1,overpaid,incorrect_coding,38.79,fine\n"
+        "4,AUD-EX-EM-001,1,overpaid,upcoding,12.5x,\n"
+        "8,AUD-EX-EM-013,1,overpaid,incorrect_coding,999.00,\n"
+    )
     code, out = run("review", str(folder), "--import", str(bad), "--reviewer", "A. Auditor")
     assert code == 2
     assert "bad.csv, row 3, column error_category (E): 'upcoding' is not one of" in out
     assert "bad.csv, row 3, column amount (F): '12.5x' is not a dollar amount" in out
     assert "bad.csv, row 4, column amount (F): 999.00 is more than the line's paid amount" in out
     assert (folder / "determinations.csv").read_text() == before
-    assert not any(json.loads(line)["kind"] == "review"
-                   for line in (folder / "determinations.jsonl").read_text().splitlines())
+    assert not any(
+        json.loads(line)["kind"] == "review" for line in (folder / "determinations.jsonl").read_text().splitlines()
+    )
 
 
 def test_accept_qa_and_appraise(reviewed, tmp_path):
@@ -153,8 +160,22 @@ def test_stratified_sample_and_line_units_through_the_cli(tmp_path):
     assert code == 0 and "line unit(s)" in out
     design = yaml.safe_load((folder / "design.yaml").read_text())
     assert design["unit"] == "line" and design["frame"]["out_of_scope"] == 2  # the 2022 and 2023 lines
-    code, out = run("sample", str(folder), "--size", "6", "--seed", "7", "--method", "stratified",
-                    "--strata-count", "2", "--boundaries", "equal-dollar", "--certainty-threshold", "300")
+    code, out = run(
+        "sample",
+        str(folder),
+        "--size",
+        "6",
+        "--seed",
+        "7",
+        "--method",
+        "stratified",
+        "--strata-count",
+        "2",
+        "--boundaries",
+        "equal-dollar",
+        "--certainty-threshold",
+        "300",
+    )
     assert code == 0, out
     design = yaml.safe_load((folder / "design.yaml").read_text())
     strata = design["sample"]["strata"]
@@ -209,7 +230,9 @@ def test_every_claim_reviewed_including_a_rejected_one(tmp_path):
     assert rejected["proposed_determination"] == "not_reviewed" and rejected["paid_amount"] == "72.70"
     # AUD-DEMO-HOSPITAL-6 is paid 14.90 on the claim only: shared by charge (88.00 and 60.00)
     assert (sheet[("AUD-DEMO-HOSPITAL-6", "1")]["paid_amount"], sheet[("AUD-DEMO-HOSPITAL-6", "2")]["paid_amount"]) == (
-        "8.86", "6.04")
+        "8.86",
+        "6.04",
+    )
     assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
     _close_open_lines(folder, tmp_path)
     code, out = run("appraise", str(folder))
@@ -223,8 +246,25 @@ def test_every_claim_reviewed_including_a_rejected_one(tmp_path):
 def test_stratified_line_audit_appraises(tmp_path):
     folder = tmp_path / "strat"
     assert run("universe", CLAIMS, "-o", str(folder), "--unit", "line")[0] == 0
-    assert run("sample", str(folder), "--size", "8", "--seed", "11", "--method", "stratified", "--strata", "80",
-               "--allocation", "neyman", "--certainty-threshold", "300")[0] == 0
+    assert (
+        run(
+            "sample",
+            str(folder),
+            "--size",
+            "8",
+            "--seed",
+            "11",
+            "--method",
+            "stratified",
+            "--strata",
+            "80",
+            "--allocation",
+            "neyman",
+            "--certainty-threshold",
+            "300",
+        )[0]
+        == 0
+    )
     assert run("review", str(folder), CLAIMS)[0] == 0
     assert run("review", str(folder), "--accept-proposed", "--reviewer", "A")[0] == 0
     _close_open_lines(folder, tmp_path)
@@ -234,8 +274,9 @@ def test_stratified_line_audit_appraises(tmp_path):
     assert [s["id"] for s in doc["strata"]] == [1, 2, 3]
     assert doc["strata"][2]["units"] == doc["strata"][2]["sample_size"]  # the certainty stratum, in full
     assert any("certainty stratum" in e for e in doc["edge_cases"])
-    assert sum(float(s["estimate"]) for s in doc["strata"]) == pytest.approx(float(doc["overpayment"]["point_estimate"]),
-                                                                             abs=0.011)
+    assert sum(float(s["estimate"]) for s in doc["strata"]) == pytest.approx(
+        float(doc["overpayment"]["point_estimate"]), abs=0.011
+    )
 
 
 def test_cloned_notes_across_the_sampled_records_are_flagged():
@@ -243,8 +284,10 @@ def test_cloned_notes_across_the_sampled_records_are_flagged():
     from claimscrub.audit.review import SampledUnit, review_claims
     from claimscrub.cli.main import _items
 
-    paths = (str(REPO / "examples" / "encounters" / "claims_side_by_side.json"),
-             str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"))
+    paths = (
+        str(REPO / "examples" / "encounters" / "claims_side_by_side.json"),
+        str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"),
+    )
     items, _, side = _items(paths)
     items = list(items)
     units = [SampledUnit(n, 1, i.claim_id, (i.claim_id,), None, 0) for n, i in enumerate(items, 1)]
@@ -275,8 +318,14 @@ def test_universe_from_837_and_835_states_the_remittance_totals_and_what_did_not
     a denial at 0.00 excluded, 80.00 paid for a claim the 837 does not hold), unlinked listed."""
     eras = REPO / "tests" / "fixtures" / "x835"
     folder = tmp_path / "paid"
-    code, out = run("universe", str(REPO / "examples" / "x12" / "demo_837p.x12"), str(eras / "paid.835"),
-                    str(eras / "reversal.835"), "-o", str(folder))
+    code, out = run(
+        "universe",
+        str(REPO / "examples" / "x12" / "demo_837p.x12"),
+        str(eras / "paid.835"),
+        str(eras / "reversal.835"),
+        "-o",
+        str(folder),
+    )
     assert code == 0, out
     assert "1 remittance(s) with no claim, 1 claim(s) with no payment" in out
     links = json.loads((folder / "links.json").read_text())

@@ -66,7 +66,8 @@ def test_a_distinct_note_does_not_fire(tmp_path):
     recs[2]["sections"]["exam"] = (
         "Throat erythematous with tonsillar exudate on the left, tender anterior cervical nodes, no "
         "uvular deviation, voice normal, tympanic membranes pearly grey bilaterally, lungs clear, rapid "
-        "strep antigen positive in clinic today, no rash on trunk or limbs, hydration adequate by mucosa.")
+        "strep antigen positive in clinic today, no rash on trunk or limbs, hydration adequate by mucosa."
+    )
     tmp = tmp_path / "encounters.json"
     tmp.write_text(json.dumps(recs))
     report = run_batch(example_facts([*paths, tmp]), load_cloned_config(), None)
@@ -86,12 +87,24 @@ def test_threshold_comes_from_the_config():
 
 def em_claim(cid: str, npi: str, code: str, specialty: str | None = None) -> dict:
     claim = {
-        "claim_id": cid, "type": "professional", "payer": {"type": "commercial"},
+        "claim_id": cid,
+        "type": "professional",
+        "payer": {"type": "commercial"},
         "patient": {"id": f"P-{cid}", "sex": "F", "birth_date": "1960-01-01"},
-        "billing_provider": {"npi": "1356308324"}, "rendering_provider": {"npi": npi},
-        "place_of_service": "11", "diagnoses": [{"code": "I10"}],
-        "lines": [{"sequence": 1, "code": code, "units": 1, "charge": "100.00", "from_date": "2024-03-01",
-                   "diagnosis_pointers": [1]}],
+        "billing_provider": {"npi": "1356308324"},
+        "rendering_provider": {"npi": npi},
+        "place_of_service": "11",
+        "diagnoses": [{"code": "I10"}],
+        "lines": [
+            {
+                "sequence": 1,
+                "code": code,
+                "units": 1,
+                "charge": "100.00",
+                "from_date": "2024-03-01",
+                "diagnosis_pointers": [1],
+            }
+        ],
     }
     if specialty:
         claim["rendering_provider"]["specialty"] = specialty
@@ -101,8 +114,12 @@ def em_claim(cid: str, npi: str, code: str, specialty: str | None = None) -> dic
 def em_claims() -> list[dict]:
     """One claim per visit from tests/fixtures/encounters/em_counts.json (one provider skewed, one in line)."""
     counts = json.loads((FIXTURES / "em_counts.json").read_text())
-    return [em_claim(f"{npi}-{code}-{i}", npi, code)
-            for npi, by_code in counts.items() for code, n in by_code.items() for i in range(n)]
+    return [
+        em_claim(f"{npi}-{code}-{i}", npi, code)
+        for npi, by_code in counts.items()
+        for code, n in by_code.items()
+        for i in range(n)
+    ]
 
 
 def test_provider_skewed_to_levels_4_5_gets_a_warning_and_one_at_the_benchmark_none():
@@ -112,8 +129,15 @@ def test_provider_skewed_to_levels_4_5_gets_a_warning_and_one_at_the_benchmark_n
     f = report.batch_findings[0]
     assert (f.rule_id, f.category, f.severity) == (STATS_RULE, "upcoding", "warning")
     assert f.claim_id == "" and f.line is None
-    for part in ("chi-square", "p < 0.0001", "mean level 3.83 vs 3.46", "levels 4-5 75.0% vs 51.3%",
-                 "percentile", "Reason to look, not an error", "default peers"):
+    for part in (
+        "chi-square",
+        "p < 0.0001",
+        "mean level 3.83 vs 3.46",
+        "levels 4-5 75.0% vs 51.3%",
+        "percentile",
+        "Reason to look, not an error",
+        "default peers",
+    ):
         assert part in f.message, part
     assert f.evidence["services"] == 100 and f.evidence["chosen_by"] == "default_specialty"
     assert "peer benchmark family_practice_established (year not stated)" in f.citation
@@ -160,20 +184,32 @@ benchmarks:
     assert report.batch_findings == [] and "no default_specialty" in report.not_compared[0]["reason"]
 
 
-@pytest.mark.parametrize("text,problem", [
-    ("benchmarks: []\n", "non-empty 'benchmarks' list"),
-    ("benchmarks:\n  - {specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n", r"benchmarks\[0\]: id is required"),
-    ("benchmarks:\n  - {id: a, specialty: s, shares: {'99213': 50, '99214': 50}}\n", "source is required"),
-    ("benchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 100}}\n", "at least two codes"),
-    ("benchmarks:\n  - {id: a, specialty: s, source: x, year: twenty, shares: {'99213': 50, '99214': 50}}\n",
-     "year must be"),
-    ("alpha: 2\nbenchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n",
-     "alpha must be"),
-    ("default_specialty: zz\nbenchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n",
-     "default_specialty 'zz'"),
-    ("benchmarks: [\n", "not valid YAML"),
-    ("- just a list\n", "non-empty 'benchmarks' list"),
-])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("benchmarks: []\n", "non-empty 'benchmarks' list"),
+        (
+            "benchmarks:\n  - {specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n",
+            r"benchmarks\[0\]: id is required",
+        ),
+        ("benchmarks:\n  - {id: a, specialty: s, shares: {'99213': 50, '99214': 50}}\n", "source is required"),
+        ("benchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 100}}\n", "at least two codes"),
+        (
+            "benchmarks:\n  - {id: a, specialty: s, source: x, year: twenty, shares: {'99213': 50, '99214': 50}}\n",
+            "year must be",
+        ),
+        (
+            "alpha: 2\nbenchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n",
+            "alpha must be",
+        ),
+        (
+            "default_specialty: zz\nbenchmarks:\n  - {id: a, specialty: s, source: x, shares: {'99213': 50, '99214': 50}}\n",
+            "default_specialty 'zz'",
+        ),
+        ("benchmarks: [\n", "not valid YAML"),
+        ("- just a list\n", "non-empty 'benchmarks' list"),
+    ],
+)
 def test_bad_benchmark_tables_name_the_problem(tmp_path, text, problem):
     path = tmp_path / "peers.yaml"
     path.write_text(text)
@@ -186,14 +222,19 @@ def test_bad_benchmark_tables_name_the_problem(tmp_path, text, problem):
 def test_findings_attach_to_their_claims_and_every_format_carries_them():
     facts = example_facts(ALL_EXAMPLES[1:]) + [claim_facts(c) for c in em_claims()]
     report = run_batch(facts, load_cloned_config(), load_benchmarks())
-    results = [ClaimResult("EX-EM-101", "scrubbed"), ClaimResult("EX-EM-999", "scrubbed"),
-               ClaimResult("EX-EM-102", "rejected", reason="x")]
+    results = [
+        ClaimResult("EX-EM-101", "scrubbed"),
+        ClaimResult("EX-EM-999", "scrubbed"),
+        ClaimResult("EX-EM-102", "rejected", reason="x"),
+    ]
     out = attach(results, report)
     assert [f.rule_id for f in out[0].findings] == [CLONED_RULE, CLONED_RULE]
     assert out[1] is results[1] and out[2].findings == []  # a rejected claim is not given audit findings
     records = list(jsonl_records(None, report))
     assert [r["record"] for r in records] == ["batch_finding", "audit"]
-    assert records[0]["provider_npi"] == SKEWED and records[0]["evidence"]["services"] == 103  # 100 + the 3 example visits
+    assert (
+        records[0]["provider_npi"] == SKEWED and records[0]["evidence"]["services"] == 103
+    )  # 100 + the 3 example visits
     rows = list(csv_rows(None, report))
     assert rows[0]["status"] == "batch" and rows[0]["rule_id"] == STATS_RULE
     text = "\n".join(t for _, t in text_lines(None, report))

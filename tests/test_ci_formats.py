@@ -59,7 +59,9 @@ def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (pack / "pack.yaml").write_text("name: mine\nversion: '1'\n")
     (pack / "TST-CI-001.yaml").write_text(RULE)
     (pack / "TST-CI-001.test.yaml").write_text(TESTS)
-    (pack / "TST-CI-002.yaml").write_text(RULE.replace("TST-CI-001", "TST-CI-002").replace("line.modifiers and", "line.modifers and"))
+    (pack / "TST-CI-002.yaml").write_text(
+        RULE.replace("TST-CI-001", "TST-CI-002").replace("line.modifiers and", "line.modifers and")
+    )
     (pack / "TST-CI-003.test.yaml").write_text("tests: [{ok: x\n")
     monkeypatch.chdir(pack)  # CI may run from below the checkout's root
     return tmp_path
@@ -81,8 +83,15 @@ def test_sarif_is_valid_with_relative_uris_descriptions_and_version(checkout: Pa
     rules = {r["id"]: r for r in driver["rules"]}
     assert rules["type"]["shortDescription"]["text"] == LINT_CODES["type"][0]
     assert rules["no-tests"]["defaultConfiguration"]["level"] == "warning"
-    located = {(r["ruleId"], loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"])
-               for r in run["results"] for loc in r["locations"]}
+    located = {
+        (
+            r["ruleId"],
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"]["region"]["startLine"],
+        )
+        for r in run["results"]
+        for loc in r["locations"]
+    }
     assert ("type", "packs/mine/TST-CI-002.yaml", 8) in located
     for r in run["results"]:
         assert driver["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
@@ -96,7 +105,8 @@ def test_sarif_outside_the_checkout_is_an_absolute_uri_and_unknown_codes_are_des
     jsonschema.Draft4Validator(_sarif_schema()).validate(sarif)
     run = sarif["runs"][0]
     assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"] == {
-        "uri": (tmp_path / "x.yaml").as_uri()}
+        "uri": (tmp_path / "x.yaml").as_uri()
+    }
     assert "new-check" in run["tool"]["driver"]["rules"][0]["shortDescription"]["text"]
 
 
@@ -110,7 +120,12 @@ def test_junit_counts_failures_errors_time_and_relative_files(checkout: Path):
     assert suite.tag == "testsuite"
     for attr in ("name", "tests", "failures", "errors", "skipped", "time", "timestamp"):
         assert attr in suite.attrib
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("4", "1", "2", "0")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "4",
+        "1",
+        "2",
+        "0",
+    )
     assert float(suite.get("time")) >= 0
     cases = list(suite)
     assert all(c.tag == "testcase" and {"name", "classname", "time", "file", "line"} <= set(c.attrib) for c in cases)

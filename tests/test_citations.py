@@ -21,16 +21,25 @@ def scrubber() -> Scrubber:
 
 
 def _untimed(code: str) -> dict:
-    line = {"sequence": 1, "code": code, "units": 1, "charge": "150.00", "from_date": "2024-08-01",
-            "diagnosis_pointers": [1]}
+    line = {
+        "sequence": 1,
+        "code": code,
+        "units": 1,
+        "charge": "150.00",
+        "from_date": "2024-08-01",
+        "diagnosis_pointers": [1],
+    }
     claim = merge_patch(base_claim(), {"diagnoses": [{"code": "F33.1"}], "lines": [line]})
     return with_encounter(claim, {"em": None, "mdm": None, "total_time_minutes": None})
 
 
-@pytest.mark.parametrize(("code", "cited", "not_cited"), [
-    ("90837", PSYCHOTHERAPY, CRITICAL_CARE),
-    ("99291", CRITICAL_CARE, PSYCHOTHERAPY),
-])
+@pytest.mark.parametrize(
+    ("code", "cited", "not_cited"),
+    [
+        ("90837", PSYCHOTHERAPY, CRITICAL_CARE),
+        ("99291", CRITICAL_CARE, PSYCHOTHERAPY),
+    ],
+)
 def test_timed_service_finding_cites_its_own_source(scrubber: Scrubber, code: str, cited: str, not_cited: str):
     result = scrubber.scrub(_untimed(code))
     (finding,) = [f for f in result.findings if f.rule_id == "CS-DOC-007"]
@@ -40,9 +49,22 @@ def test_timed_service_finding_cites_its_own_source(scrubber: Scrubber, code: st
 
 
 def test_references_without_a_condition_are_always_cited(scrubber: Scrubber):
-    claim = merge_patch(base_claim(), {"lines": [{"sequence": 1, "code": "20610", "units": 1, "charge": "100.00",
-                                                  "from_date": "2024-08-01", "diagnosis_pointers": [1],
-                                                  "modifiers": ["RT", "LT"]}]})
+    claim = merge_patch(
+        base_claim(),
+        {
+            "lines": [
+                {
+                    "sequence": 1,
+                    "code": "20610",
+                    "units": 1,
+                    "charge": "100.00",
+                    "from_date": "2024-08-01",
+                    "diagnosis_pointers": [1],
+                    "modifiers": ["RT", "LT"],
+                }
+            ]
+        },
+    )
     (finding,) = [f for f in scrubber.scrub(claim).findings if f.rule_id == "CS-MOD-001"]
     assert finding.citation and len(finding.references) >= 1
 

@@ -34,8 +34,13 @@ def test_side_by_side_end_to_end(side_by_side_json):
     assert code == (1 if doc["summary"]["by_severity"]["error"] else 0)  # warnings are below --fail-on error
     assert [c["claim_id"] for c in doc["claims"]] == ["EX-EM-101", "EX-EM-102", "EX-EM-201"]
     assert all(c["status"] == "scrubbed" for c in doc["claims"])
-    assert doc["encounters"]["summary"] == {"encounters": 3, "linked": 3, "unlinked": 0, "invalid": 0,
-                                            "invalid_embedded": 0}
+    assert doc["encounters"]["summary"] == {
+        "encounters": 3,
+        "linked": 3,
+        "unlinked": 0,
+        "invalid": 0,
+        "invalid_embedded": 0,
+    }
     cloned = [f for f in doc["findings"] if f["rule_id"] == "CS-AUD-001"]
     assert {f["claim_id"] for f in cloned} == {"EX-EM-101", "EX-EM-102", "EX-EM-201"}
     assert all(f["encounters"] and f["citation"] for f in cloned)
@@ -45,12 +50,23 @@ def test_side_by_side_end_to_end(side_by_side_json):
 
 def test_unlinked_and_invalid_encounters_are_reported_and_claims_still_scrubbed(tmp_path):
     extra = tmp_path / "more.json"
-    extra.write_text(json.dumps([
-        {"encounter_id": "E-ORPHAN", "date_of_service": "2024-05-01",
-         "link": {"patient_id": "PAT-404", "provider_npi": "1234567893"}},
-        {"encounter_id": "E-BAD", "date_of_service": "2024-02-13", "link": {"claim_id": "EX-EM-102"},
-         "total_time_minutes": -5},
-    ]))
+    extra.write_text(
+        json.dumps(
+            [
+                {
+                    "encounter_id": "E-ORPHAN",
+                    "date_of_service": "2024-05-01",
+                    "link": {"patient_id": "PAT-404", "provider_npi": "1234567893"},
+                },
+                {
+                    "encounter_id": "E-BAD",
+                    "date_of_service": "2024-02-13",
+                    "link": {"claim_id": "EX-EM-102"},
+                    "total_time_minutes": -5,
+                },
+            ]
+        )
+    )
     code, out = scrub(SIDE_CLAIMS, str(extra), "--format", "json", "--no-audit")
     doc = json.loads(out)
     assert code == 1  # an invalid encounter record counts like a rejected claim
@@ -66,8 +82,14 @@ def test_unlinked_and_invalid_encounters_are_reported_and_claims_still_scrubbed(
 
 def test_one_file_holding_both_and_a_directory(tmp_path):
     both = tmp_path / "both.json"
-    both.write_text(json.dumps({"claims": json.loads(Path(SIDE_CLAIMS).read_text()),
-                                "encounters": json.loads(Path(SIDE_ENCOUNTERS).read_text())}))
+    both.write_text(
+        json.dumps(
+            {
+                "claims": json.loads(Path(SIDE_CLAIMS).read_text()),
+                "encounters": json.loads(Path(SIDE_ENCOUNTERS).read_text()),
+            }
+        )
+    )
     _, out = scrub(str(both), "--format", "json")
     doc = json.loads(out)
     assert doc["encounters"]["summary"]["linked"] == 3
@@ -95,13 +117,28 @@ def em_batch(tmp_path) -> Path:
     for npi, by_code in counts.items():
         for code, n in by_code.items():
             for i in range(n):
-                claims.append({
-                    "claim_id": f"{npi}-{code}-{i}", "type": "professional", "payer": {"type": "commercial"},
-                    "patient": {"id": f"P{len(claims)}", "sex": "M", "birth_date": "1970-05-05"},
-                    "billing_provider": {"npi": "1356308324"}, "rendering_provider": {"npi": npi},
-                    "place_of_service": "11", "diagnoses": [{"code": "I10"}],
-                    "lines": [{"sequence": 1, "code": code, "units": 1, "charge": "100.00",
-                               "from_date": "2024-03-01", "diagnosis_pointers": [1]}]})
+                claims.append(
+                    {
+                        "claim_id": f"{npi}-{code}-{i}",
+                        "type": "professional",
+                        "payer": {"type": "commercial"},
+                        "patient": {"id": f"P{len(claims)}", "sex": "M", "birth_date": "1970-05-05"},
+                        "billing_provider": {"npi": "1356308324"},
+                        "rendering_provider": {"npi": npi},
+                        "place_of_service": "11",
+                        "diagnoses": [{"code": "I10"}],
+                        "lines": [
+                            {
+                                "sequence": 1,
+                                "code": code,
+                                "units": 1,
+                                "charge": "100.00",
+                                "from_date": "2024-03-01",
+                                "diagnosis_pointers": [1],
+                            }
+                        ],
+                    }
+                )
     path = tmp_path / "em.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(c) for c in claims))
     return path

@@ -12,11 +12,23 @@ from pgserver import pg_url  # noqa: F401 - the fixture
 from claimscrub.cli.main import main
 
 SURGERY = {
-    "claim_id": "S-1", "type": "professional", "claim_date": "2024-08-15", "payer": {"type": "medicare"},
+    "claim_id": "S-1",
+    "type": "professional",
+    "claim_date": "2024-08-15",
+    "payer": {"type": "medicare"},
     "billing_provider": {"npi": "1234567893", "taxonomy": "207X00000X"},
-    "patient": {"id": "P-9", "sex": "F", "birth_date": "1950-05-01"}, "diagnoses": [{"code": "M17.11"}],
-    "lines": [{"sequence": 1, "code": "27447", "units": 1, "charge": "2000.00", "from_date": "2024-03-01",
-               "diagnosis_pointers": [1]}],
+    "patient": {"id": "P-9", "sex": "F", "birth_date": "1950-05-01"},
+    "diagnoses": [{"code": "M17.11"}],
+    "lines": [
+        {
+            "sequence": 1,
+            "code": "27447",
+            "units": 1,
+            "charge": "2000.00",
+            "from_date": "2024-03-01",
+            "diagnosis_pointers": [1],
+        }
+    ],
 }
 
 
@@ -48,10 +60,21 @@ def his_findings(out: str) -> list[tuple[str, str]]:
 def test_one_run_is_its_own_history_whatever_the_file_order(tmp_path):
     both = [write(tmp_path, "visit.json", VISIT), write(tmp_path, "surgery.json", SURGERY)]
     for paths in (both, both[::-1]):
-        code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), *paths, "--format", "json")
+        code, out, _ = run(
+            "scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), *paths, "--format", "json"
+        )
         assert code == 1 and his_findings(out) == [("V-42", "CS-HIS-001")]
-    code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), *both, "--format", "json",
-                       "--no-cross-claim")
+    code, out, _ = run(
+        "scrub",
+        "--no-progress",
+        "--samples",
+        "--data-dir",
+        str(tmp_path),
+        *both,
+        "--format",
+        "json",
+        "--no-cross-claim",
+    )
     assert his_findings(out) == []
 
 
@@ -75,10 +98,24 @@ def test_history_file_and_bad_urls(tmp_path):
     file = str(tmp_path / "h.sqlite")
     code, _, _ = run("history", "import", write(tmp_path, "surgery.json", SURGERY), "--history", file)
     assert code == 0 and Path(file).is_file()
-    code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json",
-                       f"--history={file}", write(tmp_path, "visit.json", VISIT))
+    code, out, _ = run(
+        "scrub",
+        "--no-progress",
+        "--samples",
+        "--data-dir",
+        str(tmp_path),
+        "--format",
+        "json",
+        f"--history={file}",
+        write(tmp_path, "visit.json", VISIT),
+    )
     assert his_findings(out) == [("V-42", "CS-HIS-001")]
-    code, _, err = run("scrub", "--no-progress", f"--history=postgresql://u@/claims?host={tmp_path}&port=1", write(tmp_path, "v.json", VISIT))
+    code, _, err = run(
+        "scrub",
+        "--no-progress",
+        f"--history=postgresql://u@/claims?host={tmp_path}&port=1",
+        write(tmp_path, "v.json", VISIT),
+    )
     assert code == 2 and "PostgreSQL" in err
 
 
@@ -95,9 +132,14 @@ def test_scrub_many_is_one_batch(tmp_path):
     first = claim_like("C-1", "99213", "2024-04-12")
     second = claim_like("C-2", "99213", "2024-04-12")
     replacement = dict(claim_like("C-3", "99213", "2024-04-12"), frequency="replacement", replaces_claim_id="C-1")
-    ids = [[f.rule_id for f in r.findings if f.rule_id.startswith("CS-HIS")] for r in scrubber.scrub_many([second, first])]
+    ids = [
+        [f.rule_id for f in r.findings if f.rule_id.startswith("CS-HIS")] for r in scrubber.scrub_many([second, first])
+    ]
     assert ids == [["CS-HIS-004"], []]
-    ids = [[f.rule_id for f in r.findings if f.rule_id.startswith("CS-HIS")] for r in scrubber.scrub_many([first, replacement])]
+    ids = [
+        [f.rule_id for f in r.findings if f.rule_id.startswith("CS-HIS")]
+        for r in scrubber.scrub_many([first, replacement])
+    ]
     assert ids == [[], []]
     alone = list(scrubber.scrub_many([second, first], cross_claim=False))
     assert not any(f.rule_id.startswith("CS-HIS") for r in alone for f in r.findings)
@@ -123,8 +165,18 @@ def test_import_and_scrub_against_postgres(tmp_path, pg_url):  # noqa: F811 - th
         db.execute("DROP TABLE IF EXISTS history_line, schema_version")
     code, _, err = run("history", "import", write(tmp_path, "surgery.json", SURGERY), f"--history={pg_url}")
     assert code == 0 and "recorded 1 claim(s)" in err
-    code, out, _ = run("scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json",
-                       f"--history={pg_url}", "--record", write(tmp_path, "visit.json", VISIT))
+    code, out, _ = run(
+        "scrub",
+        "--no-progress",
+        "--samples",
+        "--data-dir",
+        str(tmp_path),
+        "--format",
+        "json",
+        f"--history={pg_url}",
+        "--record",
+        write(tmp_path, "visit.json", VISIT),
+    )
     assert his_findings(out) == [("V-42", "CS-HIS-001")]
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT count(*) FROM history_line").fetchone()[0] == 2
@@ -133,8 +185,10 @@ def test_import_and_scrub_against_postgres(tmp_path, pg_url):  # noqa: F811 - th
 def test_own_frequency_limits_table(tmp_path):
     table = tmp_path / "limits.yaml"
     table.write_text('limits:\n  - {id: office, codes: ["99213"], limit: 1, months: 1, source: "payer policy 12"}\n')
-    paths = [write(tmp_path, "a.json", claim_like("A", "99213", "2024-04-02")),
-             write(tmp_path, "b.json", claim_like("B", "99213", "2024-04-20"))]
+    paths = [
+        write(tmp_path, "a.json", claim_like("A", "99213", "2024-04-02")),
+        write(tmp_path, "b.json", claim_like("B", "99213", "2024-04-20")),
+    ]
     base = ["scrub", "--no-progress", "--samples", "--data-dir", str(tmp_path), "--format", "json", *paths]
     assert ("B", "CS-HIS-007") in his_findings(run(*base, "--frequency-limits", str(table))[1])
     assert ("B", "CS-HIS-007") not in his_findings(run(*base)[1])

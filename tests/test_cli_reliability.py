@@ -20,11 +20,23 @@ from click.testing import CliRunner
 from claimscrub.cli.main import main
 
 CLEAN = {
-    "claim_id": "CLEAN-1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
-    "billing_provider": {"npi": "1234567893"}, "patient": {"id": "PAT-55102", "sex": "F", "birth_date": "1960-01-01"},
+    "claim_id": "CLEAN-1",
+    "type": "professional",
+    "claim_date": "2024-08-20",
+    "payer": {"type": "medicare"},
+    "billing_provider": {"npi": "1234567893"},
+    "patient": {"id": "PAT-55102", "sex": "F", "birth_date": "1960-01-01"},
     "diagnoses": [{"code": "E11.9"}],
-    "lines": [{"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-               "diagnosis_pointers": [1]}],
+    "lines": [
+        {
+            "sequence": 1,
+            "code": "99213",
+            "units": 1,
+            "charge": "100.00",
+            "from_date": "2024-08-01",
+            "diagnosis_pointers": [1],
+        }
+    ],
 }
 
 
@@ -56,7 +68,9 @@ def test_a_claim_that_raises_is_rejected_alone_in_process_and_in_workers(tmp_pat
         code, out, err = scrub(str(path), "--format", "json", "--workers", workers)
         claims = {c["claim_id"]: c for c in json.loads(out)["claims"]}
         assert code == 1 and set(claims) == {"CLEAN-1", "BOOM", "AFTER"}
-        assert claims["BOOM"]["reason"] == "engine error: unexpected KeyError while building facts and running the rules"
+        assert (
+            claims["BOOM"]["reason"] == "engine error: unexpected KeyError while building facts and running the rules"
+        )
         assert claims["AFTER"]["status"] == "scrubbed"
         assert "PAT-55102" not in out + err
 
@@ -135,6 +149,7 @@ def test_max_lines_rejects_the_claim_and_scrubs_the_rest(tmp_path):
 
 # --- signals: a real process ----------------------------------------------------------------------------------
 
+
 def _children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -154,8 +169,20 @@ def _alive(pid: int) -> bool:
 def _start(tmp_path: Path, fmt: str, claims: int = 50000):
     path = tmp_path / "big.jsonl"
     path.write_text("\n".join(json.dumps(dict(CLEAN, claim_id=f"C{i}")) for i in range(claims)) + "\n")
-    cmd = [sys.executable, "-m", "claimscrub.cli.main", "scrub", "--no-progress", "--data-dir", "/nonexistent-data-dir",
-           "--workers", "2", "--format", fmt, str(path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "claimscrub.cli.main",
+        "scrub",
+        "--no-progress",
+        "--data-dir",
+        "/nonexistent-data-dir",
+        "--workers",
+        "2",
+        "--format",
+        fmt,
+        str(path),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -16,17 +16,30 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "native" / "demo_claims.json"
 
 CLEAN = {
-    "claim_id": "CLEAN-1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
-    "billing_provider": {"npi": "1234567893"}, "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"},
+    "claim_id": "CLEAN-1",
+    "type": "professional",
+    "claim_date": "2024-08-20",
+    "payer": {"type": "medicare"},
+    "billing_provider": {"npi": "1234567893"},
+    "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"},
     "diagnoses": [{"code": "E11.9"}],
-    "lines": [{"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-               "diagnosis_pointers": [1]}],
+    "lines": [
+        {
+            "sequence": 1,
+            "code": "99213",
+            "units": 1,
+            "charge": "100.00",
+            "from_date": "2024-08-01",
+            "diagnosis_pointers": [1],
+        }
+    ],
 }
 
 
 def scrub(*args: str, stdin: str | None = None):
-    result = CliRunner().invoke(main, ["scrub", "--no-progress", "--data-dir", "/nonexistent-data-dir", *args],
-                                input=stdin)
+    result = CliRunner().invoke(
+        main, ["scrub", "--no-progress", "--data-dir", "/nonexistent-data-dir", *args], input=stdin
+    )
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -31,9 +31,7 @@ def test_shingles_and_jaccard():
     a = cloned.shingles("one two three four five six", k=5)
     assert len(a) == 2
     assert cloned.jaccard(a, a) == 1.0
-    assert (
-        cloned.jaccard(a, cloned.shingles("One, two; THREE four five six!", k=5)) == 1.0
-    )  # case and punctuation
+    assert cloned.jaccard(a, cloned.shingles("One, two; THREE four five six!", k=5)) == 1.0  # case and punctuation
     assert cloned.jaccard(frozenset(), frozenset()) == 0.0
     assert len(cloned.shingles("too short", k=5)) == 1
 
@@ -73,9 +71,7 @@ def test_same_provider_same_day_across_patients():
         note("D", patient="P4", dos="2024-01-11", exam=EXAM),  # another day
     ]
     matches = find_cloned_sections(notes)
-    assert [(m.encounter_ids, m.scope) for m in matches] == [
-        (("A", "B"), "same_provider_day")
-    ]
+    assert [(m.encounter_ids, m.scope) for m in matches] == [(("A", "B"), "same_provider_day")]
 
 
 def test_below_threshold_and_short_sections_are_not_reported():
@@ -132,9 +128,7 @@ def test_encounters_are_accepted_directly_and_no_text_leaks():
 def test_large_group_uses_lsh_and_finds_planted_clones(monkeypatch):
     rng = random.Random(4)
     n = 400
-    notes = [
-        note(f"E{i:04d}", patient=f"P{i}", exam=random_text(rng)) for i in range(n)
-    ]
+    notes = [note(f"E{i:04d}", patient=f"P{i}", exam=random_text(rng)) for i in range(n)]
     base = random_text(rng, 120)
     variant = base.split()
     variant[60] = "different"
@@ -155,9 +149,7 @@ def test_large_group_uses_lsh_and_finds_planted_clones(monkeypatch):
     assert [m.encounter_ids for m in matches] == [("CLONE-A", "CLONE-B")]
     assert matches[0].similarity > 0.9
     pairs = (n + 2) * (n + 1) // 2
-    assert calls < pairs / 100, (
-        f"{calls} exact comparisons for {pairs} pairs: not sub-quadratic"
-    )
+    assert calls < pairs / 100, f"{calls} exact comparisons for {pairs} pairs: not sub-quadratic"
 
 
 def test_clusters_group_pairs():

@@ -57,10 +57,13 @@ def test_manifestation_codes():
 
 
 def test_side_is_read_from_the_titles():
-    assert [icd_side(c) for c in ("M25.561", "M25.562", "M17.0", "H40.1131")] == ["right", "left", "bilateral",
-                                                                                  "bilateral"]
+    assert [icd_side(c) for c in ("M25.561", "M25.562", "M17.0", "H40.1131")] == [
+        "right",
+        "left",
+        "bilateral",
+        "bilateral",
+    ]
     assert icd_side("S52.501A") == "right"  # a 7th-character code: the side is in its own title
     assert icd_side("M25.569") == "unspecified"  # "unspecified knee" beside right and left knee
     assert icd_side("M17.9") is None  # "unspecified" type of knee osteoarthritis, no sided siblings
     assert icd_side("E11.9") is None and icd_side("not a code") is None
-

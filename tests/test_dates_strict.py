@@ -20,19 +20,35 @@ from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 NOT_ISO = ["2024-W31-4", "2024W314", "20240801", "2024-08-1", "2024-214"]
 
 FHIR_CLAIM: dict[str, Any] = {
-    "resourceType": "Claim", "id": "C-1",
+    "resourceType": "Claim",
+    "id": "C-1",
     "contained": [
         {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1970-01-31"},
-        {"resourceType": "Organization", "id": "org",
-         "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}]},
+        {
+            "resourceType": "Organization",
+            "id": "org",
+            "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}],
+        },
     ],
     "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
-    "use": "claim", "patient": {"reference": "#p"}, "provider": {"reference": "#org"},
-    "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {
-        "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}]}}],
-    "item": [{"sequence": 1, "diagnosisSequence": [1], "servicedDate": "2024-08-01",
-              "productOrService": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
-              "net": {"value": 100.0, "currency": "USD"}}],
+    "use": "claim",
+    "patient": {"reference": "#p"},
+    "provider": {"reference": "#org"},
+    "diagnosis": [
+        {
+            "sequence": 1,
+            "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}]},
+        }
+    ],
+    "item": [
+        {
+            "sequence": 1,
+            "diagnosisSequence": [1],
+            "servicedDate": "2024-08-01",
+            "productOrService": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
+            "net": {"value": 100.0, "currency": "USD"},
+        }
+    ],
 }
 
 
@@ -56,10 +72,21 @@ def test_fhir_rejects_other_date_forms_naming_the_field(served: str):
 
 
 NATIVE = {
-    "claim_id": "D-1", "type": "professional", "billing_provider": {"npi": "1234567893"},
-    "patient": {"id": "P1", "sex": "F", "birth_date": "1970-01-31"}, "diagnoses": [{"code": "E11.9"}],
-    "lines": [{"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-               "diagnosis_pointers": [1]}],
+    "claim_id": "D-1",
+    "type": "professional",
+    "billing_provider": {"npi": "1234567893"},
+    "patient": {"id": "P1", "sex": "F", "birth_date": "1970-01-31"},
+    "diagnoses": [{"code": "E11.9"}],
+    "lines": [
+        {
+            "sequence": 1,
+            "code": "99213",
+            "units": 1,
+            "charge": "100.00",
+            "from_date": "2024-08-01",
+            "diagnosis_pointers": [1],
+        }
+    ],
 }
 
 

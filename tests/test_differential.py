@@ -27,8 +27,27 @@ from claimscrub.model.validate import problems
 from claimscrub.refdata.tables import sample_tables
 
 REPO = Path(__file__).resolve().parents[1]
-CODES = ["99213", "99214", "20610", "80053", "80048", "11042", "11045", "97597", "27280", "27278", "36415",
-         "A6460", "0054T", "93000", "93010", "69210", "11721", "11720", "J1100"]
+CODES = [
+    "99213",
+    "99214",
+    "20610",
+    "80053",
+    "80048",
+    "11042",
+    "11045",
+    "97597",
+    "27280",
+    "27278",
+    "36415",
+    "A6460",
+    "0054T",
+    "93000",
+    "93010",
+    "69210",
+    "11721",
+    "11720",
+    "J1100",
+]
 MODIFIERS = ["25", "59", "XS", "XU", "RT", "LT", "91", "76", "22", "26", "TC"]
 DATES = ["2024-06-30", "2024-07-01", "2024-08-01", "2024-08-02"]
 NPIS = ["1234567893", "1245319599", "1234567890"]
@@ -47,17 +66,20 @@ def backends():
 
 
 lines = st.lists(
-    st.fixed_dictionaries({
-        "code": st.sampled_from(CODES),
-        "modifiers": st.lists(st.sampled_from(MODIFIERS), max_size=3, unique=True),
-        "units": st.sampled_from([0, 1, 1, 1, 2, 3, 0.5, -1]),
-        "charge": st.sampled_from(["0.00", "12.00", "100.00", "-5.00", 33.3]),
-        "from_date": st.sampled_from(DATES),
-        "to_offset": st.sampled_from([0, 0, 0, -1, 1]),
-        "diagnosis_pointers": st.lists(st.integers(1, 3), max_size=3, unique=True),
-        "rendering_npi": st.sampled_from([None, None, *NPIS]),
-    }),
-    min_size=1, max_size=6,
+    st.fixed_dictionaries(
+        {
+            "code": st.sampled_from(CODES),
+            "modifiers": st.lists(st.sampled_from(MODIFIERS), max_size=3, unique=True),
+            "units": st.sampled_from([0, 1, 1, 1, 2, 3, 0.5, -1]),
+            "charge": st.sampled_from(["0.00", "12.00", "100.00", "-5.00", 33.3]),
+            "from_date": st.sampled_from(DATES),
+            "to_offset": st.sampled_from([0, 0, 0, -1, 1]),
+            "diagnosis_pointers": st.lists(st.integers(1, 3), max_size=3, unique=True),
+            "rendering_npi": st.sampled_from([None, None, *NPIS]),
+        }
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -148,19 +170,19 @@ def test_backends_agree_on_every_fixture(backends):
 # membership of a non-path expression with numbers or strings, plain and negated, over values that
 # are missing (no table row), Decimal (half units), negative, or of another type than the constants.
 COMPUTED = [
-    'len(line.modifiers) == 1',
-    'len(line.modifiers) != 1',
-    'not (len(line.modifiers) == 0)',
-    'not (len(line.modifiers) != 2)',
-    'len(line.modifiers) in [1, 3]',
-    'len(line.modifiers) not in [0, 1]',
-    'not (len(line.modifiers) not in [2])',
-    'not (len(line.modifiers) in [0, 2])',
+    "len(line.modifiers) == 1",
+    "len(line.modifiers) != 1",
+    "not (len(line.modifiers) == 0)",
+    "not (len(line.modifiers) != 2)",
+    "len(line.modifiers) in [1, 3]",
+    "len(line.modifiers) not in [0, 1]",
+    "not (len(line.modifiers) not in [2])",
+    "not (len(line.modifiers) in [0, 2])",
     'lookup("mue_practitioner", line.code).mai == 3',
     'not (lookup("mue_practitioner", line.code).mai != 2)',
     'lookup("aoc", line.code).aoc_edit_type in [1, 2]',
-    'line.units * 2 == 1',
-    'line.units * 2 != 3',
+    "line.units * 2 == 1",
+    "line.units * 2 != 3",
     'add_days(line.from_date, 1) == "2024-08-02"',
     'not (add_days(line.from_date, 1) != "2024-07-01")',
     'year(line.from_date) == 2024 and lookup("mue_practitioner", line.code).mue_units in [1, 2]',
@@ -169,8 +191,10 @@ COMPUTED = [
 
 @pytest.fixture(scope="module")
 def computed_backends(tmp_path_factory):
-    pack = write_pack(tmp_path_factory.mktemp("packs") / "computed",
-                      [rule_yaml(f"TST-VAL-{i:03d}", when) for i, when in enumerate(COMPUTED)])
+    pack = write_pack(
+        tmp_path_factory.mktemp("packs") / "computed",
+        [rule_yaml(f"TST-VAL-{i:03d}", when) for i, when in enumerate(COMPUTED)],
+    )
     tables = sample_tables()
     from claimscrub.api.scrubber import table_columns
 
@@ -199,8 +223,9 @@ def test_computed_value_rules_fired(computed_backends):
     assert len(COMPUTED_FIRED) >= len(COMPUTED) - 2
 
 
-@pytest.mark.parametrize("value", [1, 2, True, False, Decimal("1"), Decimal("1.5"), 1.0, 2.5, "1", "x", [1], None,
-                                   float("nan")])
+@pytest.mark.parametrize(
+    "value", [1, 2, True, False, Decimal("1"), Decimal("1.5"), 1.0, 2.5, "1", "x", [1], None, float("nan")]
+)
 @pytest.mark.parametrize("constant", [1, "1"])
 def test_a_computed_value_is_stored_as_the_kind_it_is_compared_with(value, constant):
     """The network coerces a number compared with a string (1 == "1"); the evaluator does not. A value

@@ -76,18 +76,14 @@ def test_2022_ranges():
     assert supported(dos="2022-06-01", minutes=30, basis="time") == "99214"
     assert supported(dos="2022-06-01", minutes=39, basis="time") == "99214"
     assert supported(dos="2022-06-01", minutes=40, basis="time") == "99215"
-    assert (
-        supported(dos="2022-06-01", minutes=44, basis="time", status="new") == "99203"
-    )
+    assert supported(dos="2022-06-01", minutes=44, basis="time", status="new") == "99203"
     r = em.derive_em_level(encounter(dos="2022-06-01", minutes=25, basis="time"))
     assert r.time.table.id == "office_outpatient_2021"
     assert "99213 needs 20-29 in 2021-2023" in r.time.explain()
 
 
 def test_over_the_top_range_still_the_top_code():
-    r = em.derive_em_level(
-        encounter(dos="2022-06-01", minutes=80, basis="time", status="new")
-    )
+    r = em.derive_em_level(encounter(dos="2022-06-01", minutes=80, basis="time", status="new"))
     assert r.supported_code == "99205"
     assert "beyond the top range" in r.time.explain()
 
@@ -100,41 +96,33 @@ def test_below_the_lowest_threshold_gives_no_time_level():
 
 
 def test_table_switch_on_2024_01_01():
-    assert (
-        em.time_level(20, "office_outpatient", "2023-12-31", "established").table.id
-        == "office_outpatient_2021"
-    )
-    assert (
-        em.time_level(20, "office_outpatient", "2024-01-01", "established").table.id
-        == "office_outpatient_2024"
-    )
+    assert em.time_level(20, "office_outpatient", "2023-12-31", "established").table.id == "office_outpatient_2021"
+    assert em.time_level(20, "office_outpatient", "2024-01-01", "established").table.id == "office_outpatient_2024"
 
 
 def test_no_time_table_before_2021_is_said_not_passed():
     r = em.time_level(30, "office_outpatient", "2020-12-31", "established")
-    assert (
-        r.code is None
-        and "no office_outpatient time table in force on 2020-12-31" in r.explain()
-    )
+    assert r.code is None and "no office_outpatient time table in force on 2020-12-31" in r.explain()
 
 
-@pytest.mark.parametrize(("dos", "minutes", "setting", "kind", "code"), [
-    ("2023-02-01", 40, "inpatient", "initial", "99221"),
-    ("2023-02-01", 54, "observation", "initial", "99221"),
-    ("2023-02-01", 55, "observation", "initial", "99222"),
-    ("2024-02-01", 75, "inpatient", "initial", "99223"),
-    ("2023-02-01", 25, "inpatient", "subsequent", "99231"),
-    ("2023-02-01", 35, "inpatient", "subsequent", "99232"),
-    ("2023-02-01", 50, "inpatient", "subsequent", "99233"),
-])
+@pytest.mark.parametrize(
+    ("dos", "minutes", "setting", "kind", "code"),
+    [
+        ("2023-02-01", 40, "inpatient", "initial", "99221"),
+        ("2023-02-01", 54, "observation", "initial", "99221"),
+        ("2023-02-01", 55, "observation", "initial", "99222"),
+        ("2024-02-01", 75, "inpatient", "initial", "99223"),
+        ("2023-02-01", 25, "inpatient", "subsequent", "99231"),
+        ("2023-02-01", 35, "inpatient", "subsequent", "99232"),
+        ("2023-02-01", 50, "inpatient", "subsequent", "99233"),
+    ],
+)
 def test_inpatient_observation_from_2023(dos, minutes, setting, kind, code):
     assert supported(dos=dos, minutes=minutes, setting=setting, status=None, kind=kind, mdm=False) == code
 
 
 def test_no_inpatient_observation_codes_before_2023():
-    r = em.derive_em_level(
-        encounter(dos="2022-12-31", minutes=50, setting="inpatient", status=None, kind="subsequent")
-    )
+    r = em.derive_em_level(encounter(dos="2022-12-31", minutes=50, setting="inpatient", status=None, kind="subsequent"))
     assert r.supported_code is None and "no inpatient_observation level codes in force on 2022-12-31" in r.note
 
 
@@ -158,9 +146,7 @@ def test_time_from_activities_excludes_staff_travel_and_separate_services():
 
 
 def test_documented_total_wins_over_activities():
-    e = encounter(
-        minutes=31, mdm=False, activities=[{"activity": "history_exam", "minutes": 5}]
-    )
+    e = encounter(minutes=31, mdm=False, activities=[{"activity": "history_exam", "minutes": 5}])
     assert em.em_time_minutes(e) == (31, "documented total")
 
 
@@ -180,9 +166,15 @@ def test_documented_total_less_separately_billed_minutes():
     whole = encounter(minutes=30, mdm=False, activities=[{"activity": "history_exam", "minutes": 30}])
     assert em.derive_em_level(whole).supported_code == "99214"
     # activities adding up to more than the total: the total already leaves the staff's minutes out
-    apart = encounter(minutes=20, mdm=False, activities=[
-        {"activity": "history_exam", "minutes": 12}, {"activity": "documenting", "minutes": 8},
-        {"activity": "counseling_education", "minutes": 10, "performed_by": "clinical_staff"}])
+    apart = encounter(
+        minutes=20,
+        mdm=False,
+        activities=[
+            {"activity": "history_exam", "minutes": 12},
+            {"activity": "documenting", "minutes": 8},
+            {"activity": "counseling_education", "minutes": 10, "performed_by": "clinical_staff"},
+        ],
+    )
     assert em.em_time_minutes(apart) == (20, "documented total")
 
 
@@ -217,11 +209,7 @@ def test_mdm_high_high_low_is_high_and_one_high_alone_is_not():
         ).mdm
     )
     assert high.level == Level.HIGH
-    one = em.mdm_level(
-        encounter(
-            problems=[{"type": "threat_to_life_or_function"}], risk=["otc_drugs"]
-        ).mdm
-    )
+    one = em.mdm_level(encounter(problems=[{"type": "threat_to_life_or_function"}], risk=["otc_drugs"]).mdm)
     assert one.level == Level.LOW
 
 
@@ -244,15 +232,11 @@ def test_mdm_high_high_low_is_high_and_one_high_alone_is_not():
     ],
 )
 def test_problem_levels(problems, level):
-    assert (
-        em.score_problems([encounter(problems=problems).mdm.problems][0]).level == level
-    )
+    assert em.score_problems([encounter(problems=problems).mdm.problems][0]).level == level
 
 
 def test_chronic_illness_without_status_is_not_credited_and_says_so():
-    s = em.score_problems(
-        encounter(problems=[{"type": "chronic_illness"}]).mdm.problems
-    )
+    s = em.score_problems(encounter(problems=[{"type": "chronic_illness"}]).mdm.problems)
     assert s.level == Level.NONE
     assert s.label == "none scorable"
     assert "chronic illness without a scorable status (not counted)" in s.reasons
@@ -333,11 +317,7 @@ def test_problem_reasons_name_the_items():
             "moderate",
         ),
         (
-            {
-                "independent_interpretations": [
-                    {"test": "71046", "separately_reported": True}
-                ]
-            },
+            {"independent_interpretations": [{"test": "71046", "separately_reported": True}]},
             Level.STRAIGHTFORWARD,
             "minimal",
         ),
@@ -413,20 +393,14 @@ def test_no_mdm_documented():
 
 
 def test_supported_is_max_of_mdm_and_time():
-    r = em.derive_em_level(
-        encounter(
-            problems=[STABLE, STABLE], risk=["prescription_drug_management"], minutes=21
-        )
-    )
+    r = em.derive_em_level(encounter(problems=[STABLE, STABLE], risk=["prescription_drug_management"], minutes=21))
     assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == (
         "99214",
         "99213",
         "99214",
         "mdm",
     )
-    r = em.derive_em_level(
-        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=41, basis="time")
-    )
+    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=41, basis="time"))
     assert (r.mdm_code, r.time.code, r.supported_code, r.basis) == (
         "99213",
         "99215",
@@ -436,31 +410,16 @@ def test_supported_is_max_of_mdm_and_time():
 
 
 def test_tie_takes_the_documented_basis():
-    r = em.derive_em_level(
-        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="time")
-    )
+    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="time"))
     assert r.supported_code == "99213" and r.basis == "time"
-    r = em.derive_em_level(
-        encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="mdm")
-    )
+    r = em.derive_em_level(encounter(problems=[STABLE], risk=["otc_drugs"], minutes=22, basis="mdm"))
     assert r.basis == "mdm"
 
 
 def test_new_vs_established_codes():
-    assert (
-        em.code_for_level(Level.LOW, "office_outpatient", "2024-01-01", "new")
-        == "99203"
-    )
-    assert (
-        em.code_for_level(Level.HIGH, "office_outpatient", "2024-01-01", "established")
-        == "99215"
-    )
-    assert (
-        em.code_for_level(
-            Level.LOW, "inpatient_observation", "2023-01-01", visit_kind="initial"
-        )
-        == "99221"
-    )
+    assert em.code_for_level(Level.LOW, "office_outpatient", "2024-01-01", "new") == "99203"
+    assert em.code_for_level(Level.HIGH, "office_outpatient", "2024-01-01", "established") == "99215"
+    assert em.code_for_level(Level.LOW, "inpatient_observation", "2023-01-01", visit_kind="initial") == "99221"
     assert (
         em.code_for_level(
             Level.MODERATE,
@@ -470,12 +429,8 @@ def test_new_vs_established_codes():
         )
         == "99232"
     )
-    assert (
-        em.code_for_level(Level.NONE, "office_outpatient", "2024-01-01", "new") is None
-    )
-    assert (
-        em.code_for_level(Level.LOW, "office_outpatient", "2020-01-01", "new") is None
-    )
+    assert em.code_for_level(Level.NONE, "office_outpatient", "2024-01-01", "new") is None
+    assert em.code_for_level(Level.LOW, "office_outpatient", "2020-01-01", "new") is None
 
 
 def test_explanation_reads_like_a_finding():
@@ -488,10 +443,7 @@ def test_explanation_reads_like_a_finding():
 
 def test_settings_without_a_table_say_so():
     r = em.derive_em_level(encounter(setting="emergency_department", problems=[STABLE]))
-    assert (
-        r.supported_code is None
-        and r.note == "no E/M level table for setting emergency_department"
-    )
+    assert r.supported_code is None and r.note == "no E/M level table for setting emergency_department"
 
 
 # --------------------------------------------------------------------------- billed vs supported
@@ -528,9 +480,7 @@ def test_99211_needs_no_level():
 
 def test_2022_billed_check_quotes_the_range():
     r = em.derive_em_level(encounter(dos="2022-05-02", problems=[STABLE], minutes=25))
-    assert (
-        r.mdm.level == Level.STRAIGHTFORWARD
-    )  # low problems alone: data and risk minimal
+    assert r.mdm.level == Level.STRAIGHTFORWARD  # low problems alone: data and risk minimal
     check = em.check_billed_em(r, "99214")
     assert check.status == "over"
     assert "99214 needs moderate MDM or 30-39 min in 2021-2023" in check.message
@@ -716,12 +666,7 @@ tables:
 """
     )
     t = em.load_em_tables(tmp_path)
-    assert (
-        em.time_level(
-            22, "office_outpatient", "2024-03-01", "established", tables=t
-        ).code
-        == "99212"
-    )
+    assert em.time_level(22, "office_outpatient", "2024-03-01", "established", tables=t).code == "99212"
     # the other files still come from the bundle
     assert em.psychotherapy_code(16, "2024-03-01", tables=t).code == "90832"
 
@@ -732,9 +677,7 @@ def test_unquoted_code_is_rejected(tmp_path):
         tmp_path / "psychotherapy_time.yaml",
     )
     (tmp_path / "psychotherapy_time.yaml").write_text(
-        (tmp_path / "psychotherapy_time.yaml")
-        .read_text()
-        .replace('code: "90832"', "code: 90832")
+        (tmp_path / "psychotherapy_time.yaml").read_text().replace('code: "90832"', "code: 90832")
     )
     with pytest.raises(EmTableError, match="must be a quoted string"):
         em.load_em_tables(tmp_path)
@@ -758,9 +701,7 @@ def test_summary_is_json_ready():
         "level": "low",
         "reasons": ["1 stable chronic illness"],
     }
-    assert (
-        s["time_table"] == "office_outpatient_2024" and "CPT 2024" in s["time_source"]
-    )
+    assert s["time_table"] == "office_outpatient_2024" and "CPT 2024" in s["time_source"]
 
 
 def _timed(*services, dos="2024-02-12"):

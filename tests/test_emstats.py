@@ -64,25 +64,19 @@ def test_percentile_rank_and_wording():
 def test_bundled_benchmark_is_sourced_and_flagged(fp):
     assert fp.secondary_source and "secondary" in fp.source.lower()
     assert fp.shares["99214"] == pytest.approx(48.40)
-    assert fp.mean_level == pytest.approx(
-        (1 * 2.64 + 2 * 2.84 + 3 * 43.18 + 4 * 48.40 + 5 * 2.94) / 100
-    )
+    assert fp.mean_level == pytest.approx((1 * 2.64 + 2 * 2.84 + 3 * 43.18 + 4 * 48.40 + 5 * 2.94) / 100)
     assert fp.share_at_or_above(4) == pytest.approx(51.34)
 
 
 def test_provider_like_peers_is_info(fp):
-    r = compare_distribution(
-        NPI, {"99211": 3, "99212": 3, "99213": 43, "99214": 48, "99215": 3}, fp
-    )
+    r = compare_distribution(NPI, {"99211": 3, "99212": 3, "99213": 43, "99214": 48, "99215": 3}, fp)
     assert r.severity == "info"
     assert r.p_value > 0.9
     assert "in line with" in r.message
 
 
 def test_upcoding_shift_is_a_warning_not_an_error(fp):
-    r = compare_distribution(
-        NPI, {"99211": 2, "99212": 3, "99213": 20, "99214": 60, "99215": 15}, fp
-    )
+    r = compare_distribution(NPI, {"99211": 2, "99212": 3, "99213": 20, "99214": 60, "99215": 15}, fp)
     assert r.severity == "warning"
     assert r.p_value < 1e-4 and r.g_p_value < 1e-4
     assert r.mean_level == pytest.approx(3.83)
@@ -106,9 +100,7 @@ def test_chi_square_by_hand(fp):
 
 
 def test_downward_shift_is_info(fp):
-    r = compare_distribution(
-        NPI, {"99211": 10, "99212": 30, "99213": 55, "99214": 5, "99215": 0}, fp
-    )
+    r = compare_distribution(NPI, {"99211": 10, "99212": 30, "99213": 55, "99214": 5, "99215": 0}, fp)
     assert r.p_value < 0.01
     assert r.severity == "info"
     assert "lower levels" in r.message
@@ -197,10 +189,7 @@ benchmarks:
     assert (bs.alpha, bs.min_services) == (0.05, 10)
     b = bs.find("internal_medicine")
     assert b.year == 2023 and not b.secondary_source
-    assert (
-        "internal medicine established peers (2023)"
-        in compare_distribution(NPI, {"99213": 20}, b).message
-    )
+    assert "internal medicine established peers (2023)" in compare_distribution(NPI, {"99213": 20}, b).message
 
 
 @pytest.mark.parametrize(
@@ -213,8 +202,6 @@ benchmarks:
 )
 def test_bad_benchmark_is_rejected(tmp_path, shares, problem):
     path = tmp_path / "bench.yaml"
-    path.write_text(
-        f'benchmarks:\n  - {{id: x, specialty: s, source: "s", shares: {shares}}}\n'
-    )
+    path.write_text(f'benchmarks:\n  - {{id: x, specialty: s, source: "s", shares: {shares}}}\n')
     with pytest.raises(BenchmarkError, match=problem):
         load_benchmarks(path)

@@ -43,37 +43,19 @@ def minimal(**extra):
 
 def test_minimal_record():
     e = encounter_from_document(minimal())
-    assert (
-        e.encounter_id == "ENC-X"
-        and e.link.claim_id == "CLM-X"
-        and e.link.line_sequences == ()
-    )
+    assert e.encounter_id == "ENC-X" and e.link.claim_id == "CLM-X" and e.link.line_sequences == ()
     assert e.mdm is None and e.em is None and e.sections == {}
 
 
 def test_full_record_maps_every_part():
-    doc = next(c for c in load("claims.json") if c["claim_id"] == "EX-EM-012")[
-        "encounters"
-    ][0]
+    doc = next(c for c in load("claims.json") if c["claim_id"] == "EX-EM-012")["encounters"][0]
     e = encounter_from_document(doc)
-    assert (
-        e.signature.present
-        and e.signature.method == "stamped"
-        and not e.signature.acceptable
-    )
+    assert e.signature.present and e.signature.method == "stamped" and not e.signature.acceptable
     assert e.attestation.present is False
     assert e.em.setting == "office" and e.em.patient_status == "established"
-    assert (
-        e.procedures[0].laterality == "left" and e.procedures[0].lesion.size_cm == 0.6
-    )
-    assert (
-        e.distinct_service[0].evidence == "separate_site"
-        and e.distinct_service[0].code == "11102"
-    )
-    assert (
-        e.telehealth.modality == "audio_only"
-        and e.telehealth.patient_location == "home"
-    )
+    assert e.procedures[0].laterality == "left" and e.procedures[0].lesion.size_cm == 0.6
+    assert e.distinct_service[0].evidence == "separate_site" and e.distinct_service[0].code == "11102"
+    assert e.telehealth.modality == "audio_only" and e.telehealth.patient_location == "home"
     assert e.abn.on_file and e.abn.codes == ("17110",) and e.abn.option == "option_1"
     assert e.orders[0].signed is False and e.orders[0].code == "88305"
     assert e.teaching_physician.resident_involved is False
@@ -96,9 +78,7 @@ def test_timed_service_duration_start_stop_wins():
     )
     t = e.timed("psychotherapy")[0]
     assert t.has_start_stop and t.duration_minutes == 50
-    e = encounter_from_document(
-        minimal(timed_services=[{"service": "critical_care", "minutes": 95}])
-    )
+    e = encounter_from_document(minimal(timed_services=[{"service": "critical_care", "minutes": 95}]))
     assert e.timed("critical_care")[0].duration_minutes == 95
     e = encounter_from_document(
         minimal(
@@ -138,19 +118,13 @@ def test_time_activity_counting():
 
 def test_documents_line():
     e = encounter_from_document(minimal(link={"claim_id": "C1", "line_sequences": [2]}))
-    assert (
-        e.documents_line("C1", 2)
-        and not e.documents_line("C1", 1)
-        and not e.documents_line("C2", 2)
-    )
+    assert e.documents_line("C1", 2) and not e.documents_line("C1", 1) and not e.documents_line("C2", 2)
     e = encounter_from_document(minimal(link={"claim_id": "C1"}))
     assert e.documents_line("C1", 7)
 
 
 def test_provider_falls_back_to_author():
-    e = encounter_from_document(
-        minimal(author={"npi": "1234567893", "credentials": "MD"})
-    )
+    e = encounter_from_document(minimal(author={"npi": "1234567893", "credentials": "MD"}))
     assert e.provider_npi == "1234567893"
 
 
@@ -165,9 +139,7 @@ def test_calendar_date_error_names_encounter_and_field():
 
 
 def test_stop_before_start():
-    with pytest.raises(
-        EncounterRejected, match=r"timed_services\[0\].stop: is before the start"
-    ):
+    with pytest.raises(EncounterRejected, match=r"timed_services\[0\].stop: is before the start"):
         encounter_from_document(
             minimal(
                 timed_services=[
@@ -183,11 +155,7 @@ def test_stop_before_start():
 
 def test_start_without_stop():
     with pytest.raises(EncounterRejected, match="start without a stop"):
-        encounter_from_document(
-            minimal(
-                timed_services=[{"service": "infusion", "start": "2024-03-05T10:00"}]
-            )
-        )
+        encounter_from_document(minimal(timed_services=[{"service": "infusion", "start": "2024-03-05T10:00"}]))
 
 
 def test_link_needs_claim_or_patient_and_provider():
@@ -251,11 +219,7 @@ def example_encounters(example_claims):
 def _billed(claims, encounter):
     """The claim line an encounter documents: by claim id, else by patient + NPI + date."""
     for claim in claims.values():
-        npi = (
-            claim.rendering_provider.npi
-            if claim.rendering_provider
-            else claim.billing_provider.npi
-        )
+        npi = claim.rendering_provider.npi if claim.rendering_provider else claim.billing_provider.npi
         for line in claim.lines:
             if encounter.link.claim_id:
                 if encounter.documents_line(claim.claim_id, line.sequence):
@@ -287,13 +251,8 @@ def test_examples_em_levels(example_claims, example_encounters):
 
 
 def test_example_enc_001_reason(example_encounters):
-    check = em.check_billed_em(
-        em.derive_em_level(example_encounters["ENC-001"]), "99214"
-    )
-    assert (
-        "documentation supports 99213: MDM low (problems low: 1 stable chronic illness"
-        in check.message
-    )
+    check = em.check_billed_em(em.derive_em_level(example_encounters["ENC-001"]), "99214")
+    assert "documentation supports 99213: MDM low (problems low: 1 stable chronic illness" in check.message
     assert "time 22 min (99213 needs 20 from 2024)" in check.message
 
 
@@ -307,18 +266,14 @@ def test_examples_prolonged(example_claims, example_encounters):
         if "billed_code_not_for_payer" in want:
             billed = {line.code for line in claim.lines}
             assert want["billed_code_not_for_payer"] in billed
-            assert em.code_not_for_payer(
-                want["billed_code_not_for_payer"], claim.payer.type
-            )
+            assert em.code_not_for_payer(want["billed_code_not_for_payer"], claim.payer.type)
 
 
 def test_examples_timed_services(example_claims, example_encounters):
     exp = load("expected.json")
     for eid, want in exp["psychotherapy"].items():
         e = example_encounters[eid]
-        r = em.psychotherapy_code(
-            e.timed("psychotherapy")[0].duration_minutes, e.date_of_service
-        )
+        r = em.psychotherapy_code(e.timed("psychotherapy")[0].duration_minutes, e.date_of_service)
         assert r.code == want["supported"] != want["billed"]
     for eid, want in exp["critical_care"].items():
         e = example_encounters[eid]
@@ -337,36 +292,22 @@ def test_examples_timed_services(example_claims, example_encounters):
         e = example_encounters[eid]
         minutes = e.timed("anesthesia")[0].duration_minutes
         assert minutes == want["minutes"]
-        assert em.anesthesia_time_units(minutes, e.date_of_service) == Decimal(
-            want["time_units"]
-        )
-        assert (
-            em.infusion_or_push(
-                e.timed("infusion")[0].duration_minutes, e.date_of_service
-            )
-            == want["infusion"]
-        )
+        assert em.anesthesia_time_units(minutes, e.date_of_service) == Decimal(want["time_units"])
+        assert em.infusion_or_push(e.timed("infusion")[0].duration_minutes, e.date_of_service) == want["infusion"]
 
 
 def test_examples_cloned(example_encounters):
     matches = cloned.find_cloned_sections(example_encounters.values())
     got = sorted((m.section, m.encounter_ids, m.scope) for m in matches)
-    want = sorted(
-        (w["section"], tuple(w["encounter_ids"]), w["scope"])
-        for w in load("expected.json")["cloned"]
-    )
+    want = sorted((w["section"], tuple(w["encounter_ids"]), w["scope"]) for w in load("expected.json")["cloned"])
     assert got == want
 
 
 def test_examples_emstats():
     bench = emstats.load_benchmarks()
     fp = bench.find("family_practice")
-    results = emstats.compare_providers(
-        load("em_counts.json"), fp, bench.alpha, bench.min_services
-    )
-    assert {r.provider_npi: r.severity for r in results} == load("expected.json")[
-        "emstats"
-    ]
+    results = emstats.compare_providers(load("em_counts.json"), fp, bench.alpha, bench.min_services)
+    assert {r.provider_npi: r.severity for r in results} == load("expected.json")["emstats"]
 
 
 def test_every_schema_field_is_documented():

@@ -88,8 +88,12 @@ def test_join_by_patient_date_and_provider():
     }
     (enc,) = linked[0]["encounters"]
     assert enc["encounter_id"] == "ENC-101"
-    assert enc["link"] == {"claim_id": "EX-EM-101", "line_sequences": [1], "patient_id": "PAT-001",
-                           "provider_npi": "1234567893"}
+    assert enc["link"] == {
+        "claim_id": "EX-EM-101",
+        "line_sequences": [1],
+        "patient_id": "PAT-001",
+        "provider_npi": "1234567893",
+    }
     assert encounter_problems(enc) == []  # the resolved link is still schema-valid
     assert "encounters" not in claims()[0]  # input dicts are not modified
     report = encounter_report(index, links)
@@ -122,8 +126,11 @@ def test_billing_npi_and_multi_day_lines_link():
 
 
 def test_join_by_claim_id_and_lines():
-    rec = {"encounter_id": "E-CID", "date_of_service": "2024-02-13", "link": {"claim_id": "EX-EM-102",
-                                                                             "line_sequences": [1]}}
+    rec = {
+        "encounter_id": "E-CID",
+        "date_of_service": "2024-02-13",
+        "link": {"claim_id": "EX-EM-102", "line_sequences": [1]},
+    }
     index = index_encounters(docs(rec))
     linked, links = link_all(claims(), index)
     assert [(li.claim_id, li.by) for li in links] == [("EX-EM-102", "claim_id")]
@@ -145,7 +152,11 @@ def test_invalid_and_duplicate_encounters_are_reported_with_field():
     assert [li.encounter_id for li in links] == ["ENC-101"]  # the invalid record is never attached
     entries = encounter_report(index, links).entries()
     assert {(e["encounter_id"], e["status"]) for e in entries} == {
-        ("ENC-101", "linked"), ("E-BAD", "invalid"), ("E-NOLINK", "invalid"), ("ENC-101", "invalid")}
+        ("ENC-101", "linked"),
+        ("E-BAD", "invalid"),
+        ("E-NOLINK", "invalid"),
+        ("ENC-101", "invalid"),
+    }
     assert all("2024-02-30" not in json.dumps(e) for e in entries)  # never a value in a reason
 
 
@@ -153,8 +164,11 @@ def test_embedded_encounters_are_kept_and_not_duplicated():
     embedded = json.loads(EMBEDDED.read_text())[0]
     own = embedded["encounters"][0]
     same_id = {**own, "link": {"claim_id": embedded["claim_id"]}}
-    extra = {"encounter_id": "E-SIDE", "date_of_service": own["date_of_service"],
-             "link": {"claim_id": embedded["claim_id"]}}
+    extra = {
+        "encounter_id": "E-SIDE",
+        "date_of_service": own["date_of_service"],
+        "link": {"claim_id": embedded["claim_id"]},
+    }
     linked, links = link_claim(embedded, index_encounters(docs(same_id, extra)))
     assert [e["encounter_id"] for e in linked["encounters"]] == [own["encounter_id"], "E-SIDE"]
     assert linked["encounters"][0] is own

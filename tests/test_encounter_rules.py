@@ -38,8 +38,11 @@ def scrubber():
 
 
 def _ours(result) -> list[str]:
-    return sorted(f"{f.rule_id}@{'-' if f.line is None else f.line} {f.encounter or '-'}"
-                  for f in result.findings if f.rule_id.startswith(OURS))
+    return sorted(
+        f"{f.rule_id}@{'-' if f.line is None else f.line} {f.encounter or '-'}"
+        for f in result.findings
+        if f.rule_id.startswith(OURS)
+    )
 
 
 @pytest.mark.parametrize("claim", EXAMPLES, ids=[c["claim_id"] for c in EXAMPLES])
@@ -107,21 +110,29 @@ def test_claims_without_records_build_no_encounter_facts(scrubber):
 
 
 def test_lint_checks_encounter_paths_with_did_you_mean(tmp_path):
-    pack = write_pack(tmp_path / "testpack", [
-        "  - id: TST-ENC-001\n    title: A rule with a misspelled encounter field\n"
-        "    category: upcoding\n    severity: error\n    scope: encounter_line\n"
-        "    when: line.code != enc.em.suported_code and doc.em_statu == \"over\"\n"
-        "    message: \"{enc.em.explanation}\"\n    fix: Fix it.\n    references: [{source: test}]\n"
-        "    status: active\n"])
+    pack = write_pack(
+        tmp_path / "testpack",
+        [
+            "  - id: TST-ENC-001\n    title: A rule with a misspelled encounter field\n"
+            "    category: upcoding\n    severity: error\n    scope: encounter_line\n"
+            '    when: line.code != enc.em.suported_code and doc.em_statu == "over"\n'
+            '    message: "{enc.em.explanation}"\n    fix: Fix it.\n    references: [{source: test}]\n'
+            "    status: active\n"
+        ],
+    )
     messages = [i.message for i in lint([pack]) if i.code == "type"]
     assert any("'em' has no field 'suported_code'; did you mean 'supported_code'?" in m for m in messages)
     assert any("'doc' has no field 'em_statu'; did you mean 'em_status'?" in m for m in messages)
 
 
 def test_line_scope_cannot_see_the_record(tmp_path):
-    pack = write_pack(tmp_path / "testpack", [
-        "  - id: TST-ENC-002\n    title: A line rule reaching for a record\n"
-        "    category: upcoding\n    severity: error\n    scope: line\n"
-        "    when: enc.em.supported_code == \"99213\"\n"
-        "    message: m\n    fix: Fix it.\n    references: [{source: test}]\n    status: active\n"])
+    pack = write_pack(
+        tmp_path / "testpack",
+        [
+            "  - id: TST-ENC-002\n    title: A line rule reaching for a record\n"
+            "    category: upcoding\n    severity: error\n    scope: line\n"
+            '    when: enc.em.supported_code == "99213"\n'
+            "    message: m\n    fix: Fix it.\n    references: [{source: test}]\n    status: active\n"
+        ],
+    )
     assert any("unknown name 'enc'" in i.message for i in lint([pack]) if i.code == "type")

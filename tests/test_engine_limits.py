@@ -28,12 +28,25 @@ def _pack(tmp_path: Path, rules: list[str]) -> Path:
 
 def _claim(units: int = 3, modifiers: list[str] | None = None, code: str = "99213") -> dict:
     return {
-        "claim_id": "LIM-1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
+        "claim_id": "LIM-1",
+        "type": "professional",
+        "claim_date": "2024-08-20",
+        "payer": {"type": "medicare"},
         "billing_provider": {"npi": "1234567893"},
         "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"},
         "diagnoses": [{"code": "E11.9"}],
-        "lines": [{"sequence": s, "code": code, "units": units, "charge": "10.00", "from_date": "2024-08-01",
-                   "modifiers": modifiers or [], "diagnosis_pointers": [1]} for s in (1, 2)],
+        "lines": [
+            {
+                "sequence": s,
+                "code": code,
+                "units": units,
+                "charge": "10.00",
+                "from_date": "2024-08-01",
+                "modifiers": modifiers or [],
+                "diagnosis_pointers": [1],
+            }
+            for s in (1, 2)
+        ],
     }
 
 
@@ -51,8 +64,7 @@ def test_many_rules_are_sharded_and_agree_with_the_reference(tmp_path):
     claim = _claim(units=3)
     hits = _hits(durable, claim)
     assert hits == reference.run(claim_view(claim_from_dict(claim)))
-    assert {durable.program.rules[i].rule.id for i, _ in hits} == {
-        f"TST-LIM-{i:03d}" for i in range(n) if i % 7 == 3}
+    assert {durable.program.rules[i].rule.id for i, _ in hits} == {f"TST-LIM-{i:03d}" for i in range(n) if i % 7 == 3}
 
 
 def test_alternatives_are_capped_per_ruleset(tmp_path):
@@ -63,14 +75,17 @@ def test_alternatives_are_capped_per_ruleset(tmp_path):
     durable = Scrubber([pack], replace_bundled=True, backend="durable")
     assert len(durable.backend.shards) == 2
     assert {durable.program.rules[i].rule.id for i, _ in _hits(durable, _claim(units=2))} == {
-        f"TST-LIM-{i:03d}" for i in range(n)}
+        f"TST-LIM-{i:03d}" for i in range(n)
+    }
 
 
 def test_facts_wider_than_the_property_limit_are_cut_per_ruleset(tmp_path):
     # 130 rules x 2 distinct derived tests = 260 properties on a line fact: more than one fact may carry.
     # (An OR requires neither test, so every rule stays live and every test is computed into the fact.)
-    rules = [_rule(f"TST-LIM-{i:03d}", f'line.units == len(line.modifiers) + {i - 1} or starts_with(line.code, "9{i}")')
-             for i in range(130)]
+    rules = [
+        _rule(f"TST-LIM-{i:03d}", f'line.units == len(line.modifiers) + {i - 1} or starts_with(line.code, "9{i}")')
+        for i in range(130)
+    ]
     durable = Scrubber([_pack(tmp_path, rules)], replace_bundled=True, backend="durable")
     assert len(durable.program.scopes["line"].planner.derived) + 3 > MAX_FACT_PROPERTIES
     cut = [keep for *_, keep in durable.backend._handles if keep is not None]
@@ -82,7 +97,7 @@ def test_facts_wider_than_the_property_limit_are_cut_per_ruleset(tmp_path):
 
 
 def test_a_rule_too_big_for_any_ruleset_is_refused_by_lint_and_engine(tmp_path):
-    when = " or ".join(f'line.units == len(line.modifiers) + {i}' for i in range(MAX_FACT_PROPERTIES))
+    when = " or ".join(f"line.units == len(line.modifiers) + {i}" for i in range(MAX_FACT_PROPERTIES))
     pack = _pack(tmp_path, [_rule("TST-LIM-BIG", when)])
     issues = [i for i in lint([pack]) if i.code == "engine-limit"]
     assert any("TST-LIM-BIG" in i.message and "fact properties" in i.message for i in issues)

@@ -16,8 +16,14 @@ from claimscrub.lang.parser import parse
 
 
 def _line(seq, code, date="2024-08-01", npi="1234567893", units=1, mods=()):
-    return {"sequence": seq, "code": code, "from_date": date, "provider_npi": npi, "units": units,
-            "modifiers": list(mods)}
+    return {
+        "sequence": seq,
+        "code": code,
+        "from_date": date,
+        "provider_npi": npi,
+        "units": units,
+        "modifiers": list(mods),
+    }
 
 
 CLAIMS = {
@@ -39,7 +45,7 @@ EXPRESSIONS = [
     "min(o in claim.lines where o.from_date == line.from_date: o.sequence)",
     "max(o in claim.lines where o.from_date == line.from_date and o.sequence != line.sequence: o.units)",
     "any(o in claim.lines where o.sequence != line.sequence and o.from_date == line.from_date"
-    " and o.provider_npi == line.provider_npi: o.code == \"20610\")",
+    ' and o.provider_npi == line.provider_npi: o.code == "20610")',
     "count(o in claim.lines where o.modifiers == line.modifiers and o.code == line.code)",
     "count(o in claim.lines where o.code == o.code)",  # not a join: both sides are the item
     "count(o in claim.lines where o.code == line.code and o.from_date == line.from_date"
@@ -80,12 +86,15 @@ def test_a_missing_probe_matches_nothing_and_unhashable_values_are_compared_one_
     assert fn(Ctx({"claim": hashable, "line": {"code": {"a": 1}}})) == 0
 
 
-@pytest.mark.parametrize("expression", [
-    "sum(o in claim.lines: o.units)",
-    "min(o in claim.lines: o.sequence)",
-    "max(o in claim.lines where o.code == line.code: o.units)",
-    "sum(o in claim.lines where o.code == line.code and o.sequence > 1: o.units)",  # a residual where: bound
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "sum(o in claim.lines: o.units)",
+        "min(o in claim.lines: o.sequence)",
+        "max(o in claim.lines where o.code == line.code: o.units)",
+        "sum(o in claim.lines where o.code == line.code and o.sequence > 1: o.units)",  # a residual where: bound
+    ],
+)
 @pytest.mark.parametrize("claim", sorted(CLAIMS))
 def test_a_quantifier_reading_one_field_of_each_item_agrees_with_the_plain_loop(expression, claim):
     node = parse(expression)

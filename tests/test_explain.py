@@ -18,8 +18,9 @@ def _explain(*args: str) -> str:
 
 
 def test_a_line_pair_hit_shows_its_fact_condition_and_parts():
-    out = _explain("CS-PTP-001", "--claim", str(REPO / "examples/native/demo_claims.json"),
-                   "--claim-id", "DEMO-UNBUNDLE-2")
+    out = _explain(
+        "CS-PTP-001", "--claim", str(REPO / "examples/native/demo_claims.json"), "--claim-id", "DEMO-UNBUNDLE-2"
+    )
     assert '{"t": "line_pair"}' in out  # the condition as the Rete engine gets it
     assert "facts built (" in out and '"claim__type": "professional"' in out
     assert "line 2 with line 1 (date of service 2024-08-13): FIRES" in out
@@ -33,6 +34,7 @@ def test_an_encounter_line_evaluation_names_its_record():
 
 
 def test_an_unknown_rule_is_a_usage_error():
-    result = CliRunner().invoke(main, ["rules", "explain", "CS-NOPE-999", "--claim",
-                                       str(REPO / "examples/native/demo_claims.json")])
+    result = CliRunner().invoke(
+        main, ["rules", "explain", "CS-NOPE-999", "--claim", str(REPO / "examples/native/demo_claims.json")]
+    )
     assert result.exit_code == 2 and "CS-NOPE-999" in result.output

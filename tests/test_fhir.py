@@ -46,7 +46,12 @@ def bare_claim(**extra: Any) -> dict[str, Any]:
         "id": "C-1",
         "contained": [
             {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1970-01-31"},
-            {"resourceType": "Organization", "id": "org", "name": "Clinic", "identifier": [{"system": NPI, "value": "1234567893"}]},
+            {
+                "resourceType": "Organization",
+                "id": "org",
+                "name": "Clinic",
+                "identifier": [{"system": NPI, "value": "1234567893"}],
+            },
         ],
         "type": coding(CLAIM_TYPE, "professional"),
         "use": "claim",
@@ -104,12 +109,21 @@ def test_bare_claim_with_contained_patient() -> None:
     assert data["claim_date"] == "2024-07-16"
     assert data["diagnoses"] == [{"code": "E11.9"}]
     assert data["lines"] == [
-        {"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-07-15", "diagnosis_pointers": [1]}
+        {
+            "sequence": 1,
+            "code": "99213",
+            "units": 1,
+            "charge": "100.00",
+            "from_date": "2024-07-15",
+            "diagnosis_pointers": [1],
+        }
     ]
     assert "payer" not in data and "frequency" not in data
 
 
-@pytest.mark.parametrize(("gender", "sex"), [("male", "M"), ("female", "F"), ("other", "U"), ("unknown", "U"), (None, None)])
+@pytest.mark.parametrize(
+    ("gender", "sex"), [("male", "M"), ("female", "F"), ("other", "U"), ("unknown", "U"), (None, None)]
+)
 def test_gender(gender: str | None, sex: str | None) -> None:
     claim = bare_claim()
     claim["contained"][0]["gender"] = gender
@@ -134,7 +148,11 @@ def _bundle(kind: str, by_uuid: bool) -> dict[str, Any]:
 
     def add(resource: dict[str, Any], rid: str) -> None:
         entry: dict[str, Any] = {"resource": resource}
-        entry["fullUrl"] = ref(resource["resourceType"], rid) if by_uuid else f"http://example.org/fhir/{resource['resourceType']}/{rid}"
+        entry["fullUrl"] = (
+            ref(resource["resourceType"], rid)
+            if by_uuid
+            else f"http://example.org/fhir/{resource['resourceType']}/{rid}"
+        )
         if kind == "transaction":
             entry["request"] = {"method": "POST", "url": resource["resourceType"]}
         entries.append(entry)
@@ -152,7 +170,9 @@ def _bundle(kind: str, by_uuid: bool) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": kind, "entry": entries}
 
 
-@pytest.mark.parametrize(("kind", "by_uuid"), [("collection", True), ("transaction", False), ("batch", False), ("searchset", True)])
+@pytest.mark.parametrize(
+    ("kind", "by_uuid"), [("collection", True), ("transaction", False), ("batch", False), ("searchset", True)]
+)
 def test_bundle_references(kind: str, by_uuid: bool) -> None:
     items = list(read_fhir(_bundle(kind, by_uuid), "b.json"))
     assert [i.claim_id for i in items] == ["B-1", "B-2"]
@@ -221,7 +241,9 @@ def test_modifiers_up_to_four() -> None:
 
 
 def test_net_is_taken_as_is() -> None:
-    line = ok(bare_claim(item=[item(net={"value": 140.52}, unitPrice={"value": 1.0}, quantity={"value": 3})]))["lines"][0]
+    line = ok(bare_claim(item=[item(net={"value": 140.52}, unitPrice={"value": 1.0}, quantity={"value": 3})]))["lines"][
+        0
+    ]
     assert line["charge"] == "140.52" and line["units"] == 3
 
 
@@ -298,7 +320,13 @@ def test_place_of_service() -> None:
 
 
 def test_care_team_gives_rendering_npi() -> None:
-    team = [{"sequence": 1, "provider": {"identifier": {"system": NPI, "value": "1111111112"}}, "role": coding("x", "primary")}]
+    team = [
+        {
+            "sequence": 1,
+            "provider": {"identifier": {"system": NPI, "value": "1111111112"}},
+            "role": coding("x", "primary"),
+        }
+    ]
     data = ok(bare_claim(careTeam=team, item=[item(careTeamSequence=[1])]))
     assert data["rendering_provider"] == {"npi": "1111111112"}
     assert data["lines"][0]["rendering_npi"] == "1111111112"
@@ -348,7 +376,12 @@ def test_replacement_via_related() -> None:
     related = [{"claim": {"identifier": {"value": "PAYER-ICN-77"}}, "relationship": coding("x", "replaces")}]
     data = ok(bare_claim(related=related))
     assert (data["frequency"], data["replaces_claim_id"]) == ("replacement", "PAYER-ICN-77")
-    related = [{"claim": {"reference": "Claim/OLD-1"}, "relationship": coding("http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship", "prior")}]
+    related = [
+        {
+            "claim": {"reference": "Claim/OLD-1"},
+            "relationship": coding("http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship", "prior"),
+        }
+    ]
     assert ok(bare_claim(related=related))["replaces_claim_id"] == "OLD-1"
 
 
@@ -379,7 +412,9 @@ def test_payer_type(insurer: dict[str, Any], coverage_type: dict[str, Any] | Non
 
 def test_institutional_claim() -> None:
     claim = bare_claim(type=coding(CLAIM_TYPE, "institutional"))
-    claim["diagnosis"][0]["onAdmission"] = coding("http://terminology.hl7.org/CodeSystem/ex-diagnosis-on-admission", "y")
+    claim["diagnosis"][0]["onAdmission"] = coding(
+        "http://terminology.hl7.org/CodeSystem/ex-diagnosis-on-admission", "y"
+    )
     claim["item"] = [item(revenue=coding("https://www.nubc.org/CodeSystem/RevenueCodes", "0450"))]
     claim["supportingInfo"] = [
         {"sequence": 1, "category": coding("http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBSupportingInfoType", "typeofbill"),
@@ -395,7 +430,11 @@ def test_institutional_claim() -> None:
 
 
 def test_icd10_who_is_not_icd10cm() -> None:
-    got = failed(bare_claim(diagnosis=[{"sequence": 1, "diagnosisCodeableConcept": coding("http://hl7.org/fhir/sid/icd-10", "E11.9")}]))
+    got = failed(
+        bare_claim(
+            diagnosis=[{"sequence": 1, "diagnosisCodeableConcept": coding("http://hl7.org/fhir/sid/icd-10", "E11.9")}]
+        )
+    )
     assert got.field == "diagnosis[0].diagnosisCodeableConcept" and "ICD-10-CM" in got.error
 
 

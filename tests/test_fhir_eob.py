@@ -28,10 +28,22 @@ EOB = {
     "payment": {"amount": {"value": 221.6, "currency": "USD"}, "date": "2024-06-04"},
     "total": [adjudication(ADJ, "submitted", 327.5), adjudication(ADJ, "eligible", 277.0)],
     "item": [
-        {"sequence": 1, "adjudication": [adjudication(ADJ, "eligible", 131.0), adjudication(ADJ, "benefit", 104.8),
-                                         adjudication(CARIN, "coinsurance", 26.2)]},
-        {"sequence": 2, "adjudication": [adjudication(ADJ, "eligible", 146.0), adjudication(ADJ, "benefit", 116.8),
-                                         adjudication(CARIN, "deductible", 0)]},
+        {
+            "sequence": 1,
+            "adjudication": [
+                adjudication(ADJ, "eligible", 131.0),
+                adjudication(ADJ, "benefit", 104.8),
+                adjudication(CARIN, "coinsurance", 26.2),
+            ],
+        },
+        {
+            "sequence": 2,
+            "adjudication": [
+                adjudication(ADJ, "eligible", 146.0),
+                adjudication(ADJ, "benefit", 116.8),
+                adjudication(CARIN, "deductible", 0),
+            ],
+        },
         {"sequence": 9, "adjudication": [adjudication(ADJ, "benefit", 1.0)]},  # no such line: not read
     ],
 }
@@ -65,31 +77,43 @@ def test_eob_fills_the_payment_of_its_claim_only():
 
 def test_without_eob_nothing_is_invented():
     claims = read(copy.deepcopy(BUNDLE))
-    assert all("paid_amount" not in c and all("paid_amount" not in line for line in c["lines"]) for c in claims.values())
+    assert all(
+        "paid_amount" not in c and all("paid_amount" not in line for line in c["lines"]) for c in claims.values()
+    )
 
 
 def test_blue_button_variables_and_float_noise_of_a_synthea_eob(refdata):
     """The first EOB of a Synthea sample, pointed at the demo claim: Blue Button line variables, float amounts."""
     path = min((refdata / "samples" / "fhir").glob("*.json"))
     synthea = json.loads(path.read_text())
-    eob = next(e["resource"] for e in synthea["entry"]
-               if e["resource"]["resourceType"] == "ExplanationOfBenefit" and e["resource"].get("item")
-               and any(it.get("adjudication") for it in e["resource"]["item"]))
+    eob = next(
+        e["resource"]
+        for e in synthea["entry"]
+        if e["resource"]["resourceType"] == "ExplanationOfBenefit"
+        and e["resource"].get("item")
+        and any(it.get("adjudication") for it in e["resource"]["item"])
+    )
     eob = copy.deepcopy(eob)
     eob["claim"] = {"reference": CLAIM_URL}
     paid_item = next(it for it in eob["item"] if it.get("adjudication"))
     paid_item["sequence"] = 2
     eob["item"] = [paid_item]
     line = read(with_eob(eob))["DEMO-FHIR-001"]["lines"][1]
-    values = {a["category"]["coding"][0]["code"].rsplit("/", 1)[-1]: a["amount"]["value"]
-              for a in paid_item["adjudication"] if "amount" in a}
+    values = {
+        a["category"]["coding"][0]["code"].rsplit("/", 1)[-1]: a["amount"]["value"]
+        for a in paid_item["adjudication"]
+        if "amount" in a
+    }
     assert line["paid_amount"] == f"{values['line_prvdr_pmt_amt']:.2f}"
     assert line["allowed_amount"] == f"{values['line_alowd_chrg_amt']:.2f}"
 
 
 def test_an_eob_file_on_its_own_is_a_remittance_for_its_clm_id(tmp_path):
-    eob = {**copy.deepcopy(EOB), "claim": {"display": "not in this file"},
-           "identifier": [{"system": "https://bluebutton.cms.gov/resources/variables/clm_id", "value": "DEMO-FHIR-002"}]}
+    eob = {
+        **copy.deepcopy(EOB),
+        "claim": {"display": "not in this file"},
+        "identifier": [{"system": "https://bluebutton.cms.gov/resources/variables/clm_id", "value": "DEMO-FHIR-002"}],
+    }
     path = tmp_path / "eob.json"
     path.write_text(json.dumps(eob))
     paid = read_paid_claims([path, Path(__file__).resolve().parents[1] / "examples" / "fhir" / "demo_bundle.json"])

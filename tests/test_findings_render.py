@@ -29,9 +29,27 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_scrub import FIRST_PACKS, generate  # noqa: E402
 
-FIELDS = ["rule_id", "category", "severity", "claim_id", "line", "message", "fix", "title", "related_lines",
-          "diagnosis", "encounter", "citation", "references", "rule_pack", "pack_version", "data_edition",
-          "table_row", "payer_edit", "suppression"]
+FIELDS = [
+    "rule_id",
+    "category",
+    "severity",
+    "claim_id",
+    "line",
+    "message",
+    "fix",
+    "title",
+    "related_lines",
+    "diagnosis",
+    "encounter",
+    "citation",
+    "references",
+    "rule_pack",
+    "pack_version",
+    "data_edition",
+    "table_row",
+    "payer_edit",
+    "suppression",
+]
 
 
 def _plain_text(value: Any) -> str:
@@ -65,10 +83,12 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
     found = list(_cite_lookups(rule.condition, rule.cite_table)) if rule.cite_table else []
     if found and not found[0][1]:
         row = compile_expr(found[0][0])(ctx)
-    others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
-                 for n in A.walk(rule.condition))
-    rerun = bool(rule.cite_table) and (others or len({A.to_text(c) for c, _ in found}) > 1
-                                       or (bool(found) and found[0][1]))
+    others = any(
+        isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context for n in A.walk(rule.condition)
+    )
+    rerun = bool(rule.cite_table) and (
+        others or len({A.to_text(c) for c, _ in found}) > 1 or (bool(found) and found[0][1])
+    )
     if row is None and rerun:
         ctx.rows = []
         item.test(ctx)
@@ -83,15 +103,27 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
         edition = program.tables.edition(rule.cite_table, dos)
     cited = [r for r in rule.references if r.condition is None or compile_expr(r.condition)(ctx) is True]
     return {
-        "rule_id": rule.id, "category": rule.category, "severity": rule.severity, "claim_id": view["claim_id"],
-        "line": key.line, "message": fill(rule.message_parts), "fix": fill(rule.fix_parts), "title": rule.title,
-        "related_lines": [key.other] if key.other is not None else [], "diagnosis": key.dx,
-        "encounter": key.encounter, "citation": "; ".join(str(r) for r in cited),
-        "references": [{k: v for k, v in asdict(r).items() if v is not None and k not in ("when", "condition")}
-                       for r in cited],
-        "rule_pack": rule.pack.name, "pack_version": rule.pack.version, "data_edition": edition,
+        "rule_id": rule.id,
+        "category": rule.category,
+        "severity": rule.severity,
+        "claim_id": view["claim_id"],
+        "line": key.line,
+        "message": fill(rule.message_parts),
+        "fix": fill(rule.fix_parts),
+        "title": rule.title,
+        "related_lines": [key.other] if key.other is not None else [],
+        "diagnosis": key.dx,
+        "encounter": key.encounter,
+        "citation": "; ".join(str(r) for r in cited),
+        "references": [
+            {k: v for k, v in asdict(r).items() if v is not None and k not in ("when", "condition")} for r in cited
+        ],
+        "rule_pack": rule.pack.name,
+        "pack_version": rule.pack.version,
+        "data_edition": edition,
         "table_row": {k: v for k, v in row.items() if not k.startswith("_")} if row else None,
-        "payer_edit": None, "suppression": None,
+        "payer_edit": None,
+        "suppression": None,
     }
 
 
@@ -178,8 +210,17 @@ def test_findings_do_not_share_what_a_caller_may_change(bench_scrubber):
 
 
 def test_as_dict_is_every_field_in_order():
-    f = Finding(rule_id="R", category="c", severity="error", claim_id="C1", line=2, message="m", fix="x",
-                references=[{"source": "s"}], table_row={"a": 1})
+    f = Finding(
+        rule_id="R",
+        category="c",
+        severity="error",
+        claim_id="C1",
+        line=2,
+        message="m",
+        fix="x",
+        references=[{"source": "s"}],
+        table_row={"a": 1},
+    )
     assert list(f.as_dict()) == [fl.name for fl in fields(Finding)] == FIELDS
     assert f.as_dict() == {fl.name: getattr(f, fl.name) for fl in fields(Finding)}
 
@@ -189,8 +230,9 @@ def test_writers_say_the_same_as_the_plain_dicts(bench_scrubber):
     results = [bench_scrubber.scrub_item(i) for i in items]
     assert sum(len(r.findings) for r in results) > 50
     lines = list(jsonl_lines(results))
-    assert lines == [orjson.dumps({**r.as_dict(), "findings": [asdict(f) for f in r.findings]}) + b"\n"
-                     for r in results]
+    assert lines == [
+        orjson.dumps({**r.as_dict(), "findings": [asdict(f) for f in r.findings]}) + b"\n" for r in results
+    ]
     doc = orjson.loads(to_json(results, {"meta": 1}))
     assert doc["findings"] == [asdict(f) for r in results for f in r.findings]
     assert to_csv(results).count("\n") == 1 + sum(len(r.findings) for r in results)
@@ -209,27 +251,52 @@ def test_text_of_template_values():
 def test_rejected_and_engine_error_results_still_write(bench_scrubber):
     rejected = ClaimResult("C9", "rejected", reason="bad", field="x", source="s")
     line = list(jsonl_lines([rejected]))[0]
-    assert orjson.loads(line) == {"claim_id": "C9", "status": "rejected", "source": "s", "finding_count": 0,
-                                  "reason": "bad", "field": "x", "findings": []}
+    assert orjson.loads(line) == {
+        "claim_id": "C9",
+        "status": "rejected",
+        "source": "s",
+        "finding_count": 0,
+        "reason": "bad",
+        "field": "x",
+        "findings": [],
+    }
 
 
 def test_batch_findings_among_a_claims_findings_write_through_their_as_dict():
     from claimscrub.api.batch import AuditFinding
 
     plain = Finding(rule_id="R", category="c", severity="error", claim_id="C1", line=1, message="m", fix="x")
-    audit = AuditFinding(rule_id="A", category="audit", severity="warning", claim_id="C1", line=None, message="m",
-                         fix="x", encounters=["E1"], provider_npi="1234567893", evidence={"n": 2})
+    audit = AuditFinding(
+        rule_id="A",
+        category="audit",
+        severity="warning",
+        claim_id="C1",
+        line=None,
+        message="m",
+        fix="x",
+        encounters=["E1"],
+        provider_npi="1234567893",
+        evidence={"n": 2},
+    )
     result = ClaimResult("C1", "scrubbed", [plain, audit], source="s")
     line = list(jsonl_lines([result]))[0]
     assert line == orjson.dumps({**result.as_dict(), "findings": [plain.as_dict(), audit.as_dict()]}) + b"\n"
     assert orjson.loads(line)["findings"][1]["evidence"] == {"n": 2}
 
 
-@pytest.mark.parametrize("parts", [
-    [], ["Fix it."], ["a", "b"], [A.Var("v", (1, 1))], ["Line ", A.Var("v", (1, 1)), "."],
-    [A.Var("v", (1, 1)), " and ", A.Var("w", (1, 1))], ["x", A.Var("v", (1, 1)), "y", "z", A.Var("w", (1, 1))],
-    [A.Var("v", (1, 1)), A.Var("w", (1, 1)), "-", A.Var("v", (1, 1)), "!", A.Var("u", (1, 1))],
-])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [],
+        ["Fix it."],
+        ["a", "b"],
+        [A.Var("v", (1, 1))],
+        ["Line ", A.Var("v", (1, 1)), "."],
+        [A.Var("v", (1, 1)), " and ", A.Var("w", (1, 1))],
+        ["x", A.Var("v", (1, 1)), "y", "z", A.Var("w", (1, 1))],
+        [A.Var("v", (1, 1)), A.Var("w", (1, 1)), "-", A.Var("v", (1, 1)), "!", A.Var("u", (1, 1))],
+    ],
+)
 def test_templates_fill_as_the_plain_join(parts, bench_scrubber):
     for v, w in [("s", 2), (None, True), (Decimal("1.5"), ["a", None]), (3, {"k": 1, "_p": 2})]:
         ctx = bench_scrubber.program.ctx({"v": v, "w": w}, "2024-08-01")

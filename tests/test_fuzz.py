@@ -21,8 +21,9 @@ from claimscrub.cli.main import main
 from claimscrub.inputs import InputFormatError, read_bytes
 
 SEEDS = seeds()
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,9 @@ def test_mutated_files_through_the_cli_account_for_every_claim(tmp_path_factory,
         expected = len(list(read_bytes(data, str(path))))
     except InputFormatError:
         expected = None
-    result = CliRunner().invoke(main, ["scrub", "--no-progress", "--samples", "--workers", "0", "--format", "json",
-                                       str(path)])
+    result = CliRunner().invoke(
+        main, ["scrub", "--no-progress", "--samples", "--workers", "0", "--format", "json", str(path)]
+    )
     assert result.exit_code in (0, 1, 2), result.stderr
     doc = json.loads(result.stdout)
     if expected is None:

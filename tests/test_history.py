@@ -27,7 +27,8 @@ from claimscrub.refdata.store import open_tables
 
 SURGEON, OTHER = "1234567893", "1245319599"
 BASE = {
-    "type": "professional", "frequency": "original",
+    "type": "professional",
+    "frequency": "original",
     "payer": {"name": "Medicare Part B", "type": "medicare"},
     "billing_provider": {"npi": SURGEON, "taxonomy": "207X00000X"},
     "patient": {"id": "P-1", "sex": "F", "birth_date": "1950-05-01"},
@@ -39,9 +40,17 @@ def claim(cid: str, *lines: tuple, **extra):
     data = copy.deepcopy(BASE)
     data.update(claim_id=cid, **extra)
     data["lines"] = [
-        {"sequence": n, "code": code, "units": units, "charge": "100.00", "from_date": dos, "modifiers": list(mods),
-         "diagnosis_pointers": [1], **({"rendering_npi": npi} if npi else {})}
-        for n, (code, dos, mods, units, npi) in enumerate(((*ln, *((), 1, None)[len(ln) - 2:]) for ln in lines), 1)
+        {
+            "sequence": n,
+            "code": code,
+            "units": units,
+            "charge": "100.00",
+            "from_date": dos,
+            "modifiers": list(mods),
+            "diagnosis_pointers": [1],
+            **({"rendering_npi": npi} if npi else {}),
+        }
+        for n, (code, dos, mods, units, npi) in enumerate(((*ln, *((), 1, None)[len(ln) - 2 :]) for ln in lines), 1)
     ]
     return claim_from_dict(data)
 
@@ -135,7 +144,11 @@ def test_suspect_duplicates_ndc_and_modifier_order(ctx):
     other_doc = claim("C-3", ("99213", "2024-04-12", [], 1, OTHER))
     repeat = claim("C-4", ("99213", "2024-04-12", ["76"]))
     assert rule_ids(cross_claim_findings([first, reordered, other_doc, repeat], ctx), "CS-HIS-004", "CS-HIS-005") == [
-        [], ["CS-HIS-004"], ["CS-HIS-005"], []]
+        [],
+        ["CS-HIS-004"],
+        ["CS-HIS-005"],
+        [],
+    ]
     drug = {"J1100": "00641-0367-21"}
     a, b = claim("D-1", ("J1100", "2024-04-12")), claim("D-2", ("J1100", "2024-04-12"))
     a.lines[0].ndc, b.lines[0].ndc = drug["J1100"], "63323-0165-01"
@@ -154,13 +167,22 @@ def test_scrubbing_a_recorded_claim_again_is_not_its_own_duplicate(ctx, store):
 def test_done_when_cases_against_each_store(ctx, store):
     """The issue's cases with the first claim recorded in an earlier run rather than in the same batch."""
     store.record([claim("S-1", ("27447", "2024-03-01")), claim("C-1", ("99213", "2024-04-20"))])
-    found = cross_claim_findings([claim("V-42", ("99213", "2024-04-12")), claim("V-91", ("99213", "2024-05-31")),
-                                  claim("V-57", ("99223", "2024-02-29", ["57"]))], ctx, store)
+    found = cross_claim_findings(
+        [
+            claim("V-42", ("99213", "2024-04-12")),
+            claim("V-91", ("99213", "2024-05-31")),
+            claim("V-57", ("99223", "2024-02-29", ["57"])),
+        ],
+        ctx,
+        store,
+    )
     assert rule_ids(found) == [["CS-HIS-001"], [], []]
     second = claim("C-2", ("99213", "2024-04-20"))
     replacement = claim("C-3", ("99213", "2024-04-20"), frequency="replacement", replaces_claim_id="C-1")
     assert rule_ids(cross_claim_findings([second], ctx, store), "CS-HIS-004") == [["CS-HIS-004"]]
-    assert rule_ids(cross_claim_findings([replacement], ctx, store)) == [["CS-HIS-001"]]  # day 50: global, not a duplicate
+    assert rule_ids(cross_claim_findings([replacement], ctx, store)) == [
+        ["CS-HIS-001"]
+    ]  # day 50: global, not a duplicate
 
 
 # ---------------------------------------------------------------- MUE, frequency, new patient
@@ -200,14 +222,20 @@ def test_new_patient_from_history(ctx, store):
 
 def test_void_removes_and_replacement_supersedes(store):
     store.record([claim("C-1", ("99213", "2024-04-12")), claim("C-2", ("99214", "2024-04-13"))])
-    store.record([claim("C-3", ("99215", "2024-04-12"), frequency="replacement", replaces_claim_id="C-1"),
-                  claim("C-4", ("99214", "2024-04-13"), frequency="void", replaces_claim_id="C-2")])
+    store.record(
+        [
+            claim("C-3", ("99215", "2024-04-12"), frequency="replacement", replaces_claim_id="C-1"),
+            claim("C-4", ("99214", "2024-04-13"), frequency="void", replaces_claim_id="C-2"),
+        ]
+    )
     lines = store.lines(["P-1", "P-2"], "2024-01-01")
     assert [(h.claim_id, h.code) for h in lines["P-1"]] == [("C-3", "99215")] and lines["P-2"] == []
 
 
 def test_lines_window_and_any_date_codes(store):
-    store.record([claim("C-1", ("G0402", "2010-01-01"), ("99213", "2010-01-01")), claim("C-2", ("99213", "2024-01-01"))])
+    store.record(
+        [claim("C-1", ("G0402", "2010-01-01"), ("99213", "2010-01-01")), claim("C-2", ("99213", "2024-01-01"))]
+    )
     got = store.lines(["P-1"], "2020-01-01", ["G0402"])["P-1"]
     assert sorted((h.claim_id, h.code) for h in got) == [("C-1", "G0402"), ("C-2", "99213")]
 

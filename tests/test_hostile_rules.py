@@ -50,7 +50,7 @@ def test_aliases_within_the_budget_still_load():
 
 def test_an_alias_inside_its_own_anchor_is_refused():
     with pytest.raises(YamlError) as err:
-        load_text("codes: &c [\"99213\", *c]\n", "loop.yaml")
+        load_text('codes: &c ["99213", *c]\n', "loop.yaml")
     assert (err.value.line, err.value.column) == (1, 21) and "inside the value it refers to" in err.value.message
 
 
@@ -86,9 +86,10 @@ def test_a_matches_rule_with_nested_quantifiers_fires_and_does_not_fire():
     assert fn(Ctx({"line": {"code": "9" * 40 + "!"}})) is False
 
 
-@pytest.mark.parametrize("pattern, words", [(r"^(9)\\1$", "invalid escape sequence"),
-                                             (r"^(?=99)", "RE2 syntax"),
-                                             ("a" * 1001, "over the limit of 1,000")])
+@pytest.mark.parametrize(
+    "pattern, words",
+    [(r"^(9)\\1$", "invalid escape sequence"), (r"^(?=99)", "RE2 syntax"), ("a" * 1001, "over the limit of 1,000")],
+)
 def test_patterns_re2_cannot_run_safely_are_lint_errors(tmp_path, pattern, words):
     pack = write_pack(tmp_path / "rx", [rule_yaml("TST-HOST-002", f'line.code matches "{pattern}"')])
     errors = [i for i in lint([pack]) if i.severity == "error"]
@@ -115,11 +116,16 @@ def test_three_thousand_or_terms_are_a_lint_error_not_a_recursion_error(tmp_path
 DEEP = MAX_DEPTH - 10  # a few levels go to the comparison and the path under the operators
 
 
-@pytest.mark.parametrize("text", [" or ".join(["line.units > 1"] * DEEP),
-                                  "not " * DEEP + "line.units > 1",
-                                  "-" * DEEP + "line.units > 1",
-                                  " + ".join(["line.units"] * DEEP) + " > 1",
-                                  "(" * DEEP + "line.units" + ")" * DEEP + " > 1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        " or ".join(["line.units > 1"] * DEEP),
+        "not " * DEEP + "line.units > 1",
+        "-" * DEEP + "line.units > 1",
+        " + ".join(["line.units"] * DEEP) + " > 1",
+        "(" * DEEP + "line.units" + ")" * DEEP + " > 1",
+    ],
+)
 def test_expressions_just_within_the_depth_parse_and_evaluate(text):
     fn = compile_expr(parse(text))
     assert fn(Ctx({"line": {"units": 2}})) in (True, False)

@@ -20,29 +20,58 @@ from claimscrub.model.numbers import NumberError, cents_text, exact_number
 from claimscrub.model.validate import problems
 
 CLAIM = {
-    "claim_id": "ISO-1", "type": "professional", "payer": {"type": "medicare"},
+    "claim_id": "ISO-1",
+    "type": "professional",
+    "payer": {"type": "medicare"},
     "billing_provider": {"npi": "1234567893"},
-    "patient": {"id": "PATIENT-7731", "sex": "F", "birth_date": "1958-03-14"}, "place_of_service": "11",
+    "patient": {"id": "PATIENT-7731", "sex": "F", "birth_date": "1958-03-14"},
+    "place_of_service": "11",
     "diagnoses": [{"code": "M17.11"}],
     "lines": [
-        {"sequence": 1, "code": "99213", "units": 1, "charge": "125.00", "from_date": "2024-08-12",
-         "diagnosis_pointers": [1]},
-        {"sequence": 2, "code": "20610", "units": 1, "charge": "180.00", "from_date": "2024-08-12",
-         "diagnosis_pointers": [1]},
+        {
+            "sequence": 1,
+            "code": "99213",
+            "units": 1,
+            "charge": "125.00",
+            "from_date": "2024-08-12",
+            "diagnosis_pointers": [1],
+        },
+        {
+            "sequence": 2,
+            "code": "20610",
+            "units": 1,
+            "charge": "180.00",
+            "from_date": "2024-08-12",
+            "diagnosis_pointers": [1],
+        },
     ],
 }
 
 FHIR_CLAIM = {
-    "resourceType": "Claim", "id": "FHIR-ISO-1", "status": "active", "use": "claim",
+    "resourceType": "Claim",
+    "id": "FHIR-ISO-1",
+    "status": "active",
+    "use": "claim",
     "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
     "patient": {"identifier": {"value": "PATIENT-7731"}},
     "provider": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi", "value": "1234567893"}},
     "created": "2024-08-20",
-    "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {
-        "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M17.11"}]}}],
-    "item": [{"sequence": 1, "diagnosisSequence": [1], "servicedDate": "2024-08-12",
-              "productOrService": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
-              "unitPrice": {"value": 120.0, "currency": "USD"}, "quantity": {"value": 1}}],
+    "diagnosis": [
+        {
+            "sequence": 1,
+            "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M17.11"}]},
+        }
+    ],
+    "item": [
+        {
+            "sequence": 1,
+            "diagnosisSequence": [1],
+            "servicedDate": "2024-08-12",
+            "productOrService": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "99213"}]},
+            "unitPrice": {"value": 120.0, "currency": "USD"},
+            "quantity": {"value": 1},
+        }
+    ],
 }
 
 
@@ -65,16 +94,20 @@ def one(scrubber: Scrubber, data: dict):
 
 # --- the reproducers: each ends rejected with a reason, or scrubbed, and never raises ---------------------------
 
-@pytest.mark.parametrize(("change", "field", "problem"), [
-    ({"charge": 1e18}, "lines[0].charge", "is greater than the maximum of 999999999.99"),
-    ({"charge": 10**17}, "lines[0].charge", "is greater than the maximum of 999999999.99"),
-    ({"charge": "-1000000000.00"}, "lines[0].charge", "does not match the pattern"),
-    ({"units": 1e-6}, "lines[0].units", "has more than three decimals"),  # 1e-6 crashed the C core (exponent form)
-    ({"units": 0.0005}, "lines[0].units", "has more than three decimals"),
-    ({"units": -1e300}, "lines[0].units", "is less than the minimum of -99999"),
-    ({"from_date": "9999-12-31"}, "lines[0].from_date", "does not match the pattern"),
-    ({"diagnosis_pointers": [10**30]}, "lines[0].diagnosis_pointers[0]", "is greater than the maximum of 25"),
-])
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"charge": 1e18}, "lines[0].charge", "is greater than the maximum of 999999999.99"),
+        ({"charge": 10**17}, "lines[0].charge", "is greater than the maximum of 999999999.99"),
+        ({"charge": "-1000000000.00"}, "lines[0].charge", "does not match the pattern"),
+        ({"units": 1e-6}, "lines[0].units", "has more than three decimals"),  # 1e-6 crashed the C core (exponent form)
+        ({"units": 0.0005}, "lines[0].units", "has more than three decimals"),
+        ({"units": -1e300}, "lines[0].units", "is less than the minimum of -99999"),
+        ({"from_date": "9999-12-31"}, "lines[0].from_date", "does not match the pattern"),
+        ({"diagnosis_pointers": [10**30]}, "lines[0].diagnosis_pointers[0]", "is greater than the maximum of 25"),
+    ],
+)
 def test_out_of_range_numbers_and_dates_are_rejected_with_field_and_reason(scrubber, change, field, problem):
     result = one(scrubber, claim(**change))
     assert result.status == "rejected" and result.field == field
@@ -99,8 +132,10 @@ def test_add_days_stays_on_the_calendar():
 def test_a_90_day_procedure_at_the_last_accepted_date_is_scrubbed(scrubber):
     # an E/M the day after a 90-day global procedure (27447): add_days runs at the schema's last year
     c = copy.deepcopy(CLAIM)
-    c["lines"] = [dict(CLAIM["lines"][1], sequence=1, code="27447", from_date="2199-12-30"),
-                  dict(CLAIM["lines"][0], sequence=2, from_date="2199-12-31")]
+    c["lines"] = [
+        dict(CLAIM["lines"][1], sequence=1, code="27447", from_date="2199-12-30"),
+        dict(CLAIM["lines"][0], sequence=2, from_date="2199-12-31"),
+    ]
     assert one(scrubber, c).status == "scrubbed"
 
 
@@ -118,8 +153,11 @@ def test_an_unexpected_exception_rejects_that_claim_only_and_is_logged_without_p
     claims = [CLAIM, dict(CLAIM, claim_id="ISO-BOOM"), dict(CLAIM, claim_id="ISO-3")]
     with caplog.at_level(logging.ERROR, logger="claimscrub.scrub"):
         results = list(scrubber.scrub_many(claims))
-    assert [(r.claim_id, r.status) for r in results] == [("ISO-1", "scrubbed"), ("ISO-BOOM", "rejected"),
-                                                          ("ISO-3", "scrubbed")]
+    assert [(r.claim_id, r.status) for r in results] == [
+        ("ISO-1", "scrubbed"),
+        ("ISO-BOOM", "rejected"),
+        ("ISO-3", "scrubbed"),
+    ]
     boom = results[1]
     assert boom.reason == "engine error: unexpected ValueError while building the claim's view"
     assert [f.rule_id for f in boom.findings] == ["CS-ENGINE-001"]
@@ -140,19 +178,23 @@ def test_the_engine_stage_is_guarded_too(scrubber, monkeypatch):
 
 # --- readers: bounded numbers ---------------------------------------------------------------------------------
 
+
 def fhir(**item_changes) -> bytes:
     doc = copy.deepcopy(FHIR_CLAIM)
     doc["item"][0].update(item_changes)
     return json.dumps(doc).encode()
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"unitPrice": {"value": 1e26, "currency": "USD"}}, "item[0].unitPrice.value: is too large"),
-    ({"unitPrice": {"value": "1E99999999", "currency": "USD"}}, "item[0].unitPrice.value: is not a number"),
-    ({"quantity": {"value": 1e-7}}, "item[0].quantity.value: has more than three decimals"),
-    ({"quantity": {"value": 1e300}}, "item[0].quantity.value: is too large"),
-    ({"quantity": {"value": 2.0005}}, "item[0].quantity.value: has more than three decimals"),
-])
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"unitPrice": {"value": 1e26, "currency": "USD"}}, "item[0].unitPrice.value: is too large"),
+        ({"unitPrice": {"value": "1E99999999", "currency": "USD"}}, "item[0].unitPrice.value: is not a number"),
+        ({"quantity": {"value": 1e-7}}, "item[0].quantity.value: has more than three decimals"),
+        ({"quantity": {"value": 1e300}}, "item[0].quantity.value: is too large"),
+        ({"quantity": {"value": 2.0005}}, "item[0].quantity.value: has more than three decimals"),
+    ],
+)
 def test_fhir_numbers_are_bounded(change, problem):
     started = time.perf_counter()
     (item,) = read_bytes(fhir(**change), "f.json")
@@ -171,7 +213,9 @@ def test_fhir_messages_show_codes_but_not_long_values():
     doc = json.loads(fhir())
     doc["item"][0]["productOrService"]["coding"][0]["code"] = "Jane Roe " * 1000
     (item,) = read_bytes(json.dumps(doc).encode(), "f.json")
-    assert item.error == "item[0].productOrService: CPT/HCPCS code a value of 9,000 characters is not letters and digits"
+    assert (
+        item.error == "item[0].productOrService: CPT/HCPCS code a value of 9,000 characters is not letters and digits"
+    )
     doc["item"][0]["productOrService"]["coding"][0]["code"] = "992-13"
     (item,) = read_bytes(json.dumps(doc).encode(), "f.json")
     assert item.error == "item[0].productOrService: CPT/HCPCS code '992-13' is not letters and digits"
@@ -184,12 +228,15 @@ def x12_with(charge: str, units: str) -> bytes:
     return text.replace("SV1*HC:99213:25*125.00*UN*1*", f"SV1*HC:99213:25*{charge}*UN*{units}*", 1).encode()
 
 
-@pytest.mark.parametrize(("charge", "units", "problem"), [
-    ("1E30", "1", "amount is too large"),
-    ("125.00", "1E99999999", "quantity is not a number"),
-    ("125.00", "1E30", "quantity is too large"),
-    ("125.001", "1", "amount has more than two decimals"),
-])
+@pytest.mark.parametrize(
+    ("charge", "units", "problem"),
+    [
+        ("1E30", "1", "amount is too large"),
+        ("125.00", "1E99999999", "quantity is not a number"),
+        ("125.00", "1E30", "quantity is too large"),
+        ("125.001", "1", "amount has more than two decimals"),
+    ],
+)
 def test_x12_numbers_are_bounded_and_the_line_is_dropped_with_a_note(scrubber, charge, units, problem):
     started = time.perf_counter()
     items = list(read_bytes(x12_with(charge, units), "demo.837"))
@@ -203,8 +250,14 @@ def test_x12_numbers_are_bounded_and_the_line_is_dropped_with_a_note(scrubber, c
 def test_the_shared_number_parser():
     assert exact_number("140.52") == exact_number(140.52) and str(exact_number(140.52)) == "140.52"
     assert cents_text(exact_number("1E2")) == "100.00"
-    for bad, why in [("1E99999999", "is not a number"), ("1e41", "is too large"), (True, "is not a number"),
-                     ("nan", "is not a number"), ("1" * 41, "is not a number"), (float("inf"), "is not a finite number")]:
+    for bad, why in [
+        ("1E99999999", "is not a number"),
+        ("1e41", "is too large"),
+        (True, "is not a number"),
+        ("nan", "is not a number"),
+        ("1" * 41, "is not a number"),
+        (float("inf"), "is not a finite number"),
+    ]:
         with pytest.raises(NumberError, match=why):
             exact_number(bad)
     with pytest.raises(NumberError, match="is too large"):
@@ -213,12 +266,16 @@ def test_the_shared_number_parser():
 
 # --- messages: field and problem, a value only when it is a code ------------------------------------------------
 
-@pytest.mark.parametrize(("patient", "field"), [
-    ({"id": "PATIENT-7731", "birth_date": "1958-02-30"}, "patient.birth_date"),
-    ({"id": "PATIENT-7731", "birth_date": "1958/03/14"}, "patient.birth_date"),
-    ({"id": 7731, "birth_date": "1958-03-14"}, "patient.id"),
-    ({"id": "PATIENT-7731", "birth_date": "1958-03-14", "name": "Jane Roe"}, "patient"),
-])
+
+@pytest.mark.parametrize(
+    ("patient", "field"),
+    [
+        ({"id": "PATIENT-7731", "birth_date": "1958-02-30"}, "patient.birth_date"),
+        ({"id": "PATIENT-7731", "birth_date": "1958/03/14"}, "patient.birth_date"),
+        ({"id": 7731, "birth_date": "1958-03-14"}, "patient.id"),
+        ({"id": "PATIENT-7731", "birth_date": "1958-03-14", "name": "Jane Roe"}, "patient"),
+    ],
+)
 def test_rejections_never_echo_patient_values(scrubber, patient, field):
     result = one(scrubber, dict(CLAIM, patient=patient))
     assert result.status == "rejected" and result.field == field

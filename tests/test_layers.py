@@ -13,8 +13,25 @@ PACKAGE = Path(__file__).resolve().parents[1] / "engine" / "claimscrub"
 
 # Lowest first. Modules at the top of the package (yamlio, resources, sourcepaths) are leaves every layer may use.
 LAYERS = [
-    "yamlio", "resources", "sourcepaths", "model", "refdata", "documentation", "inputs", "lang", "compile", "backends",
-    "policy", "history", "api", "audit", "output", "report", "authoring", "service", "cli",
+    "yamlio",
+    "resources",
+    "sourcepaths",
+    "model",
+    "refdata",
+    "documentation",
+    "inputs",
+    "lang",
+    "compile",
+    "backends",
+    "policy",
+    "history",
+    "api",
+    "audit",
+    "output",
+    "report",
+    "authoring",
+    "service",
+    "cli",
 ]
 
 
@@ -38,7 +55,9 @@ def imports(path: Path) -> list[tuple[int, str]]:
 def test_every_subpackage_has_a_layer():
     subpackages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
-    assert subpackages | modules <= set(LAYERS), f"give these a place in LAYERS: {sorted((subpackages | modules) - set(LAYERS))}"
+    assert subpackages | modules <= set(LAYERS), (
+        f"give these a place in LAYERS: {sorted((subpackages | modules) - set(LAYERS))}"
+    )
 
 
 def test_no_module_reaches_up():

@@ -44,16 +44,24 @@ def test_misspelled_field_at_file_line_col_with_suggestion(tmp_path):
 
 
 def test_block_scalar_position(tmp_path):
-    path = _write(tmp_path, RULE.replace('    when: line.cod == "99213"\n',
-                                          '    when: >-\n      line.units > 0 and\n      line.modifers == []\n'))
+    path = _write(
+        tmp_path,
+        RULE.replace(
+            '    when: line.cod == "99213"\n', "    when: >-\n      line.units > 0 and\n      line.modifers == []\n"
+        ),
+    )
     issue = next(i for i in lint([path.parent]) if i.code == "type")
     assert (issue.line, issue.column) == (10, 12)
     assert "did you mean 'modifiers'" in issue.message
 
 
 def test_syntax_error_and_duplicate_key(tmp_path):
-    path = _write(tmp_path, RULE.replace('line.cod == "99213"', 'line.code == ').replace("    status: active\n",
-                                         "    status: active\n    status: draft\n"))
+    path = _write(
+        tmp_path,
+        RULE.replace('line.cod == "99213"', "line.code == ").replace(
+            "    status: active\n", "    status: active\n    status: draft\n"
+        ),
+    )
     issues = lint([path.parent])
     codes = {i.code for i in issues}
     assert {"syntax", "duplicate-key"} <= codes
@@ -76,4 +84,11 @@ def test_bundled_rules_lint_clean():
 
 def test_yaml_12_core_types_keep_codes_as_strings():
     assert safe_load("a: 0450\nb: no\nc: on\nd: 010\ne: 12\nf: 1.5\ng: true") == {
-        "a": "0450", "b": "no", "c": "on", "d": "010", "e": 12, "f": 1.5, "g": True}
+        "a": "0450",
+        "b": "no",
+        "c": "on",
+        "d": "010",
+        "e": 12,
+        "f": 1.5,
+        "g": True,
+    }

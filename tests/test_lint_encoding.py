@@ -34,11 +34,14 @@ def _rule_file(tmp_path: Path, title: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("title", "column", "problem"), [
-    (b"Caf\xe9 visit", 15, "not UTF-8: byte 0xE9"),       # Latin-1 e-acute
-    (b"A\x00B", 13, "character U+0000 is not allowed"),  # NUL
-    (b"A\x1bB", 13, "character U+001B is not allowed"),  # ESC
-])
+@pytest.mark.parametrize(
+    ("title", "column", "problem"),
+    [
+        (b"Caf\xe9 visit", 15, "not UTF-8: byte 0xE9"),  # Latin-1 e-acute
+        (b"A\x00B", 13, "character U+0000 is not allowed"),  # NUL
+        (b"A\x1bB", 13, "character U+001B is not allowed"),  # ESC
+    ],
+)
 def test_bad_bytes_are_reported_at_their_position(tmp_path: Path, title: bytes, column: int, problem: str):
     path = _rule_file(tmp_path, title)
     (issue,) = [i for i in lint([path.parent]) if i.severity == "error"]

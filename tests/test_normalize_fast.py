@@ -30,6 +30,7 @@ def reference_cents(value: Any, claim_id: str | None = None, field: str = "charg
     """to_cents's contract, through Decimal for every value: a number, or ASCII decimal text (an
     exponent of at most three digits), at most two decimals and 999,999,999.99 either way; the
     problem is named, never the value (issue #12)."""
+
     def rejected(problem: str):
         return ClaimRejected(claim_id, field, problem)
 
@@ -69,23 +70,100 @@ def outcome(fn, *args) -> tuple:
 
 
 def claim(**line: Any) -> dict:
-    base_line = {"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-                 "diagnosis_pointers": [1]}
+    base_line = {
+        "sequence": 1,
+        "code": "99213",
+        "units": 1,
+        "charge": "100.00",
+        "from_date": "2024-08-01",
+        "diagnosis_pointers": [1],
+    }
     return {
-        "claim_id": "C1", "type": "professional", "billing_provider": {"npi": "1234567893"},
+        "claim_id": "C1",
+        "type": "professional",
+        "billing_provider": {"npi": "1234567893"},
         "patient": {"id": "P1", "sex": "F", "birth_date": "1960-05-02"},
-        "diagnoses": [{"code": "e11.9"}, {"code": "I10"}], "lines": [{**base_line, **line}],
+        "diagnoses": [{"code": "e11.9"}, {"code": "I10"}],
+        "lines": [{**base_line, **line}],
     }
 
 
 CHARGES = [
-    "123.00", "0.00", "0", "-0", "-0.00", "1.5", "1.50", "-1.5", "-12.34", "1.", "-1.", ".5", "-.5", "1e2", "1E-2",
-    " 1.00", "1.00 ", "1.00\n", "+1.00", "1.234", "1.230", "0.001", "1_000.00", "00012.30", "٣.٥", "１２",
-    "", "-", ".", "abc", "1.2.3", "1..2", "1.-5", "--1", "NaN", "sNaN", "Infinity", "-inf",
-    "9" * 15, "9" * 15 + ".99", "9" * 16 + ".99", "9" * 26, "9" * 27, "9" * 30 + ".5", "-" + "9" * 28,
-    0, 7, -7, 10**24, 10**26 - 1, 10**26, -(10**26), 10**27 + 1, 10**40, True, False,
-    0.0, -0.0, 1.5, 0.1, 0.29, 1.005, 33.3, -2.25, 1e20, 1e-7, 123456789.12,
-    float("nan"), float("inf"), None, [], {}, b"1.00", Decimal("1.50"), Decimal("1.505"),
+    "123.00",
+    "0.00",
+    "0",
+    "-0",
+    "-0.00",
+    "1.5",
+    "1.50",
+    "-1.5",
+    "-12.34",
+    "1.",
+    "-1.",
+    ".5",
+    "-.5",
+    "1e2",
+    "1E-2",
+    " 1.00",
+    "1.00 ",
+    "1.00\n",
+    "+1.00",
+    "1.234",
+    "1.230",
+    "0.001",
+    "1_000.00",
+    "00012.30",
+    "٣.٥",
+    "１２",
+    "",
+    "-",
+    ".",
+    "abc",
+    "1.2.3",
+    "1..2",
+    "1.-5",
+    "--1",
+    "NaN",
+    "sNaN",
+    "Infinity",
+    "-inf",
+    "9" * 15,
+    "9" * 15 + ".99",
+    "9" * 16 + ".99",
+    "9" * 26,
+    "9" * 27,
+    "9" * 30 + ".5",
+    "-" + "9" * 28,
+    0,
+    7,
+    -7,
+    10**24,
+    10**26 - 1,
+    10**26,
+    -(10**26),
+    10**27 + 1,
+    10**40,
+    True,
+    False,
+    0.0,
+    -0.0,
+    1.5,
+    0.1,
+    0.29,
+    1.005,
+    33.3,
+    -2.25,
+    1e20,
+    1e-7,
+    123456789.12,
+    float("nan"),
+    float("inf"),
+    None,
+    [],
+    {},
+    b"1.00",
+    Decimal("1.50"),
+    Decimal("1.505"),
 ]
 
 
@@ -106,12 +184,14 @@ def test_line_charge_matches_decimal(value):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(
-    st.from_regex(r"-?[0-9]{0,30}(\.[0-9]{0,4})?", fullmatch=True),
-    st.text(alphabet="0123456789-+. e_", max_size=12),
-    st.integers(),
-    st.floats(allow_nan=False, allow_infinity=False),
-))
+@given(
+    st.one_of(
+        st.from_regex(r"-?[0-9]{0,30}(\.[0-9]{0,4})?", fullmatch=True),
+        st.text(alphabet="0123456789-+. e_", max_size=12),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+)
 def test_to_cents_matches_decimal_generated(value):
     assert outcome(to_cents, value) == outcome(reference_cents, value)
 
@@ -121,7 +201,10 @@ def test_memoised_money_still_rejects_every_time():
         with pytest.raises(ClaimRejected) as exc:
             to_cents("1.234", "C9", "lines[3].charge")
         assert (exc.value.claim_id, exc.value.field, exc.value.problem) == (
-            "C9", "lines[3].charge", "has more than two decimals")
+            "C9",
+            "lines[3].charge",
+            "has more than two decimals",
+        )
 
 
 UNITS = [1, 0, -1, 2, 99999, -99999, 1.0, 1.5, 0.5, 2.25, 1e4, 1e-3, "3", "1.5", Decimal("2.0")]
@@ -137,9 +220,17 @@ def test_units_keep_their_value_and_view_type(units):
     assert type(got) is type(want) and got == want and str(got) == str(want)
 
 
-@pytest.mark.parametrize(("units", "problem"), [
-    (10**30, "is too large"), (1e20, "is too large"), (-100000, "is too small"), (0.0001, "has more than three decimals"),
-    ("1e-7", "has more than three decimals"), ("abc", "is not a number")])
+@pytest.mark.parametrize(
+    ("units", "problem"),
+    [
+        (10**30, "is too large"),
+        (1e20, "is too large"),
+        (-100000, "is too small"),
+        (0.0001, "has more than three decimals"),
+        ("1e-7", "has more than three decimals"),
+        ("abc", "is not a number"),
+    ],
+)
 def test_units_out_of_bounds_are_rejected(units, problem):
     with pytest.raises(ClaimRejected) as exc:
         claim_from_dict(claim(units=units))
@@ -158,55 +249,141 @@ def test_view_dollars_are_decimal_cents_over_100(cents):
 def test_line_field_order_is_what_claim_from_dict_passes():
     """claim_from_dict builds Line and Claim positionally: a reordered dataclass must fail here."""
     assert [f.name for f in dataclasses.fields(Line)] == [
-        "sequence", "code", "units", "charge_cents", "from_date", "to_date", "modifiers", "place_of_service",
-        "diagnosis_pointers", "rendering_npi", "revenue_code", "ndc",
-        "allowed_cents", "paid_cents", "paid_date", "adjustments", "remark_codes"]
+        "sequence",
+        "code",
+        "units",
+        "charge_cents",
+        "from_date",
+        "to_date",
+        "modifiers",
+        "place_of_service",
+        "diagnosis_pointers",
+        "rendering_npi",
+        "revenue_code",
+        "ndc",
+        "allowed_cents",
+        "paid_cents",
+        "paid_date",
+        "adjustments",
+        "remark_codes",
+    ]
     assert [f.name for f in dataclasses.fields(Claim)] == [
-        "claim_id", "type", "patient", "billing_provider", "lines", "diagnoses", "frequency", "replaces_claim_id",
-        "claim_date", "payer", "rendering_provider", "place_of_service", "bill_type", "admission_date",
-        "discharge_date", "encounters", "source",
-        "allowed_cents", "paid_cents", "paid_date", "adjustments", "remark_codes"]
+        "claim_id",
+        "type",
+        "patient",
+        "billing_provider",
+        "lines",
+        "diagnoses",
+        "frequency",
+        "replaces_claim_id",
+        "claim_date",
+        "payer",
+        "rendering_provider",
+        "place_of_service",
+        "bill_type",
+        "admission_date",
+        "discharge_date",
+        "encounters",
+        "source",
+        "allowed_cents",
+        "paid_cents",
+        "paid_date",
+        "adjustments",
+        "remark_codes",
+    ]
 
 
 def test_every_field_lands_where_it_belongs():
     data = {
-        "claim_id": "C7", "type": "institutional", "frequency": "replacement", "replaces_claim_id": "R1",
-        "claim_date": "2024-09-01", "payer": {"type": "medicaid", "name": "Payer", "id": "PY"},
+        "claim_id": "C7",
+        "type": "institutional",
+        "frequency": "replacement",
+        "replaces_claim_id": "R1",
+        "claim_date": "2024-09-01",
+        "payer": {"type": "medicaid", "name": "Payer", "id": "PY"},
         "billing_provider": {"npi": "1234567893", "name": "Bill", "taxonomy": "207Q00000X", "specialty": "fp"},
         "rendering_provider": {"npi": "1245319599"},
-        "patient": {"id": "P7", "sex": "M", "birth_date": "1950-01-31"}, "place_of_service": "21",
-        "bill_type": "0111", "admission_date": "2024-08-01", "discharge_date": "2024-08-05",
+        "patient": {"id": "P7", "sex": "M", "birth_date": "1950-01-31"},
+        "place_of_service": "21",
+        "bill_type": "0111",
+        "admission_date": "2024-08-01",
+        "discharge_date": "2024-08-05",
         "diagnoses": [{"code": "e11.9", "poa": "Y"}, {"code": "I10"}],
-        "lines": [{"sequence": 3, "code": "j1100", "units": 2.5, "charge": "12.30", "from_date": "2024-08-02",
-                   "to_date": "2024-08-03", "modifiers": ["rt", "59"], "place_of_service": "22",
-                   "diagnosis_pointers": [2, 1], "rendering_npi": "1234567890", "revenue_code": "0250",
-                   "ndc": "00002-1234-01"},
-                  {"sequence": 1, "code": "99213", "units": 1, "charge": 5, "from_date": "2024-08-01"}],
+        "lines": [
+            {
+                "sequence": 3,
+                "code": "j1100",
+                "units": 2.5,
+                "charge": "12.30",
+                "from_date": "2024-08-02",
+                "to_date": "2024-08-03",
+                "modifiers": ["rt", "59"],
+                "place_of_service": "22",
+                "diagnosis_pointers": [2, 1],
+                "rendering_npi": "1234567890",
+                "revenue_code": "0250",
+                "ndc": "00002-1234-01",
+            },
+            {"sequence": 1, "code": "99213", "units": 1, "charge": 5, "from_date": "2024-08-01"},
+        ],
         "encounters": [],
     }
     got = claim_from_dict(copy.deepcopy(data), "file.json#2")
     first, second = got.lines
     assert (first.sequence, first.code, first.units, first.charge_cents, first.from_date, first.to_date) == (
-        3, "J1100", Decimal("2.5"), 1230, "2024-08-02", "2024-08-03")
-    assert (first.modifiers, first.place_of_service, first.diagnosis_pointers, first.rendering_npi,
-            first.revenue_code, first.ndc) == (("RT", "59"), "22", (2, 1), "1234567890", "0250", "00002-1234-01")
-    assert (second.to_date, second.modifiers, second.place_of_service, second.diagnosis_pointers,
-            second.charge_cents) == ("2024-08-01", (), "21", (), 500)
+        3,
+        "J1100",
+        Decimal("2.5"),
+        1230,
+        "2024-08-02",
+        "2024-08-03",
+    )
+    assert (
+        first.modifiers,
+        first.place_of_service,
+        first.diagnosis_pointers,
+        first.rendering_npi,
+        first.revenue_code,
+        first.ndc,
+    ) == (("RT", "59"), "22", (2, 1), "1234567890", "0250", "00002-1234-01")
+    assert (
+        second.to_date,
+        second.modifiers,
+        second.place_of_service,
+        second.diagnosis_pointers,
+        second.charge_cents,
+    ) == ("2024-08-01", (), "21", (), 500)
     assert (got.claim_id, got.type, got.frequency, got.replaces_claim_id, got.claim_date) == (
-        "C7", "institutional", "replacement", "R1", "2024-09-01")
+        "C7",
+        "institutional",
+        "replacement",
+        "R1",
+        "2024-09-01",
+    )
     assert (got.payer.type, got.payer.name, got.payer.id) == ("medicaid", "Payer", "PY")
-    assert (got.billing_provider.npi, got.billing_provider.name, got.billing_provider.taxonomy,
-            got.billing_provider.specialty) == ("1234567893", "Bill", "207Q00000X", "fp")
+    assert (
+        got.billing_provider.npi,
+        got.billing_provider.name,
+        got.billing_provider.taxonomy,
+        got.billing_provider.specialty,
+    ) == ("1234567893", "Bill", "207Q00000X", "fp")
     assert got.rendering_provider.npi == "1245319599" and got.rendering_provider.name is None
     assert (got.patient.id, got.patient.sex, got.patient.birth_date) == ("P7", "M", "1950-01-31")
     assert (got.place_of_service, got.bill_type, got.admission_date, got.discharge_date) == (
-        "21", "0111", "2024-08-01", "2024-08-05")
+        "21",
+        "0111",
+        "2024-08-01",
+        "2024-08-05",
+    )
     assert [(d.code, d.position, d.poa) for d in got.diagnoses] == [("E119", 1, "Y"), ("I10", 2, None)]
     assert (got.encounters, got.source) == ([], "file.json#2")
 
     view = claim_view(got)
     assert (view["first_service_date"], view["last_service_date"], view["total_charge"]) == (
-        "2024-08-01", "2024-08-03", Decimal("17.3"))
+        "2024-08-01",
+        "2024-08-03",
+        Decimal("17.3"),
+    )
     assert [line["diagnosis_codes"] for line in view["lines"]] == [["I10", "E119"], []]
     assert [line["provider_npi"] for line in view["lines"]] == ["1234567890", "1245319599"]
     assert view["patient"]["age"] == 74 and view["lines"][0]["patient_age"] == 74
@@ -223,11 +400,14 @@ def test_lines_get_their_own_lists():
     assert lines[0]["modifiers"] is not lines[2]["modifiers"]
 
 
-@pytest.mark.parametrize("patch, field", [
-    ({"charge": "1.234", "to_date": "2024-02-30"}, "lines[0].charge"),
-    ({"from_date": "2024-13-01", "charge": "x"}, "lines[0].from_date"),
-    ({"to_date": 20240801}, "lines[0].to_date"),
-])
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"charge": "1.234", "to_date": "2024-02-30"}, "lines[0].charge"),
+        ({"from_date": "2024-13-01", "charge": "x"}, "lines[0].from_date"),
+        ({"to_date": 20240801}, "lines[0].to_date"),
+    ],
+)
 def test_a_bad_line_is_reported_by_its_first_bad_field(patch, field):
     with pytest.raises(ClaimRejected) as exc:
         claim_from_dict(claim(**patch))
@@ -260,10 +440,19 @@ def test_bind_finds_lines_by_sequence():
 def test_payment_fields_land_on_claim_and_line():
     data = claim()
     data.update(allowed_amount="90.00", paid_amount="72.00", paid_date="2024-09-20", remark_codes=["N130"])
-    data["lines"][0].update(paid_amount=72, allowed_amount="90", paid_date="2024-09-20",
-                            adjustments=[{"group": "CO", "reason": "45", "amount": "18.00"}, {"group": "PR", "reason": "2", "amount": 0}])
+    data["lines"][0].update(
+        paid_amount=72,
+        allowed_amount="90",
+        paid_date="2024-09-20",
+        adjustments=[{"group": "CO", "reason": "45", "amount": "18.00"}, {"group": "PR", "reason": "2", "amount": 0}],
+    )
     built = claim_from_dict(data)
-    assert (built.allowed_cents, built.paid_cents, built.paid_date, built.remark_codes) == (9000, 7200, "2024-09-20", ("N130",))
+    assert (built.allowed_cents, built.paid_cents, built.paid_date, built.remark_codes) == (
+        9000,
+        7200,
+        "2024-09-20",
+        ("N130",),
+    )
     line = built.lines[0]
     assert (line.allowed_cents, line.paid_cents, line.paid_date) == (9000, 7200, "2024-09-20")
     assert [(a.group, a.reason, a.amount_cents) for a in line.adjustments] == [("CO", "45", 1800), ("PR", "2", 0)]

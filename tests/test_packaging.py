@@ -19,12 +19,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _data_files(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
-            and "__pycache__" not in p.parts}
+    return {
+        p for p in folder.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
 
 
-@pytest.mark.parametrize(("package", "folder"), [("claimscrub._rules", "rules"), ("claimscrub._schemas", "schemas"),
-                                                 ("claimscrub.lang", "engine/lang")])
+@pytest.mark.parametrize(
+    ("package", "folder"),
+    [("claimscrub._rules", "rules"), ("claimscrub._schemas", "schemas"), ("claimscrub.lang", "engine/lang")],
+)
 def test_package_data_globs_cover_every_data_file(package: str, folder: str):
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     root = REPO / folder

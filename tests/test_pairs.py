@@ -21,19 +21,39 @@ from claimscrub.compile.views import claim_view
 from claimscrub.model.normalize import claim_from_dict
 
 # E/M, minor and major procedures, labs, an add-on: PTP pairs, global periods, E/M-with-procedure rules
-CODES = ["99213", "99214", "99215", "20610", "80053", "80048", "11042", "11045", "97597", "27447", "36415",
-         "93000", "93010", "69210", "J1100", "11721"]
+CODES = [
+    "99213",
+    "99214",
+    "99215",
+    "20610",
+    "80053",
+    "80048",
+    "11042",
+    "11045",
+    "97597",
+    "27447",
+    "36415",
+    "93000",
+    "93010",
+    "69210",
+    "J1100",
+    "11721",
+]
 MODIFIERS = ["25", "59", "XS", "57", "24", "RT", "LT", "91"]
 DATES = ["2024-08-01", "2024-08-02", "2024-05-01"]
 
 
 def long_claim(lines: list[dict]) -> dict:
     return {
-        "claim_id": "PAIRS", "type": "professional", "payer": {"type": "medicare"},
-        "billing_provider": {"npi": "1234567893"}, "patient": {"id": "P", "sex": "F", "birth_date": "1960-01-01"},
+        "claim_id": "PAIRS",
+        "type": "professional",
+        "payer": {"type": "medicare"},
+        "billing_provider": {"npi": "1234567893"},
+        "patient": {"id": "P", "sex": "F", "birth_date": "1960-01-01"},
         "diagnoses": [{"code": "M17.11"}],
-        "lines": [dict(line, sequence=i, units=1, charge="10.00", diagnosis_pointers=[1])
-                  for i, line in enumerate(lines, 1)],
+        "lines": [
+            dict(line, sequence=i, units=1, charge="10.00", diagnosis_pointers=[1]) for i, line in enumerate(lines, 1)
+        ],
     }
 
 
@@ -42,12 +62,14 @@ def scrubber() -> Scrubber:
     return Scrubber(samples=True, include_draft=True)
 
 
-line_st = st.fixed_dictionaries({
-    "code": st.sampled_from(CODES),
-    "modifiers": st.lists(st.sampled_from(MODIFIERS), max_size=2, unique=True),
-    "from_date": st.sampled_from(DATES),
-    "rendering_npi": st.sampled_from(["1234567893", "1245319599"]),
-})
+line_st = st.fixed_dictionaries(
+    {
+        "code": st.sampled_from(CODES),
+        "modifiers": st.lists(st.sampled_from(MODIFIERS), max_size=2, unique=True),
+        "from_date": st.sampled_from(DATES),
+        "rendering_npi": st.sampled_from(["1234567893", "1245319599"]),
+    }
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,8 +102,10 @@ def test_a_claim_over_its_budget_is_rejected_and_the_next_is_scrubbed():
     results = list(tight.scrub_many([big, dict(small, claim_id="SMALL")]))
     assert [(r.claim_id, r.status) for r in results] == [("PAIRS", "rejected"), ("SMALL", "scrubbed")]
     assert results[0].field == "lines"
-    assert results[0].reason == ("lines: the claim needs more than 50 facts of rule work, over the per-claim "
-                                 "budget; split it into smaller claims")
+    assert results[0].reason == (
+        "lines: the claim needs more than 50 facts of rule work, over the per-claim "
+        "budget; split it into smaller claims"
+    )
 
 
 def test_the_time_budget_stops_the_reference_evaluator_too():
@@ -110,6 +134,12 @@ def test_findings_on_a_long_claim_name_the_same_lines_as_on_a_short_one(scrubber
     filler = [{"code": "36415", "from_date": "2024-05-01"}] * 18
     short = scrubber.scrub(long_claim(pair))
     long = scrubber.scrub(long_claim(filler + pair))
-    where = lambda r, shift: sorted((f.rule_id, f.line - shift, tuple(n - shift for n in f.related_lines))  # noqa: E731
-                                    for f in r.findings if f.line is not None and f.line > shift)
+
+    def where(r, shift):
+        return sorted(
+            (f.rule_id, f.line - shift, tuple(n - shift for n in f.related_lines))
+            for f in r.findings
+            if f.line is not None and f.line > shift
+        )
+
     assert where(short, 0) and where(long, 18) == where(short, 0)

@@ -52,7 +52,12 @@ def test_837_and_835_universe_matches_the_remittance_totals():
     assert paid.unpaid_claims == ["DEMO-P002"]
     (unlinked,) = paid.unlinked_remittances
     assert (unlinked.claim_id, unlinked.paid_amount, unlinked.status, unlinked.payer_claim_id, unlinked.paid_date) == (
-        "DEMO-P999", "80", "1", "PAYERICN1999", "2024-06-04")
+        "DEMO-P999",
+        "80",
+        "1",
+        "PAYERICN1999",
+        "2024-06-04",
+    )
     assert unlinked.source.endswith("paid.835:seg 40")
     assert any("CARC/RARC code(s) not checked" in note for note in paid.notes)
 
@@ -62,8 +67,10 @@ def test_lines_link_by_control_number_and_code():
     em, injection = claims["DEMO-P001"]["lines"]
     assert (em["code"], em["paid_amount"], injection["paid_amount"]) == ("99213", "80.00", "168.00")
     assert em["adjustments"] == [  # original first (paid 2024-06-04), then the corrected payment
-        {"group": "CO", "reason": "45", "amount": "34.78"}, {"group": "PR", "reason": "2", "amount": "18.04"},
-        {"group": "CO", "reason": "45", "amount": "25.00"}, {"group": "CO", "reason": "253", "amount": "0"},
+        {"group": "CO", "reason": "45", "amount": "34.78"},
+        {"group": "PR", "reason": "2", "amount": "18.04"},
+        {"group": "CO", "reason": "45", "amount": "25.00"},
+        {"group": "CO", "reason": "253", "amount": "0"},
         {"group": "PR", "reason": "2", "amount": "20.00"},
     ]
     assert em["remark_codes"] == ["N130"]
@@ -92,7 +99,8 @@ def test_unknown_carc_is_noted_against_the_table(tmp_path):
     era.write_text((FIXTURES / "paid.835").read_text().replace("CAS*CO*50*160", "CAS*CO*Z99*160"))
     complete = read_paid_claims([DEMO_837P, era], tables=sample_tables(complete=True))
     assert [n for n in complete.notes if "CARC" in n] == [
-        f"{era}:seg 31: CARC Z99 is not a CARC code in force on 2024-06-04 (CARC/RARC sample)"]
+        f"{era}:seg 31: CARC Z99 is not a CARC code in force on 2024-06-04 (CARC/RARC sample)"
+    ]
     partial = read_paid_claims([DEMO_837P, era], tables=sample_tables())
     assert not any("Z99" in note for note in partial.notes)  # a sample lists a few codes: absence proves nothing
 
@@ -123,8 +131,10 @@ def test_bad_remittance_is_noted_and_its_claim_stays_unpaid(tmp_path):
     era = tmp_path / "era.835"
     era.write_text((FIXTURES / "paid.835").read_text().replace("CLP*DEMO-P003*4*460*0*", "CLP*DEMO-P003*4*460*x*"))
     paid = read_paid_claims([DEMO_837P, era])
-    assert f"{era}:seg 31: remittance for claim DEMO-P003 not read: segment 31 (CLP): CLP04: amount is not a number" \
+    assert (
+        f"{era}:seg 31: remittance for claim DEMO-P003 not read: segment 31 (CLP): CLP04: amount is not a number"
         in paid.notes
+    )
     assert "DEMO-P003" in paid.unpaid_claims
 
 
@@ -150,7 +160,9 @@ SVD_2430 = "SVD*11111*{paid}*HC:99213:25**1~\nDTP*573*D8*20240601~\n"
 
 def cob_837(claim_paid: str = "100.00", line_paid: str = "60.00") -> bytes:
     text = DEMO_837P.read_text()
-    text = text.replace("HI*ABK:M1711*ABF:I10~\n", "HI*ABK:M1711*ABF:I10~\n" + COB_2320.replace("100.00", claim_paid), 1)
+    text = text.replace(
+        "HI*ABK:M1711*ABF:I10~\n", "HI*ABK:M1711*ABF:I10~\n" + COB_2320.replace("100.00", claim_paid), 1
+    )
     first_line = "SV1*HC:99213:25*125.00*UN*1*11**1:2~\nDTP*472*D8*20240514~\n"
     text = text.replace(first_line, first_line + SVD_2430.format(paid=line_paid), 1)
     return text.encode()
@@ -167,8 +179,9 @@ def test_837_paid_amounts_are_the_prior_payers():
 def test_837_unreadable_prior_payer_amount_is_left_out_with_a_note():
     item = next(i for i in read_bytes(cob_837(claim_paid="1O0.00"), "cob.837") if i.claim_id == "DEMO-P001")
     assert "paid_amount" not in item.data
-    assert any(n.message.endswith("(AMT*D): AMT02: amount is not a number; the paid amount is left out")
-               for n in item.notes)
+    assert any(
+        n.message.endswith("(AMT*D): AMT02: amount is not a number; the paid amount is left out") for n in item.notes
+    )
 
 
 def test_837_cob_sample(refdata):
@@ -191,13 +204,19 @@ def test_envelope_note_of_a_remittance_file_is_listed_once(tmp_path):
     era.write_text((FIXTURES / "paid.835").read_text().replace("SE*41*0001", "SE*40*0001"))
     paid = read_paid_claims([DEMO_837P, era])
     assert [n for n in paid.notes if "SE01" in n] == [
-        f"{era}: segment 43 (SE): SE01 says 40 segments but the transaction set (segments 3-43) has 41"]
+        f"{era}: segment 43 (SE): SE01 says 40 segments but the transaction set (segments 3-43) has 41"
+    ]
 
 
 def test_blue_button_eobs_are_remittances_by_clm_id(refdata):
     folder = refdata / "samples" / "bluebutton"
-    paid = read_paid_claims([folder / "rif_static_sample-a-bcarrier-multiple-lines.txt", folder / "eobByPatientIdAll.json",
-                             folder / "eobReadCarrierWithMultipleLines.json"])
+    paid = read_paid_claims(
+        [
+            folder / "rif_static_sample-a-bcarrier-multiple-lines.txt",
+            folder / "eobByPatientIdAll.json",
+            folder / "eobReadCarrierWithMultipleLines.json",
+        ]
+    )
     (claim,) = [i.data for i in paid.items]
     # the same carrier EOB is in both files: counted once, the last one read (7 items) links to the RIF lines
     assert (claim["claim_id"], claim["paid_amount"]) == ("9991831999", "199.99")
@@ -206,5 +225,11 @@ def test_blue_button_eobs_are_remittances_by_clm_id(refdata):
     assert any("ExplanationOfBenefit for claim 9991831999 read again" in note for note in paid.notes)
     assert any("#entry[5]: remittance not read: ExplanationOfBenefit: no claim id" in note for note in paid.notes)
     assert sorted(r.claim_id for r in paid.unlinked_remittances) == [
-        "1234567890", "2188888888", "2925555555", "333333222222", "777777777", "9992223422"]
+        "1234567890",
+        "2188888888",
+        "2925555555",
+        "333333222222",
+        "777777777",
+        "9992223422",
+    ]
     assert all(r.status == "EOB" for r in paid.unlinked_remittances)

@@ -22,17 +22,27 @@ from claimscrub.refdata.tables import sample_tables
 MODELINE = "# yaml-language-server: $schema=../schemas/policy.schema.json\n"
 
 BASE = {
-    "claim_id": "POL-1", "type": "professional", "claim_date": "2024-08-15",
+    "claim_id": "POL-1",
+    "type": "professional",
+    "claim_date": "2024-08-15",
     "payer": {"name": "Medicare Part B", "type": "medicare"},
     "billing_provider": {"npi": "1234567893", "taxonomy": "207Q00000X"},
     "patient": {"id": "P-1", "sex": "F", "birth_date": "1960-05-01"},
-    "place_of_service": "11", "diagnoses": [{"code": "M17.11"}],
+    "place_of_service": "11",
+    "diagnoses": [{"code": "M17.11"}],
 }
 
 
 def line(seq: int, code: str, units: int = 1, date: str = "2024-08-01", **extra) -> dict:
-    return {"sequence": seq, "code": code, "units": units, "charge": "100.00", "from_date": date,
-            "diagnosis_pointers": [1], **extra}
+    return {
+        "sequence": seq,
+        "code": code,
+        "units": units,
+        "charge": "100.00",
+        "from_date": date,
+        "diagnosis_pointers": [1],
+        **extra,
+    }
 
 
 def claim(lines: list[dict], payer_type: str = "medicare", name: str = "Payer", **extra) -> dict:
@@ -75,7 +85,9 @@ def ids(result) -> list[tuple[str, int | None]]:
 def test_selector_matches_type_id_name_pattern_and_date_range():
     import re
 
-    sel = Selector(frozenset({"commercial"}), frozenset(), (re.compile("^acme", re.IGNORECASE),), "2024-01-01", "2024-12-31")
+    sel = Selector(
+        frozenset({"commercial"}), frozenset(), (re.compile("^acme", re.IGNORECASE),), "2024-01-01", "2024-12-31"
+    )
     assert sel.matches("commercial", None, "ACME Health", "2024-06-01")
     assert not sel.matches("medicaid", None, "Acme Health", "2024-06-01")
     assert not sel.matches("commercial", None, "Blue Acme", "2024-06-01")
@@ -88,8 +100,7 @@ def test_selector_matches_type_id_name_pattern_and_date_range():
 
 
 def test_carve_out_by_provider_code_and_range_until_its_end_date():
-    carve = CarveOut("contract", "2024-12-31", frozenset({"1245319599"}), frozenset({"J1100"}),
-                     (("96365", "96368"),))
+    carve = CarveOut("contract", "2024-12-31", frozenset({"1245319599"}), frozenset({"J1100"}), (("96365", "96368"),))
     assert carve.covers("1245319599", "96366", "2024-06-01")
     assert carve.covers("1245319599", "J1100", "2024-12-31")
     assert not carve.covers("1245319599", "96369", "2024-06-01")  # outside the range
@@ -99,7 +110,9 @@ def test_carve_out_by_provider_code_and_range_until_its_end_date():
 
 
 def test_resolve_applies_policies_in_priority_order_and_says_why(tmp_path, book, tables):
-    low = policy_file(tmp_path, """\
+    low = policy_file(
+        tmp_path,
+        """\
         id: low
         title: low
         priority: 1
@@ -107,8 +120,12 @@ def test_resolve_applies_policies_in_priority_order_and_says_why(tmp_path, book,
         references: [{source: test}]
         rules:
           - {rule: CS-MUE-002, enabled: false, reason: off first}
-        """, "a.yaml")
-    policy_file(tmp_path, """\
+        """,
+        "a.yaml",
+    )
+    policy_file(
+        tmp_path,
+        """\
         id: high
         title: high
         priority: 2
@@ -116,7 +133,9 @@ def test_resolve_applies_policies_in_priority_order_and_says_why(tmp_path, book,
         references: [{source: test}]
         rules:
           - {rule: CS-MUE-002, enabled: true, severity: warning, reason: back on as a warning}
-        """, "b.yaml")
+        """,
+        "b.yaml",
+    )
     policies, issues = load_policies([low.parent], book, table_columns(tables))
     assert not issues
     june = resolve(policies, book, {"type": "commercial"}, "2024-06-30").rules["CS-MUE-002"]
@@ -171,29 +190,39 @@ def test_medicaid_reads_the_medicaid_table_when_loaded(tables, book):
     registry = default_registry()
     medicaid = MemoryTableSet(registry)
     defn = registry["mue_medicaid_practitioner"]
-    medicaid.add_rows(defn, [make_row(defn, {"hcpcs_code": "27280", "mue_units": "3", "mai": "2",
-                                             "rationale": "CMS Policy"}, 0)], "2024-07-01 test")
+    medicaid.add_rows(
+        defn,
+        [make_row(defn, {"hcpcs_code": "27280", "mue_units": "3", "mai": "2", "rationale": "CMS Policy"}, 0)],
+        "2024-07-01 test",
+    )
     scrubber = Scrubber(tables=LayeredTableSet([medicaid, tables]), backend="durable")
     over = scrubber.scrub(claim([line(1, "27280", units=4)], "medicaid"))
     finding = next(f for f in over.findings if f.rule_id == "CS-MUE-002")
-    assert "the MUE is 3" in finding.message and finding.data_edition == "Medicaid MUE practitioner services 2024-07-01 test"
+    assert (
+        "the MUE is 3" in finding.message
+        and finding.data_edition == "Medicaid MUE practitioner services 2024-07-01 test"
+    )
     # its own policy rows apply: the Medicare-policy exception is only for the Medicare stand-in
-    assert not [f for f in scrubber.scrub(claim([line(1, "27280", units=3)], "medicaid")).findings
-                if f.rule_id == "CS-MUE-002"]
+    assert not [
+        f for f in scrubber.scrub(claim([line(1, "27280", units=3)], "medicaid")).findings if f.rule_id == "CS-MUE-002"
+    ]
     # a Medicare claim still reads the Medicare table (MUE 1)
     medicare = scrubber.scrub(claim([line(1, "27280", units=2)]))
     assert any(f.rule_id == "CS-MUE-002" and "the MUE is 1" in f.message for f in medicare.findings)
 
 
 def test_a_chosen_table_that_is_not_loaded_makes_the_rule_not_checked_for_that_payer(tmp_path, tables):
-    path = policy_file(tmp_path, """\
+    path = policy_file(
+        tmp_path,
+        """\
         id: strict-medicaid
         title: Medicaid MUEs only
         applies_to: {payer_types: [medicaid]}
         references: [{source: test}]
         tables:
           - {table: mue_practitioner, use: [mue_medicaid_practitioner], reason: only the Medicaid file applies}
-        """)
+        """,
+    )
     scrubber = Scrubber(tables=tables, backend="durable", default_policies=False, policies=[path])
     result = scrubber.scrub(claim([line(1, "20610", units=3)], "medicaid"))
     assert not [f for f in result.findings if f.rule_id.startswith("CS-MUE")]
@@ -206,7 +235,9 @@ def test_a_chosen_table_that_is_not_loaded_makes_the_rule_not_checked_for_that_p
 
 
 def test_severity_unless_carve_out_and_payer_edit(tmp_path, tables):
-    path = policy_file(tmp_path, """\
+    path = policy_file(
+        tmp_path,
+        """\
         id: acme
         title: Acme
         applies_to: {payer_types: [commercial], payer_names: ["^acme"]}
@@ -219,21 +250,26 @@ def test_severity_unless_carve_out_and_payer_edit(tmp_path, tables):
               - {providers: ["1245319599"], reason: contract amendment 7, until: "2024-12-31"}
             payer_edit: {edit_code: ACME-17, carc: "151", rarc: [N362]}
             reason: test
-        """)
+        """,
+    )
     scrubber = Scrubber(tables=tables, backend="durable", default_policies=False, policies=[path])
     acme = scrubber.scrub(claim([line(1, "20610", units=3)], "commercial", "Acme Health"))
     (finding,) = [f for f in acme.findings if f.rule_id == "CS-MUE-002"]
     assert finding.severity == "warning"
     assert finding.payer_edit == {"policy": "acme", "edit_code": "ACME-17", "carc": "151", "rarc": ["N362"]}
-    assert not [f for f in scrubber.scrub(claim([line(1, "20610", units=6)], "commercial", "Acme")).findings
-                if f.rule_id == "CS-MUE-002"]  # the unless holds
+    assert not [
+        f
+        for f in scrubber.scrub(claim([line(1, "20610", units=6)], "commercial", "Acme")).findings
+        if f.rule_id == "CS-MUE-002"
+    ]  # the unless holds
     carved = scrubber.scrub(claim([line(1, "20610", units=3, rendering_npi="1245319599")], "commercial", "Acme"))
     assert not [f for f in carved.findings if f.rule_id == "CS-MUE-002"]
     (held,) = carved.suppressed
     assert held.rule_id == "CS-MUE-002" and held.suppression["reason"] == "contract amendment 7"
     assert held.suppression["by"] == "policy acme"
-    late = scrubber.scrub(claim([line(1, "20610", units=3, date="2025-01-02", rendering_npi="1245319599")],
-                                "commercial", "Acme"))
+    late = scrubber.scrub(
+        claim([line(1, "20610", units=3, date="2025-01-02", rendering_npi="1245319599")], "commercial", "Acme")
+    )
     assert [f.rule_id for f in late.findings if f.rule_id == "CS-MUE-002"]  # the carve-out ended
     other = scrubber.scrub(claim([line(1, "20610", units=3)], "commercial", "Other Health"))
     assert [f.severity for f in other.findings if f.rule_id == "CS-MUE-002"] == ["error"]
@@ -243,7 +279,8 @@ def test_a_pack_switched_off_and_a_draft_rule_switched_on_for_one_payer(tmp_path
     pack = tmp_path / "draftpack"
     pack.mkdir()
     (pack / "pack.yaml").write_text("name: draftpack\nversion: '1'\n")
-    (pack / "D-001.yaml").write_text(textwrap.dedent("""\
+    (pack / "D-001.yaml").write_text(
+        textwrap.dedent("""\
         # yaml-language-server: $schema=../../schemas/rule.schema.json
         rules:
           - id: D-001
@@ -256,8 +293,11 @@ def test_a_pack_switched_off_and_a_draft_rule_switched_on_for_one_payer(tmp_path
             fix: Nothing.
             references: [{source: test}]
             status: draft
-        """))
-    path = policy_file(tmp_path, """\
+        """)
+    )
+    path = policy_file(
+        tmp_path,
+        """\
         id: one-payer
         title: draft on, mpfs off
         applies_to: {payer_ids: ["P-77"]}
@@ -265,7 +305,8 @@ def test_a_pack_switched_off_and_a_draft_rule_switched_on_for_one_payer(tmp_path
         rules:
           - {rule: D-001, enabled: true, reason: trial with this payer}
           - {pack: ncci, enabled: false, reason: this payer runs no NCCI edits}
-        """)
+        """,
+    )
     scrubber = Scrubber([pack], tables=tables, backend="durable", default_policies=False, policies=[path])
     lines = [line(1, "99213"), line(2, "20610", units=3)]
     there = scrubber.scrub(claim(lines, "commercial", id="P-77"))
@@ -276,14 +317,17 @@ def test_a_pack_switched_off_and_a_draft_rule_switched_on_for_one_payer(tmp_path
 
 
 def test_replaced_by_switches_the_bundled_rule_off_and_the_pack_rule_on(tmp_path, book, tables):
-    path = policy_file(tmp_path, """\
+    path = policy_file(
+        tmp_path,
+        """\
         id: swap
         title: swap
         applies_to: {payer_types: [commercial]}
         references: [{source: test}]
         rules:
           - {rule: CS-MOD-001, replaced_by: CS-MOD-002, reason: test}
-        """)
+        """,
+    )
     policies, issues = load_policies([path], book, table_columns(tables))
     assert not issues
     res = resolve(policies, book, {"type": "commercial"}, "2024-08-01")
@@ -295,7 +339,9 @@ def test_replaced_by_switches_the_bundled_rule_off_and_the_pack_rule_on(tmp_path
 
 
 def test_policy_problems_are_reported_at_file_line_col(tmp_path, book, tables):
-    path = policy_file(tmp_path, """\
+    path = policy_file(
+        tmp_path,
+        """\
         id: bad
         title: bad
         applies_to: {payer_types: [commercial]}
@@ -307,7 +353,8 @@ def test_policy_problems_are_reported_at_file_line_col(tmp_path, book, tables):
             reason: misspelt field
         tables:
           - {table: mue_practitioner, use: [ncci_ptp_practitioner], reason: wrong shape}
-        """)
+        """,
+    )
     _, issues = load_policies([path], book, table_columns(tables))
     text = "\n".join(str(i) for i in issues)
     assert f"{path}:7:" in text and "unknown rule 'CS-MUE-02'; did you mean 'CS-MUE-002'?" in text
@@ -324,13 +371,16 @@ def test_schema_errors_and_a_missing_modeline(tmp_path, book, tables):
 
 
 def test_a_scrubber_refuses_policies_with_errors(tmp_path, tables):
-    path = policy_file(tmp_path, """\
+    path = policy_file(
+        tmp_path,
+        """\
         id: bad
         title: bad
         applies_to: {}
         references: [{source: test}]
         rules: [{rule: NOPE-1, enabled: false, reason: r}]
-        """)
+        """,
+    )
     with pytest.raises(RulesError, match="unknown rule 'NOPE-1'"):
         Scrubber(tables=tables, backend=None, policies=[path])
 
@@ -354,5 +404,6 @@ def test_bundled_policies_skip_rules_of_packs_that_are_not_loaded(tables):
 def test_the_scrub_names_the_tables_a_policy_chooses_among_its_editions(tables):
     names = {e["name"]: e["loaded"] for e in Scrubber(tables=tables, backend=None).editions()}
     assert names["mue_practitioner"] is True and names["mue_medicaid_practitioner"] is False
-    assert "mue_medicaid_practitioner" not in {e["name"] for e in
-                                               Scrubber(tables=tables, backend=None, default_policies=False).editions()}
+    assert "mue_medicaid_practitioner" not in {
+        e["name"] for e in Scrubber(tables=tables, backend=None, default_policies=False).editions()
+    }

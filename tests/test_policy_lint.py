@@ -43,8 +43,13 @@ def lint(*paths: Path):
     return result.exit_code, result.stdout
 
 
-def make_pack(tmp_path: Path, rule_id: str = "PAY-001", table: str = "pay_bundling", csv: str = "pay.csv",
-              tests: str | None = None) -> Path:
+def make_pack(
+    tmp_path: Path,
+    rule_id: str = "PAY-001",
+    table: str = "pay_bundling",
+    csv: str = "pay.csv",
+    tests: str | None = None,
+) -> Path:
     pack = tmp_path / "pay"
     (pack / "tables").mkdir(parents=True)
     (pack / "pack.yaml").write_text("name: pay\nversion: '1'\n")
@@ -73,8 +78,18 @@ def test_a_pack_redefining_a_bundled_rule_id_is_refused_naming_the_policy_way(tm
     code, out = lint(pack)
     assert code == 1
     assert "CS-PTP-001 is a bundled rule" in out and "replaced_by" in out and "policies/" in out
-    scrub = CliRunner().invoke(main, ["scrub", "--no-progress", "--data-dir", "/nonexistent", "--rules", str(pack),
-                                      str(REPO / "rules" / "base_claim.json")])
+    scrub = CliRunner().invoke(
+        main,
+        [
+            "scrub",
+            "--no-progress",
+            "--data-dir",
+            "/nonexistent",
+            "--rules",
+            str(pack),
+            str(REPO / "rules" / "base_claim.json"),
+        ],
+    )
     assert scrub.exit_code == 2  # what lint refused, scrub refuses too
 
 
@@ -93,7 +108,9 @@ def test_a_rule_on_a_pack_table_needs_tests_that_load_it(tmp_path):
     code, out = lint(pack)
     assert code == 0 and "PAY-001: its tests never load pay_bundling" in out and "[test-tables]" in out
     failed = CliRunner().invoke(main, ["rules", "test", str(pack)])
-    assert failed.exit_code == 1 and "cannot run here" in failed.stdout and "supply rows under 'tables:'" in failed.stdout
+    assert (
+        failed.exit_code == 1 and "cannot run here" in failed.stdout and "supply rows under 'tables:'" in failed.stdout
+    )
 
 
 def test_rows_in_the_test_file_make_ruleid_cases_fire(tmp_path):
@@ -131,7 +148,8 @@ def test_a_pack_table_file_outside_the_pack_is_refused(tmp_path):
 def test_policies_in_a_pack_are_linted_at_file_line_col(tmp_path):
     pack = make_pack(tmp_path)
     (pack / "policies").mkdir()
-    (pack / "policies" / "pay.yaml").write_text(textwrap.dedent("""\
+    (pack / "policies" / "pay.yaml").write_text(
+        textwrap.dedent("""\
         # yaml-language-server: $schema=../../../schemas/policy.schema.json
         id: pay
         title: pay
@@ -139,7 +157,8 @@ def test_policies_in_a_pack_are_linted_at_file_line_col(tmp_path):
         references: [{source: test}]
         rules:
           - {rule: PAY-01, enabled: true, reason: typo}
-        """))
+        """)
+    )
     code, out = lint(pack)
     assert code == 1 and "pay.yaml:7:" in out and "did you mean 'PAY-001'?" in out
 
@@ -157,6 +176,7 @@ def test_a_policy_file_or_folder_alone_lints_against_its_pack_and_the_bundled_ru
 def test_scrub_with_only_the_pack_does_not_refuse_its_policy_that_lint_passed(tmp_path):
     claim = tmp_path / "c.json"
     claim.write_text((REPO / "rules" / "base_claim.json").read_text())
-    result = CliRunner().invoke(main, ["scrub", "--no-progress", "--data-dir", "/nonexistent", "--only-rules",
-                                       "--rules", str(ACME), str(claim)])
+    result = CliRunner().invoke(
+        main, ["scrub", "--no-progress", "--data-dir", "/nonexistent", "--only-rules", "--rules", str(ACME), str(claim)]
+    )
     assert result.exit_code in (0, 1), result.output

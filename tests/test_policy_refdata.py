@@ -17,10 +17,13 @@ from claimscrub.refdata.importers import import_paths
 from claimscrub.refdata.store import open_tables
 
 INFANT = {
-    "claim_id": "WELL-1", "type": "professional", "claim_date": "2024-08-15",
+    "claim_id": "WELL-1",
+    "type": "professional",
+    "claim_date": "2024-08-15",
     "billing_provider": {"npi": "1234567893", "taxonomy": "208000000X"},
     "patient": {"id": "P-INF", "sex": "M", "birth_date": "2024-02-10"},
-    "place_of_service": "11", "diagnoses": [{"code": "Z00.129"}],
+    "place_of_service": "11",
+    "diagnoses": [{"code": "Z00.129"}],
 }
 
 
@@ -38,9 +41,20 @@ def scrubber(tables) -> Scrubber:
 
 
 def scrub(scrubber: Scrubber, payer: str, code: str, units: int = 1):
-    claim = {**INFANT, "payer": {"type": payer, "name": f"{payer} plan"},
-             "lines": [{"sequence": 1, "code": code, "units": units, "charge": "150.00", "from_date": "2024-08-01",
-                        "diagnosis_pointers": [1]}]}
+    claim = {
+        **INFANT,
+        "payer": {"type": payer, "name": f"{payer} plan"},
+        "lines": [
+            {
+                "sequence": 1,
+                "code": code,
+                "units": units,
+                "charge": "150.00",
+                "from_date": "2024-08-01",
+                "diagnosis_pointers": [1],
+            }
+        ],
+    }
     result = scrubber.scrub(claim)
     assert result.status == "scrubbed", result.reason
     return [f for f in result.findings if f.rule_id.startswith("CS-MUE")]

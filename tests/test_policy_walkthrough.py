@@ -18,16 +18,32 @@ NO_STORE = ["--data-dir", "/nonexistent-data-dir"]
 
 def claim(claim_id: str = "ACME-1", payer: str = "Acme Health PPO", lines=None) -> dict:
     return {
-        "claim_id": claim_id, "type": "professional", "claim_date": "2024-08-15",
+        "claim_id": claim_id,
+        "type": "professional",
+        "claim_date": "2024-08-15",
         "payer": {"name": payer, "type": "commercial"},
         "billing_provider": {"npi": "1234567893", "taxonomy": "207Q00000X"},
         "patient": {"id": "P-1", "sex": "F", "birth_date": "1980-05-01"},
-        "place_of_service": "11", "diagnoses": [{"code": "E11.9"}],
-        "lines": lines or [
-            {"sequence": 1, "code": "99213", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-             "diagnosis_pointers": [1]},
-            {"sequence": 2, "code": "36415", "units": 1, "charge": "10.00", "from_date": "2024-08-01",
-             "diagnosis_pointers": [1]},
+        "place_of_service": "11",
+        "diagnoses": [{"code": "E11.9"}],
+        "lines": lines
+        or [
+            {
+                "sequence": 1,
+                "code": "99213",
+                "units": 1,
+                "charge": "100.00",
+                "from_date": "2024-08-01",
+                "diagnosis_pointers": [1],
+            },
+            {
+                "sequence": 2,
+                "code": "36415",
+                "units": 1,
+                "charge": "10.00",
+                "from_date": "2024-08-01",
+                "diagnosis_pointers": [1],
+            },
         ],
     }
 
@@ -47,8 +63,9 @@ def scrub_json(tmp_path: Path, doc, *args: str) -> tuple[int, dict]:
 
 def test_step1_data_status_and_scrub_agree_that_the_payer_table_is_loaded(tmp_path):
     code, out, _ = run("data", "status", "--rules", ACME, *NO_STORE)
-    assert code == 0 and any(ln.startswith("acme_bundling") and "3 rows" in ln and "[csv]" in ln
-                             for ln in out.splitlines())
+    assert code == 0 and any(
+        ln.startswith("acme_bundling") and "3 rows" in ln and "[csv]" in ln for ln in out.splitlines()
+    )
     _, doc = scrub_json(tmp_path, claim())
     (edition,) = [e for e in doc["data_editions"] if e["name"] == "acme_bundling"]
     assert edition["loaded"] and edition["rows"] == 3 and edition["origin"] == "csv"
@@ -62,12 +79,34 @@ def test_step2_the_rule_lints_clean_and_its_cases_run_with_their_own_rows():
 
 
 def test_step3_explain_names_the_policy_entries(tmp_path):
-    code, out, _ = run("rules", "explain", "CS-MUE-002", "--rules", ACME, "--payer", "commercial",
-                       "--payer-name", "Acme Health", "--date", "2024-08-01")
+    code, out, _ = run(
+        "rules",
+        "explain",
+        "CS-MUE-002",
+        "--rules",
+        ACME,
+        "--payer",
+        "commercial",
+        "--payer-name",
+        "Acme Health",
+        "--date",
+        "2024-08-01",
+    )
     assert code == 0 and "under commercial, acme: in effect" in out
     assert "acme.yaml:16): carve-out until 2025-12-31" in out and "commercial.yaml" in out
-    code, out, _ = run("rules", "explain", "ACME-BND-001", "--rules", ACME, "--payer", "commercial",
-                       "--payer-name", "Blue Plan", "--date", "2024-08-01")
+    code, out, _ = run(
+        "rules",
+        "explain",
+        "ACME-BND-001",
+        "--rules",
+        ACME,
+        "--payer",
+        "commercial",
+        "--payer-name",
+        "Blue Plan",
+        "--date",
+        "2024-08-01",
+    )
     assert "OFF" in out  # a draft: on only where the Acme policy says so
     code, out, _ = run("rules", "list", "--payer", "medicaid", "--date", "2024-08-01")
     assert "CS-MUE-002" in out and "CS-PFS-011" not in out
@@ -103,9 +142,24 @@ def test_step4_mue_policy_rows_off_and_one_provider_carved_out(tmp_path, default
 
 def test_step5_an_accepted_finding_is_reported_as_suppressed(tmp_path):
     accepted = str(tmp_path / "accepted.jsonl")
-    code, _, err = run("suppress", "add", "--file", accepted, "--claim-id", "ACME-1", "--line", "2",
-                       "--rule", "ACME-BND-001", "--reason", "drawn for an outside lab, billed per contract",
-                       "--by", "J. Biller", "--date", "2024-08-20")
+    code, _, err = run(
+        "suppress",
+        "add",
+        "--file",
+        accepted,
+        "--claim-id",
+        "ACME-1",
+        "--line",
+        "2",
+        "--rule",
+        "ACME-BND-001",
+        "--reason",
+        "drawn for an outside lab, billed per contract",
+        "--by",
+        "J. Biller",
+        "--date",
+        "2024-08-20",
+    )
     assert code == 0 and "suppressed ACME-BND-001 on ACME-1 line 2" in err
     code, out, _ = run("suppress", "list", "--file", accepted)
     assert "2024-08-20  ACME-1 line 2 ACME-BND-001  by J. Biller" in out
@@ -114,6 +168,14 @@ def test_step5_an_accepted_finding_is_reported_as_suppressed(tmp_path):
     assert doc["suppressed"][0]["suppression"]["reason"] == "drawn for an outside lab, billed per contract"
     assert doc["claims"][0]["suppressed_count"] == 1
     path = tmp_path / "acme_claim.json"
-    code, out, _ = run("scrub", "--no-progress", *NO_STORE, str(path), "--rules", ACME, "--show-suppressed",
-                       env={"CLAIMSCRUB_SUPPRESSIONS": accepted})
+    code, out, _ = run(
+        "scrub",
+        "--no-progress",
+        *NO_STORE,
+        str(path),
+        "--rules",
+        ACME,
+        "--show-suppressed",
+        env={"CLAIMSCRUB_SUPPRESSIONS": accepted},
+    )
     assert code == 0 and "1 suppressed" in out and "accepted by J. Biller" in out

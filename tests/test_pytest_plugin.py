@@ -31,7 +31,12 @@ def test_only_files_with_the_rule_test_modeline(tmp_path: Path):
 
 
 def test_names_have_no_separator_and_are_unique():
-    assert _unique(["A ok: x", "A ok: x", "A ok: a::b", "A ok: x"]) == ["A ok: x", "A ok: x #2", "A ok: a:b", "A ok: x #3"]
+    assert _unique(["A ok: x", "A ok: x", "A ok: a::b", "A ok: x"]) == [
+        "A ok: x",
+        "A ok: x #2",
+        "A ok: a:b",
+        "A ok: x #3",
+    ]
 
 
 def test_collection_in_another_project(tmp_path: Path):
@@ -42,14 +47,21 @@ def test_collection_in_another_project(tmp_path: Path):
     shutil.copy(rules_dir() / "packs" / "modifiers" / f"{STEM}.yaml", pack)
     bundled = (rules_dir() / "packs" / "modifiers" / f"{STEM}.test.yaml").read_text()
     cases = bundled.split("tests:\n", 1)[1]
-    wrong = ('  - ruleid: one side is not both sides\n    patch: {lines: [{sequence: 1, code: "20610", units: 1, '
-             'charge: "100.00", from_date: "2024-08-01", diagnosis_pointers: [1], modifiers: ["RT"]}]}\n')
+    wrong = (
+        '  - ruleid: one side is not both sides\n    patch: {lines: [{sequence: 1, code: "20610", units: 1, '
+        'charge: "100.00", from_date: "2024-08-01", diagnosis_pointers: [1], modifiers: ["RT"]}]}\n'
+    )
     (pack / f"{STEM}.test.yaml").write_text(MODELINE + "tests:\n" + cases + cases + wrong)  # every case twice
     (tmp_path / "deploy.test.yaml").write_text("steps: [build, ship]\n")
 
     def pytest(*args: str, status: int = 0) -> str:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == status, run.stdout + run.stderr
         return run.stdout
 

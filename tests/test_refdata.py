@@ -30,11 +30,17 @@ def store(refdata_store: Path) -> StoreTableSet:
 
 def test_every_refdata_table_file_is_recognised(refdata: Path):
     reg = default_registry()
-    for rel in STORE_FILES + ["ncci/ptp_outpatient_hospital_2024-07-01.csv.gz", "ncci/mue_outpatient_hospital_2024-07-01.csv",
-                        "pfs/pprrvu_2024_releases_A-B-C.csv.gz", "hcpcs/level2_2024-07_attributes.csv",
-                        "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz", "codes/pos_codes_2024.csv",
-                        "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz", "mce/mce_v43.1_age_ranges.csv",
-                        "codes/carc_rarc_2024-06.csv"]:
+    for rel in STORE_FILES + [
+        "ncci/ptp_outpatient_hospital_2024-07-01.csv.gz",
+        "ncci/mue_outpatient_hospital_2024-07-01.csv",
+        "pfs/pprrvu_2024_releases_A-B-C.csv.gz",
+        "hcpcs/level2_2024-07_attributes.csv",
+        "hcpcs/ioce_hcpcs_versioned_2019q3-2026q2.csv.gz",
+        "codes/pos_codes_2024.csv",
+        "icd10cm/ioce_dx10_versioned_2019q3-2026q2.csv.gz",
+        "mce/mce_v43.1_age_ranges.csv",
+        "codes/carc_rarc_2024-06.csv",
+    ]:
         matches, reason = recognise(refdata / rel, reg)
         assert matches, f"{rel}: {reason}"
     matches, reason = recognise(refdata / "codes/ioce_edit_descriptions.csv", reg)
@@ -142,7 +148,8 @@ def test_cms_ptp_text_layout(tmp_path: Path):
     )
     done, skipped = import_paths([f], tmp_path / "d")
     assert [(d.table, d.edition, d.rows) for d in done] == [
-        ("ncci_ptp_practitioner", "NCCI PTP practitioner 2024-07-01 (v302r0)", 3)]
+        ("ncci_ptp_practitioner", "NCCI PTP practitioner 2024-07-01 (v302r0)", 3)
+    ]
     ts = StoreTableSet(tmp_path / "d" / "tables.sqlite")
     assert ts.lookup("ncci_ptp_practitioner", ("27280", "27278"), "2023-12-31") is None
     assert ts.lookup("ncci_ptp_practitioner", ("27280", "27278"), "2024-02-01")["modifier_indicator"] == 0
@@ -194,8 +201,10 @@ def test_data_commands(refdata: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     assert "not found" in result.output
 
 
-_MUE_CSV = ('"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator","MUE Rationale"\n'
-            '"20610","2","3 Date of Service Edit: Clinical","Clinical: Data"\n')
+_MUE_CSV = (
+    '"HCPCS/CPT Code","Practitioner Services MUE Values","MUE Adjudication Indicator","MUE Rationale"\n'
+    '"20610","2","3 Date of Service Edit: Clinical","Clinical: Data"\n'
+)
 
 
 def test_import_of_a_relative_dotted_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -92,7 +92,8 @@ def test_summary_figures_are_the_appraisal_figures(page, appraisal):
     figures = parsed(page).figures
     rates, over = appraisal["rates"], appraisal["overpayment"]
     expected = {
-        "rates.claim_error_rate": rates["claim_error_rate"], "rates.line_error_rate": rates["line_error_rate"],
+        "rates.claim_error_rate": rates["claim_error_rate"],
+        "rates.line_error_rate": rates["line_error_rate"],
         "rates.payment_error_rate_gross": rates["payment_error_rate_gross"],
         "rates.payment_error_rate_net": rates["payment_error_rate_net"],
         "overpayment.point_estimate": over["point_estimate"],
@@ -111,8 +112,14 @@ def test_summary_figures_are_the_appraisal_figures(page, appraisal):
 
 def test_every_chart_has_marks_and_every_chart_is_drawn(page):
     p = parsed(page)
-    assert set(p.marks) == {"error-category", "rule-category", "stratum-rate", "em-levels", "em-peers",
-                            "overpayment-claims"}
+    assert set(p.marks) == {
+        "error-category",
+        "rule-category",
+        "stratum-rate",
+        "em-levels",
+        "em-peers",
+        "overpayment-claims",
+    }
     for name, count in p.marks.items():
         assert count == p.declared[name] > 0, name
     assert "No data for the chart" not in page
@@ -123,8 +130,8 @@ def test_charts_carry_the_numbers_they_draw(page, appraisal):
     for row in appraisal["by_category"]:
         assert money_text(row["amount"]) in page
     overpaid = [u for u in appraisal["units"] if Decimal(u["overpayment"]) > 0]
-    chart = page[page.index('data-chart="overpayment-claims"'):]
-    chart = chart[:chart.index("</figure>")]
+    chart = page[page.index('data-chart="overpayment-claims"') :]
+    chart = chart[: chart.index("</figure>")]
     for u in overpaid:
         assert money_text(u["overpayment"]) in chart
         assert f"#{u['sample_no']} {u['claim_id']}" in chart
@@ -150,8 +157,8 @@ def test_claims_without_findings_read_reviewed_and_correct(page):
     clean = [c["claim_id"] for c in review["claims"] if not c["findings"]]
     assert clean
     for claim_id in clean:
-        block = page[page.index(f'data-claim="{claim_id}"'):]
-        block = block[:block.index("</article>")]
+        block = page[page.index(f'data-claim="{claim_id}"') :]
+        block = block[: block.index("</article>")]
         assert "No findings" in block
 
 
@@ -169,7 +176,7 @@ def test_methodology_names_seed_hash_formulas_packs_and_verifies_the_frame(page,
     design = (DEMO / "design.yaml").read_text()
     seed = re.search(r"seed: (\d+)", design).group(1)
     sha = re.search(r"sha256: ([0-9a-f]{64})", design).group(1)
-    methodology = page[page.index('id="methodology"'):]
+    methodology = page[page.index('id="methodology"') :]
     assert f"seed {seed}" in methodology
     assert sha in methodology and "(verified when this report was written)" in methodology
     for formula in appraisal["formulas"]:
@@ -186,8 +193,16 @@ def test_a_changed_frame_is_said_in_the_report(audit_dir):
 
 def test_claim_values_are_escaped(audit_dir):
     review = json.loads((audit_dir / "review.json").read_text())
-    review["claims"][0]["findings"].append({"rule_id": "CS-X", "category": "modifier", "severity": "error",
-                                            "line": None, "message": "<script>alert(1)</script>", "citation": "c"})
+    review["claims"][0]["findings"].append(
+        {
+            "rule_id": "CS-X",
+            "category": "modifier",
+            "severity": "error",
+            "line": None,
+            "message": "<script>alert(1)</script>",
+            "citation": "c",
+        }
+    )
     review["claims"][0]["payer"] = '<img src=x onerror="alert(2)">'
     (audit_dir / "review.json").write_text(json.dumps(review))
     appraisal = json.loads((audit_dir / "appraisal.json").read_text())
@@ -214,8 +229,7 @@ def test_missing_appraisal_is_an_error_naming_the_file(audit_dir):
 def test_missing_determinations_show_lines_not_reviewed(audit_dir):
     (audit_dir / "determinations.csv").unlink()
     audit = load_audit(audit_dir)
-    assert audit.notes and all(ln.determination.determination == "not_reviewed" for c in audit.claims
-                               for ln in c.lines)
+    assert audit.notes and all(ln.determination.determination == "not_reviewed" for c in audit.claims for ln in c.lines)
     assert "every line is shown as not reviewed" in audit_html(audit, load_benchmarks())
 
 
@@ -245,7 +259,7 @@ def test_summary_names_providers_period_and_design(page):
         frame = list(csv.DictReader(f))
     first, last = min(r["from_date"] for r in frame), max(r["to_date"] for r in frame)
     review = json.loads((DEMO / "review.json").read_text())
-    summary = page[page.index('id="summary"'):page.index('id="charts"')]
+    summary = page[page.index('id="summary"') : page.index('id="charts"')]
     assert f"{first} to {last} (frame)" in summary
     for npi in {c["provider_npi"] for c in review["claims"]}:
         assert f"NPI {npi}" in summary

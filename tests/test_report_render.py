@@ -26,8 +26,14 @@ from claimscrub.report.audit_view import summary_figures  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent / "fixtures" / "audit_demo"
 CHARTS = ("error-category", "rule-category", "stratum-rate", "em-levels", "em-peers", "overpayment-claims")
-CHART_TITLES = ("by error category", "by rule category", "by stratum", "supported by the documentation",
-                "against the peer benchmark", "Overpayment per sampled claim")
+CHART_TITLES = (
+    "by error category",
+    "by rule category",
+    "by stratum",
+    "supported by the documentation",
+    "against the peer benchmark",
+    "Overpayment per sampled claim",
+)
 BAR_COLOURS = ((0x1F, 0x5F, 0x8B), (0xE0, 0x7B, 0x39))  # the first two of charts.PALETTE
 
 
@@ -124,8 +130,13 @@ def pdf_pages(report, tmp_path_factory) -> list[tuple[str, bytes]]:
     subprocess.run(["pdftoppm", "-r", "40", str(pdf), str(out / "page")], check=True, timeout=300)
     pages = []
     for n, image in enumerate(sorted(out.glob("page-*.ppm")), start=1):
-        text = subprocess.run(["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"], check=True,
-                              capture_output=True, text=True, timeout=120).stdout
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         pages.append((text, image.read_bytes()))
     return pages
 

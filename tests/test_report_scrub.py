@@ -19,13 +19,17 @@ from claimscrub.inputs import read_path
 
 REPO = Path(__file__).resolve().parents[1]
 # examples/audit repeats the demo claims' ids with payments: left out, so a claim id names one claim here
-EXAMPLES = [str(p) for p in sorted((REPO / "examples").rglob("*")) if p.is_file() and p.suffix in (".json", ".x12")
-            and "encounters" not in p.parts and "audit" not in p.parts]
+EXAMPLES = [
+    str(p)
+    for p in sorted((REPO / "examples").rglob("*"))
+    if p.is_file() and p.suffix in (".json", ".x12") and "encounters" not in p.parts and "audit" not in p.parts
+]
 
 
 def scrub(fmt: str, out: Path) -> int:
-    result = CliRunner().invoke(main, ["scrub", *EXAMPLES, "--workers", "0", "--no-progress", "--format", fmt,
-                                       "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["scrub", *EXAMPLES, "--workers", "0", "--no-progress", "--format", fmt, "-o", str(out)]
+    )
     assert result.exit_code in (0, 1), result.output
     return result.exit_code
 
@@ -63,8 +67,11 @@ def test_dollars_at_risk_are_the_charges_of_lines_with_errors(runs):
                 for line in item.data["lines"]:
                     charges[(item.source, line["sequence"])] = Decimal(str(line["charge"]))
     source = {c["claim_id"]: c["source"] for c in doc["claims"]}
-    flagged = {(source[f["claim_id"]], f["line"]) for f in doc["findings"]
-               if f["severity"] == "error" and f["line"] is not None}
+    flagged = {
+        (source[f["claim_id"]], f["line"])
+        for f in doc["findings"]
+        if f["severity"] == "error" and f["line"] is not None
+    }
     expected = sum((charges[k] for k in flagged if k in charges), Decimal(0))
     assert expected > 0
     assert Decimal(figures(html)["at_risk"]) == expected
@@ -84,8 +91,8 @@ def test_findings_are_grouped_by_claim(runs):
         if claim["finding_count"] == 0 and claim["status"] == "scrubbed":
             assert marker not in html
             continue
-        block = html[html.index(marker):]
-        block = block[:block.index("</article>")]
+        block = html[html.index(marker) :]
+        block = block[: block.index("</article>")]
         mine = [f for f in doc["findings"] if f["claim_id"] == claim["claim_id"]]
         assert block.count("<tr><td>") == len(mine)
         for f in mine:
@@ -105,6 +112,7 @@ def test_charts_have_marks(runs):
 def test_without_the_report_extra_html_is_a_usage_error(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
-    result = CliRunner().invoke(main, ["scrub", EXAMPLES[0], "--workers", "0", "--format", "html",
-                                       "-o", str(tmp_path / "x.html")])
+    result = CliRunner().invoke(
+        main, ["scrub", EXAMPLES[0], "--workers", "0", "--format", "html", "-o", str(tmp_path / "x.html")]
+    )
     assert result.exit_code == 2 and "claimscrub[report]" in result.output

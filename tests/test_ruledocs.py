@@ -130,15 +130,18 @@ def test_summary_is_json_ready_and_complete(book):
     rule = book.by_id("CS-PTP-002")
     summary = orjson.loads(orjson.dumps(rule_summary(rule)))
     assert summary["unless"] and summary["when"].startswith("claim.type")
-    assert summary["references"][0] == {"source": "CMS NCCI Policy Manual for Medicare Services, Chapter I, "
-                                                  "Sections D-E", "edition": "2024"}
+    assert summary["references"][0] == {
+        "source": "CMS NCCI Policy Manual for Medicare Services, Chapter I, Sections D-E",
+        "edition": "2024",
+    }
     assert summary["effective"] == {"from": None, "to": None}
     assert summary["pack"] == "ncci" and summary["tables"] == ["ncci_ptp_practitioner"]
 
 
 def test_markdown_survives_pipes_and_backticks(book):
-    rule = dataclasses.replace(book.by_id("CS-MOD-001"), title="A | B", fix="use ``` fences",
-                               references=(Reference("Manual | 2"),))
+    rule = dataclasses.replace(
+        book.by_id("CS-MOD-001"), title="A | B", fix="use ``` fences", references=(Reference("Manual | 2"),)
+    )
     page = rule_markdown(rule, cases=[])
     assert "# CS-MOD-001: A | B" in page
     assert "````text\nuse ``` fences\n````" in page

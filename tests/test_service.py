@@ -30,8 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 TOKEN = "t0ken-for-tests-only"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-CONTENT_TYPES = {".json": "application/json", ".x12": "application/edi-x12", ".837": "application/edi-x12",
-                 ".837i": "application/x12", ".txt": "text/plain"}
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".x12": "application/edi-x12",
+    ".837": "application/edi-x12",
+    ".837i": "application/x12",
+    ".txt": "text/plain",
+}
 
 
 def example_files() -> list[Path]:
@@ -52,9 +57,24 @@ def client(data_dir: Path):
 
 def cli_json(paths: list[Path], data_dir: Path) -> dict:
     """What `claimscrub scrub --format json` prints for these files (run as a separate process)."""
-    proc = subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "scrub", *map(str, paths), "--format", "json",
-                           "--data-dir", str(data_dir), "--no-progress"], capture_output=True, cwd=REPO, check=False,
-                          timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "claimscrub.cli.main",
+            "scrub",
+            *map(str, paths),
+            "--format",
+            "json",
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        cwd=REPO,
+        check=False,
+        timeout=600,
+    )
     assert proc.returncode in (0, 1, 2) and proc.stdout, proc.stderr.decode()
     return orjson.loads(proc.stdout)
 
@@ -65,8 +85,11 @@ def per_file(doc: dict, paths: list[Path]) -> dict[str, tuple[list, list]]:
     findings = iter(doc["findings"])
     for claim in doc["claims"]:
         source = claim["source"]
-        name = next(str(p) for p in sorted(paths, key=lambda p: -len(str(p)))
-                    if source == str(p) or source.startswith((f"{p}#", f"{p}:")))
+        name = next(
+            str(p)
+            for p in sorted(paths, key=lambda p: -len(str(p)))
+            if source == str(p) or source.startswith((f"{p}#", f"{p}:"))
+        )
         claims, found = out[name]
         claims.append({k: v for k, v in claim.items() if k != "source"})
         found.extend(next(findings) for _ in range(claim["finding_count"]))
@@ -122,8 +145,11 @@ def encounter_bodies() -> dict[str, bytes]:
     """Inputs naming encounters: embedded, side by side in one body (linked), and encounters alone."""
     side = orjson.loads((EXAMPLES / "encounters" / "claims_side_by_side.json").read_bytes())
     records = orjson.loads((REPO / "tests" / "fixtures" / "encounters" / "encounters.json").read_bytes())
-    return {"embedded": (EXAMPLES / "encounters" / "claims.json").read_bytes(),
-            "side_by_side": orjson.dumps(records + side), "encounters_only": orjson.dumps(records)}
+    return {
+        "embedded": (EXAMPLES / "encounters" / "claims.json").read_bytes(),
+        "side_by_side": orjson.dumps(records + side),
+        "encounters_only": orjson.dumps(records),
+    }
 
 
 @pytest.mark.parametrize("name", ["embedded", "side_by_side", "encounters_only"])
@@ -159,8 +185,9 @@ def test_ndjson_one_claim_per_line(client):
 
 @pytest.mark.parametrize("ctype", ["application/edi-x12", "application/x12", "text/plain"])
 def test_x12_content_types(client, ctype):
-    r = client.post("/v1/scrub", content=(EXAMPLES / "x12" / "demo_837p.x12").read_bytes(),
-                    headers={**AUTH, "Content-Type": ctype})
+    r = client.post(
+        "/v1/scrub", content=(EXAMPLES / "x12" / "demo_837p.x12").read_bytes(), headers={**AUTH, "Content-Type": ctype}
+    )
     assert r.status_code == 200
     assert r.json()["summary"]["scrubbed"] >= 1
 
@@ -168,7 +195,9 @@ def test_x12_content_types(client, ctype):
 def test_a_bad_claim_is_rejected_not_the_request(client):
     good = orjson.loads((EXAMPLES / "native" / "demo_claims.json").read_bytes())[0]
     bad = {**good, "claim_id": "BAD-1", "patient": {**good["patient"], "birth_date": "1990-02-30"}}
-    r = client.post("/v1/scrub", content=orjson.dumps([good, bad]), headers={**AUTH, "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/scrub", content=orjson.dumps([good, bad]), headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert r.status_code == 200
     claims = r.json()["claims"]
     assert [c["status"] for c in claims] == ["scrubbed", "rejected"]
@@ -176,11 +205,13 @@ def test_a_bad_claim_is_rejected_not_the_request(client):
 
 
 def test_unreadable_or_mismatched_bodies_are_422(client):
-    cases = [(b"not json", "application/json", "could not be read"),
-             (b"{\"claim_id\": ", "application/json", "not valid JSON"),
-             (b"", "application/json", "empty"),
-             (b"{}", "application/edi-x12", "does not start with an ISA"),
-             ((EXAMPLES / "x12" / "demo_837p.x12").read_bytes(), "application/json", "application/edi-x12")]
+    cases = [
+        (b"not json", "application/json", "could not be read"),
+        (b'{"claim_id": ', "application/json", "not valid JSON"),
+        (b"", "application/json", "empty"),
+        (b"{}", "application/edi-x12", "does not start with an ISA"),
+        ((EXAMPLES / "x12" / "demo_837p.x12").read_bytes(), "application/json", "application/edi-x12"),
+    ]
     for body, ctype, words in cases:
         r = client.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": ctype})
         assert r.status_code == 422, (body[:20], r.text)
@@ -206,7 +237,7 @@ def test_body_over_the_byte_limit_is_413_by_header_and_by_actual_size(data_dir):
 
     def chunks():  # no Content-Length: the limit holds while reading
         for i in range(0, len(body), 100):
-            yield body[i:i + 100]
+            yield body[i : i + 100]
 
     r = c.post("/v1/scrub", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
@@ -219,8 +250,10 @@ def test_too_many_claims_or_lines_is_422_naming_the_claim(data_dir):
     c = small_limits(data_dir, max_claims=2)
     r = c.post("/v1/scrub", content=orjson.dumps(claims[:3]), headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and "more than 2 claims" in r.json()["detail"]
-    assert c.post("/v1/scrub", content=orjson.dumps(claims[:2]),
-                  headers={"Content-Type": "application/json"}).status_code == 200
+    assert (
+        c.post("/v1/scrub", content=orjson.dumps(claims[:2]), headers={"Content-Type": "application/json"}).status_code
+        == 200
+    )
     long_claim = next(x for x in claims if len(x["lines"]) >= 2)
     c = small_limits(data_dir, max_lines=len(long_claim["lines"]) - 1)
     r = c.post("/v1/scrub", content=orjson.dumps(long_claim), headers={"Content-Type": "application/json"})
@@ -232,8 +265,9 @@ def test_token_missing_wrong_and_right(client):
     body = (EXAMPLES / "x12" / "demo_837p.x12").read_bytes()
     missing = client.post("/v1/scrub", content=body, headers={"Content-Type": "application/edi-x12"})
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
-    wrong = client.post("/v1/scrub", content=body, headers={"Content-Type": "application/edi-x12",
-                                                            "Authorization": "Bearer guess-XYZ"})
+    wrong = client.post(
+        "/v1/scrub", content=body, headers={"Content-Type": "application/edi-x12", "Authorization": "Bearer guess-XYZ"}
+    )
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer error=")
     assert "guess-XYZ" not in wrong.text and TOKEN not in wrong.text
     for path in ("/v1/rules", "/v1/rules/CS-INT-001", "/v1/data/status"):
@@ -288,19 +322,47 @@ def test_healthz_rules_and_rule_docs(client):
 
 def test_data_status_is_the_cli_document(client, data_dir):
     served = client.get("/v1/data/status", headers=AUTH).json()
-    proc = subprocess.run([sys.executable, "-m", "claimscrub.cli.main", "data", "status", "--format", "json", "--samples",
-                           "--data-dir", str(data_dir)], capture_output=True, cwd=REPO, timeout=300, check=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "claimscrub.cli.main",
+            "data",
+            "status",
+            "--format",
+            "json",
+            "--samples",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        cwd=REPO,
+        timeout=300,
+        check=True,
+    )
     assert served == json.loads(proc.stdout)
     assert any(t["loaded"] and t["origin"] == "sample" for t in served["tables"])
 
 
 def test_openapi_documents_bodies_and_resolves_every_ref(client):
     doc = client.get("/openapi.json").json()
-    assert set(doc["paths"]) >= {"/v1/scrub", "/v1/rules", "/v1/rules/{rule_id}", "/v1/data/status",
-                                 "/v1/admin/reload", "/healthz"}
+    assert set(doc["paths"]) >= {
+        "/v1/scrub",
+        "/v1/rules",
+        "/v1/rules/{rule_id}",
+        "/v1/data/status",
+        "/v1/admin/reload",
+        "/healthz",
+    }
     body = doc["paths"]["/v1/scrub"]["post"]["requestBody"]["content"]
-    assert set(body) == {"application/json", "application/fhir+json", "application/x-ndjson",
-                         "application/edi-x12", "application/x12", "text/plain"}
+    assert set(body) == {
+        "application/json",
+        "application/fhir+json",
+        "application/x-ndjson",
+        "application/edi-x12",
+        "application/x12",
+        "text/plain",
+    }
     schemas = doc["components"]["schemas"]
     assert "claim_id" in schemas["Claim"]["properties"] and "rule_id" in schemas["Finding"]["properties"]
     refs = set()
@@ -349,7 +411,9 @@ def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp
     def local_hits(answer: dict) -> int:
         return sum(f["rule_id"] == "LOCAL-SVC-001" for f in answer["findings"])
 
-    assert local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 0
+    assert (
+        local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 0
+    )
 
     # a request in flight (held while parsing) when the reload swaps generations finishes on the old one
     entered, release = threading.Event(), threading.Event()
@@ -362,8 +426,11 @@ def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp
     real_parse = service.parse_items
     monkeypatch.setattr(service, "parse_items", held_parse)
     in_flight: dict = {}
-    worker = threading.Thread(target=lambda: in_flight.update(answer=c.post(
-        "/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()))
+    worker = threading.Thread(
+        target=lambda: in_flight.update(
+            answer=c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()
+        )
+    )
     worker.start()
     assert entered.wait(30)
     (pack / "LOCAL-SVC-001.yaml").write_text(RULE)
@@ -375,7 +442,9 @@ def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp
     worker.join(30)
     assert local_hits(in_flight["answer"]) == 0 and in_flight["answer"]["summary"]["scrubbed"] == 1
 
-    assert local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 1
+    assert (
+        local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 1
+    )
     assert c.get("/v1/rules/LOCAL-SVC-001", headers=AUTH).status_code == 200
     assert old.pool.pids() == [] and holder.current.pool.status()["alive"] == 1  # the old workers were stopped
 
@@ -384,7 +453,9 @@ def test_reload_swaps_rules_and_a_request_in_flight_finishes_on_the_old_ones(tmp
     assert r.status_code == 422 and "still serving generation 2" in r.json()["detail"]
     assert any("line.cod" in i or "cod" in i for i in r.json()["issues"])
     assert c.get("/healthz").json()["generation"] == 2
-    assert local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 1
+    assert (
+        local_hits(c.post("/v1/scrub", content=body, headers={**AUTH, "Content-Type": "application/json"}).json()) == 1
+    )
 
 
 def test_config_travels_to_workers_without_the_token(tmp_path):
@@ -428,9 +499,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the server
-            self.proc = subprocess.Popen([sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(self.port),
-                                          *args], cwd=REPO, env={**os.environ, **(env or {})},
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(self.port), *args],
+                cwd=REPO,
+                env={**os.environ, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -463,8 +538,15 @@ class Server:
 def server(data_dir, tmp_path_factory):
     token_file = tmp_path_factory.mktemp("secret") / "token"
     token_file.write_text(TOKEN)
-    srv = Server(tmp_path_factory.mktemp("log") / "server.log", "--data-dir", str(data_dir),
-                 "--token-file", str(token_file), "--log-level", "info")
+    srv = Server(
+        tmp_path_factory.mktemp("log") / "server.log",
+        "--data-dir",
+        str(data_dir),
+        "--token-file",
+        str(token_file),
+        "--log-level",
+        "info",
+    )
     yield srv
     assert srv.stop(), srv.output()
     output = srv.output()
@@ -482,8 +564,12 @@ def test_socket_findings_identical_to_the_cli(server, data_dir):
             r = http.post("/v1/scrub", content=path.read_bytes(), headers={"Content-Type": content_type(path)})
             assert r.status_code == 200, r.text
             assert answer_parts(r.json()) == expected[str(path)], path
-        assert http.post("/v1/scrub", content=b"{}", headers={"Content-Type": "application/json",
-                                                              "Authorization": "Bearer nope"}).status_code == 401
+        assert (
+            http.post(
+                "/v1/scrub", content=b"{}", headers={"Content-Type": "application/json", "Authorization": "Bearer nope"}
+            ).status_code
+            == 401
+        )
 
 
 def test_socket_sighup_reloads_in_place(server):
@@ -505,8 +591,9 @@ def test_socket_concurrent_requests_through_reloads_all_answered_alike(server):
 
     def client(n: int) -> list:
         out = []
-        with httpx.Client(base_url=server.url, headers={**AUTH, "Content-Type": "application/json"},
-                          timeout=60) as http:
+        with httpx.Client(
+            base_url=server.url, headers={**AUTH, "Content-Type": "application/json"}, timeout=60
+        ) as http:
             for _ in range(40):
                 r = http.post("/v1/scrub", content=body)
                 out.append((r.status_code, r.json()["findings"] if r.status_code == 200 else r.text))
@@ -546,8 +633,16 @@ def test_socket_refdata_x12_samples_every_claim_accounted_for_and_identical(serv
 
 
 def test_socket_workers_get_config_and_token_from_the_environment(data_dir, tmp_path):
-    srv = Server(tmp_path / "server.log", "--data-dir", str(data_dir), "--workers", "2", "--log-level", "warning",
-                 env={TOKEN_ENV: TOKEN})
+    srv = Server(
+        tmp_path / "server.log",
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+        env={TOKEN_ENV: TOKEN},
+    )
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as http:
             assert http.get("/v1/rules").status_code == 401

@@ -46,8 +46,13 @@ def test_bounded_load_with_a_crashing_and_a_slow_claim(tmp_path):
     log = tmp_path / "server.log"
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port), str(tmp_path / "empty")], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(port), str(tmp_path / "empty")],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         run_load(f"http://127.0.0.1:{port}", proc)
     finally:

@@ -108,8 +108,10 @@ def test_the_deadline_answers_504_naming_the_claims_not_done_and_health_stays_fa
         assert 2.9 < elapsed < 10
         answer = r.json()
         assert answer["claims_done"] == 1
-        assert answer["claims_not_done"] == [{"claim_id": "FAULT-SLOW-1", "source": "request#1"},
-                                             {"claim_id": "GOOD-2", "source": "request#2"}]
+        assert answer["claims_not_done"] == [
+            {"claim_id": "FAULT-SLOW-1", "source": "request#1"},
+            {"claim_id": "GOOD-2", "source": "request#2"},
+        ]
         assert "deadline of 3 s" in answer["detail"]
         assert len(took) >= 10 and max(took) < 1.0, took
         # the slow claim's worker was killed and replaced (a new worker takes ~1 s to start): served again
@@ -171,8 +173,23 @@ def test_killing_the_service_leaves_no_worker_running(tmp_path):
     port = free_port()
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "claimscrub.cli.main", "serve", "--port", str(port), "--workers", "2",
-                                 "--data-dir", str(tmp_path / "empty")], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "claimscrub.cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--data-dir",
+                str(tmp_path / "empty"),
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -20,8 +20,14 @@ from claimscrub.refdata.tables import (
 )
 
 REQUIRED = {
-    "ncci_ptp_practitioner", "ncci_ptp_hospital", "mue_practitioner", "mue_hospital", "mue_dme",
-    "aoc", "mpfs_indicators", "hcpcs",
+    "ncci_ptp_practitioner",
+    "ncci_ptp_hospital",
+    "mue_practitioner",
+    "mue_hospital",
+    "mue_dme",
+    "aoc",
+    "mpfs_indicators",
+    "hcpcs",
 }
 
 
@@ -48,8 +54,17 @@ def test_every_definition_has_the_schema_modeline():
 
 def test_yaml_12_keeps_codes_strings():
     data = load_yaml("a: 0450\nb: no\nc: 2024-07-01\nd: on\ne: 12\nf: 0\ng: true\nh: 1.5\ni: 010\n")
-    assert data == {"a": "0450", "b": "no", "c": "2024-07-01", "d": "on", "e": 12, "f": 0, "g": True,
-                    "h": 1.5, "i": "010"}
+    assert data == {
+        "a": "0450",
+        "b": "no",
+        "c": "2024-07-01",
+        "d": "on",
+        "e": 12,
+        "f": 0,
+        "g": True,
+        "h": 1.5,
+        "i": "010",
+    }
 
 
 def test_bad_definitions_say_where():
@@ -185,9 +200,13 @@ def test_a_row_that_ends_before_it_starts_is_refused(tmp_path: Path):
         "effective: {mode: columns, from: valid_from, to: valid_to}\ncsv: acme_fees.csv\n"
     )
     (tmp_path / "acme_fees.csv").write_text(
-        "code,allowed_cents,valid_from,valid_to\n99213,9000,2024-01-01,\n99214,9500,2026-01-01,2025-12-31\n")
-    with pytest.raises(TableError, match=r"acme_fees.csv: data row 2 \(99214\) is valid from 2026-01-01 to "
-                                         r"2025-12-31: the range ends before it starts"):
+        "code,allowed_cents,valid_from,valid_to\n99213,9000,2024-01-01,\n99214,9500,2026-01-01,2025-12-31\n"
+    )
+    with pytest.raises(
+        TableError,
+        match=r"acme_fees.csv: data row 2 \(99214\) is valid from 2026-01-01 to "
+        r"2025-12-31: the range ends before it starts",
+    ):
         csv_tables(load_registry(tmp_path))
 
 
@@ -200,11 +219,25 @@ def test_a_sample_does_not_list_all_codes_unless_tests_say_so(samples):
 def test_unknown_code_edit_waits_for_a_complete_code_list(samples):
     from claimscrub.api.scrubber import Scrubber
 
-    claim = {"claim_id": "U1", "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
-             "billing_provider": {"npi": "1234567893"},
-             "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"}, "diagnoses": [{"code": "I10"}],
-             "lines": [{"sequence": 1, "code": "99284", "units": 1, "charge": "100.00", "from_date": "2024-08-01",
-                        "diagnosis_pointers": [1]}]}
+    claim = {
+        "claim_id": "U1",
+        "type": "professional",
+        "claim_date": "2024-08-20",
+        "payer": {"type": "medicare"},
+        "billing_provider": {"npi": "1234567893"},
+        "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"},
+        "diagnoses": [{"code": "I10"}],
+        "lines": [
+            {
+                "sequence": 1,
+                "code": "99284",
+                "units": 1,
+                "charge": "100.00",
+                "from_date": "2024-08-01",
+                "diagnosis_pointers": [1],
+            }
+        ],
+    }
     ids = lambda tables: {f.rule_id for f in Scrubber(tables=tables).scrub(claim).findings}  # noqa: E731
     assert "CS-CODE-005" not in ids(samples)  # 99284 is real; the sample just does not hold it
     assert "CS-CODE-005" in ids(sample_tables(complete=True))  # the same absence in a complete list
@@ -225,8 +258,15 @@ def test_a_later_file_with_dated_rows_answers_for_every_date_it_covers():
     ts = MemoryTableSet(reg)
     # the 2019 file lists E2300 as open; the 2024 file dates it (and knows G2211 began 2021-01-01)
     ts.add_rows(hcpcs, [_row(hcpcs, ("E2300",), {"add_date": "2004-01-01"})], "2019", date="2019-01-01")
-    ts.add_rows(hcpcs, [_row(hcpcs, ("E2300",), {"add_date": "2004-01-01", "termination_date": "2024-03-31"}),
-                        _row(hcpcs, ("G2211",), {"add_date": "2021-01-01"}, 1)], "2024-07", date="2024-07-01")
+    ts.add_rows(
+        hcpcs,
+        [
+            _row(hcpcs, ("E2300",), {"add_date": "2004-01-01", "termination_date": "2024-03-31"}),
+            _row(hcpcs, ("G2211",), {"add_date": "2021-01-01"}, 1),
+        ],
+        "2024-07",
+        date="2024-07-01",
+    )
     assert ts.edition("hcpcs", "2024-05-01") == "HCPCS 2024-07"
     assert ts.lookup("hcpcs", ("E2300",), "2024-05-01") is None
     assert ts.lookup("hcpcs", ("G2211",), "2021-06-01") is not None
@@ -237,15 +277,35 @@ def test_undated_rows_before_their_release_carry_a_caveat_or_are_dated_by_the_io
     reg = load_registry()
     ptp, ioce = reg["ncci_ptp_practitioner"], reg["ncci_ptp_ioce"]
     ts = MemoryTableSet(reg)
-    ts.add_rows(ptp, [_row(ptp, ("43611", "43235"), {"modifier_indicator": "0"}),
-                      _row(ptp, ("80053", "80048"), {"modifier_indicator": "0"}, 1)], "2024-07-01", date="2024-07-01")
+    ts.add_rows(
+        ptp,
+        [
+            _row(ptp, ("43611", "43235"), {"modifier_indicator": "0"}),
+            _row(ptp, ("80053", "80048"), {"modifier_indicator": "0"}, 1),
+        ],
+        "2024-07-01",
+        date="2024-07-01",
+    )
     assert "_caveat" not in ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2024-08-01")
     row = ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2023-06-01")
     assert "does not cover that date" in row["_caveat"]  # no I/OCE loaded: nothing dates the row
-    ts.add_rows(ioce, [_row(ioce, ("43611", "43235"), {"modifier_indicator": "0", "valid_from": "2024-01-01",
-                                                       "valid_to": "2036-03-31"}),
-                       _row(ioce, ("11042", "97597"), {"modifier_indicator": "1", "valid_from": "2019-07-01",
-                                                       "valid_to": "2036-03-31"}, 1)], "2019Q3-2026Q2")
+    ts.add_rows(
+        ioce,
+        [
+            _row(
+                ioce,
+                ("43611", "43235"),
+                {"modifier_indicator": "0", "valid_from": "2024-01-01", "valid_to": "2036-03-31"},
+            ),
+            _row(
+                ioce,
+                ("11042", "97597"),
+                {"modifier_indicator": "1", "valid_from": "2019-07-01", "valid_to": "2036-03-31"},
+                1,
+            ),
+        ],
+        "2019Q3-2026Q2",
+    )
     assert ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2023-06-01") is None  # not yet in force
     assert "_caveat" not in ts.lookup("ncci_ptp_practitioner", ("43611", "43235"), "2024-02-01")
     assert "_caveat" in ts.lookup("ncci_ptp_practitioner", ("80053", "80048"), "2023-06-01")  # the I/OCE lacks it

@@ -22,11 +22,23 @@ NPI_FINDINGS = ["CS-INT-001"]  # the billing NPI, once: lines that repeat it are
 
 def claim(cid: str, code: str = "99213") -> InputItem:
     data = {
-        "claim_id": cid, "type": "professional", "claim_date": "2024-08-20", "payer": {"type": "medicare"},
+        "claim_id": cid,
+        "type": "professional",
+        "claim_date": "2024-08-20",
+        "payer": {"type": "medicare"},
         "billing_provider": {"npi": "1234567890"},  # bad check digit: every claim has the two NPI findings
-        "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"}, "diagnoses": [{"code": "E11.9"}],
-        "lines": [{"sequence": 1, "code": code, "units": 1, "charge": "50.00", "from_date": "2024-08-01",
-                   "diagnosis_pointers": [1]}],
+        "patient": {"id": "P1", "sex": "F", "birth_date": "1960-01-01"},
+        "diagnoses": [{"code": "E11.9"}],
+        "lines": [
+            {
+                "sequence": 1,
+                "code": code,
+                "units": 1,
+                "charge": "50.00",
+                "from_date": "2024-08-01",
+                "diagnosis_pointers": [1],
+            }
+        ],
     }
     return InputItem("test", cid, data)
 
@@ -54,16 +66,20 @@ def test_a_claim_that_kills_its_worker_twice_is_rejected_and_the_batch_goes_on(c
     crashed = results[5]
     assert crashed.status == "rejected" and crashed.reason.startswith("engine error")
     assert [f.rule_id for f in crashed.findings] == ["CS-ENGINE-001"]
-    assert all(r.status == "scrubbed" and [f.rule_id for f in r.findings] == NPI_FINDINGS
-               for r in results if r is not crashed)
+    assert all(
+        r.status == "scrubbed" and [f.rule_id for f in r.findings] == NPI_FINDINGS for r in results if r is not crashed
+    )
 
 
 def test_a_claim_that_kills_its_worker_once_is_retried_and_scrubbed(crashing):
     items = [claim("OK-1"), claim("CRASH-ONCE"), claim("OK-2")]
     with WorkerPool(CONFIG, workers=1, chunk_size=8) as pool:
         results = list(pool.scrub(items))
-    assert [(r.claim_id, r.status) for r in results] == [("OK-1", "scrubbed"), ("CRASH-ONCE", "scrubbed"),
-                                                         ("OK-2", "scrubbed")]
+    assert [(r.claim_id, r.status) for r in results] == [
+        ("OK-1", "scrubbed"),
+        ("CRASH-ONCE", "scrubbed"),
+        ("OK-2", "scrubbed"),
+    ]
     assert [f.rule_id for f in results[1].findings] == NPI_FINDINGS
 
 
@@ -73,7 +89,8 @@ def test_workers_find_what_one_process_finds():
     with WorkerPool(CONFIG, workers=2, chunk_size=1) as pool:
         pooled = list(pool.scrub(items))
     assert [(r.claim_id, [f.as_dict() for f in r.findings]) for r in pooled] == [
-        (i.claim_id, [f.as_dict() for f in local.scrub_item(i).findings]) for i in items]
+        (i.claim_id, [f.as_dict() for f in local.scrub_item(i).findings]) for i in items
+    ]
 
 
 def test_several_deaths_with_chunks_queued_lose_nothing(crashing):

@@ -59,7 +59,6 @@ def claim_items(items: list[InputItem]) -> list[InputItem]:
     return [item for item in items if item.claim_id is not None]
 
 
-
 def sample(folder: Path, relative: str) -> bytes:
     path = folder / relative
     if not path.is_file():
@@ -466,8 +465,10 @@ def test_taxonomy_and_rendering_npi_dropped_not_the_claim():
     assert "rendering_npi" not in t2.data["lines"][0]
     (_, note) = t2.notes
     assert (note.line, note.field) == (1, "lines[0].rendering_npi")
-    assert note.message == (f"segment {at + 4} (NM1*82): NM109 NPI must be 10 digits; the rendering provider is "
-                            "dropped from the service line 1")
+    assert note.message == (
+        f"segment {at + 4} (NM1*82): NM109 NPI must be 10 digits; the rendering provider is "
+        "dropped from the service line 1"
+    )
     without_phi(items)
 
 

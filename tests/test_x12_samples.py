@@ -32,7 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 SE_MANY = "segment 11488 (SE): SE01 says 25 segments but the transaction set (segments 3-11488) has 11486"
 
 
-
 def sample_files(folder: Path) -> list[Path]:
     """Every 5010 sample (the 4010 folders and the licence texts left out)."""
     return sorted(p for p in folder.rglob("*") if p.is_file() and "LICENSE" not in p.name and "004010" not in str(p))
@@ -112,7 +111,8 @@ LFH = {
     "837_005010X223A3/out-of-network-repriced-claim.837i": [("W392-49141", (31, "SV2", "SV202"), [])],
     "837_005010X223A3/ppo-repriced-claim.837i": [("456DFH43", (43, "SV2", "SV202"), [])],
     "837_005010X223A3/two-claims-single-provider.837i": [
-        ("756048Q", None, ["CS-X12-003"]), ("756049Q", None, ["CS-X12-003"]),
+        ("756048Q", None, ["CS-X12-003"]),
+        ("756049Q", None, ["CS-X12-003"]),
     ],
 }
 
@@ -130,7 +130,8 @@ def test_linuxforhealth_5010(x12_samples, name):
                     assert note.severity == "warning" and note.category == "code_validity"
                     assert re.fullmatch(
                         r"segment \d+ \(HI\): HI\d\d-1: ICD-9-CM qualifier B[KF] on a claim with dates of service "
-                        r"before 2015-10-01: claimscrub checks ICD-10-CM codes only; .*", note.message
+                        r"before 2015-10-01: claimscrub checks ICD-10-CM codes only; .*",
+                        note.message,
                     ), note.message
         else:  # read with '>' and reported: the claim is still scrubbed
             assert item.data is not None and item.error is None
@@ -147,14 +148,22 @@ def test_linuxforhealth_icd9_codes_dropped_or_kept_and_pointers_follow(x12_sampl
     assert all("diagnosis_pointers" not in line for line in item.data["lines"])
     messages = [n.message for n in item.notes]
     assert messages == [
-        ("segment 9 (PRV): PRV03 taxonomy code must be 9 letters or digits then X (NUCC Health Care Provider "
-        "Taxonomy); it is dropped from the claim"),
-        ("segment 29 (HI): HI01-1: ICD-9-CM qualifier BK on a claim with dates of service before 2015-10-01: "
-        "claimscrub checks ICD-10-CM codes only; its code cannot be an ICD-10-CM code, so it is dropped"),
-        ("segment 29 (HI): HI02-1: ICD-9-CM qualifier BF on a claim with dates of service before 2015-10-01: "
-        "claimscrub checks ICD-10-CM codes only; it is dropped with the principal one"),
-        ("segment 29 (HI): the principal diagnosis is dropped, so the 1 other diagnosis code(s) are dropped too "
-        "(the first of them would be read as the principal one)"),
+        (
+            "segment 9 (PRV): PRV03 taxonomy code must be 9 letters or digits then X (NUCC Health Care Provider "
+            "Taxonomy); it is dropped from the claim"
+        ),
+        (
+            "segment 29 (HI): HI01-1: ICD-9-CM qualifier BK on a claim with dates of service before 2015-10-01: "
+            "claimscrub checks ICD-10-CM codes only; its code cannot be an ICD-10-CM code, so it is dropped"
+        ),
+        (
+            "segment 29 (HI): HI02-1: ICD-9-CM qualifier BF on a claim with dates of service before 2015-10-01: "
+            "claimscrub checks ICD-10-CM codes only; it is dropped with the principal one"
+        ),
+        (
+            "segment 29 (HI): the principal diagnosis is dropped, so the 1 other diagnosis code(s) are dropped too "
+            "(the first of them would be read as the principal one)"
+        ),
     ]
     assert "taxonomy" not in item.data["billing_provider"]
 
@@ -260,7 +269,9 @@ def test_linuxforhealth_fields_agree_with_pyx12(x12_samples, name, tmp_path, pyx
     ours = [_ours(item) for item in read(path)]
     # pyx12 ships maps for 005010X222A1 and X223A2 only: the A2/A3 errata do not touch the segments read here
     copy = tmp_path / path.name
-    copy.write_bytes(path.read_bytes().replace(b"005010X222A2", b"005010X222A1").replace(b"005010X223A3", b"005010X223A2"))
+    copy.write_bytes(
+        path.read_bytes().replace(b"005010X222A2", b"005010X222A1").replace(b"005010X223A3", b"005010X223A2")
+    )
     oracle = pyx12_claims(copy)
     assert oracle and ours == oracle
 
@@ -353,8 +364,11 @@ def test_cli_scrubber_and_http_service_agree_on_every_sample_claim(x12_samples, 
     served_claims, served_findings = [], []
     with TestClient(app) as client:
         for path in files:
-            r = client.post("/v1/scrub", content=path.read_bytes(), headers={
-                "Authorization": "Bearer t0ken-for-tests-only", "Content-Type": "application/edi-x12"})
+            r = client.post(
+                "/v1/scrub",
+                content=path.read_bytes(),
+                headers={"Authorization": "Bearer t0ken-for-tests-only", "Content-Type": "application/edi-x12"},
+            )
             assert r.status_code == 200, (path, r.text)
             served_claims.extend(r.json()["claims"])
             served_findings.extend(r.json()["findings"])

@@ -44,7 +44,11 @@ def test_paid_claim_with_adjusted_lines_and_several_cas_triplets():
     assert p001.source == "era.835:seg 12"
     data = p001.data
     assert (data["status"], data["charge"], data["paid_amount"], data["patient_responsibility"]) == (
-        "1", "335", "223.72", "55.92")
+        "1",
+        "335",
+        "223.72",
+        "55.92",
+    )
     assert data["payer_claim_id"] == "PAYERICN1001"
     assert data["paid_date"] == "2024-06-04"  # BPR16
     assert data["remark_codes"] == ["MA01"]  # MOA03
@@ -52,9 +56,19 @@ def test_paid_claim_with_adjusted_lines_and_several_cas_triplets():
     assert data["allowed_amount"] == "279.64"  # no AMT*AU: the lines' AMT*B6, 90.22 + 189.42
     first, second = data["lines"]
     assert first == {
-        "code": "99213", "modifiers": ["25"], "charge": "125", "paid_amount": "72.18", "units": 1,
-        "from_date": "2024-05-14", "to_date": "2024-05-14", "control_number": "1", "allowed_amount": "90.22",
-        "adjustments": [{"group": "CO", "reason": "45", "amount": "34.78"}, {"group": "PR", "reason": "2", "amount": "18.04"}],
+        "code": "99213",
+        "modifiers": ["25"],
+        "charge": "125",
+        "paid_amount": "72.18",
+        "units": 1,
+        "from_date": "2024-05-14",
+        "to_date": "2024-05-14",
+        "control_number": "1",
+        "allowed_amount": "90.22",
+        "adjustments": [
+            {"group": "CO", "reason": "45", "amount": "34.78"},
+            {"group": "PR", "reason": "2", "amount": "18.04"},
+        ],
         "remark_codes": ["N130"],
     }
     # CAS*PR*1*10.00**2*27.88: two triplets in one segment
@@ -69,7 +83,9 @@ def test_denied_claim():
     data = by_id(read(PAID))["DEMO-P003"].data
     assert (data["status"], data["paid_amount"], data["charge"]) == ("4", "0", "460")
     assert [line["adjustments"] for line in data["lines"]] == [
-        [{"group": "CO", "reason": "50", "amount": "300"}], [{"group": "CO", "reason": "50", "amount": "160"}]]
+        [{"group": "CO", "reason": "50", "amount": "300"}],
+        [{"group": "CO", "reason": "50", "amount": "160"}],
+    ]
     assert data["lines"][0]["remark_codes"] == ["N386"]
     assert data["lines"][1]["units"] == 2
 
@@ -109,17 +125,21 @@ def test_missing_claim_id_and_missing_paid_amount_are_rejected():
 
 
 def test_values_read_past_are_left_out_with_notes():
-    broken = (PAID.replace("CAS*CO*45*34.78", "CAS*XX*45*34.78")
-              .replace("SVC*HC:20610:RT*210*151.54", "SVC*ZZ:20610:RT*210*151.54")
-              .replace("CLP*DEMO-P001*1*", "CLP*DEMO-P001*9*"))
+    broken = (
+        PAID.replace("CAS*CO*45*34.78", "CAS*XX*45*34.78")
+        .replace("SVC*HC:20610:RT*210*151.54", "SVC*ZZ:20610:RT*210*151.54")
+        .replace("CLP*DEMO-P001*1*", "CLP*DEMO-P001*9*")
+    )
     p001 = read(broken)[0]
     assert p001.data is not None and p001.data["paid_amount"] == "223.72"
     messages = [n.message for n in p001.notes]
     assert messages == [
         "segment 12 (CLP): CLP02 claim status '9' is not a 5010 code",
         "segment 20 (CAS): CAS01 group code 'XX' is not CO, PR, OA, PI or CR; its adjustments are left out",
-        ("segment 25 (SVC): SVC01-1: product/service qualifier 'ZZ' is not HC, NU or another 835 product/service "
-         "qualifier; service payment 2 of the claim is left out"),
+        (
+            "segment 25 (SVC): SVC01-1: product/service qualifier 'ZZ' is not HC, NU or another 835 product/service "
+            "qualifier; service payment 2 of the claim is left out"
+        ),
     ]
     assert p001.data["lines"][0]["adjustments"] == [{"group": "PR", "reason": "2", "amount": "18.04"}]
     assert len(p001.data["lines"]) == 1 and p001.data["adjustments"] == []  # the dropped line's CAS go with it
@@ -149,8 +169,10 @@ def test_provider_level_adjustments_are_reported_not_spread():
     remits = read(with_plb)
     plb = remits[-1]
     assert plb.claim_id is None and plb.data is None
-    assert plb.error == ("segment 43 (PLB): provider-level adjustments of 8.75 belong to no claim; "
-                         "they are not in any claim's paid amount")
+    assert plb.error == (
+        "segment 43 (PLB): provider-level adjustments of 8.75 belong to no claim; "
+        "they are not in any claim's paid amount"
+    )
     assert by_id(remits)["DEMO-P001"].data["paid_amount"] == "223.72"
 
 
@@ -174,9 +196,16 @@ _SEGMENTS = PAID.split("~\n")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(1, len(_SEGMENTS) - 2), st.integers(1, 12),
-                          st.text(alphabet=st.characters(blacklist_characters="*~:^\r\n", blacklist_categories=("Cs",)), max_size=12)),
-                max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, len(_SEGMENTS) - 2),
+            st.integers(1, 12),
+            st.text(alphabet=st.characters(blacklist_characters="*~:^\r\n", blacklist_categories=("Cs",)), max_size=12),
+        ),
+        max_size=6,
+    )
+)
 def test_fuzzed_elements_every_clp_is_read_or_rejected(edits):
     """Any element of any segment but the ISA replaced: never an exception, one record per CLP."""
     segments = [s.split("*") for s in _SEGMENTS]

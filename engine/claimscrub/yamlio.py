@@ -30,7 +30,10 @@ _CORE = [
     ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")),
     ("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")),
     # a float needs a point or an exponent; leading zeros ("0450", "010") stay strings
-    ("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+)$")),
+    (
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:0|[1-9][0-9]*)?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|(?:\.[0-9]*)?[eE][-+]?[0-9]+)$"),
+    ),
 ]
 
 
@@ -165,14 +168,23 @@ def _check_expansion(root: yaml.Node, loader: Yaml12Loader, file: str) -> None:
         total = size(root)
     except _Loop:
         anchor, mark, _ = next(a for a in loader.aliases if id(a[2]) in building)
-        raise YamlError(f"alias *{anchor} is inside the value it refers to (the document would be infinite)",
-                        file, mark.line + 1, mark.column + 1) from None
+        raise YamlError(
+            f"alias *{anchor} is inside the value it refers to (the document would be infinite)",
+            file,
+            mark.line + 1,
+            mark.column + 1,
+        ) from None
     count(root, set())
     if total - written > MAX_ALIAS_EXPANSION:
         anchor, mark, node = max(loader.aliases, key=lambda a: sizes.get(id(a[2]), 0))
-        raise YamlError(f"aliases expand this document by {total - written:,} values, over the limit of "
-                        f"{MAX_ALIAS_EXPANSION:,} (alias *{anchor} alone is {sizes.get(id(node), 0):,}); "
-                        "write the values out", file, mark.line + 1, mark.column + 1)
+        raise YamlError(
+            f"aliases expand this document by {total - written:,} values, over the limit of "
+            f"{MAX_ALIAS_EXPANSION:,} (alias *{anchor} alone is {sizes.get(id(node), 0):,}); "
+            "write the values out",
+            file,
+            mark.line + 1,
+            mark.column + 1,
+        )
 
 
 class _Loop(Exception):
@@ -185,8 +197,9 @@ def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
         loader = Yaml12Loader(text)  # the reader rejects NUL and other control characters here, for the whole text
     except yaml.reader.ReaderError as exc:
         line, column = _line_col(text, exc.position)
-        raise YamlError(f"character U+{exc.character:04X} is not allowed in YAML (control character); "
-                        "remove it", file, line, column) from None
+        raise YamlError(
+            f"character U+{exc.character:04X} is not allowed in YAML (control character); remove it", file, line, column
+        ) from None
     docs = []
     try:
         while loader.check_node():
@@ -200,7 +213,10 @@ def load_text(text: str, file: str = "<string>") -> list[YamlDoc]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlError(
-            f"YAML syntax: {exc.problem or exc.context}", file, (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1
+            f"YAML syntax: {exc.problem or exc.context}",
+            file,
+            (mark.line + 1) if mark else 1,
+            (mark.column + 1) if mark else 1,
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"YAML: {exc}", file, 1, 1) from None
@@ -220,8 +236,9 @@ def load_file(path: str | Path) -> YamlDoc:
     except UnicodeDecodeError as exc:
         good = raw[: exc.start].decode("utf-8")
         line, column = _line_col(good, len(good))
-        raise YamlError(f"not UTF-8: byte 0x{raw[exc.start]:02X} cannot be decoded; save the file as UTF-8",
-                        str(path), line, column) from None
+        raise YamlError(
+            f"not UTF-8: byte 0x{raw[exc.start]:02X} cannot be decoded; save the file as UTF-8", str(path), line, column
+        ) from None
     docs = load_text(text, str(path))
     if not docs:
         return YamlDoc(None, str(path))

@@ -40,8 +40,10 @@ AUDIT_PACK = "audit"
 AUDIT_VERSION = "1"
 
 STATS_REFERENCES = (
-    ("CMS Medicare Claims Processing Manual (Pub. 100-04), Chapter 12, Section 30.6.1: medical necessity is the "
-     "overarching criterion for the level of E/M service"),
+    (
+        "CMS Medicare Claims Processing Manual (Pub. 100-04), Chapter 12, Section 30.6.1: medical necessity is the "
+        "overarching criterion for the level of E/M service"
+    ),
     "HHS OIG, Coding Trends of Medicare Evaluation and Management Services (OEI-04-10-00180, 2012)",
 )
 
@@ -50,7 +52,9 @@ STATS_REFERENCES = (
 class AuditFinding(Finding):
     """A finding of the batch phase: a Finding plus the encounters or provider it is about, and its numbers."""
 
-    encounters: list[str] = field(default_factory=list)  # every encounter id the finding names (``encounter``: this claim's)
+    encounters: list[str] = field(
+        default_factory=list
+    )  # every encounter id the finding names (``encounter``: this claim's)
     provider_npi: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -88,8 +92,13 @@ class EncounterIssue:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"encounter_id": self.encounter_id, "source": self.source, "status": "invalid",
-                "claim_id": self.claim_id, "reason": self.reason}
+        return {
+            "encounter_id": self.encounter_id,
+            "source": self.source,
+            "status": "invalid",
+            "claim_id": self.claim_id,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +167,13 @@ class BatchReport:
     seconds: float
 
     def audit_section(self) -> dict[str, Any]:
-        return {"cloned_notes": self.cloned, "peer_benchmarks": self.benchmark_file,
-                "providers": self.providers, "not_compared": self.not_compared, "seconds": round(self.seconds, 3)}
+        return {
+            "cloned_notes": self.cloned,
+            "peer_benchmarks": self.benchmark_file,
+            "providers": self.providers,
+            "not_compared": self.not_compared,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _range(values: list[float]) -> str:
@@ -190,14 +204,23 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
         sims = [m.similarity for m in pairs]
         scopes = sorted({m.scope for m in pairs}, key=list(SCOPE_TEXT).index)
         named = ", ".join(f"{eid} (claim {', '.join(sorted({r.claim_id for r in where[eid]}))})" for eid in ids)
-        message = (f"The {section} section is near-identical across encounters {named}: Jaccard similarity "
-                   f"{_range(sims)} of {config.k}-word shingles, at or above the threshold {config.threshold:.2f} "
-                   f"({'; '.join(SCOPE_TEXT[s] for s in scopes)}). Cloned documentation may not support "
-                   f"the service billed for each visit.")
-        evidence = {"section": section, "encounters": list(ids), "threshold": config.threshold, "k": config.k,
-                    "scopes": scopes, "pairs": [{"encounters": list(m.encounter_ids), "similarity": m.similarity,
-                                                 "scope": m.scope} for m in pairs],
-                    "threshold_source": config.source}
+        message = (
+            f"The {section} section is near-identical across encounters {named}: Jaccard similarity "
+            f"{_range(sims)} of {config.k}-word shingles, at or above the threshold {config.threshold:.2f} "
+            f"({'; '.join(SCOPE_TEXT[s] for s in scopes)}). Cloned documentation may not support "
+            f"the service billed for each visit."
+        )
+        evidence = {
+            "section": section,
+            "encounters": list(ids),
+            "threshold": config.threshold,
+            "k": config.k,
+            "scopes": scopes,
+            "pairs": [
+                {"encounters": list(m.encounter_ids), "similarity": m.similarity, "scope": m.scope} for m in pairs
+            ],
+            "threshold_source": config.source,
+        }
         done: set[str] = set()  # a claim documented by two encounters of one cluster gets its finding once
         for eid in ids:
             for ref in where[eid]:
@@ -205,25 +228,45 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
                     continue
                 done.add(ref.claim_id)
                 line = ref.lines[0] if ref.lines else None
-                out.setdefault(ref.claim_id, []).append(AuditFinding(
-                    rule_id=CLONED_RULE, category="documentation", severity="warning", claim_id=ref.claim_id,
-                    line=line, related_lines=list(ref.lines[1:]),
-                    title="Cloned note sections across encounters",
-                    message=message,
-                    fix=(f"Review encounter {eid} against the others named: the {section} must describe this visit. "
-                         "Have the author amend carried-forward text that does not apply (a dated addendum), and "
-                         "bill only what the visit's own documentation supports."),
-                    citation="; ".join(config.references), references=[{"source": r} for r in config.references],
-                    rule_pack=AUDIT_PACK, pack_version=AUDIT_VERSION,
-                    data_edition=f"cloned_notes.yaml: threshold {config.threshold:.2f}",
-                    encounter=eid, encounters=list(ids), evidence=evidence))
-    summary = {"notes": len(notes), "matching_pairs": len(matches), "clusters": len(clusters),
-               "threshold": config.threshold, "k": config.k, "threshold_source": config.source}
+                out.setdefault(ref.claim_id, []).append(
+                    AuditFinding(
+                        rule_id=CLONED_RULE,
+                        category="documentation",
+                        severity="warning",
+                        claim_id=ref.claim_id,
+                        line=line,
+                        related_lines=list(ref.lines[1:]),
+                        title="Cloned note sections across encounters",
+                        message=message,
+                        fix=(
+                            f"Review encounter {eid} against the others named: the {section} must describe this visit. "
+                            "Have the author amend carried-forward text that does not apply (a dated addendum), and "
+                            "bill only what the visit's own documentation supports."
+                        ),
+                        citation="; ".join(config.references),
+                        references=[{"source": r} for r in config.references],
+                        rule_pack=AUDIT_PACK,
+                        pack_version=AUDIT_VERSION,
+                        data_edition=f"cloned_notes.yaml: threshold {config.threshold:.2f}",
+                        encounter=eid,
+                        encounters=list(ids),
+                        evidence=evidence,
+                    )
+                )
+    summary = {
+        "notes": len(notes),
+        "matching_pairs": len(matches),
+        "clusters": len(clusters),
+        "threshold": config.threshold,
+        "k": config.k,
+        "threshold_source": config.source,
+    }
     return out, summary
 
 
-def _provider_counts(facts: Iterable[ClaimFacts]) -> tuple[dict[str, Counter], dict[str, tuple[str | None, str | None]],
-                                                             dict[str, int]]:
+def _provider_counts(
+    facts: Iterable[ClaimFacts],
+) -> tuple[dict[str, Counter], dict[str, tuple[str | None, str | None]], dict[str, int]]:
     counts: dict[str, Counter] = {}
     who: dict[str, tuple[str | None, str | None]] = {}
     claims: Counter = Counter()
@@ -239,32 +282,71 @@ def _provider_counts(facts: Iterable[ClaimFacts]) -> tuple[dict[str, Counter], d
 
 
 def _stats_finding(r: DistributionResult, bench: Benchmark, chosen_by: str, default: str | None) -> AuditFinding:
-    note = (f" The claims name no specialty: compared with the table's default peers ({default.replace('_', ' ')})."
-            if chosen_by == "default_specialty" and default else "")
-    evidence = {k: getattr(r, k) for k in ("provider_npi", "benchmark_id", "services", "counts", "shares",
-                                            "expected_shares", "excluded", "chi_square", "df", "p_value",
-                                            "g_statistic", "g_p_value", "small_expected", "mean_level",
-                                            "benchmark_mean_level", "share_high", "benchmark_share_high",
-                                            "high_percentile", "peer_percentile")}
+    note = (
+        f" The claims name no specialty: compared with the table's default peers ({default.replace('_', ' ')})."
+        if chosen_by == "default_specialty" and default
+        else ""
+    )
+    evidence = {
+        k: getattr(r, k)
+        for k in (
+            "provider_npi",
+            "benchmark_id",
+            "services",
+            "counts",
+            "shares",
+            "expected_shares",
+            "excluded",
+            "chi_square",
+            "df",
+            "p_value",
+            "g_statistic",
+            "g_p_value",
+            "small_expected",
+            "mean_level",
+            "benchmark_mean_level",
+            "share_high",
+            "benchmark_share_high",
+            "high_percentile",
+            "peer_percentile",
+        )
+    }
     evidence["chosen_by"] = chosen_by
-    peer = f"; mean level at the {r.peer_percentile:.0f}th percentile of providers in this batch" \
-        if r.peer_percentile is not None else ""
+    peer = (
+        f"; mean level at the {r.peer_percentile:.0f}th percentile of providers in this batch"
+        if r.peer_percentile is not None
+        else ""
+    )
     references = [bench.edition(), *STATS_REFERENCES]
     return AuditFinding(
-        rule_id=STATS_RULE, category="upcoding", severity=r.severity, claim_id="", line=None,
+        rule_id=STATS_RULE,
+        category="upcoding",
+        severity=r.severity,
+        claim_id="",
+        line=None,
         title="E/M level mix against peers",
-        message=(f"{r.message[0].upper()}{r.message[1:]} (G-test {r.g_statistic:.1f}){peer}.{note}"
-                 " Reason to look, not an error."),
-        fix=("Pull a sample of this provider's E/M visits and check each level against its documentation (MDM or "
-             "time); a high mix can be right for a sicker panel, so look before concluding."),
-        citation="; ".join(references), references=[{"source": s} for s in references],
-        rule_pack=AUDIT_PACK, pack_version=AUDIT_VERSION, data_edition=bench.edition(),
+        message=(
+            f"{r.message[0].upper()}{r.message[1:]} (G-test {r.g_statistic:.1f}){peer}.{note}"
+            " Reason to look, not an error."
+        ),
+        fix=(
+            "Pull a sample of this provider's E/M visits and check each level against its documentation (MDM or "
+            "time); a high mix can be right for a sicker panel, so look before concluding."
+        ),
+        citation="; ".join(references),
+        references=[{"source": s} for s in references],
+        rule_pack=AUDIT_PACK,
+        pack_version=AUDIT_VERSION,
+        data_edition=bench.edition(),
         table_row={"benchmark_id": bench.id, **{c: round(s, 2) for c, s in sorted(bench.shares.items())}},
-        provider_npi=r.provider_npi, evidence=evidence)
+        provider_npi=r.provider_npi,
+        evidence=evidence,
+    )
 
 
-def stats_findings(facts: list[ClaimFacts], benchmarks: BenchmarkSet) -> tuple[list[AuditFinding], list[dict],
-                                                                                  list[dict]]:
+def stats_findings(
+    facts: list[ClaimFacts], benchmarks: BenchmarkSet
+) -> tuple[list[AuditFinding], list[dict], list[dict]]:
     """CS-AUD-002: every provider with E/M visits against its peers; a finding only where the test is significant."""
     counts, who, claims = _provider_counts(facts)
     groups: dict[str, tuple[Benchmark, dict[str, dict[str, int]]]] = {}
@@ -285,19 +367,34 @@ def stats_findings(facts: list[ClaimFacts], benchmarks: BenchmarkSet) -> tuple[l
                 groups.setdefault(bench.id, (bench, {}))[1][npi] = mine
     findings, table = [], []
     for bench, by_provider in groups.values():
-        results = compare_providers(by_provider, bench, benchmarks.alpha, benchmarks.min_services,
-                                    benchmarks.high_level)
+        results = compare_providers(
+            by_provider, bench, benchmarks.alpha, benchmarks.min_services, benchmarks.high_level
+        )
         for r in results:
             chosen_by = chosen_why[r.provider_npi]
             tested = r.services >= benchmarks.min_services
             flagged = tested and r.p_value is not None and r.p_value < benchmarks.alpha
-            table.append({"provider_npi": r.provider_npi, "benchmark_id": bench.id, "claims": claims[r.provider_npi],
-                          "services": r.services, "tested": tested, "finding": r.severity if flagged else None,
-                          "chi_square": r.chi_square, "df": r.df, "p_value": r.p_value,
-                          "g_statistic": r.g_statistic, "mean_level": r.mean_level,
-                          "benchmark_mean_level": r.benchmark_mean_level, "share_high": r.share_high,
-                          "benchmark_share_high": r.benchmark_share_high, "high_percentile": r.high_percentile,
-                          "peer_percentile": r.peer_percentile, "message": r.message})
+            table.append(
+                {
+                    "provider_npi": r.provider_npi,
+                    "benchmark_id": bench.id,
+                    "claims": claims[r.provider_npi],
+                    "services": r.services,
+                    "tested": tested,
+                    "finding": r.severity if flagged else None,
+                    "chi_square": r.chi_square,
+                    "df": r.df,
+                    "p_value": r.p_value,
+                    "g_statistic": r.g_statistic,
+                    "mean_level": r.mean_level,
+                    "benchmark_mean_level": r.benchmark_mean_level,
+                    "share_high": r.share_high,
+                    "benchmark_share_high": r.benchmark_share_high,
+                    "high_percentile": r.high_percentile,
+                    "peer_percentile": r.peer_percentile,
+                    "message": r.message,
+                }
+            )
             if flagged:
                 findings.append(_stats_finding(r, bench, chosen_by, benchmarks.default_specialty))
     findings.sort(key=lambda f: (f.severity != "warning", f.provider_npi))
@@ -317,8 +414,16 @@ def run_batch(facts: list[ClaimFacts], cloned: ClonedConfig | None, benchmarks: 
     not_compared: list[dict] = []
     if benchmarks is not None:
         batch, table, not_compared = stats_findings(facts, benchmarks)
-    return BatchReport(claim_findings, batch, table, not_compared, [i for f in facts for i in f.issues],
-                       cloned_summary, benchmarks.path if benchmarks else None, time.perf_counter() - started)
+    return BatchReport(
+        claim_findings,
+        batch,
+        table,
+        not_compared,
+        [i for f in facts for i in f.issues],
+        cloned_summary,
+        benchmarks.path if benchmarks else None,
+        time.perf_counter() - started,
+    )
 
 
 def attach(results: list, report: BatchReport) -> list:

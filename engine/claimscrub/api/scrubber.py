@@ -50,13 +50,19 @@ class ClaimResult:
     reason: str | None = None
     field: str | None = None
     source: str | None = None
-    suppressed: list[Finding] = dataclasses.field(default_factory=list)  # accepted findings: reported, not counted as open
+    suppressed: list[Finding] = dataclasses.field(
+        default_factory=list
+    )  # accepted findings: reported, not counted as open
     policies: tuple[str, ...] = ()  # the payer policies that applied to the claim
     not_checked: list[dict] = dataclasses.field(default_factory=list)  # rules no edition or table choice let run
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"claim_id": self.claim_id, "status": self.status, "source": self.source,
-                               "finding_count": len(self.findings)}
+        out: dict[str, Any] = {
+            "claim_id": self.claim_id,
+            "status": self.status,
+            "source": self.source,
+            "finding_count": len(self.findings),
+        }
         if self.not_checked:
             out["not_checked"] = self.not_checked
         if self.status == "rejected":
@@ -84,7 +90,9 @@ def table_columns(tables) -> dict[str, dict[str, str]] | None:
     return {d.name: {c: d.column_type(c) for c in d.columns} for d in registry}
 
 
-def default_tables(data_dir: str | Path | None = None, samples: bool | None = None, rule_roots: list[Path] | None = None):
+def default_tables(
+    data_dir: str | Path | None = None, samples: bool | None = None, rule_roots: list[Path] | None = None
+):
     """The tables a scrub reads; a rule pack's own ``tables/`` join the registry."""
     from claimscrub.refdata.store import open_tables
     from claimscrub.refdata.tables import registry_for
@@ -92,8 +100,9 @@ def default_tables(data_dir: str | Path | None = None, samples: bool | None = No
     return open_tables(data_dir, samples=samples, registry=registry_for(rule_roots or []))
 
 
-def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables,
-                partial: bool):
+def _policy_set(
+    rulebook: RuleBook, roots: list[Path], extra, default: bool, include_draft: bool, columns, tables, partial: bool
+):
     """The payer policies for a scrubber (None when there are none); policies with errors stop it, as rules do.
 
     With only some packs loaded (``partial``), entries for rules of the others are skipped, not errors:
@@ -104,27 +113,41 @@ def _policy_set(rulebook: RuleBook, roots: list[Path], extra, default: bool, inc
     paths = [p for p in paths if p.exists()]
     if not paths:
         return None
-    policies, issues = load_policies(paths, rulebook, columns,
-                                     lenient=tuple(paths) if partial else (bundled_policies_dir(),))
+    policies, issues = load_policies(
+        paths, rulebook, columns, lenient=tuple(paths) if partial else (bundled_policies_dir(),)
+    )
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise RulesError(errors)
     if not policies:
         return None
-    return PolicySet(policies, rulebook, include_draft=include_draft,
-                     loaded=tables.loaded if tables is not None else None)
+    return PolicySet(
+        policies, rulebook, include_draft=include_draft, loaded=tables.loaded if tables is not None else None
+    )
 
 
 class Scrubber:
     """Rules and tables loaded once; claims scrubbed one at a time or as a stream."""
 
-    def __init__(self, rules: Iterable[str | Path] | None = None, *, replace_bundled: bool = False,
-                 tables=None, data_dir: str | Path | None = None, samples: bool | None = None,
-                 backend: str | None = "durable", include_draft: bool = False, rulebook: RuleBook | None = None,
-                 max_lines: int | None = None, claim_seconds: float | None = DEFAULT_SECONDS,
-                 claim_facts: int | None = DEFAULT_FACTS,
-                 policies: Iterable[str | Path] | None = None, default_policies: bool = True,
-                 suppressions: str | Path | None = None, today: str | None = None):
+    def __init__(
+        self,
+        rules: Iterable[str | Path] | None = None,
+        *,
+        replace_bundled: bool = False,
+        tables=None,
+        data_dir: str | Path | None = None,
+        samples: bool | None = None,
+        backend: str | None = "durable",
+        include_draft: bool = False,
+        rulebook: RuleBook | None = None,
+        max_lines: int | None = None,
+        claim_seconds: float | None = DEFAULT_SECONDS,
+        claim_facts: int | None = DEFAULT_FACTS,
+        policies: Iterable[str | Path] | None = None,
+        default_policies: bool = True,
+        suppressions: str | Path | None = None,
+        today: str | None = None,
+    ):
         """``backend=None`` builds everything but the rule engine (a parent process that only dispatches).
 
         ``max_lines``: a claim with more service lines is rejected before any work (the CLI and the
@@ -145,8 +168,9 @@ class Scrubber:
             if errors:
                 raise RulesError(errors)
         self.rulebook = rulebook
-        self.policies = _policy_set(rulebook, roots, policies, default_policies, include_draft, columns, self.tables,
-                                    partial=replace_bundled)
+        self.policies = _policy_set(
+            rulebook, roots, policies, default_policies, include_draft, columns, self.tables, partial=replace_bundled
+        )
         wanted = rulebook.active(include_draft)
         if self.policies is not None:  # a draft rule a policy turns on for some payer must be compiled
             on = self.policies.enabled_anywhere()
@@ -177,7 +201,9 @@ class Scrubber:
         """The data editions this scrubber reads (the tables its rules use, and those policies choose instead)."""
         used = {t for item in self.program.rules for t in item.rule.tables}
         if self.policies is not None:
-            used |= {t for p in self.policies.policies for choice in p.tables if choice.table in used for t in choice.use}
+            used |= {
+                t for p in self.policies.policies for choice in p.tables if choice.table in used for t in choice.use
+            }
         out = []
         for status in self.tables.status():
             if status.name in used:
@@ -185,12 +211,16 @@ class Scrubber:
         return out
 
     def scrub(self, claim: dict | InputItem, source: str | None = None) -> ClaimResult:
-        item = claim if isinstance(claim, InputItem) else InputItem(
-            source or "", claim.get("claim_id") if isinstance(claim, dict) else None, claim)
+        item = (
+            claim
+            if isinstance(claim, InputItem)
+            else InputItem(source or "", claim.get("claim_id") if isinstance(claim, dict) else None, claim)
+        )
         return self.scrub_item(item)
 
-    def scrub_many(self, claims: Iterable[dict | InputItem], *, cross_claim: bool = True, history=None,
-                   record: bool = False) -> Iterator[ClaimResult]:
+    def scrub_many(
+        self, claims: Iterable[dict | InputItem], *, cross_claim: bool = True, history=None, record: bool = False
+    ) -> Iterator[ClaimResult]:
         """Scrub a batch. With ``cross_claim`` the claims are also edited against each other (and against the
         ``history`` store, which ``record`` adds them to), so results come once every claim is scrubbed."""
         if cross_claim:
@@ -220,8 +250,9 @@ class Scrubber:
             where = where.tb_next
         at = f"{Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where is not None else "?"
         log.error("claim %s from %s: %s (at %s)", cid or "(no id)", item.source or "(no source)", problem, at)
-        return ClaimResult(cid, "rejected", [engine_error(cid or "?", problem)], reason=f"engine error: {problem}",
-                           source=item.source)
+        return ClaimResult(
+            cid, "rejected", [engine_error(cid or "?", problem)], reason=f"engine error: {problem}", source=item.source
+        )
 
     def _scrub_item(self, item: InputItem, stage: list[str]) -> ClaimResult:
         cid = item.claim_id
@@ -232,15 +263,22 @@ class Scrubber:
             return ClaimResult(cid, "rejected", reason="no claim data", source=item.source)
         lines = data.get("lines") if isinstance(data, dict) else None
         if self.max_lines is not None and isinstance(lines, list) and len(lines) > self.max_lines:
-            return ClaimResult(cid, "rejected", reason=f"lines: {len(lines):,} service lines, over the limit of "
-                               f"{self.max_lines:,} per claim (--max-lines)", field="lines", source=item.source)
+            return ClaimResult(
+                cid,
+                "rejected",
+                reason=f"lines: {len(lines):,} service lines, over the limit of "
+                f"{self.max_lines:,} per claim (--max-lines)",
+                field="lines",
+                source=item.source,
+            )
         stage[0] = "validate"
         found = problems(data)
         if found:
             field_name, problem = found[0]
             more = f" (and {len(found) - 1} more problem(s))" if len(found) > 1 else ""
-            return ClaimResult(cid, "rejected", reason=f"{field_name}: {problem}{more}", field=field_name,
-                               source=item.source)
+            return ClaimResult(
+                cid, "rejected", reason=f"{field_name}: {problem}{more}", field=field_name, source=item.source
+            )
         stage[0] = "normalise"
         try:
             claim = claim_from_dict(data, item.source)
@@ -265,11 +303,18 @@ class Scrubber:
             with claim_budget(self.claim_seconds, self.claim_facts):
                 hits = self.backend.run(view)
         except OverBudget as exc:
-            return ClaimResult(cid, "rejected", reason=f"lines: the claim needs {exc.problem} of rule work, over the "
-                               "per-claim budget; split it into smaller claims", field="lines", source=item.source)
+            return ClaimResult(
+                cid,
+                "rejected",
+                reason=f"lines: the claim needs {exc.problem} of rule work, over the "
+                "per-claim budget; split it into smaller claims",
+                field="lines",
+                source=item.source,
+            )
         except EngineError as exc:
-            return ClaimResult(cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}",
-                               source=item.source)
+            return ClaimResult(
+                cid, "rejected", [engine_error(cid, str(exc))], reason=f"engine error: {exc}", source=item.source
+            )
         stage[0] = "render"
         rules = self.program.rules
         suppressed: list[Finding] = []
@@ -289,9 +334,18 @@ class Scrubber:
             findings = kept
         # conformance problems the reader read past (X12 envelope counts, dropped values): findings too
         findings.extend(
-            Finding(rule_id=n.rule_id, category=n.category, severity=n.severity, claim_id=cid, line=n.line,
-                    message=n.message, fix=n.fix, title=n.title, citation=n.citation,
-                    references=[{"source": n.citation}])
+            Finding(
+                rule_id=n.rule_id,
+                category=n.category,
+                severity=n.severity,
+                claim_id=cid,
+                line=n.line,
+                message=n.message,
+                fix=n.fix,
+                title=n.title,
+                citation=n.citation,
+                references=[{"source": n.citation}],
+            )
             for n in item.notes
         )
         unchecked: list[dict] = []
@@ -299,9 +353,15 @@ class Scrubber:
             findings, unchecked = self.renderer.settle(findings, view)
         if resolution is not None:
             unchecked = [*unchecked, *resolution.not_checked()]
-        return ClaimResult(cid, "scrubbed", sorted(findings, key=sort_key), source=item.source,
-                           suppressed=sorted(suppressed, key=sort_key),
-                           policies=resolution.policies if resolution else (), not_checked=unchecked)
+        return ClaimResult(
+            cid,
+            "scrubbed",
+            sorted(findings, key=sort_key),
+            source=item.source,
+            suppressed=sorted(suppressed, key=sort_key),
+            policies=resolution.policies if resolution else (),
+            not_checked=unchecked,
+        )
 
     def _apply_policies(self, resolution, view: dict, hits, suppressed: list[Finding]) -> list[Finding]:
         """Findings under the claim's policies: rules off dropped, ``unless`` applied, carve-outs reported as
@@ -326,8 +386,12 @@ class Scrubber:
             if state.payer_edit is not None:
                 finding.payer_edit = {"policy": state.payer_edit_policy, **state.payer_edit.as_dict()}
             if waiver is not None and waiver.carve_out is not None:
-                finding.suppression = {"by": f"policy {waiver.policy}", "reason": waiver.carve_out.reason,
-                                       "until": waiver.carve_out.until, "where": waiver.where}
+                finding.suppression = {
+                    "by": f"policy {waiver.policy}",
+                    "reason": waiver.carve_out.reason,
+                    "until": waiver.carve_out.until,
+                    "where": waiver.where,
+                }
                 suppressed.append(finding)
                 continue
             findings.append(finding)
@@ -335,9 +399,14 @@ class Scrubber:
 
 
 # What the claim was going through when an unexpected exception stopped it (in rejection reasons).
-STAGES = {"read": "reading the claim", "validate": "validating the claim", "normalise": "normalising the claim",
-          "view": "building the claim's view", "engine": "building facts and running the rules",
-          "render": "rendering the findings"}
+STAGES = {
+    "read": "reading the claim",
+    "validate": "validating the claim",
+    "normalise": "normalising the claim",
+    "view": "building the claim's view",
+    "engine": "building facts and running the rules",
+    "render": "rendering the findings",
+}
 
 
 def batch_gc() -> None:
@@ -351,4 +420,3 @@ def batch_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-

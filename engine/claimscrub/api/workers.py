@@ -78,8 +78,9 @@ def crashed(item: InputItem) -> ClaimResult:
     """The result of a claim whose worker died on it twice."""
     cid = item.claim_id or "?"
     problem = "the rule engine process died twice on this claim"
-    return ClaimResult(cid, "rejected", [engine_error(cid, problem)], reason=f"engine error: {problem}",
-                       source=item.source)
+    return ClaimResult(
+        cid, "rejected", [engine_error(cid, problem)], reason=f"engine error: {problem}", source=item.source
+    )
 
 
 class WorkerPool:
@@ -94,8 +95,9 @@ class WorkerPool:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init,
-                                   initargs=(self.config, os.getpid()))
+        return ProcessPoolExecutor(
+            self.workers, mp_context=self._ctx, initializer=_init, initargs=(self.config, os.getpid())
+        )
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

@@ -41,20 +41,26 @@ def _money(value: float) -> str:
 
 def estimate_dict(e: Estimate) -> dict[str, Any]:
     return {
-        "point_estimate": _money(e.point), "standard_error": _money(e.standard_error), "df": round(e.df, 4),
-        "t_90_one_sided": round(e.t_90_one_sided, 6), "lower_limit_90_one_sided": _money(e.lower_90_one_sided),
+        "point_estimate": _money(e.point),
+        "standard_error": _money(e.standard_error),
+        "df": round(e.df, 4),
+        "t_90_one_sided": round(e.t_90_one_sided, 6),
+        "lower_limit_90_one_sided": _money(e.lower_90_one_sided),
         "upper_limit_90_one_sided": _money(e.upper_90_one_sided),
         "precision_90": None if e.precision_90 is None else round(e.precision_90, 6),
         "intervals": {str(level): [_money(lo), _money(hi)] for level, (lo, hi) in e.intervals.items()},
     }
 
 
-def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict[str, str]],
-          review: dict[str, Any] | None) -> dict[str, Any]:
+def build(
+    design: dict[str, Any], sample: list[dict[str, str]], state: list[dict[str, str]], review: dict[str, Any] | None
+) -> dict[str, Any]:
     open_lines = [r for r in state if r["determination"] == "not_reviewed"]
     if open_lines:
-        raise AuditError(f"{len(open_lines)} sampled line(s) have no determination yet (e.g. claim "
-                         f"{open_lines[0]['claim_id']} line {open_lines[0]['line'] or '-'}): import the worksheet first")
+        raise AuditError(
+            f"{len(open_lines)} sampled line(s) have no determination yet (e.g. claim "
+            f"{open_lines[0]['claim_id']} line {open_lines[0]['line'] or '-'}): import the worksheet first"
+        )
     over: dict[str, int] = defaultdict(int)
     under: dict[str, int] = defaultdict(int)
     categories: dict[str, list[str]] = defaultdict(list)
@@ -73,10 +79,15 @@ def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict
     strata_design = {int(s["id"]): s for s in spec["strata"]}
 
     def strata_of(values: dict[str, int]) -> list[StratumSample]:
-        return [StratumSample(h, int(strata_design[h]["units"]),
-                              tuple(values.get(u["sample_no"], 0) / 100 for u in units_by_stratum[h]),
-                              bool(strata_design[h]["certainty"]))
-                for h in sorted(units_by_stratum)]
+        return [
+            StratumSample(
+                h,
+                int(strata_design[h]["units"]),
+                tuple(values.get(u["sample_no"], 0) / 100 for u in units_by_stratum[h]),
+                bool(strata_design[h]["certainty"]),
+            )
+            for h in sorted(units_by_stratum)
+        ]
 
     overpayment = estimate_total(strata_of(over), "overpayment")
     underpayment = estimate_total(strata_of(under), "underpayment") if any(under.values()) else None
@@ -94,18 +105,25 @@ def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict
     for h, members in sorted(units_by_stratum.items()):
         values = [over.get(u["sample_no"], 0) / 100 for u in members]
         stratum = StratumSample(h, int(strata_design[h]["units"]), tuple(values), bool(strata_design[h]["certainty"]))
-        strata_out.append({
-            "id": h, "units": stratum.units, "sample_size": stratum.n,
-            "errors": sum(1 for u in members if over.get(u["sample_no"]) or under.get(u["sample_no"])),
-            "mean_overpayment": _money(stratum.mean), "sd_overpayment": _money(stratum.variance ** 0.5),
-            "paid_total": strata_design[h]["paid_total"], "estimate": _money(overpayment.stratum_estimates[h]),
-        })
+        strata_out.append(
+            {
+                "id": h,
+                "units": stratum.units,
+                "sample_size": stratum.n,
+                "errors": sum(1 for u in members if over.get(u["sample_no"]) or under.get(u["sample_no"])),
+                "mean_overpayment": _money(stratum.mean),
+                "sd_overpayment": _money(stratum.variance**0.5),
+                "paid_total": strata_design[h]["paid_total"],
+                "estimate": _money(overpayment.stratum_estimates[h]),
+            }
+        )
     edge = list(overpayment.edge_cases) + (underpayment.edge_cases if underpayment else [])
     checked = [r for r in state if r.get("qa_verdict")]
     disagreed = [r for r in checked if r["qa_verdict"] == "disagree"]
     if disagreed:
-        edge.append(f"{len(disagreed)} line(s) with a QA disagreement not yet resolved: the reviewer's determination "
-                    "is used")
+        edge.append(
+            f"{len(disagreed)} line(s) with a QA disagreement not yet resolved: the reviewer's determination is used"
+        )
     return {
         "design": spec,
         "universe": {"units": design["frame"]["units"], "paid_total": design["frame"]["paid_total"]},
@@ -113,23 +131,39 @@ def build(design: dict[str, Any], sample: list[dict[str, str]], state: list[dict
         "rates": {
             "claim_error_rate": len(claims_in_error) / len(claims) if claims else 0.0,
             "line_error_rate": sum(r["determination"] in ("overpaid", "underpaid") for r in lines) / len(lines)
-            if lines else 0.0,
+            if lines
+            else 0.0,
             "payment_error_rate_gross": over_total / paid if paid else 0.0,
             "payment_error_rate_net": (over_total - under_total) / paid if paid else 0.0,
         },
         "overpayment": estimate_dict(overpayment),
         "underpayment": estimate_dict(underpayment) if underpayment else None,
         "strata": strata_out,
-        "units": [{"sample_no": int(u["sample_no"]), "unit_id": u["unit_id"], "claim_id": u["claim_id"],
-                   "stratum": int(u["stratum"]), "paid_amount": u["paid_amount"],
-                   "overpayment": dollars(over.get(u["sample_no"], 0)),
-                   "underpayment": dollars(under.get(u["sample_no"], 0)),
-                   "error_category": " ".join(dict.fromkeys(categories.get(u["sample_no"], [])))} for u in sample],
-        "by_category": [{"error_category": c, "lines": n, "amount": dollars(a)}
-                        for c, (n, a) in sorted(by_category.items())],
-        "qa": {"lines_checked": len(checked), "agreed": len(checked) - len(disagreed), "disagreed": len(disagreed),
-               "disagreements": [{"claim_id": r["claim_id"], "line": r["line"], "qa_reviewer": r["qa_reviewer"],
-                                  "qa_note": r["qa_note"]} for r in disagreed]},
+        "units": [
+            {
+                "sample_no": int(u["sample_no"]),
+                "unit_id": u["unit_id"],
+                "claim_id": u["claim_id"],
+                "stratum": int(u["stratum"]),
+                "paid_amount": u["paid_amount"],
+                "overpayment": dollars(over.get(u["sample_no"], 0)),
+                "underpayment": dollars(under.get(u["sample_no"], 0)),
+                "error_category": " ".join(dict.fromkeys(categories.get(u["sample_no"], []))),
+            }
+            for u in sample
+        ],
+        "by_category": [
+            {"error_category": c, "lines": n, "amount": dollars(a)} for c, (n, a) in sorted(by_category.items())
+        ],
+        "qa": {
+            "lines_checked": len(checked),
+            "agreed": len(checked) - len(disagreed),
+            "disagreed": len(disagreed),
+            "disagreements": [
+                {"claim_id": r["claim_id"], "line": r["line"], "qa_reviewer": r["qa_reviewer"], "qa_note": r["qa_note"]}
+                for r in disagreed
+            ],
+        },
         "edge_cases": edge,
         "formulas": FORMULAS,
         "software_version": __version__,
@@ -145,10 +179,14 @@ def text(doc: dict[str, Any], name: str) -> str:
     precision = "n/a" if o["precision_90"] is None else f"{o['precision_90']:.2%}"
     out = [
         f"Appraisal of audit {name} (claimscrub {doc['software_version']})",
-        (f"Design: {design['method']}, seed {design['seed']}, {doc['sample']['units']} sampled unit(s), "
-        f"{len(design['strata'])} stratum/strata; generator {design['rng']}"),
-        (f"Estimator: {'stratified, sum of N_h x mean_h' if len(design['strata']) > 1 else 'mean per unit, N x mean'}"
-         f"; finite population correction; Student's t at {o['df']} df"),
+        (
+            f"Design: {design['method']}, seed {design['seed']}, {doc['sample']['units']} sampled unit(s), "
+            f"{len(design['strata'])} stratum/strata; generator {design['rng']}"
+        ),
+        (
+            f"Estimator: {'stratified, sum of N_h x mean_h' if len(design['strata']) > 1 else 'mean per unit, N x mean'}"
+            f"; finite population correction; Student's t at {o['df']} df"
+        ),
         f"Universe: {doc['universe']['units']} unit(s), paid {doc['universe']['paid_total']}",
         f"Sample:   {doc['sample']['units']} unit(s), {doc['sample']['lines']} line(s), paid {doc['sample']['paid_total']}",
         "",
@@ -170,22 +208,36 @@ def text(doc: dict[str, Any], name: str) -> str:
         out.append(f"  {level}% two-sided interval   {lo:>14} to {hi}")
     if doc["underpayment"]:
         u = doc["underpayment"]
-        out += ["", "Underpayment projected to the universe (reported separately)",
-                (f"  point estimate {u['point_estimate']}, SE {u['standard_error']}, 90% one-sided lower limit "
-                f"{u['lower_limit_90_one_sided']}")]
+        out += [
+            "",
+            "Underpayment projected to the universe (reported separately)",
+            (
+                f"  point estimate {u['point_estimate']}, SE {u['standard_error']}, 90% one-sided lower limit "
+                f"{u['lower_limit_90_one_sided']}"
+            ),
+        ]
     out += ["", "Strata:"]
     for s in doc["strata"]:
-        out.append(f"  {s['id']}: N={s['units']} n={s['sample_size']} errors={s['errors']} mean={s['mean_overpayment']} "
-                   f"sd={s['sd_overpayment']} estimate={s['estimate']}")
+        out.append(
+            f"  {s['id']}: N={s['units']} n={s['sample_size']} errors={s['errors']} mean={s['mean_overpayment']} "
+            f"sd={s['sd_overpayment']} estimate={s['estimate']}"
+        )
     if doc["by_category"]:
         out += ["", "By error category:"]
         out += [f"  {c['error_category'] or '(none)'}: {c['lines']} line(s), {c['amount']}" for c in doc["by_category"]]
     qa = doc["qa"]
     if qa["lines_checked"]:
-        out += ["", (f"QA peer review: {qa['lines_checked']} line(s) checked, {qa['agreed']} agreed, "
-                    f"{qa['disagreed']} disagreed")]
-        out += [f"  disagree: claim {d['claim_id']} line {d['line'] or '-'} ({d['qa_reviewer']}): {d['qa_note']}"
-                for d in qa["disagreements"]]
+        out += [
+            "",
+            (
+                f"QA peer review: {qa['lines_checked']} line(s) checked, {qa['agreed']} agreed, "
+                f"{qa['disagreed']} disagreed"
+            ),
+        ]
+        out += [
+            f"  disagree: claim {d['claim_id']} line {d['line'] or '-'} ({d['qa_reviewer']}): {d['qa_note']}"
+            for d in qa["disagreements"]
+        ]
     if doc["edge_cases"]:
         out += ["", "Notes:"] + [f"  - {e}" for e in doc["edge_cases"]]
     return "\n".join(out) + "\n"

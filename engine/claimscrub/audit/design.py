@@ -37,8 +37,11 @@ def new_design(name: str, sources: list[str], frame: Frame, digest: str) -> dict
             "sha256": digest,
             "units": len(frame.units),
             "paid_total": dollars(frame.paid_total_cents),
-            "excluded": {"units": len(frame.excluded), "paid_total": dollars(frame.excluded_paid_cents),
-                         "file": "excluded.csv"},
+            "excluded": {
+                "units": len(frame.excluded),
+                "paid_total": dollars(frame.excluded_paid_cents),
+                "file": "excluded.csv",
+            },
             "out_of_scope": frame.out_of_scope,
         },
         "sample": None,
@@ -70,7 +73,8 @@ def check_frame(folder: Path, design: dict[str, Any]) -> None:
         raise AuditError(
             f"{path.name} has changed since the universe was written (sha256 {actual[:16]}..., design.yaml says "
             f"{design['frame']['sha256'][:16]}...): the sample no longer stands on it. Restore the original "
-            "frame, or start a new audit folder with 'claimscrub audit universe'.")
+            "frame, or start a new audit folder with 'claimscrub audit universe'."
+        )
 
 
 def require_sample(design: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,23 @@ import orjson
 from claimscrub.audit.design import AuditError, now_iso
 from claimscrub.audit.worksheet import Edit
 
-STATE_COLUMNS = ["sample_no", "stratum", "unit_id", "claim_id", "line", "code", "paid_amount", "determination",
-                 "error_category", "amount", "reason", "reviewer", "qa_verdict", "qa_reviewer", "qa_note"]
+STATE_COLUMNS = [
+    "sample_no",
+    "stratum",
+    "unit_id",
+    "claim_id",
+    "line",
+    "code",
+    "paid_amount",
+    "determination",
+    "error_category",
+    "amount",
+    "reason",
+    "reviewer",
+    "qa_verdict",
+    "qa_reviewer",
+    "qa_note",
+]
 REVIEW_FIELDS = ("determination", "error_category", "amount", "reason")
 QA_FIELDS = ("qa_verdict", "qa_note")
 
@@ -68,13 +83,25 @@ def read_log(folder: Path) -> list[dict[str, Any]]:
 
 def proposed_entries(rows: Iterable[dict[str, str]], by: str, at: str | None = None) -> list[dict[str, Any]]:
     at = at or now_iso()
-    return [{"at": at, "by": by, "kind": "proposed", "claim_id": r["claim_id"], "line": _line(r["line"]),
-             "field": name, "before": None, "after": r[f"proposed_{name}"]}
-            for r in rows for name in ("determination", "category", "amount")]
+    return [
+        {
+            "at": at,
+            "by": by,
+            "kind": "proposed",
+            "claim_id": r["claim_id"],
+            "line": _line(r["line"]),
+            "field": name,
+            "before": None,
+            "after": r[f"proposed_{name}"],
+        }
+        for r in rows
+        for name in ("determination", "category", "amount")
+    ]
 
 
-def apply_edits(state: list[dict[str, str]], edits: list[Edit], kind: str, by: str,
-                at: str | None = None) -> list[dict[str, Any]]:
+def apply_edits(
+    state: list[dict[str, str]], edits: list[Edit], kind: str, by: str, at: str | None = None
+) -> list[dict[str, Any]]:
     """Apply review or QA edits to ``state`` in place; the log entries of what changed."""
     at = at or now_iso()
     by_key = {key_of(row): row for row in state}
@@ -89,14 +116,33 @@ def apply_edits(state: list[dict[str, str]], edits: list[Edit], kind: str, by: s
         changed = False
         for name, after in edit.values.items():
             if row[name] != after:
-                entries.append({"at": at, "by": by, "kind": kind, "claim_id": row["claim_id"],
-                                "line": _line(row["line"]), "field": name, "before": row[name] or None,
-                                "after": after or None})
+                entries.append(
+                    {
+                        "at": at,
+                        "by": by,
+                        "kind": kind,
+                        "claim_id": row["claim_id"],
+                        "line": _line(row["line"]),
+                        "field": name,
+                        "before": row[name] or None,
+                        "after": after or None,
+                    }
+                )
                 row[name] = after
                 changed = True
         if changed and row[who] != by:
-            entries.append({"at": at, "by": by, "kind": kind, "claim_id": row["claim_id"], "line": _line(row["line"]),
-                            "field": who, "before": row[who] or None, "after": by})
+            entries.append(
+                {
+                    "at": at,
+                    "by": by,
+                    "kind": kind,
+                    "claim_id": row["claim_id"],
+                    "line": _line(row["line"]),
+                    "field": who,
+                    "before": row[who] or None,
+                    "after": by,
+                }
+            )
             row[who] = by
     return entries
 
@@ -108,9 +154,17 @@ def proposals_as_edits(rows: Iterable[dict[str, str]]) -> list[Edit]:
         if r["proposed_determination"] == "not_reviewed":
             continue
         amount = r["proposed_amount"] if r["proposed_determination"] in ("overpaid", "underpaid") else ""
-        out.append(Edit(key_of(r), {"determination": r["proposed_determination"],
-                                    "error_category": r["proposed_category"], "amount": amount,
-                                    "reason": "proposed: " + r["proposed_basis"]}))
+        out.append(
+            Edit(
+                key_of(r),
+                {
+                    "determination": r["proposed_determination"],
+                    "error_category": r["proposed_category"],
+                    "amount": amount,
+                    "reason": "proposed: " + r["proposed_basis"],
+                },
+            )
+        )
     return out
 
 

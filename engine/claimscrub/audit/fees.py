@@ -15,10 +15,13 @@ from typing import Any
 from claimscrub.audit.money import round_cents
 
 TABLE = "mpfs_rvu"
-FACILITY_POS = frozenset({"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56",
-                          "61"})
-ASSUMPTION = ("E/M fees are the national MPFS amounts (total RVUs x conversion factor of the date of service, "
-              "no GPCI / locality adjustment).")
+FACILITY_POS = frozenset(
+    {"02", "19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"}
+)
+ASSUMPTION = (
+    "E/M fees are the national MPFS amounts (total RVUs x conversion factor of the date of service, "
+    "no GPCI / locality adjustment)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,14 @@ def fee_for(tables: Any, code: str, dos: str, place_of_service: str | None) -> F
     factor = row.get("conversion_factor")
     if total is None or factor is None:
         return None
-    return Fee(code, round_cents(float(total) * float(factor)), float(total), float(factor), setting,
-               str(row.get("_edition") or ""))
+    return Fee(
+        code,
+        round_cents(float(total) * float(factor)),
+        float(total),
+        float(factor),
+        setting,
+        str(row.get("_edition") or ""),
+    )
 
 
 def em_difference(paid_cents: int, allowed_cents: int | None, billed: Fee, supported: Fee) -> int:

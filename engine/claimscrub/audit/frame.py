@@ -24,8 +24,17 @@ from claimscrub.audit.money import MoneyError, cents_of, dollars
 from claimscrub.inputs.base import InputItem
 
 UNITS = ("claim", "line", "beneficiary")
-FRAME_COLUMNS = ["position", "unit_id", "claim_id", "line", "patient_id", "provider_npi", "from_date", "to_date",
-                 "paid_amount"]
+FRAME_COLUMNS = [
+    "position",
+    "unit_id",
+    "claim_id",
+    "line",
+    "patient_id",
+    "provider_npi",
+    "from_date",
+    "to_date",
+    "paid_amount",
+]
 EXCLUDED_COLUMNS = [*FRAME_COLUMNS, "reason"]
 
 
@@ -103,8 +112,19 @@ def _claim_units(data: dict[str, Any], unit: str) -> list[FrameUnit]:
             start = _text(ln.get("from_date"))
             paid, why = _paid(ln, "line")
             seq = ln.get("sequence") if isinstance(ln.get("sequence"), int) else None
-            out.append(FrameUnit(f"{claim_id}:{seq}", claim_id, seq, patient_id, npi, start,
-                                 _text(ln.get("to_date") or start), paid, why))
+            out.append(
+                FrameUnit(
+                    f"{claim_id}:{seq}",
+                    claim_id,
+                    seq,
+                    patient_id,
+                    npi,
+                    start,
+                    _text(ln.get("to_date") or start),
+                    paid,
+                    why,
+                )
+            )
         return out
     first = last = ""
     for ln in lines:
@@ -131,10 +151,19 @@ def _by_beneficiary(claims: list[FrameUnit]) -> list[FrameUnit]:
     for patient, members in groups.items():
         unknown = [c for c in members if c.paid_cents is None]
         paid = None if unknown else sum(c.paid_cents or 0 for c in members)
-        out.append(FrameUnit(
-            patient, ";".join(sorted(c.claim_id for c in members)), None, patient,
-            ";".join(sorted({c.provider_npi for c in members})), min(c.from_date for c in members),
-            max(c.to_date for c in members), paid, unknown[0].reason if unknown else ""))
+        out.append(
+            FrameUnit(
+                patient,
+                ";".join(sorted(c.claim_id for c in members)),
+                None,
+                patient,
+                ";".join(sorted({c.provider_npi for c in members})),
+                min(c.from_date for c in members),
+                max(c.to_date for c in members),
+                paid,
+                unknown[0].reason if unknown else "",
+            )
+        )
     return out
 
 
@@ -148,8 +177,9 @@ def build_frame(items: Iterable[InputItem], unit: str = "claim", scope: Scope = 
     for item in items:
         if item.data is None:
             cid = item.claim_id or item.source
-            unreadable.append(FrameUnit(cid, item.claim_id or "", None, "", "", "", "", None,
-                                        f"unreadable claim: {item.error}"))
+            unreadable.append(
+                FrameUnit(cid, item.claim_id or "", None, "", "", "", "", None, f"unreadable claim: {item.error}")
+            )
             continue
         for u in _claim_units(item.data, unit):
             if scope.holds(u.provider_npi, u.from_date):
@@ -175,8 +205,17 @@ def build_frame(items: Iterable[InputItem], unit: str = "claim", scope: Scope = 
 
 
 def _row(position: int | str, u: FrameUnit) -> list[str]:
-    return [str(position), u.unit_id, u.claim_id, "" if u.line is None else str(u.line), u.patient_id,
-            u.provider_npi, u.from_date, u.to_date, "" if u.paid_cents is None else dollars(u.paid_cents)]
+    return [
+        str(position),
+        u.unit_id,
+        u.claim_id,
+        "" if u.line is None else str(u.line),
+        u.patient_id,
+        u.provider_npi,
+        u.from_date,
+        u.to_date,
+        "" if u.paid_cents is None else dollars(u.paid_cents),
+    ]
 
 
 def frame_bytes(units: list[FrameUnit]) -> bytes:

@@ -16,7 +16,12 @@ def cents_of(value: object) -> int:
     if type(value) is str:  # the common case, a plain "123.45", without Decimal: frames hold millions
         whole, dot, frac = value.partition(".")
         digits = whole[1:] if whole[:1] == "-" else whole
-        if digits.isdigit() and digits.isascii() and len(frac) <= 2 and (not dot or (frac.isdigit() and frac.isascii())):
+        if (
+            digits.isdigit()
+            and digits.isascii()
+            and len(frac) <= 2
+            and (not dot or (frac.isdigit() and frac.isascii()))
+        ):
             cents = int(digits) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
             return -cents if whole[:1] == "-" else cents
     if isinstance(value, bool) or value is None:

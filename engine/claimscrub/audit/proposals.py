@@ -19,8 +19,7 @@ import yaml
 from claimscrub.audit.fees import Fee, em_difference
 from claimscrub.resources import rules_dir
 
-CERT_CATEGORIES = ("no_documentation", "insufficient_documentation", "medical_necessity", "incorrect_coding",
-                   "other")
+CERT_CATEGORIES = ("no_documentation", "insufficient_documentation", "medical_necessity", "incorrect_coding", "other")
 ACTIONS = ("deny_line", "units_over_limit", "em_level", "em_under", "flag")
 DETERMINATIONS = ("correct", "overpaid", "underpaid", "not_reviewed")
 
@@ -46,9 +45,12 @@ def load_mappings(path: Path | None = None) -> dict[str, Any]:
             raise ValueError(f"cert_categories.yaml {where}: unknown category or action")
         return m
 
-    return {"rules": {k: entry(v, k) for k, v in (raw.get("rules") or {}).items()},
-            "categories": {k: entry(v, k) for k, v in (raw.get("categories") or {}).items()},
-            "default": entry(raw["default"], "default"), "no_record": entry(raw["no_record"], "no_record")}
+    return {
+        "rules": {k: entry(v, k) for k, v in (raw.get("rules") or {}).items()},
+        "categories": {k: entry(v, k) for k, v in (raw.get("categories") or {}).items()},
+        "default": entry(raw["default"], "default"),
+        "no_record": entry(raw["no_record"], "no_record"),
+    }
 
 
 def mapping_for(finding: dict[str, Any], maps: dict[str, Any]) -> Mapping:
@@ -113,14 +115,17 @@ def propose(facts: LineFacts, fee: Any, maps: dict[str, Any] | None = None) -> P
             billed: Fee | None = fee(facts.code, facts.from_date, facts.place_of_service)
             supported: Fee | None = fee(facts.em_supported_code, facts.from_date, facts.place_of_service)
             if billed is None or supported is None:
-                flags.append(Mapping(m.category, "flag", m.reason + " (fee not checked: no MPFS RVU edition "
-                                     "covers the date)"))
+                flags.append(
+                    Mapping(m.category, "flag", m.reason + " (fee not checked: no MPFS RVU edition covers the date)")
+                )
                 continue
             diff = em_difference(facts.paid_cents, facts.allowed_cents, billed, supported)
             scale = "paid/allowed" if facts.allowed_cents else f"paid/{facts.code}'s fee (no allowed amount)"
-            why = (f"{f['rule_id']}: paid {facts.paid_cents / 100:.2f} for {facts.code} less {facts.em_supported_code} "
-                   f"at {supported.total_rvu} RVU x {supported.conversion_factor} ({supported.setting}, "
-                   f"{supported.edition}) scaled by {scale}")
+            why = (
+                f"{f['rule_id']}: paid {facts.paid_cents / 100:.2f} for {facts.code} less {facts.em_supported_code} "
+                f"at {supported.total_rvu} RVU x {supported.conversion_factor} ({supported.setting}, "
+                f"{supported.edition}) scaled by {scale}"
+            )
             if diff:
                 (candidates if diff > 0 else under).append((abs(diff), m, why))
             else:

@@ -50,10 +50,15 @@ class Stratum:
     certainty: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "lower": None if self.lower is None else dollars(self.lower),
-                "upper": None if self.upper is None else dollars(self.upper), "units": len(self.positions),
-                "paid_total": dollars(self.paid_total), "sample_size": self.sample_size,
-                "certainty": self.certainty}
+        return {
+            "id": self.id,
+            "lower": None if self.lower is None else dollars(self.lower),
+            "upper": None if self.upper is None else dollars(self.upper),
+            "units": len(self.positions),
+            "paid_total": dollars(self.paid_total),
+            "sample_size": self.sample_size,
+            "certainty": self.certainty,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ class Selected:
 def random_numbers(seed: int, count: int) -> np.ndarray:
     """One uniform [0, 1) number per frame position from PCG64's raw 64-bit outputs (module docstring)."""
     raw = np.random.PCG64(seed).random_raw(count)
-    return (raw >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
+    return (raw >> np.uint64(11)).astype(np.float64) * (2.0**-53)
 
 
 def equal_dollar_cuts(paid: Sequence[int], strata: int) -> list[int]:
@@ -196,9 +201,18 @@ def srs_sample_size(values: Sequence[float], population: int, precision: float, 
     return {"n": n, "mean": mean, "sd": sd, "t": t, "note": ""}
 
 
-def draw_sample(paid: Sequence[int], *, method: str, size: int, seed: int, cuts: Sequence[int] | None = None,
-                strata_count: int | None = None, boundary_rule: str = "cum-sqrt-f", allocation: str = "proportional",
-                certainty_cents: int | None = None) -> tuple[dict[str, Any], list[Selected], list[Stratum]]:
+def draw_sample(
+    paid: Sequence[int],
+    *,
+    method: str,
+    size: int,
+    seed: int,
+    cuts: Sequence[int] | None = None,
+    strata_count: int | None = None,
+    boundary_rule: str = "cum-sqrt-f",
+    allocation: str = "proportional",
+    certainty_cents: int | None = None,
+) -> tuple[dict[str, Any], list[Selected], list[Stratum]]:
     """Strata, allocation and selection for one design; the design's ``sample`` section for design.yaml."""
     if method not in METHODS:
         raise DesignError(f"method must be one of {', '.join(METHODS)}")
@@ -233,10 +247,17 @@ def draw_sample(paid: Sequence[int], *, method: str, size: int, seed: int, cuts:
         allocate(strata, size, allocation, paid)
         allocation_used = allocation
     selected = select(strata, seed, len(paid))
-    spec = {"method": method, "seed": seed, "size": size, "rng": RNG_NAME, "allocation": allocation_used,
-            "boundaries": boundary_rule if method == "stratified" and computed else None,
-            "certainty_threshold": None if certainty_cents is None else dollars(certainty_cents),
-            "strata": [s.as_dict() for s in strata], "units_selected": len(selected)}
+    spec = {
+        "method": method,
+        "seed": seed,
+        "size": size,
+        "rng": RNG_NAME,
+        "allocation": allocation_used,
+        "boundaries": boundary_rule if method == "stratified" and computed else None,
+        "certainty_threshold": None if certainty_cents is None else dollars(certainty_cents),
+        "strata": [s.as_dict() for s in strata],
+        "units_selected": len(selected),
+    }
     return spec, selected, strata
 
 
@@ -250,6 +271,15 @@ def sample_csv(selected: list[Selected], frame: Any) -> bytes:
     writer.writerow(SAMPLE_COLUMNS)
     for s in selected:
         i = s.position - 1
-        writer.writerow([s.sample_no, s.stratum, s.position, frame.unit_ids[i], frame.claim_ids[i],
-                         "" if s.random_number is None else repr(s.random_number), dollars(frame.paid_cents[i])])
+        writer.writerow(
+            [
+                s.sample_no,
+                s.stratum,
+                s.position,
+                frame.unit_ids[i],
+                frame.claim_ids[i],
+                "" if s.random_number is None else repr(s.random_number),
+                dollars(frame.paid_cents[i]),
+            ]
+        )
     return buf.getvalue().encode()

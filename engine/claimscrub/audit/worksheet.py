@@ -27,7 +27,9 @@ class WorksheetError(Exception):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in the worksheet; nothing was imported:\n  " + "\n  ".join(problems))
+        super().__init__(
+            f"{len(problems)} problem(s) in the worksheet; nothing was imported:\n  " + "\n  ".join(problems)
+        )
 
 
 def worksheet_csv(rows: list[dict[str, str]]) -> bytes:
@@ -59,8 +61,11 @@ def write_xlsx(path: Path, rows: list[dict[str, str]]) -> None:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=i + 1, max_col=i + 1):
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     last = len(rows) + 1
-    for column, choices in (("determination", DETERMINATIONS), ("error_category", CERT_CATEGORIES),
-                            ("qa_verdict", QA_VERDICTS)):
+    for column, choices in (
+        ("determination", DETERMINATIONS),
+        ("error_category", CERT_CATEGORIES),
+        ("qa_verdict", QA_VERDICTS),
+    ):
         letter = _letter(WORKSHEET_COLUMNS.index(column))
         rule = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True)
         sheet.add_data_validation(rule)
@@ -107,9 +112,16 @@ def read_rows(path: Path, qa: bool = False) -> tuple[str, list[dict[str, Cell]]]
     for number, values in enumerate(raw[1:], 2):
         if not any(str(v).strip() for v in values):
             continue
-        rows.append({name: Cell(f"{label}, row {number}, column {name} ({_letter(i)})",
-                                str(values[i]).strip() if i < len(values) else "")
-                     for i, name in enumerate(header) if name})
+        rows.append(
+            {
+                name: Cell(
+                    f"{label}, row {number}, column {name} ({_letter(i)})",
+                    str(values[i]).strip() if i < len(values) else "",
+                )
+                for i, name in enumerate(header)
+                if name
+            }
+        )
     return label, rows
 
 
@@ -133,8 +145,10 @@ def validate_review(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str
     for row in rows:
         key = tuple(row[k].value if k in row else "" for k in KEY)
         if key not in known:
-            problems.append(f"{row['claim_id'].where}: no sampled line {key[1]} line {key[2] or '-'} "
-                            f"with sample_no {key[0]} in this review (key columns must not be edited)")
+            problems.append(
+                f"{row['claim_id'].where}: no sampled line {key[1]} line {key[2] or '-'} "
+                f"with sample_no {key[0]} in this review (key columns must not be edited)"
+            )
             continue
         if key in seen:
             problems.append(f"{row['sample_no'].where}: the line appears twice")
@@ -145,7 +159,9 @@ def validate_review(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str
         amount_text = row["amount"].value
         bad = len(problems)
         if determination and determination not in DETERMINATIONS:
-            problems.append(f"{row['determination'].where}: '{determination}' is not one of {', '.join(DETERMINATIONS)}")
+            problems.append(
+                f"{row['determination'].where}: '{determination}' is not one of {', '.join(DETERMINATIONS)}"
+            )
         if category and category not in CERT_CATEGORIES:
             problems.append(f"{row['error_category'].where}: '{category}' is not one of {', '.join(CERT_CATEGORIES)}")
         cents = 0
@@ -166,9 +182,17 @@ def validate_review(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str
         if len(problems) == bad and determination == "correct" and (cents or category):
             problems.append(f"{row['determination'].where}: a correct line takes no amount or error category")
         if len(problems) == bad and determination:
-            edits.append(Edit(key, {"determination": determination, "error_category": category,
-                                    "amount": f"{cents / 100:.2f}" if determination in ("overpaid", "underpaid")
-                                    else "", "reason": row["reason"].value}))
+            edits.append(
+                Edit(
+                    key,
+                    {
+                        "determination": determination,
+                        "error_category": category,
+                        "amount": f"{cents / 100:.2f}" if determination in ("overpaid", "underpaid") else "",
+                        "reason": row["reason"].value,
+                    },
+                )
+            )
     if problems:
         raise WorksheetError(problems)
     return edits
@@ -187,8 +211,10 @@ def validate_qa(rows: list[dict[str, Cell]], known: dict[tuple[str, str, str], i
         elif verdict:
             note = row["qa_note"].value if "qa_note" in row else ""
             if verdict == "disagree" and not note:
-                problems.append(f"{row['qa_note'].where if 'qa_note' in row else row['qa_verdict'].where}: "
-                                "a disagreement needs a note saying why")
+                problems.append(
+                    f"{row['qa_note'].where if 'qa_note' in row else row['qa_verdict'].where}: "
+                    "a disagreement needs a note saying why"
+                )
                 continue
             edits.append(Edit(key, {"qa_verdict": verdict, "qa_note": note}))
     if problems:

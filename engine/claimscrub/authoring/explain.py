@@ -31,8 +31,10 @@ def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
     out.append("  " + json.dumps(rule_expression(item, rule.scope)))
     view = claim_view(claim)
     facts, keys = build_facts(program, view)
-    out.append(f"\nfacts built ({sum(len(f) for f in facts.values())} asserted; contexts whose required "
-               "tests are false are not asserted):")
+    out.append(
+        f"\nfacts built ({sum(len(f) for f in facts.values())} asserted; contexts whose required "
+        "tests are false are not asserted):"
+    )
     for scope_facts in facts.values():
         for fact in scope_facts:
             out.append("  " + json.dumps({k: v for k, v in fact.items()}, default=str))
@@ -84,4 +86,3 @@ def _label(key) -> str:
     if key.line is not None:
         parts.append(f"line {key.line}" + (f" with line {key.other}" if key.other is not None else ""))
     return ", ".join(parts) or "claim"
-

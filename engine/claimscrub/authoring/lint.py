@@ -54,14 +54,28 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
         cond = Planner(rule.scope).plan(rule.condition)
         branches = or_branches(cond)
         if branches > MAX_OR_BRANCHES:
-            issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: condition expands into {branches} alternatives "
-                                f"(limit {MAX_OR_BRANCHES}); move long lists into a value set (@name)",
-                                code="engine-limit"))
+            issues.append(
+                Issue(
+                    rule.file,
+                    rule.line,
+                    1,
+                    f"{rule.id}: condition expands into {branches} alternatives "
+                    f"(limit {MAX_OR_BRANCHES}); move long lists into a value set (@name)",
+                    code="engine-limit",
+                )
+            )
         for problem in condition_load(rule.scope, cond).over():
             if "alternatives" not in problem:  # reported above, with its own advice
-                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: too big for one durable-rules ruleset: "
-                                    f"{problem}; split the rule or move lists into value sets (@name)",
-                                    code="engine-limit"))
+                issues.append(
+                    Issue(
+                        rule.file,
+                        rule.line,
+                        1,
+                        f"{rule.id}: too big for one durable-rules ruleset: "
+                        f"{problem}; split the rule or move lists into value sets (@name)",
+                        code="engine-limit",
+                    )
+                )
     for rule_file, file_rules in by_file.items():
         test_file = cases_file_for(Path(rule_file))
         cases, case_issues = load_cases(test_file) if test_file.is_file() else ([], [])
@@ -71,14 +85,30 @@ def lint(paths: list[Path], tables=None) -> list[Issue]:
         for rule in file_rules:
             kinds = {c.kind for c in cases if c.rule_id == rule.id}
             if kinds != {"ruleid", "ok"}:
-                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: needs at least one 'ruleid' and one 'ok' "
-                                    f"case in {test_file.name}", severity="warning", code="no-tests"))
+                issues.append(
+                    Issue(
+                        rule.file,
+                        rule.line,
+                        1,
+                        f"{rule.id}: needs at least one 'ruleid' and one 'ok' case in {test_file.name}",
+                        severity="warning",
+                        code="no-tests",
+                    )
+                )
             unloaded = [t for t in rule.tables if loaded is not None and not loaded(t)]
             if unloaded and kinds:
-                issues.append(Issue(rule.file, rule.line, 1, f"{rule.id}: its tests never load {', '.join(unloaded)}, "
-                                    "so its cases cannot fire (and 'ok' cases cannot fail): supply rows under "
-                                    f"'tables:' in {test_file.name} (inline, or a CSV beside it)",
-                                    severity="warning", code="test-tables"))
+                issues.append(
+                    Issue(
+                        rule.file,
+                        rule.line,
+                        1,
+                        f"{rule.id}: its tests never load {', '.join(unloaded)}, "
+                        "so its cases cannot fire (and 'ok' cases cannot fail): supply rows under "
+                        f"'tables:' in {test_file.name} (inline, or a CSV beside it)",
+                        severity="warning",
+                        code="test-tables",
+                    )
+                )
     return sorted(set(issues), key=lambda i: (i.file, i.line, i.column, i.message))
 
 
@@ -99,8 +129,14 @@ def _where_tables(issue: Issue, roots: list[Path]) -> Issue:
     if "unknown table '" not in issue.message:
         return issue
     where = ", ".join(table_search_path(roots))
-    return Issue(issue.file, issue.line, issue.column, f"{issue.message} (table definitions are looked for in: "
-                 f"{where}; a pack's own go in <pack>/tables/)", issue.severity, issue.code)
+    return Issue(
+        issue.file,
+        issue.line,
+        issue.column,
+        f"{issue.message} (table definitions are looked for in: {where}; a pack's own go in <pack>/tables/)",
+        issue.severity,
+        issue.code,
+    )
 
 
 def _redefined(pack_book: RuleBook, bundled: RuleBook) -> list[Issue]:
@@ -109,16 +145,25 @@ def _redefined(pack_book: RuleBook, bundled: RuleBook) -> list[Issue]:
     for rule in pack_book.rules:
         other = bundled.by_id(rule.id)
         if other is not None and other.pack.name != rule.pack.name:
-            out.append(Issue(rule.file, rule.line, 1, f"{rule.id} is a bundled rule ({other.location}, pack "
-                             f"'{other.pack.name}'); another pack cannot redefine it. Give this rule its own id and "
-                             f"write a policy that replaces the bundled one for your payers ('rules: [{{rule: "
-                             f"{rule.id}, replaced_by: <your id>, reason: ...}}]' in a policies/ file), or switches it "
-                             "off ('enabled: false')", code="duplicate-id"))
+            out.append(
+                Issue(
+                    rule.file,
+                    rule.line,
+                    1,
+                    f"{rule.id} is a bundled rule ({other.location}, pack "
+                    f"'{other.pack.name}'); another pack cannot redefine it. Give this rule its own id and "
+                    f"write a policy that replaces the bundled one for your payers ('rules: [{{rule: "
+                    f"{rule.id}, replaced_by: <your id>, reason: ...}}]' in a policies/ file), or switches it "
+                    "off ('enabled: false')",
+                    code="duplicate-id",
+                )
+            )
     return out
 
 
-def _policy_issues(roots: list[Path], policy_paths: list[Path], bundled_only: bool, book: RuleBook, tables
-                   ) -> list[Issue]:
+def _policy_issues(
+    roots: list[Path], policy_paths: list[Path], bundled_only: bool, book: RuleBook, tables
+) -> list[Issue]:
     from claimscrub.policy import bundled_policies_dir, load_policies, pack_policy_dirs
 
     paths = ([bundled_policies_dir()] if bundled_only and not policy_paths else []) + policy_paths
@@ -131,19 +176,33 @@ def _policy_issues(roots: list[Path], policy_paths: list[Path], bundled_only: bo
 # What each lint code checks: the SARIF rule descriptions (codes added without one get a generic text).
 LINT_CODES: dict[str, tuple[str, str]] = {
     "yaml": ("YAML cannot be read", "The file is not UTF-8 text, holds a control character, or is not valid YAML."),
-    "schema": ("Does not match its schema", "A rule, rule-test or value-set file misses a field or has a wrong one "
-               "(schemas/rule.schema.json, schemas/rule-test.schema.json)."),
+    "schema": (
+        "Does not match its schema",
+        "A rule, rule-test or value-set file misses a field or has a wrong one "
+        "(schemas/rule.schema.json, schemas/rule-test.schema.json).",
+    ),
     "syntax": ("Expression syntax", "A condition or message placeholder cannot be parsed in the rule language."),
-    "type": ("Expression types", "A path, function or comparison in a condition does not type-check against the "
-             "claim model, the tables or the value sets."),
+    "type": (
+        "Expression types",
+        "A path, function or comparison in a condition does not type-check against the "
+        "claim model, the tables or the value sets.",
+    ),
     "duplicate-id": ("Duplicate rule id", "Two rules share an id; every rule id must be unique across the packs."),
     "duplicate-key": ("Duplicate YAML key", "A mapping repeats a key; YAML would silently keep only one of them."),
-    "engine-limit": ("Too big for the Rete engine", "A condition expands into too many alternatives or needs more "
-                     "tests or fact properties than one durable-rules ruleset can hold."),
-    "modeline": ("No schema modeline", "A rule file does not start with the yaml-language-server schema modeline "
-                 "that lets editors complete and check it."),
-    "no-tests": ("Rule without test cases", "A rule needs at least one 'ruleid' and one 'ok' case in its "
-                 ".test.yaml file."),
+    "engine-limit": (
+        "Too big for the Rete engine",
+        "A condition expands into too many alternatives or needs more "
+        "tests or fact properties than one durable-rules ruleset can hold.",
+    ),
+    "modeline": (
+        "No schema modeline",
+        "A rule file does not start with the yaml-language-server schema modeline "
+        "that lets editors complete and check it.",
+    ),
+    "no-tests": (
+        "Rule without test cases",
+        "A rule needs at least one 'ruleid' and one 'ok' case in its .test.yaml file.",
+    ),
     "test": ("Broken test case", "A test case names a rule that is not in its rule file, or its rule file is missing."),
 }
 
@@ -155,31 +214,55 @@ def to_sarif(issues: list[Issue], root: Path | None = None) -> dict:
     root = root or source_root()
     codes = sorted({i.code for i in issues})
     index = {code: n for n, code in enumerate(codes)}
-    level = {code: "error" if any(i.code == code and i.severity == "error" for i in issues) else "warning"
-             for code in codes}
+    level = {
+        code: "error" if any(i.code == code and i.severity == "error" for i in issues) else "warning" for code in codes
+    }
     rules = []
     for code in codes:
         short, full = LINT_CODES.get(code, (f"claimscrub lint check '{code}'", f"claimscrub lint check '{code}'."))
-        rules.append({"id": code, "name": code, "shortDescription": {"text": short}, "fullDescription": {"text": full},
-                      "defaultConfiguration": {"level": level[code]}})
-    driver: dict = {"name": "claimscrub", "fullName": "claimscrub rules lint", "version": tool_version(),
-                    "semanticVersion": tool_version(), "rules": rules}
+        rules.append(
+            {
+                "id": code,
+                "name": code,
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": full},
+                "defaultConfiguration": {"level": level[code]},
+            }
+        )
+    driver: dict = {
+        "name": "claimscrub",
+        "fullName": "claimscrub rules lint",
+        "version": tool_version(),
+        "semanticVersion": tool_version(),
+        "rules": rules,
+    }
     if page := home_page():
         driver["informationUri"] = page
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri() + "/"}},
-            "columnKind": "unicodeCodePoints",
-            "results": [{
-                "ruleId": i.code,
-                "ruleIndex": index[i.code],
-                "level": "error" if i.severity == "error" else "warning",
-                "message": {"text": i.message},
-                "locations": [{"physicalLocation": {"artifactLocation": artifact_location(i.file, root),
-                                                    "region": {"startLine": i.line, "startColumn": i.column}}}],
-            } for i in issues],
-        }],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri() + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": [
+                    {
+                        "ruleId": i.code,
+                        "ruleIndex": index[i.code],
+                        "level": "error" if i.severity == "error" else "warning",
+                        "message": {"text": i.message},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": artifact_location(i.file, root),
+                                    "region": {"startLine": i.line, "startColumn": i.column},
+                                }
+                            }
+                        ],
+                    }
+                    for i in issues
+                ],
+            }
+        ],
     }

@@ -70,7 +70,8 @@ class RuleTestFile(pytest.File):
 
         cases, issues = load_cases(self.path)
         entries: list[tuple[str, Any, str | None]] = [
-            (f"{issue.code} at line {issue.line}", None, str(issue)) for issue in issues]
+            (f"{issue.code} at line {issue.line}", None, str(issue)) for issue in issues
+        ]
         entries += [(f"{case.rule_id} {case.kind}: {case.name}", case, None) for case in cases]
         for name, (_, case, problem) in zip(_unique([e[0] for e in entries]), entries, strict=True):
             yield RuleCaseItem.from_parent(self, name=name, case=case, problem=problem)

@@ -20,19 +20,40 @@ from claimscrub.compile.rules import Rule, RuleBook
 def rule_summary(rule: Rule) -> dict:
     """JSON-ready metadata of a rule (``rules list --format json``, ``GET /v1/rules``)."""
     return {
-        "id": rule.id, "title": rule.title, "category": rule.category, "severity": rule.severity,
-        "scope": rule.scope, "status": rule.status, "pack": rule.pack.name, "pack_version": rule.pack.version,
-        "tags": list(rule.tags), "references": [_reference(ref) for ref in rule.references],
-        "tables": list(rule.tables), "effective": {"from": rule.effective_from, "to": rule.effective_to},
-        "description": rule.description.strip(), "when": rule.when.strip(),
-        "unless": (rule.unless or "").strip() or None, "message": rule.message, "fix": rule.fix,
-        "file": rule.file, "line": rule.line,
+        "id": rule.id,
+        "title": rule.title,
+        "category": rule.category,
+        "severity": rule.severity,
+        "scope": rule.scope,
+        "status": rule.status,
+        "pack": rule.pack.name,
+        "pack_version": rule.pack.version,
+        "tags": list(rule.tags),
+        "references": [_reference(ref) for ref in rule.references],
+        "tables": list(rule.tables),
+        "effective": {"from": rule.effective_from, "to": rule.effective_to},
+        "description": rule.description.strip(),
+        "when": rule.when.strip(),
+        "unless": (rule.unless or "").strip() or None,
+        "message": rule.message,
+        "fix": rule.fix,
+        "file": rule.file,
+        "line": rule.line,
     }
 
 
 def _reference(ref) -> dict:
-    return {k: v for k, v in (("source", ref.source), ("edition", ref.edition), ("url", ref.url),
-                              ("note", ref.note), ("when", ref.when)) if v is not None}
+    return {
+        k: v
+        for k, v in (
+            ("source", ref.source),
+            ("edition", ref.edition),
+            ("url", ref.url),
+            ("note", ref.note),
+            ("when", ref.when),
+        )
+        if v is not None
+    }
 
 
 def rule_cases(rule: Rule) -> list[Case]:
@@ -49,9 +70,14 @@ def rule_markdown(rule: Rule, cases: Iterable[Case] | None = None) -> str:
     cases = rule_cases(rule) if cases is None else [c for c in cases if c.rule_id == rule.id]
     out = [f"# {rule.id}: {_inline(rule.title)}", ""]
     rows = [
-        ("Status", rule.status), ("Pack", f"{rule.pack.name} {rule.pack.version}"), ("Category", rule.category),
-        ("Severity", rule.severity), ("Scope", rule.scope), ("Effective", _effective(rule)),
-        ("Tables", ", ".join(rule.tables) or "none"), ("Tags", ", ".join(rule.tags) or "none"),
+        ("Status", rule.status),
+        ("Pack", f"{rule.pack.name} {rule.pack.version}"),
+        ("Category", rule.category),
+        ("Severity", rule.severity),
+        ("Scope", rule.scope),
+        ("Effective", _effective(rule)),
+        ("Tables", ", ".join(rule.tables) or "none"),
+        ("Tags", ", ".join(rule.tags) or "none"),
         ("Defined in", f"{_short_path(rule.file)}:{rule.line}"),
     ]
     out += ["| | |", "|---|---|"] + [f"| {name} | {_cell(value)} |" for name, value in rows] + [""]
@@ -100,7 +126,9 @@ def index_markdown(rulebook: RuleBook) -> str:
         for category in sorted(by_category):
             out += [f"### {category}", "", "| Rule | Severity | Status | Title |", "|---|---|---|---|"]
             for rule in sorted(by_category[category], key=lambda r: r.id):
-                out.append(f"| [{rule.id}]({page_name(rule)}) | {rule.severity} | {rule.status} | {_cell(rule.title)} |")
+                out.append(
+                    f"| [{rule.id}]({page_name(rule)}) | {rule.severity} | {rule.status} | {_cell(rule.title)} |"
+                )
             out.append("")
     return "\n".join(out)
 
@@ -147,7 +175,7 @@ def _short_path(path: str) -> str:
     """From the ``rules/`` folder on when the file is inside one, so pages do not carry machine paths."""
     parts = Path(path).parts
     if "rules" in parts:
-        return "/".join(parts[len(parts) - 1 - parts[::-1].index("rules"):])
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index("rules") :])
     return Path(path).name
 
 

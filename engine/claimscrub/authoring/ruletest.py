@@ -118,8 +118,11 @@ def table_rows(test_file: Path, registry) -> tuple[dict[str, list], list[Issue]]
                     raise TableError(f"no CSV file {rows} beside the test file")
                 out[name] = list(read_table_csv(defn, csv_path))
             elif isinstance(rows, list):
-                out[name] = [make_row(defn, {k: None if v is None else str(v) for k, v in row.items()}, i)
-                             for i, row in enumerate(rows) if isinstance(row, dict)]
+                out[name] = [
+                    make_row(defn, {k: None if v is None else str(v) for k, v in row.items()}, i)
+                    for i, row in enumerate(rows)
+                    if isinstance(row, dict)
+                ]
         except (TableError, ValueError) as exc:
             issues.append(Issue(str(test_file), line, col, f"tables: {name}: {exc}", code="test"))
     return out, issues
@@ -177,8 +180,11 @@ def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
         return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)", error=True)
     unchecked = next((why for rule, why in scrubber.program.not_checked if rule.id == case.rule_id), None)
     if unchecked is not None:  # an ok case would pass without the rule ever running
-        return CaseResult(case, False, f"rule {case.rule_id} cannot run here ({unchecked}): supply rows under "
-                          f"'tables:' in {Path(case.file).name}")
+        return CaseResult(
+            case,
+            False,
+            f"rule {case.rule_id} cannot run here ({unchecked}): supply rows under 'tables:' in {Path(case.file).name}",
+        )
     result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
     if result.status != "scrubbed":
         return CaseResult(case, False, f"the case's claim was rejected: {result.reason}")
@@ -219,12 +225,19 @@ def case_tables(extra_roots: tuple[Path, ...] = (), rows: dict[str, list] | None
     return LayeredTableSet(layers, registry)
 
 
-def scrubber_for(extra_roots: tuple[Path, ...] = (), rulebook: RuleBook | None = None,
-                 test_file: Path | None = None, rows: dict[str, list] | None = None) -> Scrubber:
+def scrubber_for(
+    extra_roots: tuple[Path, ...] = (),
+    rulebook: RuleBook | None = None,
+    test_file: Path | None = None,
+    rows: dict[str, list] | None = None,
+) -> Scrubber:
     """One scrubber per set of rule roots (and per test file that brings table rows): every rule (drafts
     too) over the sample tables, without payer policies."""
-    key = (tuple(str(r) for r in extra_roots), id(registry_for(extra_roots)),
-           (str(test_file), repr(rows)) if rows else None)
+    key = (
+        tuple(str(r) for r in extra_roots),
+        id(registry_for(extra_roots)),
+        (str(test_file), repr(rows)) if rows else None,
+    )
     if key not in _scrubbers:
         tables = case_tables(extra_roots, rows)
         if rulebook is None:
@@ -276,18 +289,35 @@ def to_junit(results: list[CaseResult], root: Path | None = None) -> str:
     errors = sum(r.error for r in results)
     failures = sum(not r.passed and not r.error for r in results)
     total = f"{sum(r.seconds for r in results):.3f}"
-    counts = {"tests": str(len(results)), "failures": str(failures), "errors": str(errors), "skipped": "0",
-              "time": total}
+    counts = {
+        "tests": str(len(results)),
+        "failures": str(failures),
+        "errors": str(errors),
+        "skipped": "0",
+        "time": total,
+    }
     suites = ET.Element("testsuites", {"name": "claimscrub rules test", **counts})
-    suite = ET.SubElement(suites, "testsuite", {"name": "claimscrub-rules", **counts,
-                                                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    suite = ET.SubElement(
+        suites, "testsuite", {"name": "claimscrub-rules", **counts, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    )
     for r in results:
         file = relative_path(r.case.file, root) or r.case.file
-        case = ET.SubElement(suite, "testcase", {"classname": r.case.rule_id, "name": f"{r.case.kind}: {r.case.name}",
-                                                 "file": file, "line": str(r.case.line), "time": f"{r.seconds:.3f}"})
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": r.case.rule_id,
+                "name": f"{r.case.kind}: {r.case.name}",
+                "file": file,
+                "line": str(r.case.line),
+                "time": f"{r.seconds:.3f}",
+            },
+        )
         if not r.passed:
-            ET.SubElement(case, "error" if r.error else "failure",
-                          {"message": r.detail, "type": "load-error" if r.error else "rule-case"}).text = \
-                f"{file}:{r.case.line}: {r.case.label}: {r.detail}"
+            ET.SubElement(
+                case,
+                "error" if r.error else "failure",
+                {"message": r.detail, "type": "load-error" if r.error else "rule-case"},
+            ).text = f"{file}:{r.case.line}: {r.case.label}: {r.detail}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

@@ -105,8 +105,12 @@ class Load:
         branches = dict(self.branches)
         for scope, n in other.branches:
             branches[scope] = branches.get(scope, 0) + n
-        return Load(self.tests | other.tests, self.missing + other.missing, tuple(sorted(branches.items())),
-                    self.props | other.props)
+        return Load(
+            self.tests | other.tests,
+            self.missing + other.missing,
+            tuple(sorted(branches.items())),
+            self.props | other.props,
+        )
 
     def over(self) -> list[str]:
         """The limits this load breaks, as text (empty when it fits one ruleset)."""
@@ -126,9 +130,12 @@ class Load:
 def condition_load(scope: str, cond) -> Load:
     """The load of one planned condition (``rules lint`` checks each rule with it)."""
     ns = natives(cond)
-    return Load(frozenset((scope, n.prop, n.op, repr(n.value)) for n in ns),
-                sum(1 for n in ns if n.op == "missing"), ((scope, or_branches(cond)),),
-                frozenset(n.prop for n in ns) | frozenset(a.prop for a in all_derived(cond)))
+    return Load(
+        frozenset((scope, n.prop, n.op, repr(n.value)) for n in ns),
+        sum(1 for n in ns if n.op == "missing"),
+        ((scope, or_branches(cond)),),
+        frozenset(n.prop for n in ns) | frozenset(a.prop for a in all_derived(cond)),
+    )
 
 
 def rule_load(item: CompiledRule) -> Load:
@@ -205,16 +212,19 @@ class DurableBackend:
         for item in program.rules:
             problems = too_big(item)
             if problems:
-                raise EngineError(f"{item.rule.id} ({item.rule.location}) is too big for the rule engine: "
-                                  + "; ".join(problems))
+                raise EngineError(
+                    f"{item.rule.id} ({item.rule.location}) is too big for the rule engine: " + "; ".join(problems)
+                )
         definitions, self.shards = rulesets(program, prefix)
         self.host = _Host()
         if definitions:
             self.host.set_rulesets(copy.deepcopy(definitions))
         # A shard whose rules test only some of a scope's fact properties gets facts cut down to
         # those when the whole fact would pass the engine's property limit.
-        scope_props = {scope: len(plan.planner.native_paths) + len(plan.planner.values) + len(plan.planner.derived)
-                       for scope, plan in program.scopes.items()}
+        scope_props = {
+            scope: len(plan.planner.native_paths) + len(plan.planner.values) + len(plan.planner.derived)
+            for scope, plan in program.scopes.items()
+        }
         self._handles = []
         for s in self.shards:
             project = any(scope_props[scope] + len(FIXED_PROPERTIES) > MAX_FACT_PROPERTIES for scope in s.scopes)

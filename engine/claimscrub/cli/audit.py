@@ -53,7 +53,10 @@ def _need_stats() -> None:
 def _invocation() -> list[str]:
     """The running command and its options, for audit.log (paths, numbers, names; never claim data)."""
     ctx = click.get_current_context()
-    return [ctx.command_path, orjson.dumps({k: v for k, v in ctx.params.items() if v not in (None, (), False)}).decode()]
+    return [
+        ctx.command_path,
+        orjson.dumps({k: v for k, v in ctx.params.items() if v not in (None, (), False)}).decode(),
+    ]
 
 
 def _read_universe(paths: tuple[str, ...]) -> PaidClaims:
@@ -77,15 +80,29 @@ def _write_links(folder: Path, paid: PaidClaims) -> None:
 
 @audit.command("universe")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False), envvar="AUDIT_DIR",
-              help="The audit folder (created), e.g. audit_reports/<name>.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    envvar="AUDIT_DIR",
+    help="The audit folder (created), e.g. audit_reports/<name>.",
+)
 @click.option("--unit", type=click.Choice(UNITS), default="claim", show_default=True, help="The sampling unit.")
 @click.option("--provider", "provider", help="Only claims of this billing provider NPI.")
 @click.option("--from", "date_from", help="Only claims whose first service date is on or after (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Only claims whose first service date is on or before (YYYY-MM-DD).")
 @click.option("--name", help="The audit's name (default: the folder's name).")
-def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, date_from: str | None,
-             date_to: str | None, name: str | None) -> None:
+def universe(
+    paths: tuple[str, ...],
+    out: str,
+    unit: str,
+    provider: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    name: str | None,
+) -> None:
     """Write the sampling frame of the paid claims in PATHS: frame.csv, its hash, excluded.csv, design.yaml."""
     from claimscrub.api.scrubber import batch_gc
     from claimscrub.audit.design import log_command, new_design, write_design
@@ -108,12 +125,16 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
     write_design(folder, design)
     log_command(folder, _invocation())
     f = design["frame"]
-    click.echo(f"frame: {f['units']} {unit} unit(s), paid {f['paid_total']}; excluded {f['excluded']['units']} "
-               f"(paid {f['excluded']['paid_total']}, see excluded.csv); outside the scope {frame.out_of_scope}; "
-               f"sha256 {digest}")
+    click.echo(
+        f"frame: {f['units']} {unit} unit(s), paid {f['paid_total']}; excluded {f['excluded']['units']} "
+        f"(paid {f['excluded']['paid_total']}, see excluded.csv); outside the scope {frame.out_of_scope}; "
+        f"sha256 {digest}"
+    )
     if paid.unlinked_remittances or paid.unpaid_claims:
-        click.echo(f"links: {len(paid.unlinked_remittances)} remittance(s) with no claim, "
-                   f"{len(paid.unpaid_claims)} claim(s) with no payment (see links.json)")
+        click.echo(
+            f"links: {len(paid.unlinked_remittances)} remittance(s) with no claim, "
+            f"{len(paid.unpaid_claims)} claim(s) with no payment (see links.json)"
+        )
 
 
 @audit.command("sample")
@@ -123,14 +144,28 @@ def universe(paths: tuple[str, ...], out: str, unit: str, provider: str | None, 
 @click.option("--method", type=click.Choice(["srs", "stratified", "probe"]), default="srs", show_default=True)
 @click.option("--strata", help="Stratum boundaries in dollars, ascending, comma-separated (stratified).")
 @click.option("--strata-count", type=int, help="Number of strata when the boundaries are computed.")
-@click.option("--boundaries", type=click.Choice(["equal-dollar", "cum-sqrt-f"]), default="cum-sqrt-f",
-              show_default=True, help="How computed boundaries are found.")
-@click.option("--allocation", type=click.Choice(["proportional", "neyman"]), default="proportional",
-              show_default=True)
+@click.option(
+    "--boundaries",
+    type=click.Choice(["equal-dollar", "cum-sqrt-f"]),
+    default="cum-sqrt-f",
+    show_default=True,
+    help="How computed boundaries are found.",
+)
+@click.option("--allocation", type=click.Choice(["proportional", "neyman"]), default="proportional", show_default=True)
 @click.option("--certainty-threshold", help="Dollars: every unit paid at least this much is reviewed (stratified).")
 @click.option("--force", is_flag=True, help="Replace a sample already drawn (before any review).")
-def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | None, strata_count: int | None,
-               boundaries: str, allocation: str, certainty_threshold: str | None, force: bool) -> None:
+def sample_cmd(
+    folder: str,
+    size: int,
+    seed: int,
+    method: str,
+    strata: str | None,
+    strata_count: int | None,
+    boundaries: str,
+    allocation: str,
+    certainty_threshold: str | None,
+    force: bool,
+) -> None:
     """Draw the sample from the frame (fixed, documented generator) and write sample.csv."""
     _need_stats()
     from claimscrub.audit.design import check_frame, log_command, read_design, write_design
@@ -143,34 +178,58 @@ def sample_cmd(folder: str, size: int, seed: int, method: str, strata: str | Non
         design = read_design(path)
         check_frame(path, design)
         if (path / "determinations.csv").exists() or ((path / "sample.csv").exists() and not force):
-            raise AuditError("a sample was already drawn" + (" and reviewed" if (path / "determinations.csv").exists()
-                                                           else "; --force replaces it"))
+            raise AuditError(
+                "a sample was already drawn"
+                + (" and reviewed" if (path / "determinations.csv").exists() else "; --force replaces it")
+            )
         table = read_frame(path / "frame.csv")
         cuts = [cents_of(b) for b in strata.split(",")] if strata else None
         threshold = cents_of(certainty_threshold) if certainty_threshold else None
-        spec, selected, strata_list = draw_sample(table.paid_cents, method=method, size=size, seed=seed, cuts=cuts,
-                                                  strata_count=strata_count, boundary_rule=boundaries,
-                                                  allocation=allocation, certainty_cents=threshold)
+        spec, selected, strata_list = draw_sample(
+            table.paid_cents,
+            method=method,
+            size=size,
+            seed=seed,
+            cuts=cuts,
+            strata_count=strata_count,
+            boundary_rule=boundaries,
+            allocation=allocation,
+            certainty_cents=threshold,
+        )
     except (AuditError, DesignError, MoneyError, ValueError) as exc:
         _fail(str(exc))
     (path / "sample.csv").write_bytes(sample_csv(selected, table))
     design["sample"] = {**spec, "frame_sha256": design["frame"]["sha256"]}  # the frame it was drawn from
     write_design(path, design)
     log_command(path, _invocation())
-    click.echo(f"sample: {len(selected)} unit(s) in {len(strata_list)} stratum/strata ({method}, seed {seed}); "
-               f"wrote {path / 'sample.csv'}")
+    click.echo(
+        f"sample: {len(selected)} unit(s) in {len(strata_list)} stratum/strata ({method}, seed {seed}); "
+        f"wrote {path / 'sample.csv'}"
+    )
     for s in strata_list:
         d = s.as_dict()
-        click.echo(f"  stratum {d['id']}: [{d['lower'] or '-'}, {d['upper'] or '-'}) N={d['units']} "
-                   f"paid={d['paid_total']} n={d['sample_size']}{' certainty' if d['certainty'] else ''}")
+        click.echo(
+            f"  stratum {d['id']}: [{d['lower'] or '-'}, {d['upper'] or '-'}) N={d['units']} "
+            f"paid={d['paid_total']} n={d['sample_size']}{' certainty' if d['certainty'] else ''}"
+        )
 
 
 @audit.command("sample-size")
 @click.argument("folder")
-@click.option("--probe", "probe", required=True, type=click.Path(file_okay=False),
-              help="A reviewed probe audit folder (sampled with --method probe, determinations imported).")
-@click.option("--precision", type=float, default=0.10, show_default=True,
-              help="Target half-width of the two-sided interval, as a fraction of the estimated overpayment.")
+@click.option(
+    "--probe",
+    "probe",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="A reviewed probe audit folder (sampled with --method probe, determinations imported).",
+)
+@click.option(
+    "--precision",
+    type=float,
+    default=0.10,
+    show_default=True,
+    help="Target half-width of the two-sided interval, as a fraction of the estimated overpayment.",
+)
 @click.option("--confidence", type=float, default=0.90, show_default=True)
 def sample_size(folder: str, probe: str, precision: float, confidence: float) -> None:
     """The SRS size that reaches PRECISION at CONFIDENCE, from the probe's overpayment variance."""
@@ -198,9 +257,13 @@ def sample_size(folder: str, probe: str, precision: float, confidence: float) ->
         result = srs_sample_size(values, universe_units, precision, confidence)
     except (AuditError, DesignError) as exc:
         _fail(str(exc))
-    click.echo(f"n = {result['n']} of {universe_units} units for {precision:.0%} precision at {confidence:.0%} "
-               f"confidence (probe: {len(values)} units, mean overpayment {result['mean']:.2f}, sd {result['sd']:.2f}"
-               + (f", t {result['t']:.4f}" if result["t"] else "") + ")" + (f"; {result['note']}" if result["note"] else ""))
+    click.echo(
+        f"n = {result['n']} of {universe_units} units for {precision:.0%} precision at {confidence:.0%} "
+        f"confidence (probe: {len(values)} units, mean overpayment {result['mean']:.2f}, sd {result['sd']:.2f}"
+        + (f", t {result['t']:.4f}" if result["t"] else "")
+        + ")"
+        + (f"; {result['note']}" if result["note"] else "")
+    )
 
 
 def _sampled_units(path: Path, design: dict[str, Any]) -> list[Any]:
@@ -211,24 +274,45 @@ def _sampled_units(path: Path, design: dict[str, Any]) -> list[Any]:
     out = []
     for row in read_sample(path):
         line = int(row["unit_id"].rsplit(":", 1)[1]) if design["unit"] == "line" else None
-        out.append(SampledUnit(int(row["sample_no"]), int(row["stratum"]), row["unit_id"],
-                               tuple(row["claim_id"].split(";")), line, cents_of(row["paid_amount"])))
+        out.append(
+            SampledUnit(
+                int(row["sample_no"]),
+                int(row["stratum"]),
+                row["unit_id"],
+                tuple(row["claim_id"].split(";")),
+                line,
+                cents_of(row["paid_amount"]),
+            )
+        )
     return out
 
 
 @audit.command("review")
 @click.argument("folder")
 @click.argument("paths", nargs=-1)
-@click.option("--import", "import_file", type=click.Path(exists=True, dir_okay=False),
-              help="A completed worksheet (.xlsx or .csv) to record as determinations.")
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A completed worksheet (.xlsx or .csv) to record as determinations.",
+)
 @click.option("--qa", is_flag=True, help="With --import: record a second reviewer's qa_verdict / qa_note per line.")
 @click.option("--accept-proposed", is_flag=True, help="Record the proposals as REVIEWER's determinations.")
 @click.option("--reviewer", help="Who made the determinations (required with --import / --accept-proposed).")
 @click.option("--rules", multiple=True, type=click.Path(exists=True), help="Extra rule pack directory.")
 @click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR")
 @click.option("--samples/--no-samples", default=None, help="Use the bundled sample tables.")
-def review_cmd(folder: str, paths: tuple[str, ...], import_file: str | None, qa: bool, accept_proposed: bool,
-               reviewer: str | None, rules: tuple[str, ...], data_dir: str | None, samples: bool | None) -> None:
+def review_cmd(
+    folder: str,
+    paths: tuple[str, ...],
+    import_file: str | None,
+    qa: bool,
+    accept_proposed: bool,
+    reviewer: str | None,
+    rules: tuple[str, ...],
+    data_dir: str | None,
+    samples: bool | None,
+) -> None:
     """Scrub the sampled claims in PATHS (with their encounter records) and write the worksheet; or record edits."""
     from claimscrub.audit.design import check_frame, log_command, read_design
 
@@ -249,8 +333,14 @@ def review_cmd(folder: str, paths: tuple[str, ...], import_file: str | None, qa:
     log_command(path, _invocation())
 
 
-def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: tuple[str, ...], data_dir: str | None,
-            samples: bool | None) -> None:
+def _review(
+    path: Path,
+    design: dict[str, Any],
+    paths: tuple[str, ...],
+    rules: tuple[str, ...],
+    data_dir: str | None,
+    samples: bool | None,
+) -> None:
     from claimscrub import __version__
     from claimscrub.api.scrubber import RulesError, Scrubber
     from claimscrub.audit.design import require_sample
@@ -270,7 +360,9 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
     items, errors, side = _items(paths)
     records_given = bool(side.mentions_encounters)
     result = review_claims(_sampled_units(path, design), items, scrubber, records_given)
-    (path / "review.json").write_bytes(orjson.dumps(result.document(scrubber, records_given), option=orjson.OPT_INDENT_2))
+    (path / "review.json").write_bytes(
+        orjson.dumps(result.document(scrubber, records_given), option=orjson.OPT_INDENT_2)
+    )
     (path / "worksheet.csv").write_bytes(worksheet_csv(result.rows))
     write_xlsx(path / "worksheet.xlsx", result.rows)
     write_state(path, initial_state(result.rows))
@@ -278,8 +370,10 @@ def _review(path: Path, design: dict[str, Any], paths: tuple[str, ...], rules: t
     append_log(path, proposed_entries(result.rows, f"claimscrub {__version__}"))
     proposed = [r for r in result.rows if r["proposed_determination"] in ("overpaid", "underpaid")]
     rejected = sum(c["status"] == "rejected" for c in result.claims)
-    click.echo(f"review: {len(result.claims)} claim(s) ({rejected} rejected), {len(result.rows)} line(s); "
-               f"{len(proposed)} proposed in error; worksheet: {path / 'worksheet.xlsx'} and worksheet.csv")
+    click.echo(
+        f"review: {len(result.claims)} claim(s) ({rejected} rejected), {len(result.rows)} line(s); "
+        f"{len(proposed)} proposed in error; worksheet: {path / 'worksheet.xlsx'} and worksheet.csv"
+    )
     for message in errors:
         click.echo(f"input error: {message}", err=True)
 

@@ -38,15 +38,21 @@ def import_cmd(paths: tuple[Path, ...], data_dir: Path | None, tables: tuple[str
     definitions = [p for p in paths if p.suffix in (".yaml", ".yml")]
     done = [imp for p in definitions for imp in _import_definition(p, target)]
     files = [p for p in paths if p not in definitions]
-    more, skipped = import_paths(
-        files,
-        target,
-        tables=set(tables) if tables else None,
-        progress=lambda msg: click.echo(f"  reading {msg}", err=True),
-    ) if files else ([], [])
+    more, skipped = (
+        import_paths(
+            files,
+            target,
+            tables=set(tables) if tables else None,
+            progress=lambda msg: click.echo(f"  reading {msg}", err=True),
+        )
+        if files
+        else ([], [])
+    )
     done += more
     for imp in done:
-        click.echo(f"imported {imp.table:<24} {imp.rows:>10,} rows  {imp.edition}  ({Path(imp.path).name}, {imp.seconds:.1f}s)")
+        click.echo(
+            f"imported {imp.table:<24} {imp.rows:>10,} rows  {imp.edition}  ({Path(imp.path).name}, {imp.seconds:.1f}s)"
+        )
         for note in imp.notes:
             click.echo(f"  note: {note}")
     if not quiet or not done:  # with nothing imported, what was seen and why it was skipped is the answer
@@ -66,8 +72,13 @@ def import_cmd(paths: tuple[Path, ...], data_dir: Path | None, tables: tuple[str
 @_DATA_DIR
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--samples/--no-samples", default=False, help="Also show the bundled illustrative sample tables.")
-@click.option("--rules", "rule_roots", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Rule pack directory whose own tables/ to include, as 'scrub --rules' does (repeatable).")
+@click.option(
+    "--rules",
+    "rule_roots",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule pack directory whose own tables/ to include, as 'scrub --rules' does (repeatable).",
+)
 def status_cmd(data_dir: Path | None, fmt: str, samples: bool, rule_roots: tuple[Path, ...]) -> None:
     """Every table: editions, date coverage, rows and notes (e.g. no effective dates)."""
     from claimscrub.refdata.tables import registry_for
@@ -125,8 +136,10 @@ class StoreLess(TableSet):
         return False
 
     def status(self) -> list[TableStatus]:
-        return [TableStatus(d.name, d.title, False, (), 0, (None, None), "-") for d in
-                sorted(default_registry(), key=lambda d: d.name)]
+        return [
+            TableStatus(d.name, d.title, False, (), 0, (None, None), "-")
+            for d in sorted(default_registry(), key=lambda d: d.name)
+        ]
 
 
 __all__ = ["data", "status_document", "StoreTableSet"]

@@ -10,8 +10,10 @@ import click
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.store import HistoryStore, open_history
 
-HISTORY_HELP = ("Read the patient history store: --history=FILE (SQLite), or --history alone after the paths for "
-                "history.sqlite in the data directory (created on first use).")
+HISTORY_HELP = (
+    "Read the patient history store: --history=FILE (SQLite), or --history alone after the paths for "
+    "history.sqlite in the data directory (created on first use)."
+)
 
 
 def open_store_or_exit(spec: str | None, data_dir: str | Path | None) -> HistoryStore | None:
@@ -44,8 +46,12 @@ def history() -> None:
 @history.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--history", "spec", default="", help="SQLite file (default: history.sqlite in the data directory).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CLAIMSCRUB_DATA_DIR",
-              help="Data directory (default: $CLAIMSCRUB_DATA_DIR, else the user data directory).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CLAIMSCRUB_DATA_DIR",
+    help="Data directory (default: $CLAIMSCRUB_DATA_DIR, else the user data directory).",
+)
 def import_cmd(paths: tuple[Path, ...], spec: str, data_dir: Path | None) -> None:
     """Record past claims (any input format; 835 remittances beside them fill what was paid)."""
     from claimscrub.inputs.payments import read_paid_claims
@@ -73,6 +79,7 @@ def import_cmd(paths: tuple[Path, ...], spec: str, data_dir: Path | None) -> Non
     store.close()
     for note in read.notes:
         click.echo(note, err=True)
-    click.echo(f"recorded {len(claims)} claim(s), {lines} line(s); {rejected} not recorded (unreadable or invalid)",
-               err=True)
+    click.echo(
+        f"recorded {len(claims)} claim(s), {lines} line(s); {rejected} not recorded (unreadable or invalid)", err=True
+    )
     sys.exit(1 if rejected else 0)

@@ -149,48 +149,138 @@ def _items(paths: tuple[str, ...]):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv", "html"]), default="text",
-              show_default=True, help="Output format (html: a summary page for a billing manager; -o FILE).")
-@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
-              help="Extra rule pack directory (repeatable); a pack with a bundled pack's name replaces it.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "csv", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format (html: a summary page for a billing manager; -o FILE).",
+)
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Extra rule pack directory (repeatable); a pack with a bundled pack's name replaces it.",
+)
 @click.option("--only-rules", is_flag=True, help="Use only the --rules packs, not the bundled ones.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
-              help="Lowest severity that makes the exit code 1.")
-@click.option("--data-dir", type=click.Path(), envvar="CLAIMSCRUB_DATA_DIR",
-              help="Imported CMS tables (default $CLAIMSCRUB_DATA_DIR or the user data directory).")
-@click.option("--samples/--no-samples", default=None,
-              help="Use the bundled sample tables (default: only when no tables were imported).")
-@click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True,
-              help="Rete engine (durable-rules) or the pure-Python reference evaluator.")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Worker processes (0 = in this process, no crash isolation).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(),
+    envvar="CLAIMSCRUB_DATA_DIR",
+    help="Imported CMS tables (default $CLAIMSCRUB_DATA_DIR or the user data directory).",
+)
+@click.option(
+    "--samples/--no-samples",
+    default=None,
+    help="Use the bundled sample tables (default: only when no tables were imported).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["durable", "reference"]),
+    default="durable",
+    show_default=True,
+    help="Rete engine (durable-rules) or the pure-Python reference evaluator.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes (0 = in this process, no crash isolation).",
+)
 @click.option("--include-draft", is_flag=True, help="Also run rules whose status is draft.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results to a file instead of stdout.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal).")
-@click.option("--audit/--no-audit", default=None,
-              help="Batch phase after scrubbing: cloned notes and each provider's E/M mix against peers "
-                   "(default: when the input has encounters or --peer-benchmarks is given).")
-@click.option("--peer-benchmarks", type=click.Path(dir_okay=False),
-              help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).")
-@click.option("--cross-claim/--no-cross-claim", default=True, show_default=True,
-              help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal)."
+)
+@click.option(
+    "--audit/--no-audit",
+    default=None,
+    help="Batch phase after scrubbing: cloned notes and each provider's E/M mix against peers "
+    "(default: when the input has encounters or --peer-benchmarks is given).",
+)
+@click.option(
+    "--peer-benchmarks",
+    type=click.Path(dir_okay=False),
+    help="Your own peer benchmark table (YAML shaped like rules/tables/em/peer_benchmarks.yaml).",
+)
+@click.option(
+    "--cross-claim/--no-cross-claim",
+    default=True,
+    show_default=True,
+    help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).",
+)
 @click.option("--history", "history_spec", is_flag=False, flag_value="", default=None, help=HISTORY_HELP)
-@click.option("--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none).")
-@click.option("--frequency-limits", type=click.Path(dir_okay=False, exists=True),
-              help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).")
-@click.option("--max-lines", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Reject a claim with more service lines than this (as the HTTP service does).")
-@click.option("--policies", "policy_paths", multiple=True, type=click.Path(exists=True),
-              help="Payer policy file or folder (repeatable), besides rules/policies and the packs' policies/.")
-@click.option("--default-policies/--no-default-policies", default=True, show_default=True,
-              help="Apply the bundled payer policies (rules/policies).")
-@click.option("--suppressions", type=click.Path(dir_okay=False), envvar="CLAIMSCRUB_SUPPRESSIONS",
-              help="Accepted findings ('claimscrub suppress add'): matching findings are reported as suppressed.")
+@click.option(
+    "--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none)."
+)
+@click.option(
+    "--frequency-limits",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Your own frequency-limit table (YAML shaped like rules/tables/history/frequency_limits.yaml).",
+)
+@click.option(
+    "--max-lines",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Reject a claim with more service lines than this (as the HTTP service does).",
+)
+@click.option(
+    "--policies",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Payer policy file or folder (repeatable), besides rules/policies and the packs' policies/.",
+)
+@click.option(
+    "--default-policies/--no-default-policies",
+    default=True,
+    show_default=True,
+    help="Apply the bundled payer policies (rules/policies).",
+)
+@click.option(
+    "--suppressions",
+    type=click.Path(dir_okay=False),
+    envvar="CLAIMSCRUB_SUPPRESSIONS",
+    help="Accepted findings ('claimscrub suppress add'): matching findings are reported as suppressed.",
+)
 @click.option("--show-suppressed", is_flag=True, help="List suppressed findings in the text report (always in JSON).")
 @exits_cleanly
-def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, workers, include_draft, output, progress,
-          audit, peer_benchmarks, cross_claim, history_spec, record, frequency_limits, max_lines, policy_paths,
-          default_policies, suppressions, show_suppressed):
+def scrub(
+    paths,
+    fmt,
+    rules,
+    only_rules,
+    fail_on,
+    data_dir,
+    samples,
+    backend,
+    workers,
+    include_draft,
+    output,
+    progress,
+    audit,
+    peer_benchmarks,
+    cross_claim,
+    history_spec,
+    record,
+    frequency_limits,
+    max_lines,
+    policy_paths,
+    default_policies,
+    suppressions,
+    show_suppressed,
+):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
@@ -215,9 +305,17 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         write_text,
     )
 
-    config = dict(rules=list(rules), replace_bundled=only_rules, data_dir=data_dir, samples=samples,
-                  include_draft=include_draft, max_lines=max_lines, policies=list(policy_paths),
-                  default_policies=default_policies, suppressions=suppressions)
+    config = dict(
+        rules=list(rules),
+        replace_bundled=only_rules,
+        data_dir=data_dir,
+        samples=samples,
+        include_draft=include_draft,
+        max_lines=max_lines,
+        policies=list(policy_paths),
+        default_policies=default_policies,
+        suppressions=suppressions,
+    )
     started = time.perf_counter()
     try:
         parent = Scrubber(**config, backend=None)
@@ -309,15 +407,18 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         from claimscrub.inputs.encounters import encounter_report
 
         encounters = encounter_report(side.index, side.links)
-    meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started),
-            **json_sections(encounters, report)}
+    meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started), **json_sections(encounters, report)}
     if claims_kept:
         meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
     if interrupted:
         not_finished = tally.seen - len(results)
         rest, complete = count_rest(items)
-        meta["interrupted"] = {"signal": str(interrupted), "not_finished": not_finished,
-                               "not_reached": rest, "counted_all": complete and tally.finished}
+        meta["interrupted"] = {
+            "signal": str(interrupted),
+            "not_finished": not_finished,
+            "not_reached": rest,
+            "counted_all": complete and tally.finished,
+        }
     if fmt == "json":
         write(out, to_json(results, meta))
     elif fmt == "jsonl":
@@ -348,9 +449,11 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         err.print(f"[yellow]warning:[/] {len(tally.duplicates()) - 10} more claim id(s) appear more than once")
     if interrupted:
         info = meta["interrupted"]
-        err.print(f"[red]interrupted ({interrupted}):[/] {len(results)} claim(s) done; {info['not_finished']} "
-                  f"in progress not finished; {'' if info['counted_all'] else 'at least '}{info['not_reached']} "
-                  "more in the input not reached")
+        err.print(
+            f"[red]interrupted ({interrupted}):[/] {len(results)} claim(s) done; {info['not_finished']} "
+            f"in progress not finished; {'' if info['counted_all'] else 'at least '}{info['not_reached']} "
+            "more in the input not reached"
+        )
         sys.exit(interrupted.exit_code)
     threshold = SEVERITY_RANK[fail_on]
     if not tally.seen and not read_errors:
@@ -360,9 +463,12 @@ def scrub(paths, fmt, rules, only_rules, fail_on, data_dir, samples, backend, wo
         sys.exit(EXIT_USAGE)
     batch_findings = report.batch_findings if report else []
     invalid_encounters = any(e["status"] == "invalid" for e in encounter_entries(encounters, report))
-    failing = any(r.status == "rejected" for r in results) or invalid_encounters or any(
-        SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings) or any(
-        SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
+    failing = (
+        any(r.status == "rejected" for r in results)
+        or invalid_encounters
+        or any(SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings)
+        or any(SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
+    )
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
 
 
@@ -386,8 +492,9 @@ def _progress(show: bool):
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
         task = bar.add_task("scrub")
         yield lambda: bar.advance(task)
 
@@ -441,7 +548,9 @@ def rules_test(paths, fmt):
     else:
         for r in results:
             mark = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red")
-            click.echo(f"{mark} {r.case.label}  ({r.case.file}:{r.case.line})" + ("" if r.passed else f"\n     {r.detail}"))
+            click.echo(
+                f"{mark} {r.case.label}  ({r.case.file}:{r.case.line})" + ("" if r.passed else f"\n     {r.detail}")
+            )
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed", err=True)
     sys.exit(1 if failed else 0)
@@ -522,8 +631,14 @@ def _rule_meta(r) -> dict:
 
 @rules.command("docs")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the pages (one <rule id>.md per rule, and README.md as the index).",
+)
 @payer_options
 def rules_docs(paths, out_dir, payer_type, payer_id, payer_name, dos, policy_paths):
     """Write a Markdown page per rule (default: the bundled packs; PATHS: only these packs) and an index;

@@ -13,8 +13,14 @@ import click
 
 @click.command("report")
 @click.argument("audit_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "both"]), default="html", show_default=True,
-              help="report.html, report.pdf, or both (PDF needs claimscrub[report] and Pango).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "both"]),
+    default="html",
+    show_default=True,
+    help="report.html, report.pdf, or both (PDF needs claimscrub[report] and Pango).",
+)
 def report(audit_dir: str, fmt: str) -> None:
     """Write the audit report (summary, charts, per-claim detail, methodology) into AUDIT_DIR."""
     from claimscrub.report import ReportError

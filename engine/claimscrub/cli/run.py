@@ -156,6 +156,7 @@ class Tally:
 def exits_cleanly(command: Callable) -> Callable:
     """A command whose unexpected exception exits with EXIT_INTERNAL and a one-line message (the type
     and where, never the exception's text, which may hold input values), not with 1 and a traceback."""
+
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
@@ -167,8 +168,7 @@ def exits_cleanly(command: Callable) -> Callable:
             while where is not None and where.tb_next is not None:
                 where = where.tb_next
             at = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
-            click.echo(f"internal error: {type(exc).__name__}{at}; please report it (exit {EXIT_INTERNAL})",
-                       err=True)
+            click.echo(f"internal error: {type(exc).__name__}{at}; please report it (exit {EXIT_INTERNAL})", err=True)
             sys.exit(EXIT_INTERNAL)
 
     return run

@@ -127,13 +127,27 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         tests.append((prop, fns[prop] if derived else read[prop], need, ~need, wants, derived))
     for prop, fn in fns.items():
         read.setdefault(prop, fn)
-    tested = {1 << i: tuple((prop, read[prop]) for prop in dict.fromkeys(
-        [n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])) for i, item in enumerate(items)}
+    tested = {
+        1 << i: tuple(
+            (prop, read[prop])
+            for prop in dict.fromkeys([n.prop for n in natives_of(item.cond)] + [a.prop for a in item.derived])
+        )
+        for i, item in enumerate(items)
+    }
     pairs = plan.scope == "line_pair"
     screen, reads = _screen(planner, tests) if pairs else (0, None)
-    return _RuleGroup(pair_keys, known, start, tuple(dated), tuple(tests),
-                      tuple((prop, fns[prop], need) for prop, need in extra.items()), tested, reads, screen,
-                      _remembered(planner, tests) if pairs else {})
+    return _RuleGroup(
+        pair_keys,
+        known,
+        start,
+        tuple(dated),
+        tuple(tests),
+        tuple((prop, fns[prop], need) for prop, need in extra.items()),
+        tested,
+        reads,
+        screen,
+        _remembered(planner, tests) if pairs else {},
+    )
 
 
 def _screen(planner, tests: list) -> tuple[int, tuple[str, ...] | None]:
@@ -159,8 +173,11 @@ def _remembered(planner, tests: list) -> dict[str, tuple[tuple[str, ...], tuple[
     out = {}
     for test in tests:
         prop = test[0]
-        node = planner.values[prop][0] if prop in planner.values else next(
-            (a.node for a in planner.derived.values() if a.prop == prop), None)
+        node = (
+            planner.values[prop][0]
+            if prop in planner.values
+            else next((a.node for a in planner.derived.values() if a.prop == prop), None)
+        )
         reads = _pair_reads(planner, prop)
         if node is not None and reads is not None and any(isinstance(n, A.Quant) for n in A.walk(node)):
             out[prop] = reads
@@ -214,6 +231,7 @@ def _value_reader(node: A.Node, kind: str) -> Callable:
     constant (and unequal to all of them)."""
     get = compile_expr(node)
     if kind == STRING:
+
         def read_string(ctx):
             value = get(ctx)
             return value if value is None or type(value) is str else NOT_COMPARABLE
@@ -241,11 +259,22 @@ def _scope_checks(plan) -> list[_RuleGroup]:
     for item in plan.rules:
         fields: tuple[str, ...] = ()
         if plan.scope == "line_pair":
-            fields = tuple(sorted({f for a in item.required if a.want for f in [_equal_line_fields(a.node)]
-                                   if f and path_type(("line", f), "line_pair") in SCALARS}))  # hashable ones
+            fields = tuple(
+                sorted(
+                    {
+                        f
+                        for a in item.required
+                        if a.want
+                        for f in [_equal_line_fields(a.node)]
+                        if f and path_type(("line", f), "line_pair") in SCALARS
+                    }
+                )
+            )  # hashable ones
         by_keys.setdefault(fields, []).append(item)
-    return [_compile_group(plan, items, pair_keys)
-            for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))]
+    return [
+        _compile_group(plan, items, pair_keys)
+        for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    ]
 
 
 def _checks_for(plan) -> list[_RuleGroup]:
@@ -287,7 +316,7 @@ def _screened(group: _RuleGroup, ctx, dos: str) -> tuple[int, dict[str, Any]] | 
     if alive is None:
         alive = group.in_effect(dos)
     values: dict[str, Any] = dict(group.known)
-    alive = _run_tests(group.tests[:group.screen], ctx, alive, values, None, None)
+    alive = _run_tests(group.tests[: group.screen], ctx, alive, values, None, None)
     return (alive, values) if alive else None
 
 
@@ -308,14 +337,20 @@ def _run_tests(tests, ctx, alive: int, values: dict[str, Any], remember: dict | 
     return alive
 
 
-def _fact_props(group: _RuleGroup, ctx, scope: str, dos: str, memo: dict | None = None,
-                screened: tuple[int, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+def _fact_props(
+    group: _RuleGroup,
+    ctx,
+    scope: str,
+    dos: str,
+    memo: dict | None = None,
+    screened: tuple[int, dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
     """The fact of one context without its id, or None when every rule of the group is refuted.
     Line pairs: ``memo`` holds the claim's remembered values of the group's costly tests, and
     ``screened`` what the screening tests left (only the other tests are run)."""
     if screened is not None:
         alive, values = screened[0], dict(screened[1])
-        tests = group.tests[group.screen:]
+        tests = group.tests[group.screen :]
     else:
         known = group.in_effect_on.get(dos)
         alive = known if known is not None else group.in_effect(dos)

@@ -51,12 +51,25 @@ class Finding:
         looped over the fields: it runs for every finding written, and a dict display is several times
         cheaper. orjson serialises a Finding itself to the same JSON (its dataclass fields, in order)."""
         return {
-            "rule_id": self.rule_id, "category": self.category, "severity": self.severity,
-            "claim_id": self.claim_id, "line": self.line, "message": self.message, "fix": self.fix,
-            "title": self.title, "related_lines": self.related_lines, "diagnosis": self.diagnosis,
-            "encounter": self.encounter, "citation": self.citation, "references": self.references,
-            "rule_pack": self.rule_pack, "pack_version": self.pack_version, "data_edition": self.data_edition,
-            "table_row": self.table_row, "payer_edit": self.payer_edit, "suppression": self.suppression,
+            "rule_id": self.rule_id,
+            "category": self.category,
+            "severity": self.severity,
+            "claim_id": self.claim_id,
+            "line": self.line,
+            "message": self.message,
+            "fix": self.fix,
+            "title": self.title,
+            "related_lines": self.related_lines,
+            "diagnosis": self.diagnosis,
+            "encounter": self.encounter,
+            "citation": self.citation,
+            "references": self.references,
+            "rule_pack": self.rule_pack,
+            "pack_version": self.pack_version,
+            "data_edition": self.data_edition,
+            "table_row": self.table_row,
+            "payer_edit": self.payer_edit,
+            "suppression": self.suppression,
         }
 
 
@@ -67,7 +80,11 @@ NOT_CHECKED_TAG = "not-checked"  # a rule whose hit says a check could not be ma
 def engine_error(claim_id: str, problem: str) -> Finding:
     """The claim could not be run through the rules: say so, never report it clean."""
     return Finding(
-        rule_id=ENGINE_ERROR_RULE, category="claim_integrity", severity="error", claim_id=claim_id, line=None,
+        rule_id=ENGINE_ERROR_RULE,
+        category="claim_integrity",
+        severity="error",
+        claim_id=claim_id,
+        line=None,
         title="Rule engine failed on this claim",
         message=f"The rule engine failed on this claim, so it was not checked: {problem}",
         fix="Re-run the scrub; if it fails again, report the claim id to the claimscrub maintainers.",
@@ -123,8 +140,13 @@ def _template(parts: list) -> str | Fill:
         return lambda ctx: lead + (x if type(x := a(ctx)) is str else _text(x)) + a_tail
     if len(pairs) == 2:
         (a, a_tail), (b, b_tail) = pairs
-        return lambda ctx: (lead + (x if type(x := a(ctx)) is str else _text(x)) + a_tail
-                            + (y if type(y := b(ctx)) is str else _text(y)) + b_tail)
+        return lambda ctx: (
+            lead
+            + (x if type(x := a(ctx)) is str else _text(x))
+            + a_tail
+            + (y if type(y := b(ctx)) is str else _text(y))
+            + b_tail
+        )
 
     def fill(ctx: Ctx) -> str:
         text = lead
@@ -176,16 +198,28 @@ def _parts(rule) -> _RuleParts:
             cite_lookup = compile_expr(found[0][0])
         # Otherwise (or when it found nothing) re-run the condition: other lookups, or other table
         # functions (a code's history, say), record the rows they read too.
-        others = any(isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
-                     for n in A.walk(rule.condition))
+        others = any(
+            isinstance(n, A.Call) and n.name != "lookup" and FUNCTIONS[n.name].needs_context
+            for n in A.walk(rule.condition)
+        )
         rerun = others or len({A.to_text(call) for call, _ in found}) > 1 or (bool(found) and cite_lookup is None)
     conditions = tuple(compile_expr(r.condition) if r.condition is not None else None for r in rule.references)
     return _RuleParts(
-        rule.id, rule.category, rule.severity, rule.title, _template(rule.message_parts),
-        _template(rule.fix_parts), "; ".join(str(r) for r in rule.references),
+        rule.id,
+        rule.category,
+        rule.severity,
+        rule.title,
+        _template(rule.message_parts),
+        _template(rule.fix_parts),
+        "; ".join(str(r) for r in rule.references),
         [_reference(r) for r in rule.references],
         conditions if any(conditions) else (),
-        rule.pack.name, rule.pack.version, rule.cite_table or None, cite_lookup, rerun)
+        rule.pack.name,
+        rule.pack.version,
+        rule.cite_table or None,
+        cite_lookup,
+        rerun,
+    )
 
 
 def _reference(ref) -> dict:
@@ -197,8 +231,9 @@ def _citations(parts: _RuleParts, ctx: Ctx) -> tuple[str, list[dict]]:
     """The references that apply to this finding: those without a condition, and those whose condition holds."""
     keep = [i for i, cond in enumerate(parts.cited) if cond is None or cond(ctx) is True]
     refs = [parts.references[i] for i in keep]
-    return "; ".join(r["source"] + (f" ({r['edition']})" if r.get("edition") else "") for r in refs), \
-        list(map(_copy, refs))
+    return "; ".join(r["source"] + (f" ({r['edition']})" if r.get("edition") else "") for r in refs), list(
+        map(_copy, refs)
+    )
 
 
 _copy = dict.copy
@@ -215,9 +250,15 @@ class Renderer:
         self._not_checked = frozenset(r.id for r in rules if NOT_CHECKED_TAG in r.tags)
         tables = program.tables
         self._tables_of: list[tuple[Rule, tuple[str, ...]]] = [(r, r.tables) for r in rules if r.tables]
-        self._claim_types: dict[str, tuple[str, ...]] = {  # every table a rule reads, and its claim types
-            t: (d.claim_types if (d := tables.definition(t)) is not None else ())
-            for _, used in self._tables_of for t in used} if tables is not None else {}
+        self._claim_types: dict[str, tuple[str, ...]] = (
+            {  # every table a rule reads, and its claim types
+                t: (d.claim_types if (d := tables.definition(t)) is not None else ())
+                for _, used in self._tables_of
+                for t in used
+            }
+            if tables is not None
+            else {}
+        )
 
     def settle(self, findings: list[Finding], view: dict) -> tuple[list[Finding], list[dict]]:
         """A claim's findings after matching, and what was not checked on it.
@@ -225,8 +266,11 @@ class Renderer:
         One finding per problem (see :func:`one_finding_per_problem`); the hits of rules tagged
         ``not-checked`` (a check the claim alone cannot make) and the rules no loaded edition covers
         on the claim's dates (see :meth:`not_covered`) are the claim's *not checked* entries."""
-        unchecked = [{"rule_id": f.rule_id, "line": f.line, "reason": f.message}
-                     for f in findings if f.rule_id in self._not_checked]
+        unchecked = [
+            {"rule_id": f.rule_id, "line": f.line, "reason": f.message}
+            for f in findings
+            if f.rule_id in self._not_checked
+        ]
         if unchecked:
             findings = [f for f in findings if f.rule_id not in self._not_checked]
         if self._suppressed_by:
@@ -244,7 +288,8 @@ class Renderer:
         uncovered: dict[str, list[str]] = {}
         for table, claim_types in self._claim_types.items():
             if (not claim_types or claim_type in claim_types) and (
-                    missed := [d for d in dates if not tables.covers(table, d)]):
+                missed := [d for d in dates if not tables.covers(table, d)]
+            ):
                 uncovered[table] = missed
         if not uncovered:  # the usual case: every table covers the claim's dates
             return []
@@ -253,8 +298,13 @@ class Renderer:
             for table in used:
                 missed = [d for d in uncovered.get(table, ()) if rule.applies_on(d)]
                 if missed:
-                    out.append({"rule_id": rule.id, "dates": missed,
-                                "reason": f"no loaded edition of {table} covers {', '.join(missed)}"})
+                    out.append(
+                        {
+                            "rule_id": rule.id,
+                            "dates": missed,
+                            "reason": f"no loaded edition of {table} covers {', '.join(missed)}",
+                        }
+                    )
                     break
         return out
 
@@ -295,9 +345,23 @@ class Renderer:
             citation, references = parts.citation, list(map(_copy, parts.references))
         # positional, in field order: a keyword call of the dataclass __init__ costs more
         return Finding(
-            parts.rule_id, parts.category, severity, view["claim_id"], line, message, fix, parts.title,
-            [other] if other is not None else [], dx, encounter, citation,
-            references, parts.rule_pack, parts.pack_version, edition, table_row,
+            parts.rule_id,
+            parts.category,
+            severity,
+            view["claim_id"],
+            line,
+            message,
+            fix,
+            parts.title,
+            [other] if other is not None else [],
+            dx,
+            encounter,
+            citation,
+            references,
+            parts.rule_pack,
+            parts.pack_version,
+            edition,
+            table_row,
         )
 
 
@@ -328,8 +392,15 @@ def one_finding_per_problem(findings: list[Finding], suppressed_by: dict[str, tu
         by_rule.setdefault(f.rule_id, []).append(f)
     kept: list[Finding] = []
     for f in findings:
-        cover = next((g for rid in suppressed_by.get(f.rule_id, ()) for g in by_rule.get(rid, ())
-                      if g is not f and _same_place(g, f)), None)
+        cover = next(
+            (
+                g
+                for rid in suppressed_by.get(f.rule_id, ())
+                for g in by_rule.get(rid, ())
+                if g is not f and _same_place(g, f)
+            ),
+            None,
+        )
         if cover is None:
             kept.append(f)
             continue

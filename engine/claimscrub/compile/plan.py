@@ -29,9 +29,14 @@ from claimscrub.lang import ast as A
 from claimscrub.lang.types import BOOL, DATE, INTEGER, MONEY, NUMBER, STRING, RecordT, Type, scope_vars
 
 MAX_NATIVE_IN = 8  # `x in [..]` with more values becomes derived (alpha fan-out)
-SCOPE_VARS = {"claim": ("claim",), "line": ("claim", "line"), "line_pair": ("claim", "line", "other"),
-              "diagnosis": ("claim", "dx"), "encounter": ("claim", "enc"),
-              "encounter_line": ("claim", "enc", "line", "doc")}
+SCOPE_VARS = {
+    "claim": ("claim",),
+    "line": ("claim", "line"),
+    "line_pair": ("claim", "line", "other"),
+    "diagnosis": ("claim", "dx"),
+    "encounter": ("claim", "enc"),
+    "encounter_line": ("claim", "enc", "line", "doc"),
+}
 
 
 @dataclass(frozen=True)

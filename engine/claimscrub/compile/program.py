@@ -107,8 +107,15 @@ def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset]) ->
         if plan is None:
             plan = scopes[rule.scope] = ScopePlan(rule.scope, [], Planner(rule.scope))
         cond = plan.planner.plan(rule.condition)
-        item = CompiledRule(len(compiled), rule, compile_expr(rule.condition), cond, required_derived(cond),
-                            required_native(cond), all_derived(cond))
+        item = CompiledRule(
+            len(compiled),
+            rule,
+            compile_expr(rule.condition),
+            cond,
+            required_derived(cond),
+            required_native(cond),
+            all_derived(cond),
+        )
         compiled.append(item)
         plan.rules.append(item)
     for plan in scopes.values():

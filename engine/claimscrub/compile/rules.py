@@ -23,8 +23,19 @@ from claimscrub.lang.types import scope_vars
 from claimscrub.resources import rules_dir, schema_path
 
 CATEGORIES = (
-    "unbundling", "mue", "add_on", "modifier", "code_validity", "diagnosis", "age_sex", "duplicate",
-    "global_surgery", "upcoding", "documentation", "medical_necessity", "claim_integrity",
+    "unbundling",
+    "mue",
+    "add_on",
+    "modifier",
+    "code_validity",
+    "diagnosis",
+    "age_sex",
+    "duplicate",
+    "global_surgery",
+    "upcoding",
+    "documentation",
+    "medical_necessity",
+    "claim_integrity",
 )
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
@@ -163,8 +174,12 @@ def _discover(root: Path) -> list[tuple[Pack, list[Path]]]:
     pack_files = sorted(root.rglob("pack.yaml"))
     for pack_file in pack_files:
         meta = yamlio.load_file(pack_file).data or {}
-        pack = Pack(str(meta.get("name", pack_file.parent.name)), str(meta.get("version", "0")),
-                    str(meta.get("title", "")), str(pack_file.parent))
+        pack = Pack(
+            str(meta.get("name", pack_file.parent.name)),
+            str(meta.get("version", "0")),
+            str(meta.get("title", "")),
+            str(pack_file.parent),
+        )
         files = [p for p in sorted(pack_file.parent.rglob("*.yaml")) if _is_rule_file(p)]
         packs.append((pack, files))
     if not pack_files:
@@ -175,8 +190,11 @@ def _discover(root: Path) -> list[tuple[Pack, list[Path]]]:
 
 
 def _is_rule_file(p: Path) -> bool:
-    return (p.name != "pack.yaml" and not p.name.endswith(TEST_SUFFIX)
-            and not {"valuesets", "tables", "policies"} & set(p.parts))
+    return (
+        p.name != "pack.yaml"
+        and not p.name.endswith(TEST_SUFFIX)
+        and not {"valuesets", "tables", "policies"} & set(p.parts)
+    )
 
 
 def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issue]]:
@@ -196,7 +214,9 @@ def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issu
                     issues.append(Issue(str(path), line, col, "a value set needs 'id' and 'codes'", code="schema"))
                     continue
                 if not vs.get("source"):
-                    issues.append(Issue(str(path), line, col, f"value set '{vs['id']}' needs a 'source'", code="schema"))
+                    issues.append(
+                        Issue(str(path), line, col, f"value set '{vs['id']}' needs a 'source'", code="schema")
+                    )
                 codes = frozenset(str(c) for c in vs["codes"])
                 out[vs["id"]] = ValueSetDef(vs["id"], vs.get("title", ""), codes, vs.get("source", ""), str(path))
     return out, issues
@@ -205,8 +225,14 @@ def load_valuesets(roots: list[Path]) -> tuple[dict[str, ValueSetDef], list[Issu
 def _tables_used(node: A.Node) -> tuple[str, ...]:
     found: list[str] = []
     for n in A.walk(node):
-        if (isinstance(n, A.Call) and n.name == "lookup" and n.args and isinstance(n.args[0], A.Const)
-                and isinstance(n.args[0].value, str) and n.args[0].value not in found):
+        if (
+            isinstance(n, A.Call)
+            and n.name == "lookup"
+            and n.args
+            and isinstance(n.args[0], A.Const)
+            and isinstance(n.args[0].value, str)
+            and n.args[0].value not in found
+        ):
             found.append(n.args[0].value)
     return tuple(found)
 
@@ -236,8 +262,9 @@ def _template(doc, path, text, issues, env, valuesets, tables):
         if not isinstance(part, str):
             for problem in check(part, env, valuesets, tables, want_condition=False):
                 line, col = doc.pos(path)
-                issues.append(Issue(doc.file, line, col, f"{path[-1]}: {{{A.to_text(part)}}}: {problem.message}",
-                                    code="type"))
+                issues.append(
+                    Issue(doc.file, line, col, f"{path[-1]}: {{{A.to_text(part)}}}: {problem.message}", code="type")
+                )
     return parts
 
 
@@ -251,8 +278,17 @@ def load_rule_file(path: Path, pack: Pack, valuesets, tables, issues: list[Issue
         issues.append(Issue(doc.file, line, col, f"duplicate key '{dup_path[-1]}'", code="duplicate-key"))
     text = path.read_text(encoding="utf-8")
     if not text.startswith("# yaml-language-server: $schema="):
-        issues.append(Issue(doc.file, 1, 1, "rule files start with '# yaml-language-server: $schema=...rule.schema.json' "
-                            "so editors can complete and check them", severity="warning", code="modeline"))
+        issues.append(
+            Issue(
+                doc.file,
+                1,
+                1,
+                "rule files start with '# yaml-language-server: $schema=...rule.schema.json' "
+                "so editors can complete and check them",
+                severity="warning",
+                code="modeline",
+            )
+        )
     found = schema_issues(doc, "rule.schema.json")
     issues.extend(found)
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get("rules"), list):
@@ -265,29 +301,57 @@ def load_rule_file(path: Path, pack: Pack, valuesets, tables, issues: list[Issue
         env = scope_vars(raw["scope"])
         n_before = len(issues)
         when = _expr(doc, base + ("when",), raw["when"], issues, env, valuesets, tables)
-        unless = _expr(doc, base + ("unless",), raw["unless"], issues, env, valuesets, tables) if raw.get("unless") else None
+        unless = (
+            _expr(doc, base + ("unless",), raw["unless"], issues, env, valuesets, tables) if raw.get("unless") else None
+        )
         message = _template(doc, base + ("message",), raw["message"], issues, env, valuesets, tables)
         fix = _template(doc, base + ("fix",), raw["fix"], issues, env, valuesets, tables)
         references = tuple(
-            Reference(r["source"], r.get("edition"), r.get("url"), r.get("note"), r.get("when"),
-                      _expr(doc, base + ("references", k, "when"), r["when"], issues, env, valuesets, tables)
-                      if r.get("when") else None)
-            for k, r in enumerate(raw["references"]))
+            Reference(
+                r["source"],
+                r.get("edition"),
+                r.get("url"),
+                r.get("note"),
+                r.get("when"),
+                _expr(doc, base + ("references", k, "when"), r["when"], issues, env, valuesets, tables)
+                if r.get("when")
+                else None,
+            )
+            for k, r in enumerate(raw["references"])
+        )
         if len(issues) > n_before and any(x.severity == "error" for x in issues[n_before:]):
             continue
         condition = when if unless is None else A.And((when, A.Not(unless, unless.pos)), when.pos)
         eff = raw.get("effective") or {}
         used = _tables_used(condition)
-        rules.append(Rule(
-            id=raw["id"], title=raw["title"], description=raw.get("description", ""), category=raw["category"],
-            severity=raw["severity"], scope=raw["scope"], when=raw["when"], unless=raw.get("unless"),
-            message=raw["message"], fix=raw["fix"],
-            references=references,
-            status=raw["status"], tags=tuple(raw.get("tags", ())), effective_from=eff.get("from"),
-            effective_to=eff.get("to"), tables=tuple(raw.get("tables", used)), cite_table=raw.get("cite_table", used[0] if used else None),
-            pack=pack, file=str(path), line=doc.pos(base)[0], condition=condition, message_parts=message, fix_parts=fix,
-            suppressed_by=tuple(raw.get("suppressed_by", ())),
-        ))
+        rules.append(
+            Rule(
+                id=raw["id"],
+                title=raw["title"],
+                description=raw.get("description", ""),
+                category=raw["category"],
+                severity=raw["severity"],
+                scope=raw["scope"],
+                when=raw["when"],
+                unless=raw.get("unless"),
+                message=raw["message"],
+                fix=raw["fix"],
+                references=references,
+                status=raw["status"],
+                tags=tuple(raw.get("tags", ())),
+                effective_from=eff.get("from"),
+                effective_to=eff.get("to"),
+                tables=tuple(raw.get("tables", used)),
+                cite_table=raw.get("cite_table", used[0] if used else None),
+                pack=pack,
+                file=str(path),
+                line=doc.pos(base)[0],
+                condition=condition,
+                message_parts=message,
+                fix_parts=fix,
+                suppressed_by=tuple(raw.get("suppressed_by", ())),
+            )
+        )
     return rules
 
 
@@ -298,8 +362,9 @@ def _within(doc: yamlio.YamlDoc, issue: Issue, base: tuple) -> bool:
     return start <= issue.line < nxt
 
 
-def load_rulebook(roots: list[Path] | None = None, tables: dict | None = None,
-                  replace_bundled: bool = False) -> tuple[RuleBook, list[Issue]]:
+def load_rulebook(
+    roots: list[Path] | None = None, tables: dict | None = None, replace_bundled: bool = False
+) -> tuple[RuleBook, list[Issue]]:
     """Load the bundled packs plus any extra roots; a pack of the same name replaces the bundled one."""
     roots = [Path(r) for r in (roots or [])]
     all_roots = roots if replace_bundled else [rules_dir()] + roots
@@ -317,8 +382,15 @@ def load_rulebook(roots: list[Path] | None = None, tables: dict | None = None,
             for rule in load_rule_file(path, pack, names, tables, issues):
                 if rule.id in seen:
                     first = seen[rule.id]
-                    issues.append(Issue(rule.file, rule.line, 1, f"duplicate rule id '{rule.id}' (first defined at "
-                                        f"{first.location})", code="duplicate-id"))
+                    issues.append(
+                        Issue(
+                            rule.file,
+                            rule.line,
+                            1,
+                            f"duplicate rule id '{rule.id}' (first defined at {first.location})",
+                            code="duplicate-id",
+                        )
+                    )
                     continue
                 seen[rule.id] = rule
                 rules.append(rule)

@@ -55,10 +55,7 @@ def _dollars(cents: int) -> Decimal:
 def claim_view(claim: Claim) -> dict[str, Any]:
     """The claim as the rules read it (see the module docstring); built once per claim."""
     diagnoses = claim.diagnoses
-    dxs = [
-        {"code": d.code, "poa": d.poa, "position": d.position, "is_principal": d.position == 1}
-        for d in diagnoses
-    ]
+    dxs = [{"code": d.code, "poa": d.poa, "position": d.position, "is_principal": d.position == 1} for d in diagnoses]
     dx_codes = [d.code for d in diagnoses]
     dx_count = len(dx_codes)
     billing, rendering = claim.billing_provider, claim.rendering_provider
@@ -84,24 +81,26 @@ def claim_view(claim: Claim) -> dict[str, Any]:
             first = from_date
         if last is None or to_date > last:
             last = to_date
-        append({
-            "sequence": line.sequence,
-            "code": line.code,
-            "modifiers": list(modifiers) if modifiers else [],
-            "units": units if type(units) is int else _units(units),
-            "charge": _dollars(cents),
-            "from_date": from_date,
-            "to_date": to_date,
-            "place_of_service": line.place_of_service,
-            "diagnosis_pointers": list(pointers) if pointers else [],
-            "rendering_npi": rendering_npi,
-            "revenue_code": line.revenue_code,
-            "ndc": line.ndc,
-            "provider_npi": rendering_npi or default_npi,
-            "diagnosis_codes": list(codes),
-            "patient_age": age_on(birth, from_date),
-            "claim_type": claim_type,
-        })
+        append(
+            {
+                "sequence": line.sequence,
+                "code": line.code,
+                "modifiers": list(modifiers) if modifiers else [],
+                "units": units if type(units) is int else _units(units),
+                "charge": _dollars(cents),
+                "from_date": from_date,
+                "to_date": to_date,
+                "place_of_service": line.place_of_service,
+                "diagnosis_pointers": list(pointers) if pointers else [],
+                "rendering_npi": rendering_npi,
+                "revenue_code": line.revenue_code,
+                "ndc": line.ndc,
+                "provider_npi": rendering_npi or default_npi,
+                "diagnosis_codes": list(codes),
+                "patient_age": age_on(birth, from_date),
+                "claim_type": claim_type,
+            }
+        )
     if first is None:  # the claim schema requires a line; the view has no dates of service without one
         raise ValueError(f"claim {claim.claim_id} has no lines")
     payer = claim.payer
@@ -114,8 +113,7 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "payer": {"type": payer.type, "name": payer.name, "id": payer.id},
         "billing_provider": _provider(billing),
         "rendering_provider": _provider(rendering),
-        "patient": {"id": patient.id, "sex": patient.sex, "birth_date": birth,
-                    "age": age_on(birth, first)},
+        "patient": {"id": patient.id, "sex": patient.sex, "birth_date": birth, "age": age_on(birth, first)},
         "place_of_service": claim.place_of_service,
         "bill_type": claim.bill_type,
         "admission_date": claim.admission_date,
@@ -177,8 +175,12 @@ def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterato
 def key_of(names: dict) -> Key:
     """The Key of one context from its bound names (positional: this runs for every fact)."""
     line, other, dx, enc = names.get("line"), names.get("other"), names.get("dx"), names.get("enc")
-    return Key(line["sequence"] if line is not None else None, other["sequence"] if other is not None else None,
-               dx["position"] if dx is not None else None, enc["encounter_id"] if enc is not None else None)
+    return Key(
+        line["sequence"] if line is not None else None,
+        other["sequence"] if other is not None else None,
+        dx["position"] if dx is not None else None,
+        enc["encounter_id"] if enc is not None else None,
+    )
 
 
 def _pair_groups(lines: list[dict], keys: tuple[str, ...]):

@@ -66,9 +66,7 @@ class ClonedConfig:
 
     def __post_init__(self) -> None:
         if self.k < 1 or not 0 < self.threshold <= 1 or self.num_perm % self.bands:
-            raise ValueError(
-                "cloned-note config: k >= 1, 0 < threshold <= 1, num_perm a multiple of bands"
-            )
+            raise ValueError("cloned-note config: k >= 1, 0 < threshold <= 1, num_perm a multiple of bands")
         unknown = set(self.scopes) - set(SCOPES)
         if unknown:
             raise ValueError(f"cloned-note config: unknown scope {min(unknown)!r}")
@@ -79,11 +77,7 @@ def load_cloned_config(path: str | Path | None = None) -> ClonedConfig:
     path = Path(path) if path else rules_dir() / "tables" / "em" / CONFIG_FILE
     data = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     fields = set(ClonedConfig.__dataclass_fields__)
-    kwargs: dict[str, Any] = {
-        k: (tuple(v) if isinstance(v, list) else v)
-        for k, v in data.items()
-        if k in fields
-    }
+    kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in fields}
     return ClonedConfig(**kwargs)
 
 
@@ -119,11 +113,7 @@ class ClonedMatch:
 
     def explain(self) -> str:
         a, b = self.encounter_ids
-        where = (
-            "the same patient's visits"
-            if self.scope == "same_patient"
-            else "patients of one provider on one day"
-        )
+        where = "the same patient's visits" if self.scope == "same_patient" else "patients of one provider on one day"
         return f"{self.section} of encounters {a} and {b} is {self.similarity:.0%} identical ({where})"
 
 
@@ -132,9 +122,7 @@ def words(text: str) -> list[str]:
 
 
 def _hash(shingle: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little"
-    )
+    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little")
 
 
 def shingles(text: str, k: int = 5) -> frozenset[int]:
@@ -155,15 +143,11 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 
 
 def _permutations(n: int) -> tuple[tuple[int, int], ...]:
-    rng = random.Random(
-        20210101
-    )  # fixed: the same notes give the same candidates every run
+    rng = random.Random(20210101)  # fixed: the same notes give the same candidates every run
     return tuple((rng.randrange(1, _PRIME), rng.randrange(0, _PRIME)) for _ in range(n))
 
 
-def minhash(
-    shingle_set: frozenset[int], perms: tuple[tuple[int, int], ...]
-) -> tuple[int, ...]:
+def minhash(shingle_set: frozenset[int], perms: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
     return tuple(min((a * h + b) % _PRIME for h in shingle_set) for a, b in perms)
 
 
@@ -210,13 +194,9 @@ def find_cloned_sections(
                 if len(members) < 2:
                     continue
                 if len(members) <= cfg.exact_group_max:
-                    candidates: Iterable[tuple[int, int]] = itertools.combinations(
-                        members, 2
-                    )
+                    candidates: Iterable[tuple[int, int]] = itertools.combinations(members, 2)
                 else:
-                    candidates = _lsh_candidates(
-                        members, sets, signatures, perms, cfg.bands, rows
-                    )
+                    candidates = _lsh_candidates(members, sets, signatures, perms, cfg.bands, rows)
                 for i, j in candidates:
                     a, b = items[i], items[j]
                     if not _pair_in_scope(a, b, scope):
@@ -224,9 +204,7 @@ def find_cloned_sections(
                     sim = jaccard(sets[i], sets[j])
                     if sim < cfg.threshold:
                         continue
-                    (x, sx), (y, sy) = sorted(
-                        ((a.encounter_id, len(sets[i])), (b.encounter_id, len(sets[j])))
-                    )
+                    (x, sx), (y, sy) = sorted(((a.encounter_id, len(sets[i])), (b.encounter_id, len(sets[j]))))
                     key = (section, scope, x, y)
                     if key not in found:
                         found[key] = ClonedMatch(
@@ -237,9 +215,7 @@ def find_cloned_sections(
                             len(sets[i] & sets[j]),
                             (sx, sy),
                         )
-    return sorted(
-        found.values(), key=lambda m: (-m.similarity, m.section, m.encounter_ids)
-    )
+    return sorted(found.values(), key=lambda m: (-m.similarity, m.section, m.encounter_ids))
 
 
 def _lsh_candidates(

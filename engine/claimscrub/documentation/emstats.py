@@ -93,12 +93,7 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
         return 0.0
     lp, lq = math.log(p), math.log1p(-p)
     logs = [
-        math.lgamma(n + 1)
-        - math.lgamma(i + 1)
-        - math.lgamma(n - i + 1)
-        + i * lp
-        + (n - i) * lq
-        for i in range(k + 1)
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k + 1)
     ]
     top = max(logs)
     return min(1.0, math.exp(top) * math.fsum(math.exp(v - top) for v in logs))
@@ -148,9 +143,7 @@ class Benchmark:
     def describe(self) -> str:
         year = self.year if self.year is not None else "year not stated"
         flag = ", secondary source" if self.secondary_source else ""
-        return f"{self.specialty.replace('_', ' ')} {self.patient_status or ''} peers ({year}{flag})".replace(
-            "  ", " "
-        )
+        return f"{self.specialty.replace('_', ' ')} {self.patient_status or ''} peers ({year}{flag})".replace("  ", " ")
 
     def edition(self) -> str:
         """Source and year in one line, for a finding's data edition and citation."""
@@ -177,9 +170,7 @@ class BenchmarkSet:
             (
                 b
                 for b in self.benchmarks
-                if b.specialty == specialty
-                and b.family == family
-                and b.patient_status == patient_status
+                if b.specialty == specialty and b.family == family and b.patient_status == patient_status
             ),
             None,
         )
@@ -191,8 +182,11 @@ class BenchmarkSet:
         claims name neither gets the table's ``default_specialty`` (when it has one); otherwise none.
         """
         if specialty or taxonomy:
-            found = tuple(b for b in self.benchmarks if (specialty and b.specialty == specialty)
-                          or (taxonomy and taxonomy in b.taxonomies))
+            found = tuple(
+                b
+                for b in self.benchmarks
+                if (specialty and b.specialty == specialty) or (taxonomy and taxonomy in b.taxonomies)
+            )
             return found, "specialty" if found else f"no benchmark for specialty {specialty or taxonomy}"
         if self.default_specialty:
             found = tuple(b for b in self.benchmarks if b.specialty == self.default_specialty)
@@ -221,9 +215,7 @@ def _benchmark(b: object, where: str, total_tolerance: float = 0.5) -> Benchmark
     if any(not (c[-1:].isdigit()) for c in shares):
         raise BenchmarkError(f"{where}: shares: every code must end in its level digit (99213 -> 3)")
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 for v in shares.values()):
-        raise BenchmarkError(
-            f"{where}: every share must be a positive percent (a zero share makes any use an outlier)"
-        )
+        raise BenchmarkError(f"{where}: every share must be a positive percent (a zero share makes any use an outlier)")
     if len(shares) < 2:
         raise BenchmarkError(f"{where}: shares need at least two codes to compare a distribution")
     total = sum(shares.values())
@@ -250,8 +242,12 @@ def _benchmark(b: object, where: str, total_tolerance: float = 0.5) -> Benchmark
 
 def _number(data: dict, key: str, default, kind, low, high, name: str):
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high \
-            or (kind is int and value != int(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not low <= value <= high
+        or (kind is int and value != int(value))
+    ):
         raise BenchmarkError(f"{name}: {key} must be a {'whole ' if kind is int else ''}number from {low} to {high}")
     return kind(value)
 
@@ -312,12 +308,8 @@ class DistributionResult:
     benchmark_mean_level: float
     share_high: float | None
     benchmark_share_high: float
-    high_percentile: (
-        float | None
-    )  # percentile of the high-level count under the benchmark (binomial)
-    peer_percentile: (
-        float | None
-    )  # percentile rank of mean level among the providers compared together
+    high_percentile: float | None  # percentile of the high-level count under the benchmark (binomial)
+    peer_percentile: float | None  # percentile rank of mean level among the providers compared together
     severity: str  # info / warning
     message: str
 
@@ -329,9 +321,7 @@ def ordinal_percentile(pct: float) -> str:
     if pct >= 99:
         return f"the {math.floor(pct * 10) / 10:.1f}th percentile"
     v = round(pct)
-    suffix = (
-        "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
-    )
+    suffix = "th" if 10 <= v % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(v % 10, "th")
     return f"the {v}{suffix} percentile"
 
 
@@ -356,9 +346,7 @@ def compare_distribution(
     bench_mean = benchmark.mean_level
     df = len(codes) - 1
     top = max(level_number(c) for c in codes)
-    high_label = (
-        f"levels {high_level}-{top}" if top > high_level else f"level {high_level}"
-    )
+    high_label = f"levels {high_level}-{top}" if top > high_level else f"level {high_level}"
     common: dict[str, Any] = {
         "provider_npi": provider_npi,
         "benchmark_id": benchmark.id,
@@ -450,9 +438,7 @@ def compare_providers(
     ]
     means = [r.mean_level for r in results if r.mean_level is not None]
     return [
-        replace(r, peer_percentile=round(percentile_rank(r.mean_level, means), 2))
-        if r.mean_level is not None
-        else r
+        replace(r, peer_percentile=round(percentile_rank(r.mean_level, means), 2)) if r.mean_level is not None else r
         for r in results
     ]
 
@@ -462,11 +448,7 @@ def em_counts_by_provider(claims: Iterable, codes: Iterable[str]) -> dict[str, C
     wanted = set(codes)
     out: dict[str, Counter] = {}
     for claim in claims:
-        default = (
-            claim.rendering_provider.npi
-            if claim.rendering_provider
-            else claim.billing_provider.npi
-        )
+        default = claim.rendering_provider.npi if claim.rendering_provider else claim.billing_provider.npi
         for line in claim.lines:
             if line.code in wanted:
                 out.setdefault(line.rendering_npi or default, Counter())[line.code] += 1

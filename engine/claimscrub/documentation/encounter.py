@@ -102,9 +102,7 @@ class EmFacts:
     basis: str | None = None  # mdm / time
     patient_status: str | None = None  # new / established
     setting: str | None = None
-    visit_kind: str | None = (
-        None  # initial / subsequent / discharge (inpatient, observation)
-    )
+    visit_kind: str | None = None  # initial / subsequent / discharge (inpatient, observation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +113,7 @@ class TimeActivity:
 
     @property
     def counts_for_em(self) -> bool:
-        return (
-            self.activity not in UNCOUNTED_ACTIVITIES
-            and self.performed_by not in UNCOUNTED_PERFORMERS
-        )
+        return self.activity not in UNCOUNTED_ACTIVITIES and self.performed_by not in UNCOUNTED_PERFORMERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,9 +358,7 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
 
     author = None
     if (a := data.get("author")) is not None:
-        author = Author(
-            npi=a["npi"], credentials=a.get("credentials"), role=a.get("role")
-        )
+        author = Author(npi=a["npi"], credentials=a.get("credentials"), role=a.get("role"))
     signature = None
     if (s := data.get("signature")) is not None:
         signature = Signature(
@@ -449,10 +442,7 @@ def encounter_from_dict(data: dict[str, Any]) -> Encounter:
                     for x in d.get("external_discussions", ())
                 ),
             ),
-            risk=tuple(
-                RiskItem(type=k["type"], detail=k.get("detail"))
-                for k in m.get("risk", ())
-            ),
+            risk=tuple(RiskItem(type=k["type"], detail=k.get("detail")) for k in m.get("risk", ())),
         )
 
     procedures = tuple(
@@ -549,9 +539,7 @@ def _fast() -> jsonschema_rs.Draft7Validator:
 def _where(path: Iterable[Any]) -> str:
     out = ""
     for part in path:
-        out += (
-            f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-        )
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(encounter)"
 
 
@@ -569,9 +557,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if v == "pattern":
         return "does not have the expected format"
     if v == "oneOf" and list(error.absolute_path)[-1:] == ["link"]:
-        return (
-            "must be either {claim_id[, line_sequences]} or {patient_id, provider_npi}"
-        )
+        return "must be either {claim_id[, line_sequences]} or {patient_id, provider_npi}"
     if v in ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems"):
         return f"violates {v} {error.validator_value}"
     return f"fails the {v} constraint"
@@ -583,9 +569,7 @@ def encounter_problems(document: Any) -> list[tuple[str, str]]:
         return []
     validator = jsonschema.Draft7Validator(_schema())
     found = []
-    for error in sorted(
-        validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
-    ):
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
         found.append((_where(error.absolute_path), _describe(error)))
     return found or [("(encounter)", "does not match the encounter schema")]
 
@@ -608,13 +592,9 @@ def encounter_of_claim(claim: Any, doc: Any) -> Encounter:
     enc = encounter_from_document(doc)
     if enc.link.patient_id is None and enc.link.claim_id == claim.claim_id:
         npi = enc.link.provider_npi or (
-            claim.rendering_provider.npi
-            if claim.rendering_provider
-            else claim.billing_provider.npi
+            claim.rendering_provider.npi if claim.rendering_provider else claim.billing_provider.npi
         )
-        link = ClaimLink(
-            enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi
-        )
+        link = ClaimLink(enc.link.claim_id, enc.link.line_sequences, claim.patient.id, npi)
         enc = replace(enc, link=link)
     return enc
 

@@ -82,8 +82,11 @@ def _documented_lines(enc: Encounter, claim: Claim, lines: list[dict]) -> list[i
         return [ln["sequence"] for ln in lines if not link.line_sequences or ln["sequence"] in link.line_sequences]
     if link.patient_id != claim.patient.id:
         return []
-    return [ln["sequence"] for ln in lines
-            if ln["from_date"] == enc.date_of_service and ln["provider_npi"] == link.provider_npi]
+    return [
+        ln["sequence"]
+        for ln in lines
+        if ln["from_date"] == enc.date_of_service and ln["provider_npi"] == link.provider_npi
+    ]
 
 
 def _em_view(enc: Encounter, result: E.EmLevelResult, payer_type: str) -> dict[str, Any]:
@@ -176,15 +179,25 @@ def _doc(enc: Encounter, result: E.EmLevelResult | None, line: dict, view: dict)
     code, seq = line["code"], line["sequence"]
     check = E.check_billed_em(result, code) if result is not None and code in _em_codes() else None
     procs = [p for p in enc.procedures if p.line_sequence == seq] or [
-        p for p in enc.procedures if p.line_sequence is None and p.code == code]
-    evidence = [d.evidence for d in enc.distinct_service
-                if d.line_sequence == seq or (d.line_sequence is None and d.code == code)]
-    procedure_dx = {c for ln in view["lines"] if ln["sequence"] in view["_documented"]
-                    and ln["code"] not in _em_codes() and ln["from_date"] == line["from_date"]
-                    for c in ln["diagnosis_codes"]}
+        p for p in enc.procedures if p.line_sequence is None and p.code == code
+    ]
+    evidence = [
+        d.evidence
+        for d in enc.distinct_service
+        if d.line_sequence == seq or (d.line_sequence is None and d.code == code)
+    ]
+    procedure_dx = {
+        c
+        for ln in view["lines"]
+        if ln["sequence"] in view["_documented"]
+        and ln["code"] not in _em_codes()
+        and ln["from_date"] == line["from_date"]
+        for c in ln["diagnosis_codes"]
+    }
     problems = enc.mdm.problems if enc.mdm else ()
-    separate = sum(1 for p in problems if p.diagnosis_code is None
-                   or p.diagnosis_code.replace(".", "").upper() not in procedure_dx)
+    separate = sum(
+        1 for p in problems if p.diagnosis_code is None or p.diagnosis_code.replace(".", "").upper() not in procedure_dx
+    )
     out = {
         "em_status": check.status if check else None,
         "em_message": check.message if check else None,
@@ -224,17 +237,25 @@ def encounter_views(claim: Claim, view: dict) -> tuple[list[dict], list[str]]:
         for block, src in zip(record["timed_services"], enc.timed_services):
             block["duration_minutes"] = src.duration_minutes
             block["has_start_stop"] = src.has_start_stop
-        record.update({
-            "em": _em_view(enc, result, view["payer"]["type"]),
-            "provider_npi": enc.provider_npi,
-            "patient_id": enc.patient_id,
-            "line_sequences": documented,
-            "signature_status": _signature_status(enc),
-            "unsigned_orders": [o.code or o.kind or f"order {n + 1}" for n, o in enumerate(enc.orders) if not o.signed],
-        })
+        record.update(
+            {
+                "em": _em_view(enc, result, view["payer"]["type"]),
+                "provider_npi": enc.provider_npi,
+                "patient_id": enc.patient_id,
+                "line_sequences": documented,
+                "signature_status": _signature_status(enc),
+                "unsigned_orders": [
+                    o.code or o.kind or f"order {n + 1}" for n, o in enumerate(enc.orders) if not o.signed
+                ],
+            }
+        )
         lines = {ln["sequence"]: ln for ln in view["lines"]}
-        ctx = {"lines": view["lines"], "_documented": set(documented), "place_of_service": view["place_of_service"],
-               "payer": view["payer"]}
+        ctx = {
+            "lines": view["lines"],
+            "_documented": set(documented),
+            "place_of_service": view["place_of_service"],
+            "payer": view["payer"],
+        }
         record["_docs"] = {seq: _doc(enc, result, lines[seq], ctx) for seq in documented}
         out.append(record)
     return out, problems

@@ -43,33 +43,92 @@ class CrossRule:
 
 
 _GLOBAL_REFS = (
-    ("CMS IOM 100-04 Medicare Claims Processing Manual, Chapter 12, Sections 40.1-40.2 (global surgery: "
-     "components of the package, pre- and postoperative visits, modifiers 24, 25 and 57)"),
+    (
+        "CMS IOM 100-04 Medicare Claims Processing Manual, Chapter 12, Sections 40.1-40.2 (global surgery: "
+        "components of the package, pre- and postoperative visits, modifiers 24, 25 and 57)"
+    ),
     "CMS PFS Relative Value File record layout (PPRRVU), GLOB DAYS field",
 )
-RULES: dict[str, CrossRule] = {r.id: r for r in (
-    CrossRule("CS-HIS-001", "E/M in the postoperative period of a procedure on another claim without modifier 24",
-              "global_surgery", "error", _GLOBAL_REFS, "mpfs_indicators"),
-    CrossRule("CS-HIS-002", "E/M on the day of, or the day before a 090-day, procedure on another claim without 25/57",
-              "global_surgery", "error", _GLOBAL_REFS, "mpfs_indicators"),
-    CrossRule("CS-HIS-003", "Procedure whose global period holds an E/M already billed on another claim",
-              "global_surgery", "warning", _GLOBAL_REFS, "mpfs_indicators"),
-    CrossRule("CS-HIS-004", "Exact duplicate of a line on another claim", "duplicate", "error",
-              ("CMS Medicare Claims Processing Manual, Chapter 1, Section 120 (detection of duplicate claims)",
-               "CMS Medicare Claims Processing Manual, Chapter 12, Section 30.6 (modifiers 76/77 for repeat services)")),
-    CrossRule("CS-HIS-005", "Suspect duplicate: same code and date on another claim", "duplicate", "warning",
-              ("CMS Medicare Claims Processing Manual, Chapter 1, Section 120.2 (suspect duplicates)",)),
-    CrossRule("CS-HIS-006", "Units per day over the MUE counting other claims (MAI 2/3)", "mue", "error",
-              (("CMS NCCI Policy Manual for Medicare Services, Chapter I, Section V (MUE adjudication "
-                "indicators 2 and 3: units per date of service across claims)"),
-               "CMS Medically Unlikely Edits page, MAI definitions"), "mue"),
-    CrossRule("CS-HIS-007", "Service over its frequency limit", "medical_necessity", "error",
-              ("claimscrub frequency-limit table (each entry cites its regulation)",)),
-    CrossRule("CS-HIS-008", "New-patient E/M for a patient seen within three years", "upcoding", "error",
-              (("CMS Medicare Claims Processing Manual (IOM 100-04), Chapter 12, Section 30.6.7.A (new patient: no "
-                "professional service from the physician or another of the same specialty in the group in 3 years)"),
-               "AMA CPT Evaluation and Management Services Guidelines, new and established patients")),
-)}
+RULES: dict[str, CrossRule] = {
+    r.id: r
+    for r in (
+        CrossRule(
+            "CS-HIS-001",
+            "E/M in the postoperative period of a procedure on another claim without modifier 24",
+            "global_surgery",
+            "error",
+            _GLOBAL_REFS,
+            "mpfs_indicators",
+        ),
+        CrossRule(
+            "CS-HIS-002",
+            "E/M on the day of, or the day before a 090-day, procedure on another claim without 25/57",
+            "global_surgery",
+            "error",
+            _GLOBAL_REFS,
+            "mpfs_indicators",
+        ),
+        CrossRule(
+            "CS-HIS-003",
+            "Procedure whose global period holds an E/M already billed on another claim",
+            "global_surgery",
+            "warning",
+            _GLOBAL_REFS,
+            "mpfs_indicators",
+        ),
+        CrossRule(
+            "CS-HIS-004",
+            "Exact duplicate of a line on another claim",
+            "duplicate",
+            "error",
+            (
+                "CMS Medicare Claims Processing Manual, Chapter 1, Section 120 (detection of duplicate claims)",
+                "CMS Medicare Claims Processing Manual, Chapter 12, Section 30.6 (modifiers 76/77 for repeat services)",
+            ),
+        ),
+        CrossRule(
+            "CS-HIS-005",
+            "Suspect duplicate: same code and date on another claim",
+            "duplicate",
+            "warning",
+            ("CMS Medicare Claims Processing Manual, Chapter 1, Section 120.2 (suspect duplicates)",),
+        ),
+        CrossRule(
+            "CS-HIS-006",
+            "Units per day over the MUE counting other claims (MAI 2/3)",
+            "mue",
+            "error",
+            (
+                (
+                    "CMS NCCI Policy Manual for Medicare Services, Chapter I, Section V (MUE adjudication "
+                    "indicators 2 and 3: units per date of service across claims)"
+                ),
+                "CMS Medically Unlikely Edits page, MAI definitions",
+            ),
+            "mue",
+        ),
+        CrossRule(
+            "CS-HIS-007",
+            "Service over its frequency limit",
+            "medical_necessity",
+            "error",
+            ("claimscrub frequency-limit table (each entry cites its regulation)",),
+        ),
+        CrossRule(
+            "CS-HIS-008",
+            "New-patient E/M for a patient seen within three years",
+            "upcoding",
+            "error",
+            (
+                (
+                    "CMS Medicare Claims Processing Manual (IOM 100-04), Chapter 12, Section 30.6.7.A (new patient: no "
+                    "professional service from the physician or another of the same specialty in the group in 3 years)"
+                ),
+                "AMA CPT Evaluation and Management Services Guidelines, new and established patients",
+            ),
+        ),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +176,35 @@ def _days(a: str, b: str) -> int:
     return (date.fromisoformat(b) - date.fromisoformat(a)).days
 
 
-def _finding(rule_id: str, claim: Claim, line: Line, message: str, fix: str, ctx: EditContext,
-             row: dict | None = None, table: str = "", dos: str = "") -> Finding:
+def _finding(
+    rule_id: str,
+    claim: Claim,
+    line: Line,
+    message: str,
+    fix: str,
+    ctx: EditContext,
+    row: dict | None = None,
+    table: str = "",
+    dos: str = "",
+) -> Finding:
     """A finding; ``row`` is the table row that fired, read from ``table`` on ``dos`` (its edition is named)."""
     rule = RULES[rule_id]
-    return Finding(rule_id=rule.id, category=rule.category, severity=rule.severity, claim_id=claim.claim_id,
-                   line=line.sequence, message=message, fix=fix, title=rule.title, citation=rule.citation,
-                   references=[{"source": s} for s in rule.references], rule_pack=PACK, pack_version=PACK_VERSION,
-                   data_edition=ctx.edition(table, dos) if row else None, table_row=row)
+    return Finding(
+        rule_id=rule.id,
+        category=rule.category,
+        severity=rule.severity,
+        claim_id=claim.claim_id,
+        line=line.sequence,
+        message=message,
+        fix=fix,
+        title=rule.title,
+        citation=rule.citation,
+        references=[{"source": s} for s in rule.references],
+        rule_pack=PACK,
+        pack_version=PACK_VERSION,
+        data_edition=ctx.edition(table, dos) if row else None,
+        table_row=row,
+    )
 
 
 def _npi(claim: Claim, line: Line) -> str:
@@ -141,8 +221,11 @@ def _same_physician(claim: Claim, line: Line, other: HistoryLine) -> bool:
     if other.provider_npi == _npi(claim, line):
         return True
     specialty = _specialty(claim)
-    return (specialty is not None and other.billing_npi == claim.billing_provider.npi
-            and (other.specialty or other.taxonomy) == specialty)
+    return (
+        specialty is not None
+        and other.billing_npi == claim.billing_provider.npi
+        and (other.specialty or other.taxonomy) == specialty
+    )
 
 
 def _where(h: HistoryLine) -> str:
@@ -171,25 +254,46 @@ def global_surgery(claim: Claim, history: PatientHistory, ctx: EditContext) -> l
                 continue
             days, row = _global_days(ctx, proc.code, proc.from_date)
             if gap >= 1 and days in GLOBAL_DAYS and gap <= GLOBAL_DAYS[days] and "24" not in mods:
-                out.append(_finding(
-                    "CS-HIS-001", claim, line,
-                    f"Line {line.sequence}: E/M {line.code} on {line.from_date} is {gap} day(s) after {proc.code} "
-                    f"({_where(proc)}, global period {days} days) by the same physician, without modifier 24.",
-                    f"If the visit was unrelated to {proc.code}, add modifier 24 with a diagnosis that shows it; "
-                    "routine postoperative care is part of the surgical package.", ctx, row, MPFS, proc.from_date))
+                out.append(
+                    _finding(
+                        "CS-HIS-001",
+                        claim,
+                        line,
+                        f"Line {line.sequence}: E/M {line.code} on {line.from_date} is {gap} day(s) after {proc.code} "
+                        f"({_where(proc)}, global period {days} days) by the same physician, without modifier 24.",
+                        f"If the visit was unrelated to {proc.code}, add modifier 24 with a diagnosis that shows it; "
+                        "routine postoperative care is part of the surgical package.",
+                        ctx,
+                        row,
+                        MPFS,
+                        proc.from_date,
+                    )
+                )
                 break
-            same_day_bad = gap == 0 and days in ("000", "010", "090") and not (mods & {"25", "57"} if days == "090" else mods & {"25"})
+            same_day_bad = (
+                gap == 0
+                and days in ("000", "010", "090")
+                and not (mods & {"25", "57"} if days == "090" else mods & {"25"})
+            )
             day_before_bad = gap == -1 and days == "090" and "57" not in mods
             if same_day_bad or day_before_bad:
                 need = "57" if gap == -1 else ("25 or 57" if days == "090" else "25")
-                out.append(_finding(
-                    "CS-HIS-002", claim, line,
-                    f"Line {line.sequence}: E/M {line.code} on {line.from_date} is "
-                    f"{'the day before' if gap == -1 else 'on the day of'} {proc.code} ({_where(proc)}, "
-                    f"global period {days} days) by the same physician, without modifier {need}.",
-                    f"If this visit was the decision to operate (57) or a significant, separately identifiable "
-                    f"service (25, same day), add the modifier; otherwise it is part of the package of {proc.code}.",
-                    ctx, row, MPFS, proc.from_date))
+                out.append(
+                    _finding(
+                        "CS-HIS-002",
+                        claim,
+                        line,
+                        f"Line {line.sequence}: E/M {line.code} on {line.from_date} is "
+                        f"{'the day before' if gap == -1 else 'on the day of'} {proc.code} ({_where(proc)}, "
+                        f"global period {days} days) by the same physician, without modifier {need}.",
+                        f"If this visit was the decision to operate (57) or a significant, separately identifiable "
+                        f"service (25, same day), add the modifier; otherwise it is part of the package of {proc.code}.",
+                        ctx,
+                        row,
+                        MPFS,
+                        proc.from_date,
+                    )
+                )
                 break
     return out
 
@@ -210,14 +314,24 @@ def global_surgery_reverse(claim: Claim, history: PatientHistory, ctx: EditConte
             gap = _days(line.from_date, em.from_date)
             mods = set(em.modifiers)
             inside = (1 <= gap <= GLOBAL_DAYS[days] and "24" not in mods) or (
-                gap == -1 and days == "090" and "57" not in mods)
+                gap == -1 and days == "090" and "57" not in mods
+            )
             if inside and _same_physician(claim, line, em):
-                out.append(_finding(
-                    "CS-HIS-003", claim, line,
-                    f"Line {line.sequence}: {line.code} on {line.from_date} (global period {days} days) has E/M "
-                    f"{em.code} on {em.from_date} ({_where(em)}) by the same physician inside its global period.",
-                    f"Review {_where(em)}: a visit in the package of {line.code} is not paid separately "
-                    "(refund or correct it) unless 24/57 applies.", ctx, row, MPFS, line.from_date))
+                out.append(
+                    _finding(
+                        "CS-HIS-003",
+                        claim,
+                        line,
+                        f"Line {line.sequence}: {line.code} on {line.from_date} (global period {days} days) has E/M "
+                        f"{em.code} on {em.from_date} ({_where(em)}) by the same physician inside its global period.",
+                        f"Review {_where(em)}: a visit in the package of {line.code} is not paid separately "
+                        "(refund or correct it) unless 24/57 applies.",
+                        ctx,
+                        row,
+                        MPFS,
+                        line.from_date,
+                    )
+                )
                 break
     return out
 
@@ -234,25 +348,41 @@ def duplicates(claim: Claim, history: PatientHistory, ctx: EditContext) -> list[
                 continue
             if h.ndc and line.ndc and h.ndc != line.ndc:
                 continue  # the same drug code for different drugs
-            if (h.provider_npi == _npi(claim, line) and h.modifier_set == frozenset(line.modifiers)
-                    and h.units == Decimal(line.units) and h.to_date == line.to_date):
+            if (
+                h.provider_npi == _npi(claim, line)
+                and h.modifier_set == frozenset(line.modifiers)
+                and h.units == Decimal(line.units)
+                and h.to_date == line.to_date
+            ):
                 exact = h
                 break
             suspect = suspect or h
         if exact:
-            out.append(_finding(
-                "CS-HIS-004", claim, line,
-                f"Line {line.sequence}: {line.code} on {line.from_date} duplicates {_where(exact)} (same provider, "
-                "modifiers and units).",
-                "Do not resubmit a claim already sent: send a replacement (frequency 7) naming it, or add 76/77/91 "
-                "when the service really was repeated.", ctx))
+            out.append(
+                _finding(
+                    "CS-HIS-004",
+                    claim,
+                    line,
+                    f"Line {line.sequence}: {line.code} on {line.from_date} duplicates {_where(exact)} (same provider, "
+                    "modifiers and units).",
+                    "Do not resubmit a claim already sent: send a replacement (frequency 7) naming it, or add 76/77/91 "
+                    "when the service really was repeated.",
+                    ctx,
+                )
+            )
         elif suspect:
-            out.append(_finding(
-                "CS-HIS-005", claim, line,
-                f"Line {line.sequence}: {line.code} on {line.from_date} was also billed on {_where(suspect)} "
-                f"(provider, modifiers or units differ).",
-                "Confirm the service was furnished twice (then add 76/77/91 or a distinguishing modifier); "
-                "otherwise remove one.", ctx))
+            out.append(
+                _finding(
+                    "CS-HIS-005",
+                    claim,
+                    line,
+                    f"Line {line.sequence}: {line.code} on {line.from_date} was also billed on {_where(suspect)} "
+                    f"(provider, modifiers or units differ).",
+                    "Confirm the service was furnished twice (then add 76/77/91 or a distinguishing modifier); "
+                    "otherwise remove one.",
+                    ctx,
+                )
+            )
     return out
 
 
@@ -266,8 +396,13 @@ def mue_per_day(claim: Claim, history: PatientHistory, ctx: EditContext) -> list
         if key in seen:
             continue
         seen.add(key)
-        prior = [h for h in history.earlier if (h.code, h.from_date) == key and h.claim_type == claim.type
-                 and (h.billing_npi == claim.billing_provider.npi or h.provider_npi == _npi(claim, line))]
+        prior = [
+            h
+            for h in history.earlier
+            if (h.code, h.from_date) == key
+            and h.claim_type == claim.type
+            and (h.billing_npi == claim.billing_provider.npi or h.provider_npi == _npi(claim, line))
+        ]
         row = ctx.lookup(table, line.code, line.from_date) if prior else None
         if not row or int(row.get("mai") or 0) not in (2, 3):
             continue
@@ -276,12 +411,21 @@ def mue_per_day(claim: Claim, history: PatientHistory, ctx: EditContext) -> list
         total = own + sum((h.units for h in prior), Decimal(0))
         if own <= limit < total:
             others = ", ".join(f"{_where(h)} ({h.units})" for h in prior)
-            out.append(_finding(
-                "CS-HIS-006", claim, line,
-                f"{line.code} on {line.from_date}: {own} unit(s) here and {total - own} on {others}: {total} in the "
-                f"day; the MUE is {limit} per day (MAI {row['mai']}).",
-                f"Bill no more than {limit} units of {line.code} for the date across claims; an MAI 3 denial can be "
-                "appealed with documentation of medical necessity.", ctx, row, table, line.from_date))
+            out.append(
+                _finding(
+                    "CS-HIS-006",
+                    claim,
+                    line,
+                    f"{line.code} on {line.from_date}: {own} unit(s) here and {total - own} on {others}: {total} in the "
+                    f"day; the MUE is {limit} per day (MAI {row['mai']}).",
+                    f"Bill no more than {limit} units of {line.code} for the date across claims; an MAI 3 denial can be "
+                    "appealed with documentation of medical necessity.",
+                    ctx,
+                    row,
+                    table,
+                    line.from_date,
+                )
+            )
     return out
 
 
@@ -293,16 +437,23 @@ def frequency_limits(claim: Claim, history: PatientHistory, ctx: EditContext) ->
             if not limit.applies(line.code, claim.payer.type):
                 continue
             prior: list[HistoryLine | Line] = [
-                h for h in history.earlier if h.code in limit.codes and limit.counts(h.from_date, line.from_date)]
+                h for h in history.earlier if h.code in limit.codes and limit.counts(h.from_date, line.from_date)
+            ]
             prior += [x for x in claim.lines if x.sequence < line.sequence and x.code in limit.codes]  # same claim
             if len(prior) >= limit.limit:
                 last = prior[0]
                 where = _where(last) if isinstance(last, HistoryLine) else f"line {last.sequence} of this claim"
-                out.append(_finding(
-                    "CS-HIS-007", claim, line,
-                    f"Line {line.sequence}: {line.code} on {line.from_date} is over its limit ({limit.describe()}); "
-                    f"already billed on {where} ({last.from_date}).",
-                    f"Confirm the earlier service; the limit comes from {limit.source}.", ctx))
+                out.append(
+                    _finding(
+                        "CS-HIS-007",
+                        claim,
+                        line,
+                        f"Line {line.sequence}: {line.code} on {line.from_date} is over its limit ({limit.describe()}); "
+                        f"already billed on {where} ({last.from_date}).",
+                        f"Confirm the earlier service; the limit comes from {limit.source}.",
+                        ctx,
+                    )
+                )
                 break
     return out
 
@@ -317,17 +468,29 @@ def new_patient(claim: Claim, history: PatientHistory, ctx: EditContext) -> list
         floor = f"{int(start[:4]) - NEW_PATIENT_YEARS}{start[4:]}"
         for h in sorted(history.earlier, key=lambda h: h.from_date, reverse=True):
             if floor < h.from_date < start and h.claim_type == "professional" and _same_physician(claim, line, h):
-                out.append(_finding(
-                    "CS-HIS-008", claim, line,
-                    f"Line {line.sequence}: new-patient {line.code}, but {_where(h)} shows {h.code} on {h.from_date} "
-                    "by the same physician or group and specialty, within three years.",
-                    "Bill the established-patient code of the level the record supports.", ctx))
+                out.append(
+                    _finding(
+                        "CS-HIS-008",
+                        claim,
+                        line,
+                        f"Line {line.sequence}: new-patient {line.code}, but {_where(h)} shows {h.code} on {h.from_date} "
+                        "by the same physician or group and specialty, within three years.",
+                        "Bill the established-patient code of the level the record supports.",
+                        ctx,
+                    )
+                )
                 break
     return out
 
 
 EDITS: tuple[Callable[[Claim, PatientHistory, EditContext], list[Finding]], ...] = (
-    global_surgery, global_surgery_reverse, duplicates, mue_per_day, frequency_limits, new_patient)
+    global_surgery,
+    global_surgery_reverse,
+    duplicates,
+    mue_per_day,
+    frequency_limits,
+    new_patient,
+)
 
 
 def not_checked(ctx: EditContext) -> list[dict]:

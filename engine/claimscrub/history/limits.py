@@ -38,8 +38,11 @@ class FrequencyLimit:
         return months < self.months
 
     def describe(self) -> str:
-        return "once per lifetime" if self.lifetime and self.limit == 1 else (
-            f"{self.limit} per lifetime" if self.lifetime else f"{self.limit} per {self.months} months")
+        return (
+            "once per lifetime"
+            if self.lifetime and self.limit == 1
+            else (f"{self.limit} per lifetime" if self.lifetime else f"{self.limit} per {self.months} months")
+        )
 
 
 def default_limits_path() -> Path:
@@ -77,7 +80,15 @@ def _read(source: Path) -> tuple[FrequencyLimit, ...]:
             raise ValueError(f"{where}: give either 'lifetime: true' or 'months' (a positive integer)")
         if not entry.get("source"):
             raise ValueError(f"{where}.source: every limit cites where it comes from")
-        out.append(FrequencyLimit(id=str(entry.get("id") or f"limit-{n}"), codes=frozenset(codes), limit=limit,
-                                  source=str(entry["source"]), months=months, lifetime=lifetime,
-                                  payer_types=frozenset(entry.get("payer_types") or ())))
+        out.append(
+            FrequencyLimit(
+                id=str(entry.get("id") or f"limit-{n}"),
+                codes=frozenset(codes),
+                limit=limit,
+                source=str(entry["source"]),
+                months=months,
+                lifetime=lifetime,
+                payer_types=frozenset(entry.get("payer_types") or ()),
+            )
+        )
     return tuple(out)

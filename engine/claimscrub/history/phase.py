@@ -31,12 +31,17 @@ from claimscrub.model.claim import Claim
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 
 
-def edit_context(tables: object, value_codes: dict[str, frozenset], limits: Sequence[FrequencyLimit] | None = None) -> EditContext:
+def edit_context(
+    tables: object, value_codes: dict[str, frozenset], limits: Sequence[FrequencyLimit] | None = None
+) -> EditContext:
     """The tables, value sets and frequency limits the cross-claim edits read (the bundled limits by default)."""
-    return EditContext(tables=tables, em_codes=frozenset(value_codes.get("em_codes", ())),
-                       new_patient_codes=frozenset(value_codes.get("em_new_patient", ())),
-                       repeat_modifiers=frozenset(value_codes.get("repeat_service_modifiers", ("76", "77", "91"))),
-                       limits=tuple(load_limits() if limits is None else limits))
+    return EditContext(
+        tables=tables,
+        em_codes=frozenset(value_codes.get("em_codes", ())),
+        new_patient_codes=frozenset(value_codes.get("em_new_patient", ())),
+        repeat_modifiers=frozenset(value_codes.get("repeat_service_modifiers", ("76", "77", "91"))),
+        limits=tuple(load_limits() if limits is None else limits),
+    )
 
 
 def _order(claim: Claim) -> tuple[str, str, str]:
@@ -49,8 +54,9 @@ def _since(claims: Iterable[Claim]) -> str:
     return (date.fromisoformat(first) - timedelta(days=366 * NEW_PATIENT_YEARS + 1)).isoformat()
 
 
-def cross_claim_findings(claims: Sequence[Claim], ctx: EditContext,
-                         store: HistoryStore | None = None) -> list[list[Finding]]:
+def cross_claim_findings(
+    claims: Sequence[Claim], ctx: EditContext, store: HistoryStore | None = None
+) -> list[list[Finding]]:
     """Findings of the cross-claim edits for each claim (same order as ``claims``)."""
     out: list[list[Finding]] = [[] for _ in claims]
     if not claims:
@@ -76,7 +82,7 @@ def cross_claim_findings(claims: Sequence[Claim], ctx: EditContext,
                 continue
             own = superseded_ids(claim)
             earlier = past + [h for ls in lines[:position] for h in ls if h.claim_id not in own]
-            later = [h for ls in lines[position + 1:] for h in ls if h.claim_id not in own]
+            later = [h for ls in lines[position + 1 :] for h in ls if h.claim_id not in own]
             history = PatientHistory(earlier, later, stored_ids)
             # with no other claim only the limits can fire (a service repeated on the claim itself)
             for edit in EDITS if earlier or later else (frequency_limits,):
@@ -107,16 +113,21 @@ def attach(results: list, claims: Sequence[Claim | None], ctx: EditContext, stor
     kept = [(i, c) for i, c in enumerate(claims) if c is not None]
     found = cross_claim_findings([c for _, c in kept], ctx, store)
     extra: dict[int, list[Finding]] = {i: f for (i, _), f in zip(kept, found) if f}
-    return [replace(r, findings=sorted([*r.findings, *extra[i]], key=sort_key)) if i in extra else r
-            for i, r in enumerate(results)]
+    return [
+        replace(r, findings=sorted([*r.findings, *extra[i]], key=sort_key)) if i in extra else r
+        for i, r in enumerate(results)
+    ]
 
 
-def scrub_batch(scrubber, claims: Iterable[dict | InputItem], store: HistoryStore | None = None,
-                record: bool = False) -> list:
+def scrub_batch(
+    scrubber, claims: Iterable[dict | InputItem], store: HistoryStore | None = None, record: bool = False
+) -> list:
     """``Scrubber.scrub_many`` with the cross-claim phase: every claim scrubbed alone, then edited as a batch."""
     collector = ClaimCollector()
-    items = (c if isinstance(c, InputItem) else InputItem("", c.get("claim_id") if isinstance(c, dict) else None, c)
-             for c in claims)
+    items = (
+        c if isinstance(c, InputItem) else InputItem("", c.get("claim_id") if isinstance(c, dict) else None, c)
+        for c in claims
+    )
     results = []
     for item in collector.watch(items):
         result = scrubber.scrub_item(item)
@@ -125,8 +136,14 @@ def scrub_batch(scrubber, claims: Iterable[dict | InputItem], store: HistoryStor
     return finish_batch(results, collector, scrubber, store, record)
 
 
-def finish_batch(results: list, collector: ClaimCollector, scrubber, store: HistoryStore | None = None,
-                 record: bool = False, limits: Sequence[FrequencyLimit] | None = None) -> list:
+def finish_batch(
+    results: list,
+    collector: ClaimCollector,
+    scrubber,
+    store: HistoryStore | None = None,
+    record: bool = False,
+    limits: Sequence[FrequencyLimit] | None = None,
+) -> list:
     """The results with the cross-claim findings added; with ``record``, the batch's claims go into the store.
 
     ``limits``: a frequency-limit table (:func:`load_limits`) instead of the bundled sample."""

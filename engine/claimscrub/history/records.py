@@ -51,11 +51,21 @@ def history_lines(claim: Claim) -> list[HistoryLine]:
     claim_npi = rendering.npi if rendering else None
     return [
         HistoryLine(
-            patient_id=claim.patient.id, claim_id=claim.claim_id, frequency=claim.frequency,
-            sequence=line.sequence, code=line.code, modifiers=tuple(line.modifiers),
-            units=Decimal(line.units), from_date=line.from_date, to_date=line.to_date, claim_type=claim.type,
-            rendering_npi=line.rendering_npi or claim_npi, billing_npi=billing.npi, specialty=specialty,
-            taxonomy=taxonomy, ndc=line.ndc,
+            patient_id=claim.patient.id,
+            claim_id=claim.claim_id,
+            frequency=claim.frequency,
+            sequence=line.sequence,
+            code=line.code,
+            modifiers=tuple(line.modifiers),
+            units=Decimal(line.units),
+            from_date=line.from_date,
+            to_date=line.to_date,
+            claim_type=claim.type,
+            rendering_npi=line.rendering_npi or claim_npi,
+            billing_npi=billing.npi,
+            specialty=specialty,
+            taxonomy=taxonomy,
+            ndc=line.ndc,
             paid_cents=line.paid_cents,
         )
         for line in claim.lines

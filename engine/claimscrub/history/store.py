@@ -29,20 +29,39 @@ PATIENTS_PER_QUERY = 500  # far below SQLite's bound-parameter limit (32,766)
 
 # Each entry: (version, statements). Append, never edit, once released.
 MIGRATIONS: list[tuple[int, list[str]]] = [
-    (1, [
-        """CREATE TABLE history_line (
+    (
+        1,
+        [
+            """CREATE TABLE history_line (
             patient_id TEXT NOT NULL, claim_id TEXT NOT NULL, sequence INTEGER NOT NULL,
             frequency TEXT NOT NULL, code TEXT NOT NULL, modifiers TEXT NOT NULL, units TEXT NOT NULL,
             from_date TEXT NOT NULL, to_date TEXT NOT NULL, claim_type TEXT NOT NULL,
             rendering_npi TEXT, billing_npi TEXT, specialty TEXT, taxonomy TEXT, ndc TEXT, paid_cents INTEGER,
             PRIMARY KEY (patient_id, claim_id, sequence))""",
-        "CREATE INDEX history_line_patient_date ON history_line (patient_id, from_date)",
-        "CREATE INDEX history_line_patient_code ON history_line (patient_id, code)",
-    ]),
+            "CREATE INDEX history_line_patient_date ON history_line (patient_id, from_date)",
+            "CREATE INDEX history_line_patient_code ON history_line (patient_id, code)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-_COLUMNS = ("patient_id", "claim_id", "sequence", "frequency", "code", "modifiers", "units", "from_date",
-            "to_date", "claim_type", "rendering_npi", "billing_npi", "specialty", "taxonomy", "ndc", "paid_cents")
+_COLUMNS = (
+    "patient_id",
+    "claim_id",
+    "sequence",
+    "frequency",
+    "code",
+    "modifiers",
+    "units",
+    "from_date",
+    "to_date",
+    "claim_type",
+    "rendering_npi",
+    "billing_npi",
+    "specialty",
+    "taxonomy",
+    "ndc",
+    "paid_cents",
+)
 
 
 class HistoryStore(Protocol):
@@ -52,7 +71,9 @@ class HistoryStore(Protocol):
         """Record claims (in order); returns how many lines were written."""
         ...
 
-    def lines(self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()) -> dict[str, list[HistoryLine]]:
+    def lines(
+        self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()
+    ) -> dict[str, list[HistoryLine]]:
         """Each patient's lines from ``since`` on, and their lines of ``any_date_codes`` of any date."""
         ...
 
@@ -76,26 +97,64 @@ class MemoryHistory:
                 written += len(claim.lines)
         return written
 
-    def lines(self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()) -> dict[str, list[HistoryLine]]:
+    def lines(
+        self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()
+    ) -> dict[str, list[HistoryLine]]:
         codes = set(any_date_codes)
-        return {pid: [h for lines in self._claims.get(pid, {}).values() for h in lines
-                      if h.from_date >= since or h.code in codes] for pid in patient_ids}
+        return {
+            pid: [
+                h
+                for lines in self._claims.get(pid, {}).values()
+                for h in lines
+                if h.from_date >= since or h.code in codes
+            ]
+            for pid in patient_ids
+        }
 
     def close(self) -> None:
         self._claims.clear()
 
 
 def _row(h: HistoryLine) -> tuple:
-    return (h.patient_id, h.claim_id, h.sequence, h.frequency, h.code, " ".join(h.modifiers), str(h.units),
-            h.from_date, h.to_date, h.claim_type, h.rendering_npi, h.billing_npi, h.specialty, h.taxonomy, h.ndc,
-            h.paid_cents)
+    return (
+        h.patient_id,
+        h.claim_id,
+        h.sequence,
+        h.frequency,
+        h.code,
+        " ".join(h.modifiers),
+        str(h.units),
+        h.from_date,
+        h.to_date,
+        h.claim_type,
+        h.rendering_npi,
+        h.billing_npi,
+        h.specialty,
+        h.taxonomy,
+        h.ndc,
+        h.paid_cents,
+    )
 
 
 def _line(r: Sequence) -> HistoryLine:
-    return HistoryLine(patient_id=r[0], claim_id=r[1], sequence=r[2], frequency=r[3], code=r[4],
-                       modifiers=tuple(r[5].split()), units=Decimal(r[6]), from_date=r[7], to_date=r[8],
-                       claim_type=r[9], rendering_npi=r[10], billing_npi=r[11], specialty=r[12], taxonomy=r[13],
-                       ndc=r[14], paid_cents=r[15])
+    return HistoryLine(
+        patient_id=r[0],
+        claim_id=r[1],
+        sequence=r[2],
+        frequency=r[3],
+        code=r[4],
+        modifiers=tuple(r[5].split()),
+        units=Decimal(r[6]),
+        from_date=r[7],
+        to_date=r[8],
+        claim_type=r[9],
+        rendering_npi=r[10],
+        billing_npi=r[11],
+        specialty=r[12],
+        taxonomy=r[13],
+        ndc=r[14],
+        paid_cents=r[15],
+    )
 
 
 class _SqlHistory:
@@ -159,24 +218,31 @@ class _SqlHistory:
         with self._transaction() as cur:  # one transaction: a batch is recorded whole or not at all
             for claim in claims:
                 ids = sorted(superseded_ids(claim))
-                cur.execute(f"DELETE FROM history_line WHERE patient_id = {self.mark} AND claim_id IN "
-                            f"({self._marks(len(ids))})", (claim.patient.id, *ids))
+                cur.execute(
+                    f"DELETE FROM history_line WHERE patient_id = {self.mark} AND claim_id IN "
+                    f"({self._marks(len(ids))})",
+                    (claim.patient.id, *ids),
+                )
                 if claim.frequency != "void":
                     rows = [_row(h) for h in history_lines(claim)]
                     cur.executemany(insert, rows)
                     written += len(rows)
         return written
 
-    def lines(self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()) -> dict[str, list[HistoryLine]]:
+    def lines(
+        self, patient_ids: Sequence[str], since: str, any_date_codes: Iterable[str] = ()
+    ) -> dict[str, list[HistoryLine]]:
         codes = sorted(set(any_date_codes))
         out: dict[str, list[HistoryLine]] = {pid: [] for pid in patient_ids}
         code_test = f" OR code IN ({self._marks(len(codes))})" if codes else ""
         with self._transaction() as cur:
             for start in range(0, len(patient_ids), PATIENTS_PER_QUERY):
-                chunk = list(patient_ids[start:start + PATIENTS_PER_QUERY])
-                cur.execute(f"SELECT {','.join(_COLUMNS)} FROM history_line WHERE patient_id IN "
-                            f"({self._marks(len(chunk))}) AND (from_date >= {self.mark}{code_test})",
-                            (*chunk, since, *codes))
+                chunk = list(patient_ids[start : start + PATIENTS_PER_QUERY])
+                cur.execute(
+                    f"SELECT {','.join(_COLUMNS)} FROM history_line WHERE patient_id IN "
+                    f"({self._marks(len(chunk))}) AND (from_date >= {self.mark}{code_test})",
+                    (*chunk, since, *codes),
+                )
                 for r in cur.fetchall():
                     out[r[0]].append(_line(r))
         return out

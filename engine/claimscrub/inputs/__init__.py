@@ -65,8 +65,9 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if is_x12(head):
         if is_835(data):
-            raise InputFormatError(f"{name}: an X12 835 remittance, not claims; give it with its claims to "
-                                   "'claimscrub audit universe'")
+            raise InputFormatError(
+                f"{name}: an X12 835 remittance, not claims; give it with its claims to 'claimscrub audit universe'"
+            )
         yield from read_x12(data, name)
         return
     if is_rif(data):
@@ -75,8 +76,9 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
     if not head:
         raise InputFormatError(f"{name}: empty input")
     if head[:1] not in (b"{", b"["):
-        raise InputFormatError(f"{name}: not JSON, X12 or a RIF extract (it starts with neither '{{', '[', "
-                               "'ISA' nor a RIF header)")  # no bytes: PHI
+        raise InputFormatError(
+            f"{name}: not JSON, X12 or a RIF extract (it starts with neither '{{', '[', 'ISA' nor a RIF header)"
+        )  # no bytes: PHI
     for doc, source in _json_documents(data, name):
         if isinstance(doc, InputItem):
             yield doc
@@ -95,8 +97,13 @@ def _document(doc, source: str, encounters: list[EncounterDoc] | None) -> Iterat
             encounters.append(EncounterDoc(source, doc))
         else:
             eid = doc.get("encounter_id")
-            yield InputItem.failed(source, None, f"an encounter record ({eid if isinstance(eid, str) else 'no id'}),"
-                                   " not a claim: give it beside its claims to 'claimscrub scrub'", "encounter_id")
+            yield InputItem.failed(
+                source,
+                None,
+                f"an encounter record ({eid if isinstance(eid, str) else 'no id'}),"
+                " not a claim: give it beside its claims to 'claimscrub scrub'",
+                "encounter_id",
+            )
     else:
         yield from _native(doc, source)
 

@@ -49,8 +49,13 @@ def is_encounter_document(doc: Any) -> bool:
 
 def is_container(doc: Any) -> bool:
     """``{"claims": [...], "encounters": [...]}``: claims and their records in one JSON object."""
-    return (isinstance(doc, dict) and "lines" not in doc and "claim_id" not in doc
-            and ("claims" in doc or "encounters" in doc) and set(doc) <= {"claims", "encounters"})
+    return (
+        isinstance(doc, dict)
+        and "lines" not in doc
+        and "claim_id" not in doc
+        and ("claims" in doc or "encounters" in doc)
+        and set(doc) <= {"claims", "encounters"}
+    )
 
 
 def container_documents(doc: dict, source: str) -> Iterator[tuple[Any, str]]:
@@ -90,8 +95,13 @@ class EncounterProblem:
     problem: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"encounter_id": self.encounter_id, "source": self.source, "status": "invalid",
-                "field": self.field, "reason": f"{self.field}: {self.problem}"}
+        return {
+            "encounter_id": self.encounter_id,
+            "source": self.source,
+            "status": "invalid",
+            "field": self.field,
+            "reason": f"{self.field}: {self.problem}",
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +135,33 @@ def index_encounters(docs: Iterable[EncounterDoc]) -> EncounterIndex:
             problems.append(EncounterProblem(eid, doc.source, exc.field, exc.problem))
             continue
         if enc.encounter_id in seen:
-            problems.append(EncounterProblem(eid, doc.source, "encounter_id",
-                                             f"is used twice (first in {seen[enc.encounter_id]}); this one is ignored"))
+            problems.append(
+                EncounterProblem(
+                    eid,
+                    doc.source,
+                    "encounter_id",
+                    f"is used twice (first in {seen[enc.encounter_id]}); this one is ignored",
+                )
+            )
             continue
         seen[enc.encounter_id] = doc.source
-        item = Indexed(enc.encounter_id, doc.source, doc.data, enc.link.claim_id, enc.link.line_sequences,
-                       enc.link.patient_id, enc.link.provider_npi, enc.date_of_service)
+        item = Indexed(
+            enc.encounter_id,
+            doc.source,
+            doc.data,
+            enc.link.claim_id,
+            enc.link.line_sequences,
+            enc.link.patient_id,
+            enc.link.provider_npi,
+            enc.date_of_service,
+        )
         if item.claim_id:
             by_claim.setdefault(item.claim_id, []).append(item)
         else:  # the schema requires patient_id and provider_npi when there is no claim_id
             by_patient.setdefault(item.patient_id or "", []).append(item)
-    return EncounterIndex({k: tuple(v) for k, v in by_claim.items()},
-                          {k: tuple(v) for k, v in by_patient.items()}, tuple(problems))
+    return EncounterIndex(
+        {k: tuple(v) for k, v in by_claim.items()}, {k: tuple(v) for k, v in by_patient.items()}, tuple(problems)
+    )
 
 
 # --------------------------------------------------------------------------- linking
@@ -253,19 +278,34 @@ class EncounterReport:
     def entries(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for eid, links in sorted(self.linked.items()):
-            out.append({"encounter_id": eid, "source": links[0].source, "status": "linked",
-                        "claims": [{"claim_id": li.claim_id, "lines": list(li.lines), "by": li.by} for li in links]})
+            out.append(
+                {
+                    "encounter_id": eid,
+                    "source": links[0].source,
+                    "status": "linked",
+                    "claims": [{"claim_id": li.claim_id, "lines": list(li.lines), "by": li.by} for li in links],
+                }
+            )
         for item in self.unlinked:
-            how = (f"claim id {item.claim_id}" if item.claim_id
-                   else "patient id + provider NPI + date of service")
-            out.append({"encounter_id": item.encounter_id, "source": item.source, "status": "unlinked",
-                        "reason": f"link: no claim in the input matches its {how}"})
+            how = f"claim id {item.claim_id}" if item.claim_id else "patient id + provider NPI + date of service"
+            out.append(
+                {
+                    "encounter_id": item.encounter_id,
+                    "source": item.source,
+                    "status": "unlinked",
+                    "reason": f"link: no claim in the input matches its {how}",
+                }
+            )
         out.extend(p.as_dict() for p in self.problems)
         return out
 
     def summary(self) -> dict[str, int]:
-        return {"encounters": self.total, "linked": len(self.linked), "unlinked": len(self.unlinked),
-                "invalid": len(self.problems)}
+        return {
+            "encounters": self.total,
+            "linked": len(self.linked),
+            "unlinked": len(self.unlinked),
+            "invalid": len(self.problems),
+        }
 
 
 def encounter_report(index: EncounterIndex, links: Iterable[Linked]) -> EncounterReport:

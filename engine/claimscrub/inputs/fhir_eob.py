@@ -111,9 +111,11 @@ def apply_payment(claim: dict[str, Any], eob: Resource) -> None:
             amount = _first(amounts, codes)
             if amount is not None:
                 line[key] = amount
-        adjustments = [{"group": "PR", "reason": reason, "amount": amount}
-                       for reason, codes in _PATIENT_SHARE
-                       if (amount := _first(amounts, codes)) is not None and Decimal(amount) != 0]
+        adjustments = [
+            {"group": "PR", "reason": reason, "amount": amount}
+            for reason, codes in _PATIENT_SHARE
+            if (amount := _first(amounts, codes)) is not None and Decimal(amount) != 0
+        ]
         if adjustments:
             line["adjustments"] = adjustments
         if "paid_date" in claim and "paid_amount" in line:
@@ -162,8 +164,9 @@ def claim_id_of(eob: Resource) -> str | None:
 def remittance_data(eob: Resource) -> dict[str, Any]:
     """An EOB in the 835 remittance shape (claimscrub.inputs.x835): claim and line payments; a line's
     ``control_number`` is its item sequence, so it links to the claim line of that sequence."""
-    claim: dict[str, Any] = {"lines": [{"sequence": item.get("sequence")} for item in eob.get("item") or ()
-                                       if isinstance(item, dict)]}
+    claim: dict[str, Any] = {
+        "lines": [{"sequence": item.get("sequence")} for item in eob.get("item") or () if isinstance(item, dict)]
+    }
     apply_payment(claim, eob)
     lines = []
     for item, line in zip((i for i in eob.get("item") or () if isinstance(i, dict)), claim["lines"]):

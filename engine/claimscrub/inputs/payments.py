@@ -158,8 +158,10 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
         if item.data is None or item.claim_id is None:
             continue
         if item.claim_id in claims:
-            out.notes.append(f"{item.source}: claim {item.claim_id} was read before from "
-                             f"{claims[item.claim_id].source}; its remittances are linked to that one")
+            out.notes.append(
+                f"{item.source}: claim {item.claim_id} was read before from "
+                f"{claims[item.claim_id].source}; its remittances are linked to that one"
+            )
         else:
             claims[item.claim_id] = item
     by_claim: dict[str, list[Remittance]] = {}
@@ -167,22 +169,33 @@ def link(out: PaidClaims, remittances: Iterable[Remittance]) -> None:
         file_name = remit.source.rsplit(":seg ", 1)[0]  # a note names its own segment
         out.notes.extend(f"{file_name}: {note.message}" for note in remit.notes)
         if remit.data is None:
-            out.notes.append(f"{remit.source}: remittance{f' for claim {remit.claim_id}' if remit.claim_id else ''} "
-                             f"not read: {remit.error}")
+            out.notes.append(
+                f"{remit.source}: remittance{f' for claim {remit.claim_id}' if remit.claim_id else ''} "
+                f"not read: {remit.error}"
+            )
             continue
         assert remit.claim_id is not None  # a readable remittance has its CLP01
         if remit.claim_id not in claims:
             data = remit.data
-            out.unlinked_remittances.append(UnlinkedRemittance(
-                remit.claim_id, remit.source, data["status"], data.get("charge"), data["paid_amount"],
-                data.get("payer_claim_id"), data.get("paid_date")))
+            out.unlinked_remittances.append(
+                UnlinkedRemittance(
+                    remit.claim_id,
+                    remit.source,
+                    data["status"],
+                    data.get("charge"),
+                    data["paid_amount"],
+                    data.get("payer_claim_id"),
+                    data.get("paid_date"),
+                )
+            )
         else:
             by_claim.setdefault(remit.claim_id, []).append(remit)
     for claim_id, remits in by_claim.items():
         remits.sort(key=lambda r: (r.data or {}).get("paid_date", ""))  # stable: file order within a day
         out.notes.extend(_apply(claims[claim_id], remits))
-    out.unpaid_claims = [i.claim_id for i in out.items
-                         if i.data is not None and i.claim_id is not None and "paid_amount" not in i.data]
+    out.unpaid_claims = [
+        i.claim_id for i in out.items if i.data is not None and i.claim_id is not None and "paid_amount" not in i.data
+    ]
     out.notes = list(dict.fromkeys(out.notes))  # an envelope note rides on every remittance of its envelope
 
 
@@ -193,12 +206,17 @@ def _last_eob_per_claim(remittances: list[Remittance], notes: list[str]) -> list
     for at, remit in enumerate(remittances):
         if remit.data is not None and remit.data["status"] == "EOB" and remit.claim_id is not None:
             if remit.claim_id in last:
-                notes.append(f"{remittances[last[remit.claim_id]].source}: ExplanationOfBenefit for claim "
-                             f"{remit.claim_id} read again from {remit.source}; the last one read counts")
+                notes.append(
+                    f"{remittances[last[remit.claim_id]].source}: ExplanationOfBenefit for claim "
+                    f"{remit.claim_id} read again from {remit.source}; the last one read counts"
+                )
             last[remit.claim_id] = at
     kept = set(last.values())
-    return [r for at, r in enumerate(remittances)
-            if r.data is None or r.data["status"] != "EOB" or r.claim_id is None or at in kept]
+    return [
+        r
+        for at, r in enumerate(remittances)
+        if r.data is None or r.data["status"] != "EOB" or r.claim_id is None or at in kept
+    ]
 
 
 _PAYMENT = ("allowed_amount", "paid_amount", "paid_date", "adjustments", "remark_codes")
@@ -210,8 +228,10 @@ def _apply(item: InputItem, remits: list[Remittance]) -> list[str]:
     assert claim is not None
     notes = []
     if "paid_amount" in claim:
-        notes.append(f"{item.source}: claim {item.claim_id} carried its own paid amount; its remittances replace "
-                     "the payment fields of the claim and its lines")
+        notes.append(
+            f"{item.source}: claim {item.claim_id} carried its own paid amount; its remittances replace "
+            "the payment fields of the claim and its lines"
+        )
     lines: list[dict[str, Any]] = claim.get("lines", [])
     own = {key: claim[key] for key in ("paid_date", "allowed_amount") if key in claim}
     for part in (claim, *lines):
@@ -228,8 +248,10 @@ def _apply(item: InputItem, remits: list[Remittance]) -> list[str]:
             at = _match(svc, lines, taken)
             if at is None:
                 code = svc.get("code") or svc.get("revenue_code") or "no code"
-                notes.append(f"{remit.source}: service payment {k + 1} ({code}) of claim {item.claim_id} matches "
-                             "no line of the claim; it counts in the claim's paid amount only")
+                notes.append(
+                    f"{remit.source}: service payment {k + 1} ({code}) of claim {item.claim_id} matches "
+                    "no line of the claim; it counts in the claim's paid amount only"
+                )
                 continue
             taken.add(at)
             paid_lines.setdefault(at, []).append({**svc, "paid_date": remit.data.get("paid_date")})
@@ -263,8 +285,14 @@ def _match(svc: dict[str, Any], lines: list[dict[str, Any]], taken: set[int]) ->
                 return at
     if code is None:  # a revenue-code-only payment (SVC01 NU); with no code at all, only the sequence links
         revenue = svc.get("revenue_code")
-        return next((at for at, line in enumerate(lines)
-                     if revenue is not None and at not in taken and line.get("revenue_code") == revenue), None)
+        return next(
+            (
+                at
+                for at, line in enumerate(lines)
+                if revenue is not None and at not in taken and line.get("revenue_code") == revenue
+            ),
+            None,
+        )
     modifiers = svc.get("modifiers", [])
     for same_modifiers in (True, False):
         for at, line in enumerate(lines):
@@ -296,8 +324,10 @@ def check_codes(out: PaidClaims, remittances: Iterable[Remittance], tables: Tabl
         return
     for (kind, code, when), source in sorted(used.items()):
         if not when or not tables.covers(CARC_TABLE, when):
-            out.notes.append(f"{source}: {kind} {code} not checked: no {CARC_TABLE} edition covers "
-                             f"{when or 'an unknown paid date'}")
+            out.notes.append(
+                f"{source}: {kind} {code} not checked: no {CARC_TABLE} edition covers {when or 'an unknown paid date'}"
+            )
         elif tables.lookup(CARC_TABLE, (kind, code), when) is None and tables.lists_all(CARC_TABLE, when):
-            out.notes.append(f"{source}: {kind} {code} is not a {kind} code in force on {when} "
-                             f"({tables.edition(CARC_TABLE, when)})")
+            out.notes.append(
+                f"{source}: {kind} {code} is not a {kind} code in force on {when} ({tables.edition(CARC_TABLE, when)})"
+            )

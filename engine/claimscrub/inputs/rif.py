@@ -59,8 +59,9 @@ from claimscrub.model.numbers import MAX_QUANTITY, NumberError, exact_number
 
 _CARRIER = "LINE_NUM"
 _OUTPATIENT = "CLM_LINE_NUM"
-_MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                       "DEC"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)
+}
 _MONEY = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
 _NPI = re.compile(r"[0-9]{10}")
 _ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
@@ -171,8 +172,11 @@ class _Claim:
         if billing:
             claim["billing_provider"] = {"npi": billing}
         else:
-            self.notes.append(_note(f"row {row_no}: no billing provider NPI (CARR_CLM_BLG_NPI_NUM, ORG_NPI_NUM)",
-                                    "billing_provider.npi"))
+            self.notes.append(
+                _note(
+                    f"row {row_no}: no billing provider NPI (CARR_CLM_BLG_NPI_NUM, ORG_NPI_NUM)", "billing_provider.npi"
+                )
+            )
         if not professional:
             attending = _npi(get("AT_PHYSN_NPI", ""))
             if attending:
@@ -184,12 +188,23 @@ class _Claim:
         claim_thru = _date(get("CLM_THRU_DT", ""), f"row {row_no} CLM_THRU_DT", "lines[].to_date")
         claim["paid_amount"] = _money(get("CLM_PMT_AMT", ""), f"row {row_no} CLM_PMT_AMT", "paid_amount")
         if professional and get("NCH_CARR_CLM_ALOWD_AMT", "").strip():
-            self.optional(claim, "allowed_amount", lambda: _money(
-                get("NCH_CARR_CLM_ALOWD_AMT", ""), f"row {row_no} NCH_CARR_CLM_ALOWD_AMT", "allowed_amount"))
-        self.optional(claim, "paid_date", lambda: _date(
-            get("NCH_WKLY_PROC_DT", ""), f"row {row_no} NCH_WKLY_PROC_DT", "paid_date"))
-        lines = [line for row, values in self.rows
-                 if (line := self.line(row, values, claim, (claim_from, claim_thru))) is not None]
+            self.optional(
+                claim,
+                "allowed_amount",
+                lambda: _money(
+                    get("NCH_CARR_CLM_ALOWD_AMT", ""), f"row {row_no} NCH_CARR_CLM_ALOWD_AMT", "allowed_amount"
+                ),
+            )
+        self.optional(
+            claim,
+            "paid_date",
+            lambda: _date(get("NCH_WKLY_PROC_DT", ""), f"row {row_no} NCH_WKLY_PROC_DT", "paid_date"),
+        )
+        lines = [
+            line
+            for row, values in self.rows
+            if (line := self.line(row, values, claim, (claim_from, claim_thru))) is not None
+        ]
         if not professional and any(line.get("revenue_code") != "0001" for line in lines):
             lines = [line for line in lines if line.get("revenue_code") != "0001"]  # 0001: the total line
         claim["lines"] = lines
@@ -234,8 +249,9 @@ class _Claim:
             line: dict[str, Any] = {"sequence": int(raw_sequence), "code": code}
             modifiers = [m.strip() for m in (get("HCPCS_1ST_MDFR_CD", ""), get("HCPCS_2ND_MDFR_CD", "")) if m.strip()]
             if any(not _MOD.fullmatch(m) for m in modifiers):
-                raise _Bad("lines[].modifiers",
-                           f"row {row} HCPCS_1ST/2ND_MDFR_CD: a modifier is not 2 letters or digits")
+                raise _Bad(
+                    "lines[].modifiers", f"row {row} HCPCS_1ST/2ND_MDFR_CD: a modifier is not 2 letters or digits"
+                )
             if modifiers:
                 line["modifiers"] = modifiers
             if professional:
@@ -252,8 +268,11 @@ class _Claim:
         line["units"] = _units(get("LINE_SRVC_CNT", ""), f"row {row} LINE_SRVC_CNT", "lines[].units")
         line["charge"] = _money(get("LINE_SBMTD_CHRG_AMT", ""), f"row {row} LINE_SBMTD_CHRG_AMT", "lines[].charge")
         line["from_date"] = _date(get("LINE_1ST_EXPNS_DT", ""), f"row {row} LINE_1ST_EXPNS_DT", "lines[].from_date")
-        line["to_date"] = _date(get("LINE_LAST_EXPNS_DT", "") or get("LINE_1ST_EXPNS_DT", ""),
-                                f"row {row} LINE_LAST_EXPNS_DT", "lines[].to_date")
+        line["to_date"] = _date(
+            get("LINE_LAST_EXPNS_DT", "") or get("LINE_1ST_EXPNS_DT", ""),
+            f"row {row} LINE_LAST_EXPNS_DT",
+            "lines[].to_date",
+        )
         pos = get("LINE_PLACE_OF_SRVC_CD", "").strip()
         if _POS.fullmatch(pos):
             line["place_of_service"] = pos
@@ -267,8 +286,16 @@ class _Claim:
             codes.append(dx)
         if dx in codes:
             line["diagnosis_pointers"] = [codes.index(dx) + 1]
-        self.payment(row, get, line, "LINE_NCH_PMT_AMT", "LINE_ALOWD_CHRG_AMT",
-                     "LINE_BENE_PTB_DDCTBL_AMT", "LINE_COINSRNC_AMT", "LINE_NDC_CD")
+        self.payment(
+            row,
+            get,
+            line,
+            "LINE_NCH_PMT_AMT",
+            "LINE_ALOWD_CHRG_AMT",
+            "LINE_BENE_PTB_DDCTBL_AMT",
+            "LINE_COINSRNC_AMT",
+            "LINE_NDC_CD",
+        )
 
     def outpatient_line(self, row: int, get: Any, line: dict[str, Any], dates: tuple[str, str]) -> None:
         revenue = get("REV_CNTR", "").strip()
@@ -285,11 +312,28 @@ class _Claim:
         rendering = _npi(get("RNDRNG_PHYSN_NPI", ""))
         if rendering:
             line["rendering_npi"] = rendering
-        self.payment(row, get, line, "REV_CNTR_PMT_AMT_AMT", None,
-                     "REV_CNTR_CASH_DDCTBL_AMT", "REV_CNTR_COINSRNC_WGE_ADJSTD_C", "REV_CNTR_IDE_NDC_UPC_NUM")
+        self.payment(
+            row,
+            get,
+            line,
+            "REV_CNTR_PMT_AMT_AMT",
+            None,
+            "REV_CNTR_CASH_DDCTBL_AMT",
+            "REV_CNTR_COINSRNC_WGE_ADJSTD_C",
+            "REV_CNTR_IDE_NDC_UPC_NUM",
+        )
 
-    def payment(self, row: int, get: Any, line: dict[str, Any], paid: str, allowed: str | None,
-                deductible: str, coinsurance: str, ndc: str) -> None:
+    def payment(
+        self,
+        row: int,
+        get: Any,
+        line: dict[str, Any],
+        paid: str,
+        allowed: str | None,
+        deductible: str,
+        coinsurance: str,
+        ndc: str,
+    ) -> None:
         """The line's paid and allowed amounts and its patient-responsibility adjustments; an unreadable
         one is left out with a note (the claim's paid amount is the file's CLM_PMT_AMT either way)."""
         for column, key in ((paid, "paid_amount"), (allowed, "allowed_amount")):
@@ -318,7 +362,8 @@ def read_rif(data: bytes, source: str) -> Iterator[InputItem]:
     header = next(reader, None)
     if header is None or not is_rif(data):
         raise InputFormatError(
-            f"{source}: not a RIF carrier or outpatient extract (no CLM_ID/CLM_PMT_AMT/HCPCS_CD header)")
+            f"{source}: not a RIF carrier or outpatient extract (no CLM_ID/CLM_PMT_AMT/HCPCS_CD header)"
+        )
     kind = _CARRIER if _CARRIER in header else _OUTPATIENT
     claims: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for row_no, row in enumerate(reader, 2):
@@ -327,10 +372,19 @@ def read_rif(data: bytes, source: str) -> Iterator[InputItem]:
         values = dict(zip(header, row))
         claim_id = values.get("CLM_ID", "").strip()
         if len(row) != len(header) or not claim_id or len(claim_id) > 64:
-            problem = (f"has {len(row)} columns, the header {len(header)}" if len(row) != len(header)
-                       else "CLM_ID is missing" if not claim_id else "CLM_ID is longer than 64 characters")
-            yield InputItem.failed(f"{source}:row {row_no}", claim_id if 0 < len(claim_id) <= 64 else None,
-                                   f"row {row_no}: {problem}; the row is not read", "claim_id")
+            problem = (
+                f"has {len(row)} columns, the header {len(header)}"
+                if len(row) != len(header)
+                else "CLM_ID is missing"
+                if not claim_id
+                else "CLM_ID is longer than 64 characters"
+            )
+            yield InputItem.failed(
+                f"{source}:row {row_no}",
+                claim_id if 0 < len(claim_id) <= 64 else None,
+                f"row {row_no}: {problem}; the row is not read",
+                "claim_id",
+            )
             continue
         claims.setdefault(claim_id, []).append((row_no, values))
     for claim_id, rows in claims.items():

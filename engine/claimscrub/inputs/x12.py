@@ -71,7 +71,53 @@ _TAXONOMY = re.compile(r"[0-9A-Z]{9}X")
 _POS = re.compile(r"[0-9]{2}")
 _REVENUE = re.compile(r"[0-9]{4}")
 _KNOWN_IDS = frozenset(
-    ["ISA", "IEA", "GS", "GE", "ST", "SE", "BHT", "HL", "PRV", "NM1", "N3", "N4", "REF", "PER", "SBR", "PAT", "DMG", "CLM", "DTP", "CL1", "PWK", "CN1", "AMT", "K3", "NTE", "CR1", "CR2", "CRC", "HI", "HCP", "OI", "MOA", "CAS", "LX", "SV1", "SV2", "SV5", "LIN", "CTP", "QTY", "MEA", "PS1", "SVD", "LQ", "FRM"]
+    [
+        "ISA",
+        "IEA",
+        "GS",
+        "GE",
+        "ST",
+        "SE",
+        "BHT",
+        "HL",
+        "PRV",
+        "NM1",
+        "N3",
+        "N4",
+        "REF",
+        "PER",
+        "SBR",
+        "PAT",
+        "DMG",
+        "CLM",
+        "DTP",
+        "CL1",
+        "PWK",
+        "CN1",
+        "AMT",
+        "K3",
+        "NTE",
+        "CR1",
+        "CR2",
+        "CRC",
+        "HI",
+        "HCP",
+        "OI",
+        "MOA",
+        "CAS",
+        "LX",
+        "SV1",
+        "SV2",
+        "SV5",
+        "LIN",
+        "CTP",
+        "QTY",
+        "MEA",
+        "PS1",
+        "SVD",
+        "LQ",
+        "FRM",
+    ]
 )
 # Likely component separators, to name the one a file really uses when it is not ISA16's.
 _SEPARATOR_CHARS = frozenset(">:^|\\!<{}+~`")
@@ -121,7 +167,12 @@ NOTE_RULES: dict[str, tuple[str, str, str, str]] = {
 
 
 def make_note(
-    rule_id: str, message: str, *, severity: str = "error", line: int | None = None, field: str | None = None,
+    rule_id: str,
+    message: str,
+    *,
+    severity: str = "error",
+    line: int | None = None,
+    field: str | None = None,
     fix: str | None = None,
 ) -> Note:
     """A conformance note with its rule's category, title, fix and citation."""
@@ -204,8 +255,10 @@ def _amounts(line: dict, seg: list[str], n: int, tag: str, at: int, bases: tuple
     line["charge"] = _money(_el(seg, at), f"segment {n} ({tag}): {e1}", f"lines[{index}].charge")
     basis = _el(seg, at + 1)
     if basis not in bases:
-        raise _Bad(f"lines[{index}].units",
-                   f"segment {n} ({tag}): {e2} unit basis {_shown(basis)} is not {bases[0]} or {bases[1]}")
+        raise _Bad(
+            f"lines[{index}].units",
+            f"segment {n} ({tag}): {e2} unit basis {_shown(basis)} is not {bases[0]} or {bases[1]}",
+        )
     line["units"] = _units(_el(seg, at + 2), f"segment {n} ({tag}): {e3}", f"lines[{index}].units")
 
 
@@ -748,9 +801,15 @@ class _Walker(EnvelopeWalker):
         if misread:
             names = ", ".join(name for name, _ in misread)
             other = misread[0][1]
-            draft.notes.insert(start, make_note(
-                COMPOSITE, f"segment {n} (HI): {names} {'uses' if len(misread) == 1 else 'use'} {other!r} where ISA16 declares {comp!r}; read with "
-                f"{other!r}, but a payer's translator may reject the claim", field="diagnoses"))
+            draft.notes.insert(
+                start,
+                make_note(
+                    COMPOSITE,
+                    f"segment {n} (HI): {names} {'uses' if len(misread) == 1 else 'use'} {other!r} where ISA16 declares {comp!r}; read with "
+                    f"{other!r}, but a payer's translator may reject the claim",
+                    field="diagnoses",
+                ),
+            )
         if unreadable:
             hint = "; qualifier and code seem to be in separate elements" if apart else ""
             names = ", ".join(unreadable)
@@ -762,7 +821,7 @@ class _Walker(EnvelopeWalker):
                     f"{comp!r} (ISA16) between qualifier and code{_seems_to_use(seg[int(unreadable[0][2:])], comp)}"
                     f"{hint}; {'its diagnosis is' if len(unreadable) == 1 else 'their diagnoses are'} dropped",
                     field="diagnoses",
-                )
+                ),
             )
 
     def diagnosis(self, n: int, k: int, parts: list[str], draft: _ClaimDraft) -> None:
@@ -786,7 +845,9 @@ class _Walker(EnvelopeWalker):
         draft.slots.append(None)
         if not parts[1]:
             draft.notes.append(
-                make_note(DROPPED, f"{where}-2: diagnosis qualifier {qualifier} has no code; it is dropped", field="diagnoses")
+                make_note(
+                    DROPPED, f"{where}-2: diagnosis qualifier {qualifier} has no code; it is dropped", field="diagnoses"
+                )
             )
             return
         code = parts[1].replace(".", "").upper()
@@ -795,18 +856,26 @@ class _Walker(EnvelopeWalker):
             kept = _KEPT_AS_GIVEN if fits else "its code cannot be an ICD-10-CM code, so it is dropped"
             # "{when}" is filled in when the claim closes and its dates of service are known
             draft.notes.append(
-                make_note(ICD9, f"{where}-1: ICD-9-CM qualifier {qualifier} on a claim with {{when}}; {kept}", field=field_name)
+                make_note(
+                    ICD9,
+                    f"{where}-1: ICD-9-CM qualifier {qualifier} on a claim with {{when}}; {kept}",
+                    field=field_name,
+                )
             )
         elif not fits:
             draft.notes.append(
-                make_note(DROPPED, f"{where}-2: diagnosis code is not an ICD-10-CM code; it is dropped", field="diagnoses")
+                make_note(
+                    DROPPED, f"{where}-2: diagnosis code is not an ICD-10-CM code; it is dropped", field="diagnoses"
+                )
             )
         if not fits:
             return
         diagnosis: dict[str, Any] = {"code": code}
         if draft.data["type"] == INSTITUTIONAL and len(parts) > 8 and parts[8]:
             if parts[8] not in _POA:
-                raise _Bad(f"diagnoses[{position}].poa", f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1")
+                raise _Bad(
+                    f"diagnoses[{position}].poa", f"{where}-9: present-on-admission indicator is not Y, N, U, W or 1"
+                )
             diagnosis["poa"] = parts[8]
         draft.slots[-1] = position
         diagnoses.append(diagnosis)
@@ -845,9 +914,14 @@ class _Walker(EnvelopeWalker):
         if found is not None:  # read it and report the defect rather than leave the claim unscrubbed
             parts, other = found
             qualifier = "HC"
-            self.claim.notes.append(make_note(
-                COMPOSITE, f"{where}: composite uses {other!r} where ISA16 declares {self.comp!r}; read with "
-                f"{other!r} (HC qualifier first), but a payer's translator may reject it", field=f"lines[{index}].code"))
+            self.claim.notes.append(
+                make_note(
+                    COMPOSITE,
+                    f"{where}: composite uses {other!r} where ISA16 declares {self.comp!r}; read with "
+                    f"{other!r} (HC qualifier first), but a payer's translator may reject it",
+                    field=f"lines[{index}].code",
+                )
+            )
         if qualifier != "HC":
             if len(parts) == 1 and len(qualifier) > 2:
                 raise _Bad(
@@ -940,7 +1014,9 @@ class _Walker(EnvelopeWalker):
             line["revenue_code"] = revenue
             if not _el(seg, 2):
                 self.drop_line(
-                    _Bad(f"lines[{index}].code", f"segment {n} (SV2): SV202 has no HCPCS code (a revenue-code-only line)"),
+                    _Bad(
+                        f"lines[{index}].code", f"segment {n} (SV2): SV202 has no HCPCS code (a revenue-code-only line)"
+                    ),
                     "warning",
                 )
                 return

@@ -430,7 +430,8 @@ class EnvelopeWalker:
         self.loop = "header"
         if self.group is None:
             self.st_notes.append(
-                self.envelope_defect(f"segment {n} (ST): transaction set outside a GS functional group"))
+                self.envelope_defect(f"segment {n} (ST): transaction set outside a GS functional group")
+            )
             version = el(seg, 3)
         else:
             self.group.st_count += 1

@@ -64,7 +64,37 @@ _REVENUE = re.compile(r"[0-9]{4}")
 _LINE_DATES = ("472", "150", "151")  # service date, service period start, end
 _QUALIFIERS = frozenset({"HC", "AD", "ER", "HP", "IV", "N4", "WK"})  # SVC01-1 besides NU (revenue code)
 _KNOWN_IDS = frozenset(
-    ["ISA", "IEA", "GS", "GE", "ST", "SE", "BPR", "TRN", "CUR", "REF", "DTM", "N1", "N3", "N4", "PER", "LX", "TS3", "TS2", "CLP", "CAS", "NM1", "MIA", "MOA", "AMT", "QTY", "SVC", "LQ", "PLB"])
+    [
+        "ISA",
+        "IEA",
+        "GS",
+        "GE",
+        "ST",
+        "SE",
+        "BPR",
+        "TRN",
+        "CUR",
+        "REF",
+        "DTM",
+        "N1",
+        "N3",
+        "N4",
+        "PER",
+        "LX",
+        "TS3",
+        "TS2",
+        "CLP",
+        "CAS",
+        "NM1",
+        "MIA",
+        "MOA",
+        "AMT",
+        "QTY",
+        "SVC",
+        "LQ",
+        "PLB",
+    ]
+)
 
 
 def make_note(rule_id: str, message: str, field: str | None = None) -> Note:
@@ -141,7 +171,8 @@ class _Walker(EnvelopeWalker):
             self.envelope_error(n, f"segment {n} (ST): transaction set {shown(el(seg, 1))} is not an 835; skipped")
         elif version and not version.startswith("005010X221"):
             self.st_notes.append(
-                make_note(ENVELOPE, f"segment {n} (ST): implementation is not 005010X221; read as 835"))
+                make_note(ENVELOPE, f"segment {n} (ST): implementation is not 005010X221; read as 835")
+            )
 
     def problem(self, n: int, bad: Bad) -> None:
         if self.claim is not None:
@@ -246,7 +277,8 @@ class _Walker(EnvelopeWalker):
         self.claim = draft
         if not self.st_ok:
             draft.problems.append(
-                (None, f"segment {n} (CLP): claim payment is not inside a readable 835 transaction set"))
+                (None, f"segment {n} (CLP): claim payment is not inside a readable 835 transaction set")
+            )
             self.loop = "skip"
             return
         self.loop = "2100"
@@ -254,13 +286,19 @@ class _Walker(EnvelopeWalker):
             draft.problems.append(("claim_id", f"segment {n} (CLP): CLP01 patient control number is missing"))
         elif len(claim_id) > 64:
             draft.problems.append(
-                ("claim_id", f"segment {n} (CLP): CLP01 patient control number is longer than 64 characters"))
+                ("claim_id", f"segment {n} (CLP): CLP01 patient control number is longer than 64 characters")
+            )
         status = el(seg, 2)
         if status not in STATUS:
             message = f"segment {n} (CLP): CLP02 claim status {shown(status)} is not a 5010 code"
             draft.notes.append(make_note(DROPPED, message, "status"))
         data: dict[str, Any] = {
-            "claim_id": claim_id or "", "status": status, "adjustments": [], "remark_codes": [], "lines": []}
+            "claim_id": claim_id or "",
+            "status": status,
+            "adjustments": [],
+            "remark_codes": [],
+            "lines": [],
+        }
         draft.data = data
         for i, key in ((3, "charge"), (4, "paid_amount"), (5, "patient_responsibility")):
             raw = el(seg, i)
@@ -287,8 +325,11 @@ class _Walker(EnvelopeWalker):
         prefix = "lines[]." if target is not draft.data else ""
         group = el(seg, 1)
         if group not in GROUPS:
-            self.note(f"segment {n} (CAS): CAS01 group code {shown(group)} is not CO, PR, OA, PI or CR; "
-                      "its adjustments are left out", f"{prefix}adjustments")
+            self.note(
+                f"segment {n} (CAS): CAS01 group code {shown(group)} is not CO, PR, OA, PI or CR; "
+                "its adjustments are left out",
+                f"{prefix}adjustments",
+            )
             return
         for k in range(2, min(len(seg), 20), 3):
             reason = seg[k]
@@ -303,8 +344,7 @@ class _Walker(EnvelopeWalker):
                     "amount": money(el(seg, k + 1), f"segment {n} (CAS): CAS{k + 1:02d}", "amount"),
                 }  # fmt: skip
                 if el(seg, k + 2):
-                    adjustment["quantity"] = quantity(
-                        el(seg, k + 2), f"segment {n} (CAS): CAS{k + 2:02d}", "quantity")
+                    adjustment["quantity"] = quantity(el(seg, k + 2), f"segment {n} (CAS): CAS{k + 2:02d}", "quantity")
             except Bad as bad:
                 self.note(f"{bad.message}; this adjustment is left out", f"{prefix}adjustments")
                 continue
@@ -317,8 +357,9 @@ class _Walker(EnvelopeWalker):
         if _NPI.fullmatch(el(seg, 9)):
             draft.data["rendering_npi"] = el(seg, 9)
         else:
-            self.note(f"segment {n} (NM1*82): NM109 NPI must be 10 digits; the rendering NPI is left out",
-                      "rendering_npi")
+            self.note(
+                f"segment {n} (NM1*82): NM109 NPI must be 10 digits; the rendering NPI is left out", "rendering_npi"
+            )
 
     def remarks(self, n: int, name: str, seg: list[str], positions: range | tuple[int, ...]) -> None:
         draft = self.claim
@@ -331,8 +372,10 @@ class _Walker(EnvelopeWalker):
             if _CODE.fullmatch(code):
                 draft.data["remark_codes"].append(code)
             else:
-                self.note(f"segment {n} ({name}): {name}{i:02d} remark code must be 1-5 letters or digits; "
-                          "it is left out", "remark_codes")
+                self.note(
+                    f"segment {n} ({name}): {name}{i:02d} remark code must be 1-5 letters or digits; it is left out",
+                    "remark_codes",
+                )
 
     def moa(self, n: int, seg: list[str]) -> None:
         self.remarks(n, "MOA", seg, range(3, 8))
@@ -375,8 +418,7 @@ class _Walker(EnvelopeWalker):
             revenue = el(seg, 4)
             if revenue:
                 if not _REVENUE.fullmatch(revenue):
-                    raise Bad(f"lines[{index}].revenue_code",
-                              f"segment {n} (SVC): SVC04 revenue code must be 4 digits")
+                    raise Bad(f"lines[{index}].revenue_code", f"segment {n} (SVC): SVC04 revenue code must be 4 digits")
                 line["revenue_code"] = revenue
             units = el(seg, 7) or el(seg, 5)
             if units:
@@ -397,8 +439,11 @@ class _Walker(EnvelopeWalker):
         if qualifier == "NU" and _REVENUE.fullmatch(code):
             return {"revenue_code": code}
         if qualifier not in _QUALIFIERS:
-            raise Bad("lines[].code", f"{where}-1: product/service qualifier {shown(qualifier)} is not HC, NU or "
-                      "another 835 product/service qualifier")
+            raise Bad(
+                "lines[].code",
+                f"{where}-1: product/service qualifier {shown(qualifier)} is not HC, NU or "
+                "another 835 product/service qualifier",
+            )
         if not _PROC.fullmatch(code):
             raise Bad("lines[].code", f"{where}-2: procedure code must be 1-48 letters or digits")
         line: dict[str, Any] = {"code": code}
@@ -422,8 +467,10 @@ class _Walker(EnvelopeWalker):
         if _CODE.fullmatch(code):
             draft.line.setdefault("remark_codes", []).append(code)
         else:
-            self.note(f"segment {n} (LQ): LQ02 remark code must be 1-5 letters or digits; it is left out",
-                      "lines[].remark_codes")
+            self.note(
+                f"segment {n} (LQ): LQ02 remark code must be 1-5 letters or digits; it is left out",
+                "lines[].remark_codes",
+            )
 
     def plb(self, n: int, seg: list[str]) -> None:
         """Provider-level adjustments (interest, offsets, ...): reported on their own, never spread over claims."""
@@ -434,8 +481,11 @@ class _Walker(EnvelopeWalker):
             total = _sum(money(a, f"segment {n} (PLB): PLB amount", "paid_amount") for a in amounts)
         except Bad as bad:
             total = f"an unreadable amount ({bad.message})"
-        self.envelope_error(n, f"segment {n} (PLB): provider-level adjustments of {total} belong to no claim; "
-                               "they are not in any claim's paid amount")
+        self.envelope_error(
+            n,
+            f"segment {n} (PLB): provider-level adjustments of {total} belong to no claim; "
+            "they are not in any claim's paid amount",
+        )
 
 
 def _sum(amounts: Iterable[str]) -> str:

@@ -124,7 +124,24 @@ class Not:
     pos: Pos = field(default=(1, 1), compare=False)
 
 
-Node = Const | Var | Field | ValueSet | ListExpr | Call | Quant | Compare | In | Matches | Missing | Arith | Neg | And | Or | Not
+Node = (
+    Const
+    | Var
+    | Field
+    | ValueSet
+    | ListExpr
+    | Call
+    | Quant
+    | Compare
+    | In
+    | Matches
+    | Missing
+    | Arith
+    | Neg
+    | And
+    | Or
+    | Not
+)
 
 NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 

@@ -65,8 +65,11 @@ class Checker:
                 return INTEGER if isinstance(v, int) else NUMBER
             case A.Var(name=n, pos=pos):
                 if n not in self.env:
-                    return self.error(f"unknown name '{n}' (this rule can use: {', '.join(sorted(self.env))})"
-                                      + _suggest(n, self.env), pos)
+                    return self.error(
+                        f"unknown name '{n}' (this rule can use: {', '.join(sorted(self.env))})"
+                        + _suggest(n, self.env),
+                        pos,
+                    )
                 return self.env[n]
             case A.Field(target=t, name=n, pos=pos):
                 base = self.check(t)
@@ -137,7 +140,9 @@ class Checker:
                 elif op not in ("==", "!=") and ta in (BOOL,):
                     self.error(f"'{op}' does not apply to a condition", pos)
                 for side, operand_node in ((ta, a), (tb, b)):
-                    if isinstance(side, (RecordT, SetT)) or (isinstance(side, (ListT, RowT)) and op not in ("==", "!=")):
+                    if isinstance(side, (RecordT, SetT)) or (
+                        isinstance(side, (ListT, RowT)) and op not in ("==", "!=")
+                    ):
                         self.error(f"cannot compare a {side} with '{op}'", operand_node.pos)
                 return BOOL
             case A.In(item=a, container=c, pos=pos):
@@ -161,7 +166,11 @@ class Checker:
                 for side, operand_node in ((ta, a), (tb, b)):
                     if side not in NUMERIC and side != ANY:
                         self.error(f"'{op}' needs numbers, got {side}", operand_node.pos)
-                return MONEY if MONEY in (ta, tb) and op in "+-" else (INTEGER if ta == tb == INTEGER and op != "/" else NUMBER)
+                return (
+                    MONEY
+                    if MONEY in (ta, tb) and op in "+-"
+                    else (INTEGER if ta == tb == INTEGER and op != "/" else NUMBER)
+                )
             case A.Neg(operand=o):
                 operand = self.check(o)
                 if operand not in NUMERIC and operand != ANY:
@@ -190,8 +199,11 @@ class Checker:
             return ANY
         if not fn.arity_ok(len(node.args)):
             wanted = len(fn.params) - (1 if VARIADIC in fn.params else 0)
-            self.error(f"{node.name}() takes {'at least ' if VARIADIC in fn.params else ''}{wanted} "
-                       f"argument(s), got {len(node.args)}", node.pos)
+            self.error(
+                f"{node.name}() takes {'at least ' if VARIADIC in fn.params else ''}{wanted} "
+                f"argument(s), got {len(node.args)}",
+                node.pos,
+            )
         types = [self.check(a) for a in node.args]
         for position, (arg, got) in enumerate(zip(node.args, types)):
             if position >= len(fn.params) and VARIADIC not in fn.params:
@@ -199,8 +211,13 @@ class Checker:
             want = fn.param_type(position)
             if want == ANY or got == ANY:
                 continue
-            if (want == DATE and got == STRING and isinstance(arg, A.Const) and isinstance(arg.value, str)
-                    and DATE_RE.match(arg.value)):
+            if (
+                want == DATE
+                and got == STRING
+                and isinstance(arg, A.Const)
+                and isinstance(arg.value, str)
+                and DATE_RE.match(arg.value)
+            ):
                 continue
             if isinstance(want, ListT) and isinstance(got, ListT) and compatible(want.item, got.item):
                 continue
@@ -225,8 +242,9 @@ class Checker:
         return RowT(name, columns) if node.name == "lookup" else BOOL
 
 
-def check(node: A.Node, env: dict[str, Type], valuesets=frozenset(), tables: dict | None = None,
-          want_condition: bool = True) -> list[TypeIssue]:
+def check(
+    node: A.Node, env: dict[str, Type], valuesets=frozenset(), tables: dict | None = None, want_condition: bool = True
+) -> list[TypeIssue]:
     checker = Checker(env, valuesets, tables)
     if want_condition:
         checker._cond(node)

@@ -47,7 +47,6 @@ class Ctx:
         return row
 
 
-
 _EMPTY: frozenset = frozenset()
 _CMP = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -174,8 +173,9 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                     return False
 
             return compare_const
-        case A.Compare(op=op, left=A.Field(target=A.Var(name=ra), name=fa_),
-                       right=A.Field(target=A.Var(name=rb), name=fb_)) if not trace:
+        case A.Compare(
+            op=op, left=A.Field(target=A.Var(name=ra), name=fa_), right=A.Field(target=A.Var(name=rb), name=fb_)
+        ) if not trace:
             cmp = _CMP[op]
 
             def compare_fields(ctx):  # line.from_date == other.from_date: the commonest derived test
@@ -225,9 +225,14 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                 return (x not in box) if neg else (x in box)
 
             return set_member
-        case A.In(item=a, container=A.ListExpr(items=items), negated=neg) if not trace and items and all(
+        case A.In(item=a, container=A.ListExpr(items=items), negated=neg) if (
+            not trace
+            and items
+            and all(
                 isinstance(i, A.Const) and isinstance(i.value, (str, int)) and not isinstance(i.value, bool)
-                for i in items):
+                for i in items
+            )
+        ):
             fa, box = sub(a), frozenset(i.value for i in items if isinstance(i, A.Const))
 
             def list_member(ctx):  # lookup(...).mai in [2, 3]
@@ -238,6 +243,7 @@ def _compile(node: A.Node, trace: bool) -> Fn:
                     return (x not in box) if neg else (x in box)
                 except TypeError:  # an unhashable value is in no list of codes or numbers
                     return neg
+
             return list_member
         case A.In(item=a, container=c, negated=neg):
             fa, fc = sub(a), sub(c)

@@ -113,7 +113,8 @@ def _excl1(a: str, b: str) -> bool:
     if not na or not nb or na == nb:
         return False
     return any(r.covers(nb) for r in codesets.icd_excludes1(na)) or any(
-        r.covers(na) for r in codesets.icd_excludes1(nb))
+        r.covers(na) for r in codesets.icd_excludes1(nb)
+    )
 
 
 def icd_excludes1(a: str | None, b: str | None) -> bool | None:
@@ -189,32 +190,93 @@ def age_in_range(age: int | None, low: int | None, high: int | None) -> bool | N
 
 
 FUNCTIONS = (
-    Function("icd_valid", (STRING,), BOOL, icd_valid,
-             "True when the code is an ICD-10-CM category, subcategory or code (simple-icd-10-cm tabular list)."),
-    Function("icd_billable", (STRING,), BOOL, icd_billable,
-             "True when the ICD-10-CM code is billable: a leaf of the tabular list, not a chapter or block."),
-    Function("icd_manifestation", (STRING,), BOOL, icd_manifestation,
-             "True for a manifestation code (code-first note, 'in diseases classified elsewhere'): never first-listed."),
+    Function(
+        "icd_valid",
+        (STRING,),
+        BOOL,
+        icd_valid,
+        "True when the code is an ICD-10-CM category, subcategory or code (simple-icd-10-cm tabular list).",
+    ),
+    Function(
+        "icd_billable",
+        (STRING,),
+        BOOL,
+        icd_billable,
+        "True when the ICD-10-CM code is billable: a leaf of the tabular list, not a chapter or block.",
+    ),
+    Function(
+        "icd_manifestation",
+        (STRING,),
+        BOOL,
+        icd_manifestation,
+        "True for a manifestation code (code-first note, 'in diseases classified elsewhere'): never first-listed.",
+    ),
     Function("icd_title", (STRING,), STRING, icd_title, "The ICD-10-CM title of a code (public text), for messages."),
-    Function("icd_side", (STRING,), STRING, icd_side,
-             "The side an ICD-10-CM code states (right, left, bilateral, or unspecified when its siblings name "
-             "a side), from the tabular list; missing for a code without laterality."),
-    Function("icd_excludes1", (STRING, STRING), BOOL, icd_excludes1,
-             "True when an Excludes1 note on either code or an ancestor names the other: never coded together."),
-    Function("icd_excludes1_codes", (STRING, ListT(STRING)), ListT(STRING), icd_excludes1_codes,
-             "The codes of the list that an Excludes1 note (on either code or an ancestor) bars with this code."),
-    Function("ended_on", (STRING, STRING, VARIADIC), DATE, ended_on,
-             "The last valid date of a key (a code) that is no longer in force on the date of service, else "
-             "missing; the row is cited.", needs_context=True, min_args=2),
-    Function("starts_on", (STRING, STRING, VARIADIC), DATE, starts_on,
-             "The first valid date of a key (a code) that is not yet in force on the date of service, else "
-             "missing; the row is cited.", needs_context=True, min_args=2),
-    Function("covers", (STRING,), BOOL, covers,
-             "True when a loaded edition of the table covers the date of service.", needs_context=True),
-    Function("lists_all", (STRING,), BOOL, lists_all,
-             "True when the table's edition in force lists every code (not a sample): a code's absence then "
-             "means it does not exist.", needs_context=True),
-    Function("pfs_meaning", (STRING, ANY), STRING, pfs_meaning,
-             "What an MPFS indicator value means (pctc, bilateral, assistant, co_surgery, team, status)."),
+    Function(
+        "icd_side",
+        (STRING,),
+        STRING,
+        icd_side,
+        "The side an ICD-10-CM code states (right, left, bilateral, or unspecified when its siblings name "
+        "a side), from the tabular list; missing for a code without laterality.",
+    ),
+    Function(
+        "icd_excludes1",
+        (STRING, STRING),
+        BOOL,
+        icd_excludes1,
+        "True when an Excludes1 note on either code or an ancestor names the other: never coded together.",
+    ),
+    Function(
+        "icd_excludes1_codes",
+        (STRING, ListT(STRING)),
+        ListT(STRING),
+        icd_excludes1_codes,
+        "The codes of the list that an Excludes1 note (on either code or an ancestor) bars with this code.",
+    ),
+    Function(
+        "ended_on",
+        (STRING, STRING, VARIADIC),
+        DATE,
+        ended_on,
+        "The last valid date of a key (a code) that is no longer in force on the date of service, else "
+        "missing; the row is cited.",
+        needs_context=True,
+        min_args=2,
+    ),
+    Function(
+        "starts_on",
+        (STRING, STRING, VARIADIC),
+        DATE,
+        starts_on,
+        "The first valid date of a key (a code) that is not yet in force on the date of service, else "
+        "missing; the row is cited.",
+        needs_context=True,
+        min_args=2,
+    ),
+    Function(
+        "covers",
+        (STRING,),
+        BOOL,
+        covers,
+        "True when a loaded edition of the table covers the date of service.",
+        needs_context=True,
+    ),
+    Function(
+        "lists_all",
+        (STRING,),
+        BOOL,
+        lists_all,
+        "True when the table's edition in force lists every code (not a sample): a code's absence then "
+        "means it does not exist.",
+        needs_context=True,
+    ),
+    Function(
+        "pfs_meaning",
+        (STRING, ANY),
+        STRING,
+        pfs_meaning,
+        "What an MPFS indicator value means (pctc, bilateral, assistant, co_surgery, team, status).",
+    ),
     Function("age_in_range", (INTEGER, INTEGER, INTEGER), BOOL, age_in_range, "True when low <= age <= high."),
 )

@@ -28,10 +28,22 @@ def em_time_need(ctx, code: str | None) -> str | None:
 
 
 FUNCTIONS = (
-    Function("em_prolonged_code", (STRING,), STRING, em_prolonged_code,
-             "The prolonged-service code (99417 or G2212) a payer type takes on the date of service, "
-             "from rules/tables/em/prolonged_services.yaml.", needs_context=True),
-    Function("em_time_need", (STRING,), STRING, em_time_need,
-             "The total time an E/M code needs on the date of service ('30 min from 2024'), from "
-             "rules/tables/em/em_time_thresholds.yaml.", needs_context=True),
+    Function(
+        "em_prolonged_code",
+        (STRING,),
+        STRING,
+        em_prolonged_code,
+        "The prolonged-service code (99417 or G2212) a payer type takes on the date of service, "
+        "from rules/tables/em/prolonged_services.yaml.",
+        needs_context=True,
+    ),
+    Function(
+        "em_time_need",
+        (STRING,),
+        STRING,
+        em_time_need,
+        "The total time an E/M code needs on the date of service ('30 min from 2024'), from "
+        "rules/tables/em/em_time_thresholds.yaml.",
+        needs_context=True,
+    ),
 )

@@ -110,14 +110,27 @@ FUNCTIONS: dict[str, Function] = {
         Function("add_days", (DATE, INTEGER), DATE, add_days, "The date n days after (or before, n < 0) a date."),
         Function("year", (DATE,), INTEGER, year, "Calendar year of a date."),
         Function("len", (ANY,), INTEGER, length, "Length of a list or string."),
-        Function("intersects", (ListT(STRING), ANY), BOOL, intersects,
-                 "True when any item of the list is in the second list or value set."),
+        Function(
+            "intersects",
+            (ListT(STRING), ANY),
+            BOOL,
+            intersects,
+            "True when any item of the list is in the second list or value set.",
+        ),
         Function("starts_with", (STRING, STRING), BOOL, starts_with, "True when the string starts with the prefix."),
-        Function("lookup", (STRING, STRING, VARIADIC), RowT(), lookup,
-                 "The row of a table in force on the date of service for these key values (a key prefix is "
-                 "allowed), or missing.", needs_context=True, min_args=2),
-        Function("has_table", (STRING,), BOOL, has_table, "True when any edition of the table is loaded.",
-                 needs_context=True),
+        Function(
+            "lookup",
+            (STRING, STRING, VARIADIC),
+            RowT(),
+            lookup,
+            "The row of a table in force on the date of service for these key values (a key prefix is "
+            "allowed), or missing.",
+            needs_context=True,
+            min_args=2,
+        ),
+        Function(
+            "has_table", (STRING,), BOOL, has_table, "True when any edition of the table is loaded.", needs_context=True
+        ),
         *fn_codes.FUNCTIONS,
         *fn_encounter.FUNCTIONS,
     ]

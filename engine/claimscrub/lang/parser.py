@@ -133,9 +133,19 @@ class _ToAst(Transformer):
 
 
 _TOKEN_NAMES = {
-    "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "DOT": "'.'",
-    "COLON": "':'", "NAME": "a name", "STRING": "a string", "NUMBER": "a number", "COMPARE": "a comparison",
-    "$END": "end of expression", "AT": "'@'",
+    "RPAR": "')'",
+    "LPAR": "'('",
+    "RSQB": "']'",
+    "LSQB": "'['",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "COLON": "':'",
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "COMPARE": "a comparison",
+    "$END": "end of expression",
+    "AT": "'@'",
 }
 
 
@@ -156,9 +166,13 @@ def _check_depth(tree: Tree) -> None:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             line, column = _pos(node.meta)
-            raise ExprSyntaxError(f"expression nested more than {MAX_DEPTH} levels deep (each 'or', 'and', 'not' "
-                                  "and arithmetic operator is a level); move long lists of codes into a value set "
-                                  "(@name) or a list ('x in [...]')", line, column)
+            raise ExprSyntaxError(
+                f"expression nested more than {MAX_DEPTH} levels deep (each 'or', 'and', 'not' "
+                "and arithmetic operator is a level); move long lists of codes into a value set "
+                "(@name) or a list ('x in [...]')",
+                line,
+                column,
+            )
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 

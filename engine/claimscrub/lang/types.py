@@ -158,7 +158,10 @@ ENCOUNTER_COMPUTED: dict[str, dict[str, Any]] = {
         "provider_npi": (STRING, "the link's provider NPI, else the note author's"),
         "patient_id": (STRING, "the patient the record is about (from the link, else the claim)"),
         "line_sequences": (ListT(INTEGER), "claim lines this record documents"),
-        "signature_status": (STRING, "signed / attested (unsigned or stamped, cured by attestation) / stamped / unsigned"),
+        "signature_status": (
+            STRING,
+            "signed / attested (unsigned or stamped, cured by attestation) / stamped / unsigned",
+        ),
         "unsigned_orders": (ListT(STRING), "code (else kind) of each order in the record that is not signed"),
     },
     "signature": {"acceptable": (BOOL, "present and not a stamp (Medicare accepts handwritten or electronic)")},
@@ -186,8 +189,13 @@ ENCOUNTER_COMPUTED: dict[str, dict[str, Any]] = {
     },
 }
 DOC_FIELDS = {
-    "em_status": (STRING, ("billed E/M against the supported code: supported / over / under / unsupported / "
-                           "mismatch / not_comparable; missing when the line is not an E/M")),
+    "em_status": (
+        STRING,
+        (
+            "billed E/M against the supported code: supported / over / under / unsupported / "
+            "mismatch / not_comparable; missing when the line is not an E/M"
+        ),
+    ),
     "em_message": (STRING, "the comparison, naming the MDM elements and time that led to the supported code"),
     "em_supported_code": (STRING, "the E/M code the record supports"),
     "procedure_documented": (BOOL, "the record documents a procedure for this line"),
@@ -212,8 +220,9 @@ def encounter_type() -> RecordT:
     assert isinstance(enc, RecordT)
     fields = dict(enc.fields)
     fields.pop("sections", None)
-    fields["link"] = RecordT("link", {"claim_id": STRING, "line_sequences": ListT(INTEGER), "patient_id": STRING,
-                                      "provider_npi": STRING})
+    fields["link"] = RecordT(
+        "link", {"claim_id": STRING, "line_sequences": ListT(INTEGER), "patient_id": STRING, "provider_npi": STRING}
+    )
     for key in ("signature", "em"):
         fields[key] = _extend(fields[key], ENCOUNTER_COMPUTED[key])
     fields["timed_services"] = ListT(_extend(fields["timed_services"].item, ENCOUNTER_COMPUTED["timed_service"]))

@@ -197,21 +197,23 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
         else:
             to_date = from_date
         modifiers = line_get("modifiers", ())
-        append(Line(  # positional, in field order (see tests/test_normalize_fast.py)
-            sequence,
-            code,
-            units,
-            charge_cents,
-            from_date,
-            to_date,
-            tuple([m.upper() for m in modifiers]) if modifiers else tuple(modifiers),
-            line_get("place_of_service") or claim_pos,
-            _pointers(line_get("diagnosis_pointers", ())),
-            line_get("rendering_npi"),
-            line_get("revenue_code"),
-            line_get("ndc"),
-            *(_payment(ld, cid, f"lines[{i}].") if not _PAYMENT_KEYS.isdisjoint(ld) else _NO_PAYMENT),
-        ))
+        append(
+            Line(  # positional, in field order (see tests/test_normalize_fast.py)
+                sequence,
+                code,
+                units,
+                charge_cents,
+                from_date,
+                to_date,
+                tuple([m.upper() for m in modifiers]) if modifiers else tuple(modifiers),
+                line_get("place_of_service") or claim_pos,
+                _pointers(line_get("diagnosis_pointers", ())),
+                line_get("rendering_npi"),
+                line_get("revenue_code"),
+                line_get("ndc"),
+                *(_payment(ld, cid, f"lines[{i}].") if not _PAYMENT_KEYS.isdisjoint(ld) else _NO_PAYMENT),
+            )
+        )
     if len(lines) > 1:
         seqs = [line.sequence for line in lines]
         if len(set(seqs)) != len(seqs):
@@ -231,7 +233,9 @@ def claim_from_dict(data: dict[str, Any], source: str | None = None) -> Claim:
     if billing is None:
         raise ClaimRejected(cid, "billing_provider", "is required")
     rendering = _provider(get("rendering_provider"))
-    patient = Patient(patient["id"], patient.get("sex"), _opt_date(patient.get("birth_date"), cid, "patient.birth_date"))
+    patient = Patient(
+        patient["id"], patient.get("sex"), _opt_date(patient.get("birth_date"), cid, "patient.birth_date")
+    )
     bill_type = get("bill_type")
     admission_date = _opt_date(get("admission_date"), cid, "admission_date")
     discharge_date = _opt_date(get("discharge_date"), cid, "discharge_date")
@@ -271,7 +275,9 @@ def _payment(data: dict[str, Any], cid: str, prefix: str) -> tuple:
     get = data.get
     adjustments = tuple(
         Adjustment(
-            a["group"], a["reason"], to_cents(a["amount"], cid, f"{prefix}adjustments[{k}].amount"),
+            a["group"],
+            a["reason"],
+            to_cents(a["amount"], cid, f"{prefix}adjustments[{k}].amount"),
             None if a.get("quantity") is None else _units(a["quantity"], cid, f"{prefix}adjustments[{k}].quantity"),
         )
         for k, a in enumerate(get("adjustments", ()))

@@ -42,8 +42,23 @@ def field_path(path) -> str:
 
 # Fields whose values are codes (procedure, modifier, place of service ...): a bad one is shown, as the
 # biller needs it to find the line. Any other value (a birth date, a patient id, an array) never is.
-CODE_FIELDS = frozenset({"code", "modifiers", "place_of_service", "revenue_code", "bill_type", "type", "frequency",
-                         "sex", "poa", "group", "reason", "remark_codes", "taxonomy"})
+CODE_FIELDS = frozenset(
+    {
+        "code",
+        "modifiers",
+        "place_of_service",
+        "revenue_code",
+        "bill_type",
+        "type",
+        "frequency",
+        "sex",
+        "poa",
+        "group",
+        "reason",
+        "remark_codes",
+        "taxonomy",
+    }
+)
 _SHOWN_CODE = 48  # longest code shown (the schema's procedure code bound)
 
 
@@ -51,8 +66,14 @@ def _value(error: jsonschema.ValidationError) -> str:
     """The failing value, only when it is a short code in a code field; else nothing."""
     path = [p for p in error.absolute_path if not isinstance(p, int)]
     value = error.instance
-    if path and path[-1] in CODE_FIELDS and isinstance(value, str) and len(value) <= _SHOWN_CODE \
-            and value.isascii() and value.isprintable():
+    if (
+        path
+        and path[-1] in CODE_FIELDS
+        and isinstance(value, str)
+        and len(value) <= _SHOWN_CODE
+        and value.isascii()
+        and value.isprintable()
+    ):
         return f"{value!r} "
     return ""
 
@@ -73,8 +94,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
         missing = [k for k in rule if isinstance(error.instance, dict) and k not in error.instance]
         return f"{missing[0] if missing else 'a property'!r} is required"
     if kind == "additionalProperties":
-        extra = [k for k in error.instance if k not in schema.get("properties", {})] \
-            if isinstance(error.instance, dict) else []
+        extra = (
+            [k for k in error.instance if k not in schema.get("properties", {})]
+            if isinstance(error.instance, dict)
+            else []
+        )
         return f"unexpected properties: {_names(extra)}" if extra else "unexpected properties"
     shown = _value(error)
     if kind == "type":
@@ -85,11 +109,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{shown}is not {rule!r}"
     if kind == "pattern":
         return f"{shown}does not match the pattern {rule!r}"
-    simple = {"minLength": "is shorter than {} characters", "maxLength": "is longer than {} characters",
-              "minItems": "has fewer than {} items", "maxItems": "has more than {} items",
-              "minimum": "is less than the minimum of {}", "maximum": "is greater than the maximum of {}",
-              "exclusiveMinimum": "is not above {}", "exclusiveMaximum": "is not below {}",
-              "multipleOf": "is not a multiple of {}"}
+    simple = {
+        "minLength": "is shorter than {} characters",
+        "maxLength": "is longer than {} characters",
+        "minItems": "has fewer than {} items",
+        "maxItems": "has more than {} items",
+        "minimum": "is less than the minimum of {}",
+        "maximum": "is greater than the maximum of {}",
+        "exclusiveMinimum": "is not above {}",
+        "exclusiveMaximum": "is not below {}",
+        "multipleOf": "is not a multiple of {}",
+    }
     if kind in simple:
         return f"{shown}{simple[kind].format(rule)}"
     if kind in ("oneOf", "anyOf") and "money" in str(error.schema_path) + str(schema.get("$ref", "")):

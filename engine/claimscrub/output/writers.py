@@ -16,8 +16,20 @@ if TYPE_CHECKING:
 
     from claimscrub.api.batch import BatchReport
 
-CSV_COLUMNS = ["claim_id", "status", "line", "related_lines", "rule_id", "category", "severity", "message", "fix",
-               "citation", "data_edition", "reason"]
+CSV_COLUMNS = [
+    "claim_id",
+    "status",
+    "line",
+    "related_lines",
+    "rule_id",
+    "category",
+    "severity",
+    "message",
+    "fix",
+    "citation",
+    "data_edition",
+    "reason",
+]
 
 
 def summary(results: list[ClaimResult]) -> dict:
@@ -102,29 +114,35 @@ def text_console(file: IO[str], *, to_file: bool = False) -> Console:
     return console
 
 
-def write_text(results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict],
-               show_suppressed: bool = False) -> None:
+def write_text(
+    results: list[ClaimResult], console, not_checked: list[dict], editions: list[dict], show_suppressed: bool = False
+) -> None:
     """Grouped by claim: each finding with its line, message, fix and citation."""
     from rich.markup import escape
 
     for r in results:
         if r.status == "rejected":
-            console.print(f"[bold red]✗ {escape(str(r.claim_id))}[/] rejected: {escape(r.reason or '')}"
-                          f"  [dim]({escape(r.source or '')})[/]")
+            console.print(
+                f"[bold red]✗ {escape(str(r.claim_id))}[/] rejected: {escape(r.reason or '')}"
+                f"  [dim]({escape(r.source or '')})[/]"
+            )
             continue
         held = f", {len(r.suppressed)} suppressed" if r.suppressed else ""
         if not r.findings:
             console.print(f"[green]✓ {escape(r.claim_id or '')}[/] no findings{held}")
         else:
-            console.print(f"[bold]● {escape(r.claim_id or '')}[/] {len(r.findings)} finding(s){held}  "
-                          f"[dim]({escape(r.source or '')})[/]")
+            console.print(
+                f"[bold]● {escape(r.claim_id or '')}[/] {len(r.findings)} finding(s){held}  "
+                f"[dim]({escape(r.source or '')})[/]"
+            )
         if show_suppressed:
             for f in r.suppressed:
                 why = f.suppression or {}
                 where = "claim" if f.line is None else f"line {f.line}"
                 console.print(f"  [dim]suppressed {f.rule_id:<12} {where:<22} {escape(f.message)}[/]")
-                console.print(f"  [dim]{'':<20} accepted by {escape(str(why.get('by')))}: "
-                              f"{escape(str(why.get('reason')))}[/]")
+                console.print(
+                    f"  [dim]{'':<20} accepted by {escape(str(why.get('by')))}: {escape(str(why.get('reason')))}[/]"
+                )
         for f in r.findings:
             where = "claim" if f.line is None else f"line {f.line}"
             if f.related_lines:
@@ -141,22 +159,28 @@ def write_text(results: list[ClaimResult], console, not_checked: list[dict], edi
         for n in r.not_checked:
             by_reason.setdefault(n["reason"], []).append(n["rule_id"])
         for reason, rule_ids in by_reason.items():
-            console.print(f"[yellow]not checked[/] {escape(str(r.claim_id))}: {escape(reason)} "
-                          f"({', '.join(rule_ids)})")
+            console.print(f"[yellow]not checked[/] {escape(str(r.claim_id))}: {escape(reason)} ({', '.join(rule_ids)})")
     s = summary(results)
     console.print(
         f"\n{s['claims']} claim(s): {s['scrubbed']} scrubbed, {s['rejected']} rejected, "
         f"{s['claims_with_findings']} with findings; findings: {s['by_severity']['error']} error, "
         f"{s['by_severity']['warning']} warning, {s['by_severity']['info']} info"
-        + (f"; {s['suppressed']} suppressed" + ("" if show_suppressed else " (--show-suppressed lists them)")
-           if s["suppressed"] else "")
+        + (
+            f"; {s['suppressed']} suppressed" + ("" if show_suppressed else " (--show-suppressed lists them)")
+            if s["suppressed"]
+            else ""
+        )
     )
     if editions:
         console.print("[dim]data: " + "; ".join(escape(_edition_text(e)) for e in editions) + "[/]")
     if not_checked:
-        console.print(f"[yellow]not checked: {len(not_checked)} rule(s) need tables that are not loaded "
-                      f"(" + ", ".join(n["rule_id"] for n in not_checked[:8]) + (" ..." if len(not_checked) > 8 else "")
-                      + "); run 'claimscrub data status'[/]")
+        console.print(
+            f"[yellow]not checked: {len(not_checked)} rule(s) need tables that are not loaded "
+            f"("
+            + ", ".join(n["rule_id"] for n in not_checked[:8])
+            + (" ..." if len(not_checked) > 8 else "")
+            + "); run 'claimscrub data status'[/]"
+        )
 
 
 def _edition_text(status: dict) -> str:
@@ -186,8 +210,10 @@ def json_sections(encounters, report: BatchReport | None) -> dict[str, Any]:
     entries = encounter_entries(encounters, report)
     if encounters is not None or entries:
         summary = encounters.summary() if encounters is not None else {}
-        out["encounters"] = {"summary": {**summary, "invalid_embedded": len(report.issues) if report else 0},
-                             "records": entries}
+        out["encounters"] = {
+            "summary": {**summary, "invalid_embedded": len(report.issues) if report else 0},
+            "records": entries,
+        }
     if report is not None:
         out["audit"] = report.audit_section()
         out["batch_findings"] = [f.as_dict() for f in report.batch_findings]
@@ -211,8 +237,11 @@ def csv_rows(encounters, report: BatchReport | None) -> Iterator[dict[str, Any]]
             yield {**f.as_dict(), "claim_id": "", "status": "batch", "related_lines": ""}
     for entry in encounter_entries(encounters, report):
         if entry["status"] != "linked":
-            yield {"claim_id": entry.get("claim_id") or "", "status": f"encounter {entry['status']}",
-                   "reason": f"encounter {entry['encounter_id'] or '(no id)'} ({entry['source']}): {entry['reason']}"}
+            yield {
+                "claim_id": entry.get("claim_id") or "",
+                "status": f"encounter {entry['status']}",
+                "reason": f"encounter {entry['encounter_id'] or '(no id)'} ({entry['source']}): {entry['reason']}",
+            }
 
 
 def text_lines(encounters, report: BatchReport | None) -> Iterator[tuple[str, str]]:
@@ -220,27 +249,43 @@ def text_lines(encounters, report: BatchReport | None) -> Iterator[tuple[str, st
     if report is not None and report.batch_findings:
         yield "bold", "\nAcross claims (batch phase):"
         for f in report.batch_findings:
-            yield {"warning": "yellow", "info": "cyan"}.get(f.severity, ""), \
-                f"  {f.severity:<7} {f.rule_id:<12} provider {f.provider_npi}: {f.message}"
+            yield (
+                {"warning": "yellow", "info": "cyan"}.get(f.severity, ""),
+                f"  {f.severity:<7} {f.rule_id:<12} provider {f.provider_npi}: {f.message}",
+            )
             yield "dim", f"  {'':<20} fix: {f.fix}"
             yield "dim", f"  {'':<20} ref: {f.citation}"
     entries = encounter_entries(encounters, report)
     for entry in entries:
         if entry["status"] != "linked":
-            yield "red", (f"✗ encounter {entry['encounter_id'] or '(no id)'} {entry['status']}: {entry['reason']}"
-                          f"  ({entry['source']})")
+            yield (
+                "red",
+                (
+                    f"✗ encounter {entry['encounter_id'] or '(no id)'} {entry['status']}: {entry['reason']}"
+                    f"  ({entry['source']})"
+                ),
+            )
     if encounters is not None:
         s = encounters.summary()
-        yield "", (f"{s['encounters']} encounter record(s) beside the claims: {s['linked']} linked, "
-                   f"{s['unlinked']} unlinked, {s['invalid']} invalid")
+        yield (
+            "",
+            (
+                f"{s['encounters']} encounter record(s) beside the claims: {s['linked']} linked, "
+                f"{s['unlinked']} unlinked, {s['invalid']} invalid"
+            ),
+        )
     if report is not None:
         c = report.cloned
         tested = sum(p["tested"] for p in report.providers)
-        yield "dim", (f"audit: {c.get('notes', 0)} notes compared for cloning (threshold {c.get('threshold', '-')}), "
-                      f"{c.get('clusters', 0)} cluster(s); {len(report.providers)} provider E/M mix(es) compared, "
-                      f"{tested} tested, {len(report.batch_findings)} flagged"
-                      + (f"; {len(report.not_compared)} provider(s) without a benchmark" if report.not_compared
-                         else ""))
+        yield (
+            "dim",
+            (
+                f"audit: {c.get('notes', 0)} notes compared for cloning (threshold {c.get('threshold', '-')}), "
+                f"{c.get('clusters', 0)} cluster(s); {len(report.providers)} provider E/M mix(es) compared, "
+                f"{tested} tested, {len(report.batch_findings)} flagged"
+                + (f"; {len(report.not_compared)} provider(s) without a benchmark" if report.not_compared else "")
+            ),
+        )
 
 
 def csv_more(rows: Iterable[dict]) -> str:

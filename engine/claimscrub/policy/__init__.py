@@ -11,6 +11,17 @@ from claimscrub.policy.model import CarveOut, PayerEdit, Policy, RuleChange, Sel
 from claimscrub.policy.resolve import PolicySet, Resolution, RuleState, resolve
 
 __all__ = [
-    "CarveOut", "PayerEdit", "Policy", "PolicySet", "Resolution", "RuleChange", "RuleState", "Selector",
-    "TableChoice", "bundled_policies_dir", "load_policies", "pack_policy_dirs", "resolve",
+    "CarveOut",
+    "PayerEdit",
+    "Policy",
+    "PolicySet",
+    "Resolution",
+    "RuleChange",
+    "RuleState",
+    "Selector",
+    "TableChoice",
+    "bundled_policies_dir",
+    "load_policies",
+    "pack_policy_dirs",
+    "resolve",
 ]

@@ -48,8 +48,9 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def load_policies(paths: list[Path], book: RuleBook, tables: dict[str, dict[str, str]] | None,
-                  lenient: tuple[Path, ...] = ()) -> tuple[list[Policy], list[Issue]]:
+def load_policies(
+    paths: list[Path], book: RuleBook, tables: dict[str, dict[str, str]] | None, lenient: tuple[Path, ...] = ()
+) -> tuple[list[Policy], list[Issue]]:
     """Every policy in ``paths`` (files or folders), checked; policies with errors are left out.
 
     Policies under a ``lenient`` folder (the bundled ones) skip entries for rules and packs that are not
@@ -65,16 +66,28 @@ def load_policies(paths: list[Path], book: RuleBook, tables: dict[str, dict[str,
         if policy is None or any(i.severity == "error" for i in found):
             continue
         if policy.id in seen:
-            issues.append(Issue(str(path), 1, 1, f"duplicate policy id '{policy.id}' (first in {seen[policy.id]})",
-                                code="duplicate-id"))
+            issues.append(
+                Issue(
+                    str(path),
+                    1,
+                    1,
+                    f"duplicate policy id '{policy.id}' (first in {seen[policy.id]})",
+                    code="duplicate-id",
+                )
+            )
             continue
         seen[policy.id] = str(path)
         policies.append(policy)
     return sorted(policies, key=lambda p: (p.priority, p.id)), issues
 
 
-def load_policy_file(path: Path, book: RuleBook, tables: dict[str, dict[str, str]] | None,
-                     issues: list[Issue], skip_unknown: bool = False) -> Policy | None:
+def load_policy_file(
+    path: Path,
+    book: RuleBook,
+    tables: dict[str, dict[str, str]] | None,
+    issues: list[Issue],
+    skip_unknown: bool = False,
+) -> Policy | None:
     try:
         doc = yamlio.load_file(path)
     except yamlio.YamlError as exc:
@@ -83,8 +96,17 @@ def load_policy_file(path: Path, book: RuleBook, tables: dict[str, dict[str, str
     for dup_path, (line, col) in doc.duplicates:
         issues.append(Issue(doc.file, line, col, f"duplicate key '{dup_path[-1]}'", code="duplicate-key"))
     if not path.read_text(encoding="utf-8").startswith(MODELINE):
-        issues.append(Issue(doc.file, 1, 1, "policy files start with '# yaml-language-server: $schema=...policy.schema"
-                            ".json' so editors can complete and check them", severity="warning", code="modeline"))
+        issues.append(
+            Issue(
+                doc.file,
+                1,
+                1,
+                "policy files start with '# yaml-language-server: $schema=...policy.schema"
+                ".json' so editors can complete and check them",
+                severity="warning",
+                code="modeline",
+            )
+        )
     schema = schema_issues(doc, "policy.schema.json")
     if schema:
         issues.extend(schema)
@@ -98,18 +120,36 @@ def load_policy_file(path: Path, book: RuleBook, tables: dict[str, dict[str, str
         except re.error as exc:
             line, col = doc.pos(("applies_to", "payer_names", i))
             issues.append(Issue(doc.file, line, col, f"payer_names: not a regular expression: {exc}", code="schema"))
-    selector = Selector(frozenset(sel.get("payer_types", ())), frozenset(sel.get("payer_ids", ())), tuple(names),
-                        sel.get("from"), sel.get("to"))
+    selector = Selector(
+        frozenset(sel.get("payer_types", ())),
+        frozenset(sel.get("payer_ids", ())),
+        tuple(names),
+        sel.get("from"),
+        sel.get("to"),
+    )
     if selector.date_from and selector.date_to and selector.date_from > selector.date_to:
         line, col = doc.pos(("applies_to", "to"))
         issues.append(Issue(doc.file, line, col, "applies_to: 'to' is before 'from'", code="schema"))
-    changes = [c for i, entry in enumerate(raw.get("rules", ()))
-               if (c := _change(doc, ("rules", i), _known_only(entry, book) if skip_unknown else entry, book,
-                                tables, issues)) is not None]
-    choices = [_table_choice(doc, ("tables", i), entry, book, tables, issues) for i, entry in enumerate(raw.get("tables", ()))]
-    return Policy(raw["id"], raw["title"], str(path), selector, tuple(changes), tuple(c for c in choices if c),
-                  int(raw.get("priority", 100)), tuple(r["source"] for r in raw["references"]),
-                  raw.get("description", ""))
+    changes = [
+        c
+        for i, entry in enumerate(raw.get("rules", ()))
+        if (c := _change(doc, ("rules", i), _known_only(entry, book) if skip_unknown else entry, book, tables, issues))
+        is not None
+    ]
+    choices = [
+        _table_choice(doc, ("tables", i), entry, book, tables, issues) for i, entry in enumerate(raw.get("tables", ()))
+    ]
+    return Policy(
+        raw["id"],
+        raw["title"],
+        str(path),
+        selector,
+        tuple(changes),
+        tuple(c for c in choices if c),
+        int(raw.get("priority", 100)),
+        tuple(r["source"] for r in raw["references"]),
+        raw.get("description", ""),
+    )
 
 
 def _known_only(raw: dict, book: RuleBook) -> dict:
@@ -125,7 +165,9 @@ def _known_only(raw: dict, book: RuleBook) -> dict:
     return out
 
 
-def _change(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables, issues: list[Issue]) -> RuleChange | None:
+def _change(
+    doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables, issues: list[Issue]
+) -> RuleChange | None:
     line, _ = doc.pos(path)
     known = [r.id for r in book.rules]
     ids = [raw["rule"]] if "rule" in raw else list(raw.get("rules", ()))
@@ -136,14 +178,17 @@ def _change(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables,
         if book.by_id(rule_id) is None:
             where = path + (("rule",) if "rule" in raw else ("rules", i))
             ln, col = doc.pos(where)
-            issues.append(Issue(doc.file, ln, col, f"unknown rule '{rule_id}'" + _suggest(rule_id, known), code="policy"))
+            issues.append(
+                Issue(doc.file, ln, col, f"unknown rule '{rule_id}'" + _suggest(rule_id, known), code="policy")
+            )
             bad = True
     pack = raw.get("pack")
     if pack is not None:
         if pack not in book.packs:
             ln, col = doc.pos(path + ("pack",))
-            issues.append(Issue(doc.file, ln, col, f"unknown pack '{pack}'" + _suggest(pack, list(book.packs)),
-                                code="policy"))
+            issues.append(
+                Issue(doc.file, ln, col, f"unknown pack '{pack}'" + _suggest(pack, list(book.packs)), code="policy")
+            )
             return None
         ids = [r.id for r in book.rules if r.pack.name == pack]
     replaced_by = raw.get("replaced_by")
@@ -151,12 +196,26 @@ def _change(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables,
         other = book.by_id(replaced_by)
         ln, col = doc.pos(path + ("replaced_by",))
         if other is None:
-            issues.append(Issue(doc.file, ln, col, f"replaced_by: unknown rule '{replaced_by}'"
-                                + _suggest(replaced_by, known), code="policy"))
+            issues.append(
+                Issue(
+                    doc.file,
+                    ln,
+                    col,
+                    f"replaced_by: unknown rule '{replaced_by}'" + _suggest(replaced_by, known),
+                    code="policy",
+                )
+            )
             bad = True
         elif any((r := book.by_id(i)) is not None and r.scope != other.scope for i in ids):
-            issues.append(Issue(doc.file, ln, col, f"replaced_by: '{replaced_by}' has another scope than the rule "
-                                "it replaces", code="policy"))
+            issues.append(
+                Issue(
+                    doc.file,
+                    ln,
+                    col,
+                    f"replaced_by: '{replaced_by}' has another scope than the rule it replaces",
+                    code="policy",
+                )
+            )
             bad = True
     if bad:
         return None
@@ -165,20 +224,37 @@ def _change(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables,
         scopes = {r.scope for i in ids if (r := book.by_id(i)) is not None}
         if len(scopes) != 1:
             ln, col = doc.pos(path + ("unless",))
-            issues.append(Issue(doc.file, ln, col, "unless: the rules named have different scopes "
-                                f"({', '.join(sorted(scopes))}); give each scope its own entry", code="policy"))
+            issues.append(
+                Issue(
+                    doc.file,
+                    ln,
+                    col,
+                    "unless: the rules named have different scopes "
+                    f"({', '.join(sorted(scopes))}); give each scope its own entry",
+                    code="policy",
+                )
+            )
             return None
         n_before = len(issues)
-        unless = _expr(doc, path + ("unless",), raw["unless"], issues, scope_vars(scopes.pop()),
-                       frozenset(book.valuesets), tables)
+        unless = _expr(
+            doc, path + ("unless",), raw["unless"], issues, scope_vars(scopes.pop()), frozenset(book.valuesets), tables
+        )
         if len(issues) > n_before:
             return None
     edit = raw.get("payer_edit")
     return RuleChange(
-        rule_ids=tuple(ids), pack=pack, reason=raw["reason"], line=line, enabled=raw.get("enabled"),
-        severity=raw.get("severity"), unless=unless, unless_text=raw.get("unless"), replaced_by=replaced_by,
-        carve_outs=tuple(_carve_out(doc, path + ("carve_outs", i), c, issues)
-                         for i, c in enumerate(raw.get("carve_outs", ()))),
+        rule_ids=tuple(ids),
+        pack=pack,
+        reason=raw["reason"],
+        line=line,
+        enabled=raw.get("enabled"),
+        severity=raw.get("severity"),
+        unless=unless,
+        unless_text=raw.get("unless"),
+        replaced_by=replaced_by,
+        carve_outs=tuple(
+            _carve_out(doc, path + ("carve_outs", i), c, issues) for i, c in enumerate(raw.get("carve_outs", ()))
+        ),
         payer_edit=PayerEdit(edit.get("edit_code"), edit.get("carc"), tuple(edit.get("rarc", ()))) if edit else None,
         source=raw.get("source"),
     )
@@ -189,15 +265,28 @@ def _carve_out(doc: yamlio.YamlDoc, path: tuple, raw: dict, issues: list[Issue])
     for i, (lo, hi) in enumerate(raw.get("code_ranges", ())):
         if len(lo) != len(hi) or lo > hi:
             ln, col = doc.pos(path + ("code_ranges", i))
-            issues.append(Issue(doc.file, ln, col, f"code range [{lo}, {hi}]: both ends need the same length, "
-                                "first <= last", code="policy"))
+            issues.append(
+                Issue(
+                    doc.file,
+                    ln,
+                    col,
+                    f"code range [{lo}, {hi}]: both ends need the same length, first <= last",
+                    code="policy",
+                )
+            )
         ranges.append((lo.upper(), hi.upper()))
-    return CarveOut(raw["reason"], raw["until"], frozenset(raw.get("providers", ())),
-                    frozenset(c.upper() for c in raw.get("codes", ())), tuple(ranges))
+    return CarveOut(
+        raw["reason"],
+        raw["until"],
+        frozenset(raw.get("providers", ())),
+        frozenset(c.upper() for c in raw.get("codes", ())),
+        tuple(ranges),
+    )
 
 
-def _table_choice(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables, issues: list[Issue]
-                  ) -> TableChoice | None:
+def _table_choice(
+    doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, tables, issues: list[Issue]
+) -> TableChoice | None:
     line, _ = doc.pos(path)
     if tables is None:
         return TableChoice(raw["table"], tuple(raw["use"]), raw["reason"], line)
@@ -205,19 +294,36 @@ def _table_choice(doc: yamlio.YamlDoc, path: tuple, raw: dict, book: RuleBook, t
     source = tables.get(raw["table"])
     if source is None:
         ln, col = doc.pos(path + ("table",))
-        issues.append(Issue(doc.file, ln, col, f"unknown table '{raw['table']}'" + _suggest(raw["table"], list(tables)),
-                            code="policy"))
+        issues.append(
+            Issue(
+                doc.file,
+                ln,
+                col,
+                f"unknown table '{raw['table']}'" + _suggest(raw["table"], list(tables)),
+                code="policy",
+            )
+        )
         return None
     for i, name in enumerate(raw["use"]):
         ln, col = doc.pos(path + ("use", i))
         target = tables.get(name)
         if target is None:
-            issues.append(Issue(doc.file, ln, col, f"unknown table '{name}'" + _suggest(name, list(tables)), code="policy"))
+            issues.append(
+                Issue(doc.file, ln, col, f"unknown table '{name}'" + _suggest(name, list(tables)), code="policy")
+            )
             ok = False
             continue
         missing = [c for c, t in source.items() if target.get(c) != t]
         if missing:
-            issues.append(Issue(doc.file, ln, col, f"table '{name}' cannot stand in for '{raw['table']}': it lacks "
-                                f"(or types differently) the columns {', '.join(missing)}", code="policy"))
+            issues.append(
+                Issue(
+                    doc.file,
+                    ln,
+                    col,
+                    f"table '{name}' cannot stand in for '{raw['table']}': it lacks "
+                    f"(or types differently) the columns {', '.join(missing)}",
+                    code="policy",
+                )
+            )
             ok = False
     return TableChoice(raw["table"], tuple(raw["use"]), raw["reason"], line) if ok else None

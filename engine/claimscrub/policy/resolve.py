@@ -59,8 +59,16 @@ def _unless_fn(node, cache: dict[int, Callable]) -> Callable[[Ctx], Any]:
     return fn
 
 
-def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, include_draft: bool = False,
-            loaded: Callable[[str], bool] | None = None, compiled: dict[int, Callable] | None = None) -> Resolution:
+def resolve(
+    policies: list[Policy],
+    book: RuleBook,
+    payer: dict,
+    dos: str,
+    *,
+    include_draft: bool = False,
+    loaded: Callable[[str], bool] | None = None,
+    compiled: dict[int, Callable] | None = None,
+) -> Resolution:
     """The policies selecting this payer on this date, applied in priority order to every rule."""
     allowed = {"active", "draft"} if include_draft else {"active"}
     states = {r.id: RuleState(r.status in allowed, r.severity) for r in book.rules}
@@ -86,8 +94,11 @@ def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, in
                     state.because.append(f"{where}: severity {state.severity} -> {change.severity}: {change.reason}")
                     state.severity = change.severity
                 if change.unless is not None:
-                    state.waivers.append(Waiver(policy.id, where, unless=_unless_fn(change.unless, compiled),
-                                                unless_text=change.unless_text))
+                    state.waivers.append(
+                        Waiver(
+                            policy.id, where, unless=_unless_fn(change.unless, compiled), unless_text=change.unless_text
+                        )
+                    )
                     state.because.append(f"{where}: unless {change.unless_text}: {change.reason}")
                 for carve in change.carve_outs:
                     state.waivers.append(Waiver(policy.id, where, carve_out=carve))
@@ -99,14 +110,18 @@ def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, in
             target = next((t for t in choice.use if loaded is None or loaded(t)), None)
             if target is None:
                 route.pop(choice.table, None)
-                missing[choice.table] = (f"{policy.where(choice.line)} reads {' or '.join(choice.use)} for "
-                                         f"{choice.table}, and none is loaded: {choice.reason}")
+                missing[choice.table] = (
+                    f"{policy.where(choice.line)} reads {' or '.join(choice.use)} for "
+                    f"{choice.table}, and none is loaded: {choice.reason}"
+                )
             else:
                 route[choice.table] = target
-                skipped = [t for t in choice.use[:choice.use.index(target)]]
-                route_why[choice.table] = (f"{policy.where(choice.line)}: reads {target} for {choice.table}"
-                                           + (f" ({', '.join(skipped)} not loaded)" if skipped else "")
-                                           + f": {choice.reason}")
+                skipped = [t for t in choice.use[: choice.use.index(target)]]
+                route_why[choice.table] = (
+                    f"{policy.where(choice.line)}: reads {target} for {choice.table}"
+                    + (f" ({', '.join(skipped)} not loaded)" if skipped else "")
+                    + f": {choice.reason}"
+                )
                 missing.pop(choice.table, None)
     for rule in book.rules:
         state = states[rule.id]
@@ -122,8 +137,14 @@ def resolve(policies: list[Policy], book: RuleBook, payer: dict, dos: str, *, in
 class PolicySet:
     """Policies ready for scrubbing: resolutions remembered per payer and date bucket."""
 
-    def __init__(self, policies: list[Policy], book: RuleBook, *, include_draft: bool = False,
-                 loaded: Callable[[str], bool] | None = None):
+    def __init__(
+        self,
+        policies: list[Policy],
+        book: RuleBook,
+        *,
+        include_draft: bool = False,
+        loaded: Callable[[str], bool] | None = None,
+    ):
         self.policies = policies
         self.book = book
         self.include_draft = include_draft
@@ -134,8 +155,9 @@ class PolicySet:
 
     def enabled_anywhere(self) -> set[str]:
         """Rule ids some policy switches on (a draft rule on for one payer must be compiled)."""
-        return {rid for p in self.policies for c in p.changes if c.enabled
-                for rid in c.rule_ids} | {c.replaced_by for p in self.policies for c in p.changes if c.replaced_by}
+        return {rid for p in self.policies for c in p.changes if c.enabled for rid in c.rule_ids} | {
+            c.replaced_by for p in self.policies for c in p.changes if c.replaced_by
+        }
 
     def resolve(self, payer: dict, dos: str) -> Resolution:
         key = (payer.get("type"), payer.get("id"), payer.get("name"), bisect.bisect_right(self.bounds, dos))
@@ -143,8 +165,15 @@ class PolicySet:
         if found is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            found = self._cache[key] = resolve(self.policies, self.book, payer, dos, include_draft=self.include_draft,
-                                               loaded=self.loaded, compiled=self._compiled)
+            found = self._cache[key] = resolve(
+                self.policies,
+                self.book,
+                payer,
+                dos,
+                include_draft=self.include_draft,
+                loaded=self.loaded,
+                compiled=self._compiled,
+            )
         return found
 
 

@@ -50,8 +50,11 @@ def _build() -> dict[str, Any]:
                 excludes1["@" + c] = list(notes)  # "@": a block or chapter, never a code
             continue
         parent = cm.get_parent(c)
-        items[c] = ("" if not parent or cm.is_chapter_or_block(parent) else parent.replace(".", ""), cm.is_leaf(c),
-                    cm.get_description(c))
+        items[c] = (
+            "" if not parent or cm.is_chapter_or_block(parent) else parent.replace(".", ""),
+            cm.is_leaf(c),
+            cm.get_description(c),
+        )
         if notes := cm.get_excludes1(c):
             excludes1[c] = list(notes)
         if note := cm.get_code_first(c):
@@ -234,6 +237,7 @@ def icd_side(code: str) -> str | None:
         return sides.pop()
     parent = _tab()["items"][c][0]
     if "unspecified" in _tab()["items"][c][2].lower() and any(
-            _sides(s) & {"right", "left"} for s in _children().get(parent, ()) if s != c):
+        _sides(s) & {"right", "left"} for s in _children().get(parent, ()) if s != c
+    ):
         return "unspecified"
     return None

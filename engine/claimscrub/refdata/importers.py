@@ -94,7 +94,7 @@ def _parser(parse: str | None, path: Path, ctx: ImportContext) -> Callable[[str]
     if parse is None:
         return None
     if parse == "leading_int":
-        return lambda s: (m[0] if (m := re.match(r"\s*(\d+)", s or "")) else None)
+        return lambda s: m[0] if (m := re.match(r"\s*(\d+)", s or "")) else None
     if parse.startswith("flag:"):
         flag = parse[5:]
         if flag == "*":
@@ -193,7 +193,9 @@ def _row_builder(defn: TableDef, getters: list[Getter]) -> Callable[[list[str], 
 # --------------------------------------------------------------------------- readers
 
 
-def read_delimited(path: Path, defn: TableDef, layout: Layout, ctx: ImportContext, stats: ReadStats) -> Iterator[RawRow]:
+def read_delimited(
+    path: Path, defn: TableDef, layout: Layout, ctx: ImportContext, stats: ReadStats
+) -> Iterator[RawRow]:
     """CSV / tab / pipe text, plain or gzip; header found by name or lines skipped to the data."""
     encoding = layout.options.get("encoding", "utf-8-sig")
     data_pattern = layout.options.get("data_pattern")
@@ -300,8 +302,9 @@ def read_hcpcs_fixed_width(
 READERS = {"csv": read_delimited, "hcpcs_fixed_width": read_hcpcs_fixed_width}
 
 
-def read_file(path: Path, defn: TableDef, layout: Layout, ctx: ImportContext | None = None,
-              stats: ReadStats | None = None) -> Iterator[RawRow]:
+def read_file(
+    path: Path, defn: TableDef, layout: Layout, ctx: ImportContext | None = None, stats: ReadStats | None = None
+) -> Iterator[RawRow]:
     reader = READERS.get(layout.format)
     if reader is None:
         raise TableError(f"{defn.name}/{layout.name}: unknown format {layout.format!r}")
@@ -411,17 +414,21 @@ def import_paths(
                 layout=m.layout.name,
                 notes=notes,
             )
-            extra = (f"skipped {stats.bad_lines} malformed lines, e.g. {stats.first_errors[0]}",) if stats.bad_lines else ()
-            done.append(Imported(str(path), m.defn.name, written.edition, written.rows,
-                                 time.perf_counter() - started, extra))
+            extra = (
+                (f"skipped {stats.bad_lines} malformed lines, e.g. {stats.first_errors[0]}",) if stats.bad_lines else ()
+            )
+            done.append(
+                Imported(str(path), m.defn.name, written.edition, written.rows, time.perf_counter() - started, extra)
+            )
         store.analyze()
     finally:
         store.close()
     return done, skipped
 
 
-def import_table_csv(defn: TableDef, csv_path: Path, data_dir: Path | str | None = None,
-                     edition: str | None = None) -> Imported:
+def import_table_csv(
+    defn: TableDef, csv_path: Path, data_dir: Path | str | None = None, edition: str | None = None
+) -> Imported:
     """A payer's own table (definition + CSV in the table's columns) into the store."""
     from claimscrub.refdata.tables import read_table_csv
 
@@ -429,9 +436,9 @@ def import_table_csv(defn: TableDef, csv_path: Path, data_dir: Path | str | None
     try:
         started = time.perf_counter()
         ed = edition or csv_path.stem
-        written = store.write_part(defn, read_table_csv(defn, csv_path), edition=ed, edition_date=None,
-                                   source=csv_path.name, layout="csv")
+        written = store.write_part(
+            defn, read_table_csv(defn, csv_path), edition=ed, edition_date=None, source=csv_path.name, layout="csv"
+        )
         return Imported(str(csv_path), defn.name, written.edition, written.rows, time.perf_counter() - started)
     finally:
         store.close()
-

@@ -56,7 +56,9 @@ def sniff_delimiter(line: str) -> str:
     return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def find_header(lines: list[str], required: tuple[str, ...], delimiter: str | None) -> tuple[int, list[str], str] | None:
+def find_header(
+    lines: list[str], required: tuple[str, ...], delimiter: str | None
+) -> tuple[int, list[str], str] | None:
     """(line index, cells, delimiter) of the first line holding every required column."""
     want = {norm_header(h) for h in required}
     for i, line in enumerate(lines):

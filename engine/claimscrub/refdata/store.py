@@ -107,14 +107,29 @@ class _Shape:
         sqltype = {"string": "INTEGER", "integer": "INTEGER", "number": "REAL", "date": "TEXT"}
         vals = [f"v{i} {sqltype[self.defn.values[i].type]}" for i in self.stored]
         pk = ", ".join(["ed"] + [f"k{i}" for i in range(len(self.defn.key))] + ["seq"])
-        cols = ", ".join(["ed INTEGER NOT NULL", *keys, "seq INTEGER NOT NULL", "part INTEGER NOT NULL",
-                          "vf INTEGER", "vt INTEGER", *vals])
+        cols = ", ".join(
+            [
+                "ed INTEGER NOT NULL",
+                *keys,
+                "seq INTEGER NOT NULL",
+                "part INTEGER NOT NULL",
+                "vf INTEGER",
+                "vt INTEGER",
+                *vals,
+            ]
+        )
         return f"CREATE TABLE IF NOT EXISTS {_sql_table(self.defn.name)} ({cols}, PRIMARY KEY ({pk})) WITHOUT ROWID"
 
     @property
     def signature(self) -> str:
-        return json.dumps([list(self.defn.key), [(c.name, c.type) for c in self.defn.values],
-                           self.defn.effective.from_column, self.defn.effective.to_column])
+        return json.dumps(
+            [
+                list(self.defn.key),
+                [(c.name, c.type) for c in self.defn.values],
+                self.defn.effective.from_column,
+                self.defn.effective.to_column,
+            ]
+        )
 
 
 def _table_raw(defn: TableDef) -> dict[str, Any]:
@@ -126,10 +141,26 @@ def _table_raw(defn: TableDef) -> dict[str, Any]:
         "key": list(defn.key),
         "values": {c.name: c.type for c in defn.values},
         "source": {"publisher": defn.source.publisher, "url": defn.source.url, "label": defn.source.label},
-        "effective": {k: v for k, v in {"mode": eff.mode, "from": eff.from_column, "to": eff.to_column,
-                                        "valid_from": eff.valid_from, "valid_to": eff.valid_to}.items() if v},
-        "conflict": {k: v for k, v in {"policy": defn.conflict.policy, "column": defn.conflict.column,
-                                       "prefer": defn.conflict.prefer}.items() if v},
+        "effective": {
+            k: v
+            for k, v in {
+                "mode": eff.mode,
+                "from": eff.from_column,
+                "to": eff.to_column,
+                "valid_from": eff.valid_from,
+                "valid_to": eff.valid_to,
+            }.items()
+            if v
+        },
+        "conflict": {
+            k: v
+            for k, v in {
+                "policy": defn.conflict.policy,
+                "column": defn.conflict.column,
+                "prefer": defn.conflict.prefer,
+            }.items()
+            if v
+        },
         "claim_types": list(defn.claim_types),
     }
 
@@ -312,8 +343,9 @@ class StoreTableSet(TableSet):
             defn = parse_table_def(json.loads(raw))
             current = registry.get(name) if registry is not None else None
             if current is not None:  # edition policy (before_edition, dated_by) as the definition says today
-                eff = replace(defn.effective, before_edition=current.effective.before_edition,
-                              dated_by=current.effective.dated_by)
+                eff = replace(
+                    defn.effective, before_edition=current.effective.before_edition, dated_by=current.effective.dated_by
+                )
                 defn = replace(defn, effective=eff)
             self.defs[name] = defn
             self._shapes[name] = _Shape.of(defn)
@@ -356,8 +388,10 @@ class StoreTableSet(TableSet):
             keys = [f"k{i}" for i in range(len(shape.defn.key))]
             vals = [f"v{i}" for i in shape.stored]
             where = " AND ".join(["ed=?"] + [f"k{i}=?" for i in range(nkeys)])
-            sql = (f"SELECT {', '.join(keys + ['seq', 'vf', 'vt'] + vals)} FROM {_sql_table(table)} "
-                   f"WHERE {where} ORDER BY {', '.join(keys + ['seq'])}")
+            sql = (
+                f"SELECT {', '.join(keys + ['seq', 'vf', 'vt'] + vals)} FROM {_sql_table(table)} "
+                f"WHERE {where} ORDER BY {', '.join(keys + ['seq'])}"
+            )
             self._sql[(table, nkeys)] = sql
         return sql
 
@@ -444,15 +478,24 @@ class StoreTableSet(TableSet):
                 first = min((e.date for e in eds if e.date), default=None)
                 if first and defn and defn.effective.mode != "columns":
                     notes.append(f"dates of service before {first} use the earliest edition")
-            out.append(TableStatus(name, defn.title if defn else name, bool(eds), eds,
-                                   sum(e.rows for e in eds), coverage(eds), "store" if eds else "-", tuple(notes)))
+            out.append(
+                TableStatus(
+                    name,
+                    defn.title if defn else name,
+                    bool(eds),
+                    eds,
+                    sum(e.rows for e in eds),
+                    coverage(eds),
+                    "store" if eds else "-",
+                    tuple(notes),
+                )
+            )
         return out
 
 
 def status_document(store_path: Path, tables: TableSet) -> dict:
     """`data status --format json`, also served at GET /v1/data/status: one shape for both."""
-    return {"store": str(store_path), "exists": store_path.is_file(),
-            "tables": [s.as_dict() for s in tables.status()]}
+    return {"store": str(store_path), "exists": store_path.is_file(), "tables": [s.as_dict() for s in tables.status()]}
 
 
 def open_tables(

@@ -256,8 +256,10 @@ def _confined(base: Path, relative: Any, key: str, where: str) -> Path:
     root = base.resolve()
     target = (base / str(relative)).resolve()
     if not target.is_relative_to(root):
-        raise TableError(f"{where}: {key} path {str(relative)!r} leaves the folder of the definition; "
-                         "put the file in that folder or below it")
+        raise TableError(
+            f"{where}: {key} path {str(relative)!r} leaves the folder of the definition; "
+            "put the file in that folder or below it"
+        )
     return target
 
 
@@ -586,8 +588,10 @@ def undated_on(defn: TableDef, ed: Edition, row: RawRow, dos: str) -> bool:
 
 
 def caveat_text(ed: Edition, dos: str) -> str:
-    return (f"{ed.label} was released after the date of service {dos} and its rows carry no start dates, "
-            "so it does not cover that date: the edit may not have been in force then")
+    return (
+        f"{ed.label} was released after the date of service {dos} and its rows carry no start dates, "
+        "so it does not cover that date: the edit may not have been in force then"
+    )
 
 
 def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
@@ -728,8 +732,10 @@ class MemoryTableSet(TableSet):
         rows = list(rows)
         for row in rows:
             if row.valid_from is not None and row.valid_to is not None and row.valid_from > row.valid_to:
-                raise TableError(f"{source or defn.name}: data row {row.seq + 1} ({', '.join(row.key)}) is valid from "
-                                 f"{row.valid_from} to {row.valid_to}: the range ends before it starts")
+                raise TableError(
+                    f"{source or defn.name}: data row {row.seq + 1} ({', '.join(row.key)}) is valid from "
+                    f"{row.valid_from} to {row.valid_to}: the range ends before it starts"
+                )
         index: dict[tuple[str, ...], list[RawRow]] = {}
         for row in rows:
             index.setdefault(row.key, []).append(row)
@@ -754,12 +760,18 @@ class MemoryTableSet(TableSet):
         mt.prefix.clear()
         return ed
 
-    def add_csv(self, defn: TableDef, path: Path, *, edition: str | None = None, origin: str = "csv",
-                partial: bool = False) -> Edition:
+    def add_csv(
+        self, defn: TableDef, path: Path, *, edition: str | None = None, origin: str = "csv", partial: bool = False
+    ) -> Edition:
         """Rows from a CSV whose header names the table's columns (a payer's own table)."""
         rows = list(read_table_csv(defn, path))
         return self.add_rows(
-            defn, rows, edition or path.stem, source=str(path), origin=origin, notes=_effective_notes(defn),
+            defn,
+            rows,
+            edition or path.stem,
+            source=str(path),
+            origin=origin,
+            notes=_effective_notes(defn),
             partial=partial,
         )
 
@@ -810,7 +822,10 @@ class MemoryTableSet(TableSet):
         if found is None:
             return []
         mt, ed, rows = found
-        return [dated_row(row_dict(mt.defn, r, ed.label), r) for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))]
+        return [
+            dated_row(row_dict(mt.defn, r, ed.label), r)
+            for r in sorted(rows, key=lambda r: (r.valid_from or "", r.seq))
+        ]
 
     def known(self, table: str) -> bool:
         return table in self._tables or table in self.registry

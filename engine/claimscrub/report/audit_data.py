@@ -74,8 +74,14 @@ class AuditClaim:
         return len(self.claim_findings) + sum(len(line.findings) for line in self.lines)
 
     def total(self, determination: str) -> Decimal:
-        return sum((ln.determination.amount or Decimal(0) for ln in self.lines
-                    if ln.determination.determination == determination), Decimal(0))
+        return sum(
+            (
+                ln.determination.amount or Decimal(0)
+                for ln in self.lines
+                if ln.determination.determination == determination
+            ),
+            Decimal(0),
+        )
 
     @property
     def in_error(self) -> bool:
@@ -124,8 +130,10 @@ def load_audit(folder: str | Path) -> Audit:
     root = Path(folder)
     missing = [name for name in REQUIRED if not (root / name).is_file()]
     if missing:
-        raise ReportError(f"{root}: not an appraised audit folder (missing {', '.join(missing)}); "
-                          f"run 'claimscrub audit appraise' first")
+        raise ReportError(
+            f"{root}: not an appraised audit folder (missing {', '.join(missing)}); "
+            f"run 'claimscrub audit appraise' first"
+        )
     design = _mapping(yamlio.safe_load(_read(root / "design.yaml")), "design.yaml")
     review = _mapping(_json(root / "review.json"), "review.json")
     appraisal = _mapping(_json(root / "appraisal.json"), "appraisal.json")
@@ -135,11 +143,16 @@ def load_audit(folder: str | Path) -> Audit:
     claims = [_claim(c, determinations, patients) for c in review.get("claims") or [] if isinstance(c, Mapping)]
     claims.sort(key=lambda c: c.sample_no)
     return Audit(
-        folder=root, design=design, appraisal=appraisal, claims=tuple(claims),
+        folder=root,
+        design=design,
+        appraisal=appraisal,
+        claims=tuple(claims),
         em_levels=tuple(dict(e) for e in review.get("em_levels") or [] if isinstance(e, Mapping)),
         rule_packs=dict(review.get("rule_packs") or appraisal.get("rule_packs") or {}),
         data_editions=dict(review.get("data_editions") or appraisal.get("data_editions") or {}),
-        frame_hash_ok=_frame_hash_ok(root, design), frame_period=frame_period, notes=tuple(notes),
+        frame_hash_ok=_frame_hash_ok(root, design),
+        frame_period=frame_period,
+        notes=tuple(notes),
     )
 
 
@@ -176,10 +189,15 @@ def _determinations(path: Path, notes: list[str]) -> dict[tuple[str, int], Deter
                 notes.append("determinations.csv: a row without a claim_id and line number was left out")
                 continue
             out[key] = Determination(
-                determination=row.get("determination") or "not_reviewed", error_category=row.get("error_category") or "",
-                amount=money(row.get("amount")), reason=row.get("reason") or "", reviewer=row.get("reviewer") or "",
-                qa_verdict=row.get("qa_verdict") or "", qa_reviewer=row.get("qa_reviewer") or "",
-                qa_note=row.get("qa_note") or "")
+                determination=row.get("determination") or "not_reviewed",
+                error_category=row.get("error_category") or "",
+                amount=money(row.get("amount")),
+                reason=row.get("reason") or "",
+                reviewer=row.get("reviewer") or "",
+                qa_verdict=row.get("qa_verdict") or "",
+                qa_reviewer=row.get("qa_reviewer") or "",
+                qa_note=row.get("qa_note") or "",
+            )
     return out
 
 
@@ -209,24 +227,40 @@ def _frame_hash_ok(root: Path, design: dict[str, Any]) -> bool | None:
     return digest.hexdigest() == str(frame["sha256"]).lower()
 
 
-def _claim(c: Mapping[str, Any], determinations: dict[tuple[str, int], Determination],
-           patients: dict[str, str]) -> AuditClaim:
+def _claim(
+    c: Mapping[str, Any], determinations: dict[tuple[str, int], Determination], patients: dict[str, str]
+) -> AuditClaim:
     claim_id = str(c.get("claim_id") or "")
     findings = [f for f in c.get("findings") or [] if isinstance(f, Mapping)]
     sequences = {ln.get("sequence") for ln in c.get("lines") or []}
     lines = []
     for ln in c.get("lines") or []:
         seq = int(ln.get("sequence") or 0)
-        lines.append(AuditLine(
-            sequence=seq, code=str(ln.get("code") or ""), modifiers=tuple(ln.get("modifiers") or ()),
-            units=ln.get("units"), charge=money(ln.get("charge")), paid_amount=money(ln.get("paid_amount")),
-            allowed_amount=money(ln.get("allowed_amount")),
-            findings=tuple(dict(f) for f in findings if f.get("line") == seq),
-            determination=determinations.get((claim_id, seq), NOT_REVIEWED)))
+        lines.append(
+            AuditLine(
+                sequence=seq,
+                code=str(ln.get("code") or ""),
+                modifiers=tuple(ln.get("modifiers") or ()),
+                units=ln.get("units"),
+                charge=money(ln.get("charge")),
+                paid_amount=money(ln.get("paid_amount")),
+                allowed_amount=money(ln.get("allowed_amount")),
+                findings=tuple(dict(f) for f in findings if f.get("line") == seq),
+                determination=determinations.get((claim_id, seq), NOT_REVIEWED),
+            )
+        )
     return AuditClaim(
-        claim_id=claim_id, unit_id=str(c.get("unit_id") or claim_id), sample_no=int(c.get("sample_no") or 0),
-        stratum=c.get("stratum"), status=str(c.get("status") or ""), reason=str(c.get("reason") or ""),
-        payer=str(c.get("payer") or ""), provider_npi=str(c.get("provider_npi") or ""),
-        patient_id=patients.get(claim_id, ""), from_date=str(c.get("from_date") or ""),
-        paid_amount=money(c.get("paid_amount")), lines=tuple(lines),
-        claim_findings=tuple(dict(f) for f in findings if f.get("line") not in sequences))
+        claim_id=claim_id,
+        unit_id=str(c.get("unit_id") or claim_id),
+        sample_no=int(c.get("sample_no") or 0),
+        stratum=c.get("stratum"),
+        status=str(c.get("status") or ""),
+        reason=str(c.get("reason") or ""),
+        payer=str(c.get("payer") or ""),
+        provider_npi=str(c.get("provider_npi") or ""),
+        patient_id=patients.get(claim_id, ""),
+        from_date=str(c.get("from_date") or ""),
+        paid_amount=money(c.get("paid_amount")),
+        lines=tuple(lines),
+        claim_findings=tuple(dict(f) for f in findings if f.get("line") not in sequences),
+    )

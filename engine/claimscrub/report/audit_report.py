@@ -10,9 +10,14 @@ from claimscrub.report.audit_data import Audit, load_audit
 from claimscrub.report.audit_view import audit_charts, stratum_range, summary_figures
 from claimscrub.report.html import render
 
-CHART_NAMES = {"error-category": "by error category", "rule-category": "by rule category",
-               "stratum-rate": "error rate by stratum", "em-levels": "E/M levels billed and supported",
-               "em-peers": "E/M levels against peers", "overpayment-claims": "overpayment per sampled claim"}
+CHART_NAMES = {
+    "error-category": "by error category",
+    "rule-category": "by rule category",
+    "stratum-rate": "error rate by stratum",
+    "em-levels": "E/M levels billed and supported",
+    "em-peers": "E/M levels against peers",
+    "overpayment-claims": "overpayment per sampled claim",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +30,12 @@ class Reviewed:
 
 def reviewed(audit: Audit) -> Reviewed:
     lines = [ln.determination for c in audit.claims for ln in c.lines]
-    return Reviewed(total=len(lines), lines=sum(d.determination != "not_reviewed" for d in lines),
-                    qa=sum(bool(d.qa_verdict) for d in lines), disagree=sum(d.qa_verdict == "disagree" for d in lines))
+    return Reviewed(
+        total=len(lines),
+        lines=sum(d.determination != "not_reviewed" for d in lines),
+        qa=sum(bool(d.qa_verdict) for d in lines),
+        disagree=sum(d.qa_verdict == "disagree" for d in lines),
+    )
 
 
 def audit_html(audit: Audit, benchmarks=None, today: dt.date | None = None) -> str:
@@ -38,7 +47,10 @@ def audit_html(audit: Audit, benchmarks=None, today: dt.date | None = None) -> s
     charts = audit_charts(audit, benchmarks)
     drawn = {c.name for c in charts}
     return render(
-        "audit.html", audit=audit, figures=summary_figures(audit), charts=charts,
+        "audit.html",
+        audit=audit,
+        figures=summary_figures(audit),
+        charts=charts,
         missing_charts=[text for name, text in CHART_NAMES.items() if name not in drawn],
         reviewed=reviewed(audit),
         stratum_ranges={str(s.get("id")): stratum_range(s) for s in audit.sample.get("strata") or []},

@@ -35,25 +35,55 @@ def summary_figures(audit: Audit) -> list[Figure]:
     rows = [
         ("rates.claim_error_rate", "Claim error rate", rates.get("claim_error_rate"), pct_text),
         ("rates.line_error_rate", "Line error rate", rates.get("line_error_rate"), pct_text),
-        ("rates.payment_error_rate_gross", "Payment error rate (gross)", rates.get("payment_error_rate_gross"), pct_text),
-        ("rates.payment_error_rate_net", "Payment error rate (net of underpayments)",
-         rates.get("payment_error_rate_net"), pct_text),
-        ("overpayment.point_estimate", "Estimated overpayment (point estimate)", over.get("point_estimate"), money_text),
-        ("overpayment.lower_limit_90_one_sided", "Lower limit, one-sided 90% confidence",
-         over.get("lower_limit_90_one_sided"), money_text),
+        (
+            "rates.payment_error_rate_gross",
+            "Payment error rate (gross)",
+            rates.get("payment_error_rate_gross"),
+            pct_text,
+        ),
+        (
+            "rates.payment_error_rate_net",
+            "Payment error rate (net of underpayments)",
+            rates.get("payment_error_rate_net"),
+            pct_text,
+        ),
+        (
+            "overpayment.point_estimate",
+            "Estimated overpayment (point estimate)",
+            over.get("point_estimate"),
+            money_text,
+        ),
+        (
+            "overpayment.lower_limit_90_one_sided",
+            "Lower limit, one-sided 90% confidence",
+            over.get("lower_limit_90_one_sided"),
+            money_text,
+        ),
         ("overpayment.precision_90", "Precision (90% half-width / point estimate)", over.get("precision_90"), pct_text),
     ]
     under = a.get("underpayment")
     if isinstance(under, dict) and under.get("point_estimate") is not None:
-        rows.append(("underpayment.point_estimate", "Estimated underpayment (point estimate)",
-                     under.get("point_estimate"), money_text))
+        rows.append(
+            (
+                "underpayment.point_estimate",
+                "Estimated underpayment (point estimate)",
+                under.get("point_estimate"),
+                money_text,
+            )
+        )
     return [Figure(key, text, value, fmt(value)) for key, text, value, fmt in rows]
 
 
 def audit_charts(audit: Audit, benchmarks: Any = None) -> list[Chart]:
     """Every chart of the report, in reading order; a chart with no data is left out (and said)."""
-    charts = [by_error_category(audit), by_rule_category(audit), error_rate_by_stratum(audit),
-              em_billed_vs_supported(audit), em_against_peers(audit, benchmarks), overpayment_per_claim(audit)]
+    charts = [
+        by_error_category(audit),
+        by_rule_category(audit),
+        error_rate_by_stratum(audit),
+        em_billed_vs_supported(audit),
+        em_against_peers(audit, benchmarks),
+        overpayment_per_claim(audit),
+    ]
     return [c for c in charts if c is not None]
 
 
@@ -61,11 +91,19 @@ def by_error_category(audit: Audit) -> Chart | None:
     rows = {r.get("error_category") or "other": r for r in audit.appraisal.get("by_category") or []}
     cats = [c for c in CERT_ORDER if c in rows] + sorted(set(rows) - set(CERT_ORDER))
     return panels(
-        "error-category", "Lines in error and dollars overpaid, by error category", [label(c) for c in cats],
-        [("lines in error", [Series("lines", [int(rows[c].get("lines") or 0) for c in cats])], "{:,.0f}"),
-         ("dollars overpaid", [Series("dollars", [float(money(rows[c].get("amount")) or 0) for c in cats])],
-          "${:,.2f}")],
-        caption="From appraisal.json (by_category): CERT error categories of the sampled lines in error.")
+        "error-category",
+        "Lines in error and dollars overpaid, by error category",
+        [label(c) for c in cats],
+        [
+            ("lines in error", [Series("lines", [int(rows[c].get("lines") or 0) for c in cats])], "{:,.0f}"),
+            (
+                "dollars overpaid",
+                [Series("dollars", [float(money(rows[c].get("amount")) or 0) for c in cats])],
+                "${:,.2f}",
+            ),
+        ],
+        caption="From appraisal.json (by_category): CERT error categories of the sampled lines in error.",
+    )
 
 
 def by_rule_category(audit: Audit) -> Chart | None:
@@ -84,10 +122,15 @@ def by_rule_category(audit: Audit) -> Chart | None:
                     dollars[c] += line.determination.amount or Decimal(0)
     cats = sorted(findings, key=lambda c: (-findings[c], c))
     return panels(
-        "rule-category", "Findings and dollars overpaid, by rule category", [label(c) for c in cats],
-        [("findings", [Series("findings", [findings[c] for c in cats])], "{:,.0f}"),
-         ("dollars overpaid on flagged lines", [Series("dollars", [float(dollars[c]) for c in cats])], "${:,.2f}")],
-        caption="Findings of the scrubber on the sampled claims; a line flagged in two categories counts in both.")
+        "rule-category",
+        "Findings and dollars overpaid, by rule category",
+        [label(c) for c in cats],
+        [
+            ("findings", [Series("findings", [findings[c] for c in cats])], "{:,.0f}"),
+            ("dollars overpaid on flagged lines", [Series("dollars", [float(dollars[c]) for c in cats])], "${:,.2f}"),
+        ],
+        caption="Findings of the scrubber on the sampled claims; a line flagged in two categories counts in both.",
+    )
 
 
 def error_rate_by_stratum(audit: Audit) -> Chart | None:
@@ -99,9 +142,15 @@ def error_rate_by_stratum(audit: Audit) -> Chart | None:
         b = bounds.get(str(s.get("id")), {})
         names.append(f"Stratum {s.get('id')} ({stratum_range(b)}): {errors}/{n}")
         rates.append(100.0 * errors / n if n else 0.0)
-    return bars("stratum-rate", "Sampled claims in error, by stratum", names, [Series("claims in error", rates)],
-                axis="percent of sampled claims", value_format="{:.1f}%",
-                caption="Claims with at least one line overpaid or underpaid, out of the claims sampled in the stratum.")
+    return bars(
+        "stratum-rate",
+        "Sampled claims in error, by stratum",
+        names,
+        [Series("claims in error", rates)],
+        axis="percent of sampled claims",
+        value_format="{:.1f}%",
+        caption="Claims with at least one line overpaid or underpaid, out of the claims sampled in the stratum.",
+    )
 
 
 def stratum_range(s: dict[str, Any]) -> str:
@@ -119,11 +168,16 @@ def em_billed_vs_supported(audit: Audit) -> Chart | None:
     billed = Counter(str(e.get("billed_code")) for e in audit.em_levels if e.get("billed_code"))
     supported = Counter(str(e.get("supported_code")) for e in audit.em_levels if e.get("supported_code"))
     codes = sorted(set(billed) | set(supported))
-    return bars("em-levels", "E/M levels billed and supported by the documentation", codes,
-                [Series("billed", [billed[c] for c in codes]), Series("supported", [supported[c] for c in codes])],
-                axis="E/M services in the sample", horizontal=False,
-                caption=f"{sum(billed.values())} E/M services reviewed; each counted at the level billed and at the "
-                        f"level the reviewer found supported.")
+    return bars(
+        "em-levels",
+        "E/M levels billed and supported by the documentation",
+        codes,
+        [Series("billed", [billed[c] for c in codes]), Series("supported", [supported[c] for c in codes])],
+        axis="E/M services in the sample",
+        horizontal=False,
+        caption=f"{sum(billed.values())} E/M services reviewed; each counted at the level billed and at the "
+        f"level the reviewer found supported.",
+    )
 
 
 def em_against_peers(audit: Audit, benchmarks: Any) -> Chart | None:
@@ -134,8 +188,11 @@ def em_against_peers(audit: Audit, benchmarks: Any) -> Chart | None:
     for e in audit.em_levels:
         per_provider[str(e.get("provider_npi") or "unknown")][str(e.get("billed_code"))] += 1
     everything = sum(per_provider.values(), Counter())
-    bench = max(benchmarks.benchmarks, default=None,
-                key=lambda b: (sum(everything[c] for c in b.codes), b.specialty == benchmarks.default_specialty))
+    bench = max(
+        benchmarks.benchmarks,
+        default=None,
+        key=lambda b: (sum(everything[c] for c in b.codes), b.specialty == benchmarks.default_specialty),
+    )
     if bench is None or not any(everything[c] for c in bench.codes):
         return None
     codes = list(bench.codes)
@@ -145,15 +202,29 @@ def em_against_peers(audit: Audit, benchmarks: Any) -> Chart | None:
         if n:
             series.append(Series(f"NPI {npi} (n={n})", [100.0 * counts[c] / n for c in codes]))
     series.append(Series(f"peers: {bench.describe()}", [float(bench.shares[c]) for c in codes]))
-    return bars("em-peers", "E/M level distribution against the peer benchmark", codes, series,
-                axis="percent of visits", value_format="{:.0f}%", horizontal=False,
-                caption=f"Shares of the sampled visits billed with each code, against {bench.edition()}. "
-                        f"A sample of a few visits describes; the statistical test is the scrub's batch phase.")
+    return bars(
+        "em-peers",
+        "E/M level distribution against the peer benchmark",
+        codes,
+        series,
+        axis="percent of visits",
+        value_format="{:.0f}%",
+        horizontal=False,
+        caption=f"Shares of the sampled visits billed with each code, against {bench.edition()}. "
+        f"A sample of a few visits describes; the statistical test is the scrub's batch phase.",
+    )
 
 
 def overpayment_per_claim(audit: Audit) -> Chart | None:
-    items = [(f"#{u.get('sample_no')} {u.get('claim_id')}", float(money(u.get("overpayment")) or 0))
-             for u in audit.appraisal.get("units") or []]
-    return sorted_bars("overpayment-claims", "Overpayment per sampled claim", items, axis="dollars overpaid",
-                       value_format="${:,.2f}",
-                       caption="Every sampled claim, largest overpayment first; grey dots are claims found correct.")
+    items = [
+        (f"#{u.get('sample_no')} {u.get('claim_id')}", float(money(u.get("overpayment")) or 0))
+        for u in audit.appraisal.get("units") or []
+    ]
+    return sorted_bars(
+        "overpayment-claims",
+        "Overpayment per sampled claim",
+        items,
+        axis="dollars overpaid",
+        value_format="${:,.2f}",
+        caption="Every sampled claim, largest overpayment first; grey dots are claims found correct.",
+    )

@@ -41,10 +41,19 @@ def _matplotlib():
         from matplotlib.figure import Figure
     except ImportError:
         raise ReportError("charts need matplotlib: pip install 'claimscrub[report]'") from None
-    matplotlib.rcParams.update({
-        "svg.fonttype": "none", "svg.hashsalt": "claimscrub", "text.parse_math": False, "font.family": FONT, "font.size": 9,
-        "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 10, "axes.titleweight": "bold",
-    })
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "claimscrub",
+            "text.parse_math": False,
+            "font.family": FONT,
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 10,
+            "axes.titleweight": "bold",
+        }
+    )
     return Figure
 
 
@@ -52,21 +61,37 @@ def _svg(fig, name: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     text = buf.getvalue()
-    text = text[text.index("<svg"):]  # no XML prolog or DOCTYPE inside HTML
+    text = text[text.index("<svg") :]  # no XML prolog or DOCTYPE inside HTML
     text = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', text)
-    text = re.sub(r'url\(#([^)]+)\)', rf'url(#{name}-\1)', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
     text = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{name}-\1"', text)
     return text.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1)
 
 
-def bars(name: str, title: str, labels: Sequence[str], series: Sequence[Series], *, axis: str = "",
-         value_format: str = "{:,.0f}", caption: str = "", horizontal: bool = True) -> Chart | None:
+def bars(
+    name: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    axis: str = "",
+    value_format: str = "{:,.0f}",
+    caption: str = "",
+    horizontal: bool = True,
+) -> Chart | None:
     """Grouped bars, one group per label and one bar per series; None when there is nothing to draw."""
     return panels(name, title, labels, [(axis, series, value_format)], caption=caption, horizontal=horizontal)
 
 
-def panels(name: str, title: str, labels: Sequence[str], panel_specs: Sequence[tuple[str, Sequence[Series], str]],
-           *, caption: str = "", horizontal: bool = True) -> Chart | None:
+def panels(
+    name: str,
+    title: str,
+    labels: Sequence[str],
+    panel_specs: Sequence[tuple[str, Sequence[Series], str]],
+    *,
+    caption: str = "",
+    horizontal: bool = True,
+) -> Chart | None:
     """Side-by-side bar panels over the same labels (e.g. lines in error and dollars, per category)."""
     if not labels or not any(any(v for v in s.values) for _, series, _ in panel_specs for s in series):
         return None
@@ -105,8 +130,15 @@ def panels(name: str, title: str, labels: Sequence[str], panel_specs: Sequence[t
     return Chart(name, title, _svg(fig, name), marks, caption)
 
 
-def sorted_bars(name: str, title: str, items: Sequence[tuple[str, float]], *, axis: str,
-                value_format: str = "{:,.2f}", caption: str = "") -> Chart | None:
+def sorted_bars(
+    name: str,
+    title: str,
+    items: Sequence[tuple[str, float]],
+    *,
+    axis: str,
+    value_format: str = "{:,.2f}",
+    caption: str = "",
+) -> Chart | None:
     """One bar per item, largest first (e.g. overpayment per sampled claim); zero items are drawn as dots."""
     if not items:
         return None

@@ -23,8 +23,13 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 def environment():
     from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True),
+        undefined=ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(money=money_text, pct=pct_text, num=num_text, label=label, svg=Markup)
     env.globals.update(version=__version__, css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")))
     return env

@@ -18,8 +18,9 @@ def write_pdf(html: str, path: str | Path) -> None:
     except ImportError:
         raise ReportError("PDF needs WeasyPrint: pip install 'claimscrub[report]'") from None
     except OSError as exc:  # the Python package is there, Pango is not
-        raise ReportError(f"PDF needs Pango for WeasyPrint (Debian: apt-get install libpango-1.0-0 "
-                          f"libpangoft2-1.0-0): {exc}") from None
+        raise ReportError(
+            f"PDF needs Pango for WeasyPrint (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0): {exc}"
+        ) from None
     # base_url None and a fetcher that refuses everything: the report fetches nothing, ever. WeasyPrint's
     # HTML stylesheet parser warns about each SVG presentation property (fill, stroke, text-anchor) in
     # the charts' style attributes, which its SVG renderer then applies: those warnings are muted.

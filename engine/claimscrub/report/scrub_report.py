@@ -37,9 +37,14 @@ class LineIndex:
         for item in items:
             data = getattr(item, "data", None)
             if isinstance(data, dict):
-                self.claims[item.source] = ClaimLines(_npi(data), {
-                    int(ln.get("sequence") or 0): (str(ln.get("code") or ""), _charge(ln.get("charge")))
-                    for ln in data.get("lines") or [] if isinstance(ln, dict)})
+                self.claims[item.source] = ClaimLines(
+                    _npi(data),
+                    {
+                        int(ln.get("sequence") or 0): (str(ln.get("code") or ""), _charge(ln.get("charge")))
+                        for ln in data.get("lines") or []
+                        if isinstance(ln, dict)
+                    },
+                )
             yield item
 
 
@@ -136,16 +141,34 @@ def scrub_charts(tally: Tally) -> list[Chart]:
     severities = [s for s in ("error", "warning", "info") if tally.severities[s]]
     rules = sorted(tally.rules, key=lambda r: (-tally.rules[r], r))[:TOP]
     charts = [
-        panels("scrub-category", "Findings and dollars at risk, by category", [label(c) for c in cats],
-               [("findings", [Series("findings", [tally.categories[c] for c in cats])], "{:,.0f}"),
-                ("charges of lines with errors", [Series("dollars", [float(tally.at_risk[c]) for c in cats])],
-                 "${:,.0f}")],
-               caption="Dollars at risk: the charges of lines with at least one error finding of the category."),
-        bars("scrub-severity", "Findings by severity", severities, [Series("findings", [tally.severities[s]
-                                                                                       for s in severities])],
-             axis="findings"),
-        bars("scrub-rules", f"Rules that fired most (top {min(TOP, len(rules))})", rules,
-             [Series("findings", [tally.rules[r] for r in rules])], axis="findings"),
+        panels(
+            "scrub-category",
+            "Findings and dollars at risk, by category",
+            [label(c) for c in cats],
+            [
+                ("findings", [Series("findings", [tally.categories[c] for c in cats])], "{:,.0f}"),
+                (
+                    "charges of lines with errors",
+                    [Series("dollars", [float(tally.at_risk[c]) for c in cats])],
+                    "${:,.0f}",
+                ),
+            ],
+            caption="Dollars at risk: the charges of lines with at least one error finding of the category.",
+        ),
+        bars(
+            "scrub-severity",
+            "Findings by severity",
+            severities,
+            [Series("findings", [tally.severities[s] for s in severities])],
+            axis="findings",
+        ),
+        bars(
+            "scrub-rules",
+            f"Rules that fired most (top {min(TOP, len(rules))})",
+            rules,
+            [Series("findings", [tally.rules[r] for r in rules])],
+            axis="findings",
+        ),
     ]
     return [c for c in charts if c is not None]
 
@@ -158,7 +181,14 @@ def scrub_html(results: list[Any], meta: dict[str, Any], index: LineIndex) -> st
     top_codes = sorted(tally.codes.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:TOP]
     top_providers = sorted(tally.providers.items(), key=lambda kv: (-kv[1][3], -kv[1][2], kv[0]))[:TOP]
     s = summary(results)
-    return render("scrub.html", s=s, clean=s["scrubbed"] - sum(bool(r.findings) for r in results
-                                                              if r.status == "scrubbed"),
-                  meta=meta, tally=tally, charts=scrub_charts(tally), blocks=blocks, top_codes=top_codes,
-                  top_providers=top_providers)
+    return render(
+        "scrub.html",
+        s=s,
+        clean=s["scrubbed"] - sum(bool(r.findings) for r in results if r.status == "scrubbed"),
+        meta=meta,
+        tally=tally,
+        charts=scrub_charts(tally),
+        blocks=blocks,
+        top_codes=top_codes,
+        top_providers=top_providers,
+    )

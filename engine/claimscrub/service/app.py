@@ -102,11 +102,23 @@ def build(config: ServiceConfig, generation: int, factory: Factory = build_scrub
     from claimscrub.output.writers import scrub_meta
 
     started = time.perf_counter()
-    scrubber = Scrubber(list(config.rules), replace_bundled=config.only_rules, data_dir=config.data_dir,
-                        samples=config.samples, include_draft=config.include_draft, backend=None)
+    scrubber = Scrubber(
+        list(config.rules),
+        replace_bundled=config.only_rules,
+        data_dir=config.data_dir,
+        samples=config.samples,
+        include_draft=config.include_draft,
+        backend=None,
+    )
     pool = ScrubPool(config, scrubber.rulebook, config.workers, factory)
-    return Loaded(scrubber, pool, generation, datetime.now(UTC).isoformat(timespec="seconds"),
-                  round(time.perf_counter() - started, 3), scrub_meta(scrubber, [], 0.0))
+    return Loaded(
+        scrubber,
+        pool,
+        generation,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        round(time.perf_counter() - started, 3),
+        scrub_meta(scrubber, [], 0.0),
+    )
 
 
 class Holder:
@@ -142,8 +154,13 @@ class Holder:
         finally:
             self._reloading.release()
         old.pool.retire()  # its workers end when the requests still on it are done
-        log.info("reloaded: generation %d, %d rules, %d worker(s) replaced, %.1fs", loaded.generation,
-                 len(loaded.scrubber.rulebook.rules), loaded.pool.size, loaded.seconds)
+        log.info(
+            "reloaded: generation %d, %d rules, %d worker(s) replaced, %.1fs",
+            loaded.generation,
+            len(loaded.scrubber.rulebook.rules),
+            loaded.pool.size,
+            loaded.seconds,
+        )
         return loaded
 
     def close(self) -> None:
@@ -178,10 +195,12 @@ class DeadlineExceeded(Exception):
 
     def answer(self) -> dict:
         total = self.done + len(self.not_done)
-        return {"detail": f"the request's deadline of {self.deadline:g} s passed with {len(self.not_done):,} of "
-                          f"{total:,} claims not scrubbed; send those again, alone or in smaller requests",
-                "claims_done": self.done,
-                "claims_not_done": [{"claim_id": i.claim_id, "source": i.source} for i in self.not_done]}
+        return {
+            "detail": f"the request's deadline of {self.deadline:g} s passed with {len(self.not_done):,} of "
+            f"{total:,} claims not scrubbed; send those again, alone or in smaller requests",
+            "claims_done": self.done,
+            "claims_not_done": [{"claim_id": i.claim_id, "source": i.source} for i in self.not_done],
+        }
 
 
 def _safe(exc: BaseException) -> str:
@@ -232,16 +251,19 @@ def parse_items(body: bytes, kind: str, config: ServiceConfig, encounters: list 
                 raise Unprocessable(f"more than {config.max_claims:,} claims in one request: split the batch")
             lines = (item.data or {}).get("lines")
             if isinstance(lines, list) and len(lines) > config.max_lines:
-                raise Unprocessable(f"claim {item.claim_id or '#' + str(len(items))} has {len(lines):,} service "
-                                    f"lines, over the limit of {config.max_lines:,} per claim")
+                raise Unprocessable(
+                    f"claim {item.claim_id or '#' + str(len(items))} has {len(lines):,} service "
+                    f"lines, over the limit of {config.max_lines:,} per claim"
+                )
     except InputFormatError as exc:
         raise Unprocessable(f"the body could not be read: {exc}") from None
     except (Unprocessable, DeadlineExceeded):
         raise
     except Exception as exc:  # noqa: BLE001 - a reader fault is about the body: 422, by type only (no claim data)
         log.error("reader failed on a request body: %s", type(exc).__name__)
-        raise Unprocessable(f"the body could not be read (the reader failed: {type(exc).__name__} after "
-                            f"{len(items):,} claim(s))") from None
+        raise Unprocessable(
+            f"the body could not be read (the reader failed: {type(exc).__name__} after {len(items):,} claim(s))"
+        ) from None
     return items
 
 
@@ -271,7 +293,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig, de
         try:
             result = loaded.pool.scrub(item, deadline)
         except (DeadlinePassed, WorkerStartError):
-            raise DeadlineExceeded(config.deadline, len(results), items[len(results):]) from None
+            raise DeadlineExceeded(config.deadline, len(results), items[len(results) :]) from None
         results.append(result)
         claims_kept.take(result)
         if collector:
@@ -283,8 +305,7 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig, de
         report = batch.run_batch(collector.facts, cloned, benchmarks)
         results = batch.attach(results, report)
     encounters = encounter_report(index, links) if index is not None else None
-    meta = {**loaded.meta, "seconds": round(time.perf_counter() - started, 3),
-            **json_sections(encounters, report)}
+    meta = {**loaded.meta, "seconds": round(time.perf_counter() - started, 3), **json_sections(encounters, report)}
     return to_json(results, meta)
 
 
@@ -299,8 +320,14 @@ def _claim_components() -> dict:
 
     def fix(node):
         if isinstance(node, dict):
-            return {k: ("#/components/schemas/Claim_" + v.rsplit("/", 1)[1] if k == "$ref" and isinstance(v, str)
-                        and v.startswith("#/definitions/") else fix(v)) for k, v in node.items()}
+            return {
+                k: (
+                    "#/components/schemas/Claim_" + v.rsplit("/", 1)[1]
+                    if k == "$ref" and isinstance(v, str) and v.startswith("#/definitions/")
+                    else fix(v)
+                )
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [fix(v) for v in node]
         return node
@@ -322,13 +349,25 @@ _CLAIM = {"$ref": "#/components/schemas/Claim"}
 SCRUB_BODY = {
     "required": True,
     "description": "Claims to scrub. JSON is read like the CLI reads a file: one native claim, an array of them, "
-                   "JSON Lines, or a FHIR R4 Claim or Bundle (detected by content). X12 is an 837P/837I 5010 "
-                   "interchange.",
+    "JSON Lines, or a FHIR R4 Claim or Bundle (detected by content). X12 is an 837P/837I 5010 "
+    "interchange.",
     "content": {
-        "application/json": {"schema": {"oneOf": [_CLAIM, {"type": "array", "items": _CLAIM},
-                                                  {"type": "object", "description": "FHIR R4 Claim or Bundle"}]}},
-        "application/fhir+json": {"schema": {"type": "object", "description": "FHIR R4 Claim, or a Bundle of Claims",
-                                             "required": ["resourceType"]}},
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    _CLAIM,
+                    {"type": "array", "items": _CLAIM},
+                    {"type": "object", "description": "FHIR R4 Claim or Bundle"},
+                ]
+            }
+        },
+        "application/fhir+json": {
+            "schema": {
+                "type": "object",
+                "description": "FHIR R4 Claim, or a Bundle of Claims",
+                "required": ["resourceType"],
+            }
+        },
         "application/x-ndjson": {"schema": {"type": "string", "description": "one native claim per line"}},
         "application/edi-x12": {"schema": {"type": "string", "description": "X12 837P/837I 005010"}},
         "application/x12": {"schema": {"type": "string", "description": "X12 837P/837I 005010"}},
@@ -340,31 +379,54 @@ SCRUB_ANSWER = {
     "description": "The document `claimscrub scrub --format json` prints.",
     "required": ["claimscrub", "packs", "summary", "claims", "findings"],
     "properties": {
-        "claimscrub": {"type": "string"}, "packs": {"type": "object", "additionalProperties": {"type": "string"}},
+        "claimscrub": {"type": "string"},
+        "packs": {"type": "object", "additionalProperties": {"type": "string"}},
         "data_editions": {"type": "array", "items": {"type": "object"}},
         "not_checked": {"type": "array", "items": {"type": "object"}},
-        "input_errors": {"type": "array", "items": {"type": "string"}}, "seconds": {"type": "number"},
+        "input_errors": {"type": "array", "items": {"type": "string"}},
+        "seconds": {"type": "number"},
         "summary": {"type": "object"},
-        "claims": {"type": "array", "items": {"type": "object", "properties": {
-            "claim_id": {"type": ["string", "null"]}, "status": {"enum": ["scrubbed", "rejected"]},
-            "source": {"type": ["string", "null"]}, "finding_count": {"type": "integer"},
-            "reason": {"type": ["string", "null"]}, "field": {"type": ["string", "null"]}}}},
+        "claims": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "claim_id": {"type": ["string", "null"]},
+                    "status": {"enum": ["scrubbed", "rejected"]},
+                    "source": {"type": ["string", "null"]},
+                    "finding_count": {"type": "integer"},
+                    "reason": {"type": ["string", "null"]},
+                    "field": {"type": ["string", "null"]},
+                },
+            },
+        },
         "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
     },
 }
 
 
 DEADLINE_ANSWER = {
-    "type": "object", "required": ["detail", "claims_done", "claims_not_done"],
-    "properties": {"detail": {"type": "string"}, "claims_done": {"type": "integer"},
-                   "claims_not_done": {"type": "array", "items": {"type": "object", "properties": {
-                       "claim_id": {"type": ["string", "null"]}, "source": {"type": "string"}}}}},
+    "type": "object",
+    "required": ["detail", "claims_done", "claims_not_done"],
+    "properties": {
+        "detail": {"type": "string"},
+        "claims_done": {"type": "integer"},
+        "claims_not_done": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"claim_id": {"type": ["string", "null"]}, "source": {"type": "string"}},
+            },
+        },
+    },
 }
 
 
 def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"detail": {"type": "string"}}}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}},
+    }
 
 
 def create_app(config: ServiceConfig | None = None, factory: Factory = build_scrub) -> FastAPI:
@@ -402,9 +464,13 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
             loop.remove_signal_handler(signal.SIGHUP)
         holder.close()
 
-    app = FastAPI(title="claimscrub", version=__version__, lifespan=lifespan,
-                  description="Scrub US healthcare claims (native JSON, FHIR R4, X12 837 5010) against coding "
-                              "and claim-integrity rules. Answers are the CLI's JSON.")
+    app = FastAPI(
+        title="claimscrub",
+        version=__version__,
+        lifespan=lifespan,
+        description="Scrub US healthcare claims (native JSON, FHIR R4, X12 837 5010) against coding "
+        "and claim-integrity rules. Answers are the CLI's JSON.",
+    )
     app.state.holder = holder
     app.state.config = config
     weakref.finalize(app, holder.close)  # workers end with the app even when its lifespan never ran (tests)
@@ -420,15 +486,27 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
     async def deadline_exceeded(request: Request, exc: DeadlineExceeded):
         return JSONResponse(exc.answer(), status_code=504)
 
-    @app.post("/v1/scrub", dependencies=guarded, response_class=Response, summary="Scrub claims",
-              openapi_extra={"requestBody": SCRUB_BODY},
-              responses={200: {"description": "Every claim's status and every finding",
-                               "content": {"application/json": {"schema": SCRUB_ANSWER}}},
-                         401: _error("Missing or wrong bearer token"), 413: _error("Body over the byte limit"),
-                         415: _error("Unsupported Content-Type"),
-                         422: _error("Unreadable body, or too many claims or lines"),
-                         504: {"description": "The deadline passed: the claims not scrubbed, named",
-                               "content": {"application/json": {"schema": DEADLINE_ANSWER}}}})
+    @app.post(
+        "/v1/scrub",
+        dependencies=guarded,
+        response_class=Response,
+        summary="Scrub claims",
+        openapi_extra={"requestBody": SCRUB_BODY},
+        responses={
+            200: {
+                "description": "Every claim's status and every finding",
+                "content": {"application/json": {"schema": SCRUB_ANSWER}},
+            },
+            401: _error("Missing or wrong bearer token"),
+            413: _error("Body over the byte limit"),
+            415: _error("Unsupported Content-Type"),
+            422: _error("Unreadable body, or too many claims or lines"),
+            504: {
+                "description": "The deadline passed: the claims not scrubbed, named",
+                "content": {"application/json": {"schema": DEADLINE_ANSWER}},
+            },
+        },
+    )
     async def scrub(request: Request) -> Response:
         kind = media_type(request)
         if kind in JSON_TYPES:
@@ -436,8 +514,10 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
         elif kind in X12_TYPES:
             kind = "x12"
         else:
-            raise HTTPException(415, f"Content-Type {kind or '(none)'} is not supported; send one of "
-                                     + ", ".join(JSON_TYPES + X12_TYPES))
+            raise HTTPException(
+                415,
+                f"Content-Type {kind or '(none)'} is not supported; send one of " + ", ".join(JSON_TYPES + X12_TYPES),
+            )
         body = await read_limited(request, config.max_bytes)
         started = time.perf_counter()
         deadline = time.monotonic() + config.deadline  # from the body read, waiting for a thread included
@@ -455,11 +535,18 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
     @app.get("/v1/rules", dependencies=guarded, summary="Every loaded rule's metadata")
     def rules() -> dict:
         loaded = holder.current
-        return {"count": len(loaded.scrubber.rulebook.rules), "generation": loaded.generation,
-                "rules": loaded.summaries()}
+        return {
+            "count": len(loaded.scrubber.rulebook.rules),
+            "generation": loaded.generation,
+            "rules": loaded.summaries(),
+        }
 
-    @app.get("/v1/rules/{rule_id}", dependencies=guarded, summary="One rule's metadata and its Markdown page",
-             responses={404: _error("No such rule")})
+    @app.get(
+        "/v1/rules/{rule_id}",
+        dependencies=guarded,
+        summary="One rule's metadata and its Markdown page",
+        responses={404: _error("No such rule")},
+    )
     def rule(rule_id: str) -> dict:
         loaded = holder.current
         found = loaded.rule_doc(rule_id)
@@ -470,8 +557,13 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
             raise HTTPException(404, f"no rule {rule_id}" + (f"; did you mean {close[0]}?" if close else ""))
         return found
 
-    @app.get("/v1/rules/{rule_id}/doc", dependencies=guarded, response_class=PlainTextResponse,
-             summary="One rule's page as Markdown", responses={404: _error("No such rule")})
+    @app.get(
+        "/v1/rules/{rule_id}/doc",
+        dependencies=guarded,
+        response_class=PlainTextResponse,
+        summary="One rule's page as Markdown",
+        responses={404: _error("No such rule")},
+    )
     def rule_page(rule_id: str) -> PlainTextResponse:
         return PlainTextResponse(rule(rule_id)["doc"], media_type="text/markdown")
 
@@ -482,28 +574,42 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
         path = Store.path_in(resolve_data_dir(config.data_dir))
         return status_document(path, holder.current.scrubber.tables)
 
-    @app.post("/v1/admin/reload", dependencies=guarded,
-              summary="Reload rule packs and tables without downtime, replacing every scrub worker",
-              responses={403: _error("No token configured"), 409: _error("A reload is running"),
-                         422: _error("The rules have errors; the old ones keep serving"),
-                         503: _error("The new workers did not start; the old ones keep serving")})
+    @app.post(
+        "/v1/admin/reload",
+        dependencies=guarded,
+        summary="Reload rule packs and tables without downtime, replacing every scrub worker",
+        responses={
+            403: _error("No token configured"),
+            409: _error("A reload is running"),
+            422: _error("The rules have errors; the old ones keep serving"),
+            503: _error("The new workers did not start; the old ones keep serving"),
+        },
+    )
     async def reload() -> dict:  # FastAPI reads this annotation as the response model: keep it a plain dict
         from claimscrub.api.scrubber import RulesError
 
         if config.token is None:
-            raise HTTPException(403, "reload over HTTP needs a configured token (--token-file or "
-                                     f"${TOKEN_ENV}); send SIGHUP instead")
+            raise HTTPException(
+                403, f"reload over HTTP needs a configured token (--token-file or ${TOKEN_ENV}); send SIGHUP instead"
+            )
         try:
             loaded = await run_in_threadpool(holder.reload)
         except ReloadBusy:
             raise HTTPException(409, "a reload is already running") from None
         except RulesError as exc:
-            return JSONResponse({"detail": f"the rules have errors; still serving generation "  # type: ignore[return-value]
-                                           f"{holder.current.generation}",
-                                 "issues": [str(i) for i in exc.issues]}, status_code=422)
+            return JSONResponse(
+                {
+                    "detail": f"the rules have errors; still serving generation "  # type: ignore[return-value]
+                    f"{holder.current.generation}",
+                    "issues": [str(i) for i in exc.issues],
+                },
+                status_code=422,
+            )
         except WorkerStartError as exc:
-            raise HTTPException(503, f"the new scrub workers did not start ({exc}); still serving generation "
-                                     f"{holder.current.generation}") from None
+            raise HTTPException(
+                503,
+                f"the new scrub workers did not start ({exc}); still serving generation {holder.current.generation}",
+            ) from None
         return {"status": "reloaded", "workers_replaced": loaded.pool.size, **_health(loaded)}
 
     @app.get("/healthz", summary="Liveness, pack versions, rule count and scrub workers")
@@ -514,8 +620,7 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(_claim_components())
             components["Finding"] = _finding_schema()
@@ -528,9 +633,15 @@ def create_app(config: ServiceConfig | None = None, factory: Factory = build_scr
 
 def _health(loaded: Loaded) -> dict:
     scrubber = loaded.scrubber
-    return {"claimscrub": __version__, "generation": loaded.generation, "loaded_at": loaded.loaded_at,
-            "rules": len(scrubber.program.rules), "packs": {p.name: p.version for p in scrubber.rulebook.packs.values()},
-            "not_checked": len(scrubber.not_checked), **loaded.pool.status()}
+    return {
+        "claimscrub": __version__,
+        "generation": loaded.generation,
+        "loaded_at": loaded.loaded_at,
+        "rules": len(scrubber.program.rules),
+        "packs": {p.name: p.version for p in scrubber.rulebook.packs.values()},
+        "not_checked": len(scrubber.not_checked),
+        **loaded.pool.status(),
+    }
 
 
 Scope = MutableMapping[str, Any]

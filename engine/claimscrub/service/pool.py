@@ -78,8 +78,13 @@ def build_scrub(config: ServiceConfig, rulebook: Any) -> ScrubFn:
     from claimscrub.authoring.ruletest import base_claim
     from claimscrub.backends import make_backend
 
-    scrubber = Scrubber(data_dir=config.data_dir, samples=config.samples, include_draft=config.include_draft,
-                        backend=None, rulebook=rulebook)
+    scrubber = Scrubber(
+        data_dir=config.data_dir,
+        samples=config.samples,
+        include_draft=config.include_draft,
+        backend=None,
+        rulebook=rulebook,
+    )
     scrubber.backend = make_backend(config.backend, scrubber.program)
     scrubber.scrub(base_claim())  # warm the caches so the first request is not the slow one
     return scrubber.scrub_item
@@ -91,8 +96,9 @@ def engine_rejection(item: InputItem, problem: str) -> Any:
     from claimscrub.compile.findings import engine_error
 
     cid = item.claim_id or "?"
-    return ClaimResult(item.claim_id, "rejected", [engine_error(cid, problem)], reason=f"engine error: {problem}",
-                       source=item.source)
+    return ClaimResult(
+        item.claim_id, "rejected", [engine_error(cid, problem)], reason=f"engine error: {problem}", source=item.source
+    )
 
 
 def _watch_parent(parent: int) -> None:
@@ -181,8 +187,12 @@ class ScrubPool:
 
     def _spawn(self) -> Worker:
         parent_end, child_end = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, name="claimscrub-scrub-worker", daemon=True,
-                                    args=(child_end, self.factory, self.config, self.rulebook))
+        process = self._ctx.Process(
+            target=_worker_main,
+            name="claimscrub-scrub-worker",
+            daemon=True,
+            args=(child_end, self.factory, self.config, self.rulebook),
+        )
         process.start()
         child_end.close()
         return Worker(process, parent_end)
@@ -248,16 +258,22 @@ class ScrubPool:
             try:
                 worker.conn.send(item)
                 if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                    log.warning("deadline passed while a claim was being scrubbed: worker %s stopped",
-                                worker.process.pid)
+                    log.warning(
+                        "deadline passed while a claim was being scrubbed: worker %s stopped", worker.process.pid
+                    )
                     worker.kill()
                     self._replace(worker)
                     raise DeadlinePassed(in_flight=True)
                 result = worker.conn.recv()
             except (EOFError, OSError):
                 worker.process.join(5)
-                log.error("scrub worker %s died (exit code %s) on claim %s, attempt %d",
-                          worker.process.pid, worker.process.exitcode, item.claim_id or "?", attempt)
+                log.error(
+                    "scrub worker %s died (exit code %s) on claim %s, attempt %d",
+                    worker.process.pid,
+                    worker.process.exitcode,
+                    item.claim_id or "?",
+                    attempt,
+                )
                 worker.kill()
                 self._replace(worker)
                 continue

@@ -90,8 +90,10 @@ def estimate_total(strata: Sequence[StratumSample], what: str = "overpayment") -
         per_stratum[s.id] = s.units * s.mean
         point += per_stratum[s.id]
         if s.n == 1:
-            edge.append(f"stratum {s.id} has one sampled unit: its variance cannot be estimated and counts as 0 "
-                        "(the standard error is understated)")
+            edge.append(
+                f"stratum {s.id} has one sampled unit: its variance cannot be estimated and counts as 0 "
+                "(the standard error is understated)"
+            )
             continue
         g = s.units * (s.units - s.n) / s.n
         variance_terms.append((g * s.variance, s.n))
@@ -99,13 +101,15 @@ def estimate_total(strata: Sequence[StratumSample], what: str = "overpayment") -
     se = math.sqrt(variance)
     sampled = [s for s in strata if not (s.certainty or s.n >= s.units)]
     if variance > 0:
-        df = variance ** 2 / math.fsum(term ** 2 / (n - 1) for term, n in variance_terms if term > 0)
+        df = variance**2 / math.fsum(term**2 / (n - 1) for term, n in variance_terms if term > 0)
         if len(sampled) == 1:
             df = float(round(df))  # exactly n - 1 for one stratum; round away float noise
     else:
         df = float(max(sum(s.n - 1 for s in sampled), 1))
-        edge.append(f"zero variance in the sampled {what}s: the standard error is 0 and every interval is the "
-                    "point estimate; df is taken as sum(n_h - 1)")
+        edge.append(
+            f"zero variance in the sampled {what}s: the standard error is 0 and every interval is the "
+            "point estimate; df is taken as sum(n_h - 1)"
+        )
     values = [v for s in strata for v in s.values]
     if not any(values):
         edge.append(f"no {what} in the sample: the point estimate is 0")

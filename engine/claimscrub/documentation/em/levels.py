@@ -66,35 +66,22 @@ class MdmResult:
 
 
 def _label(table: MdmTable, element: str, level: Level) -> str:
-    return (
-        "none documented"
-        if level == Level.NONE
-        else table.labels[element].get(level, level.key)
-    )
+    return "none documented" if level == Level.NONE else table.labels[element].get(level, level.key)
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}"
 
 
-def score_problems(
-    problems: Iterable[Problem], tables: EmTables | None = None
-) -> ElementScore:
+def score_problems(problems: Iterable[Problem], tables: EmTables | None = None) -> ElementScore:
     """Highest level any problem rule reaches; reasons name the rule(s) met at that level."""
     t = tables_or_default(tables).mdm
-    items = [
-        (p.type, p.status if p.status is not None else t.default_status.get(p.type))
-        for p in problems
-    ]
+    items = [(p.type, p.status if p.status is not None else t.default_status.get(p.type)) for p in problems]
     best, reasons = Level.NONE, []
     for rule in t.problem_rules:  # highest level first
         if rule.level < best:
             break
-        n = sum(
-            1
-            for typ, status in items
-            if typ == rule.type and (not rule.statuses or status in rule.statuses)
-        )
+        n = sum(1 for typ, status in items if typ == rule.type and (not rule.statuses or status in rule.statuses))
         if n >= rule.min_count:
             best = rule.level
             reasons.append(_count(n, rule.say))
@@ -102,16 +89,11 @@ def score_problems(
         {
             typ
             for typ, status in items
-            if not any(
-                r.type == typ and (not r.statuses or status in r.statuses)
-                for r in t.problem_rules
-            )
+            if not any(r.type == typ and (not r.statuses or status in r.statuses) for r in t.problem_rules)
         }
     )
     for typ in unscored:
-        reasons.append(
-            f"{typ.replace('_', ' ')} without a scorable status (not counted)"
-        )
+        reasons.append(f"{typ.replace('_', ' ')} without a scorable status (not counted)")
     label = _label(t, "problems", best) if best or not items else "none scorable"
     return ElementScore("problems", best, label, tuple(reasons))
 
@@ -131,22 +113,14 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
             tests.add((item.test or f"#{i}").strip().upper())
     cat1 = len(sources) + len(tests)
     historian = data.independent_historian
-    interpretation = any(
-        not x.separately_reported for x in data.independent_interpretations
-    )
+    interpretation = any(not x.separately_reported for x in data.independent_interpretations)
     discussion = any(not x.separately_reported for x in data.external_discussions)
 
     reasons = []
     if sources:
-        reasons.append(
-            _count(
-                len(sources), "external note source" + ("s" if len(sources) > 1 else "")
-            )
-        )
+        reasons.append(_count(len(sources), "external note source" + ("s" if len(sources) > 1 else "")))
     if tests:
-        reasons.append(
-            _count(len(tests), "unique test" + ("s" if len(tests) > 1 else ""))
-        )
+        reasons.append(_count(len(tests), "unique test" + ("s" if len(tests) > 1 else "")))
     if historian:
         reasons.append("independent historian")
     if interpretation:
@@ -155,9 +129,7 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
         reasons.append("discussion with an external source")
 
     categories = (
-        int(cat1 + int(historian) >= th.category_1_items_with_historian)
-        + int(interpretation)
-        + int(discussion)
+        int(cat1 + int(historian) >= th.category_1_items_with_historian) + int(interpretation) + int(discussion)
     )
     if categories >= th.high_min_categories:
         level = Level.HIGH
@@ -170,18 +142,14 @@ def score_data(data: MdmData, tables: EmTables | None = None) -> ElementScore:
     return ElementScore("data", level, _label(t, "data", level), tuple(reasons))
 
 
-def score_risk(
-    risk: Iterable[RiskItem], tables: EmTables | None = None
-) -> ElementScore:
+def score_risk(risk: Iterable[RiskItem], tables: EmTables | None = None) -> ElementScore:
     """Highest risk of the management items; nothing documented is minimal risk."""
     t = tables_or_default(tables).mdm
     best, reasons = Level.STRAIGHTFORWARD, []
     scored = [(t.risk.get(item.type), item.type) for item in risk]
     unknown = [typ for lv, typ in scored if lv is None]
     if unknown:
-        raise EmTableError(
-            FILES["mdm"], "risk", f"no level for risk item type {unknown[0]!r}"
-        )
+        raise EmTableError(FILES["mdm"], "risk", f"no level for risk item type {unknown[0]!r}")
     if scored:
         best = max(lv for lv, _ in scored)
         reasons = sorted({typ.replace("_", " ") for lv, typ in scored if lv == best})
@@ -192,12 +160,8 @@ def mdm_level(mdm: Mdm | None, tables: EmTables | None = None) -> MdmResult:
     """MDM = the level met by 2 of the 3 elements: the median of problems, data and risk."""
     if mdm is None:
         t = tables_or_default(tables).mdm
-        none = {
-            e: ElementScore(e, Level.NONE, _label(t, e, Level.NONE)) for e in ELEMENTS
-        }
-        return MdmResult(
-            Level.NONE, none["problems"], none["data"], none["risk"], documented=False
-        )
+        none = {e: ElementScore(e, Level.NONE, _label(t, e, Level.NONE)) for e in ELEMENTS}
+        return MdmResult(Level.NONE, none["problems"], none["data"], none["risk"], documented=False)
     problems = score_problems(mdm.problems, tables)
     data = score_data(mdm.data, tables)
     risk = score_risk(mdm.risk, tables)
@@ -230,15 +194,9 @@ class TimeResult:
         if self.minutes is None:
             return "time not documented"
         if self.code is None:
-            return (
-                f"time {self.minutes} min ({self.note})"
-                if self.note
-                else f"time {self.minutes} min"
-            )
+            return f"time {self.minutes} min ({self.note})" if self.note else f"time {self.minutes} min"
         beyond = (
-            "; beyond the top range"
-            if self.row and self.row.max is not None and self.minutes > self.row.max
-            else ""
+            "; beyond the top range" if self.row and self.row.max is not None and self.minutes > self.row.max else ""
         )
         return f"time {self.minutes} min ({self.requirement()}{beyond})"
 
@@ -272,14 +230,10 @@ def em_time_minutes(encounter: Encounter) -> tuple[int | None, str]:
 
 
 def _time_table(family: str, dos: str, tables: EmTables) -> TimeTable | None:
-    return next(
-        (t for t in tables.time if t.family == family and t.effective.covers(dos)), None
-    )
+    return next((t for t in tables.time if t.family == family and t.effective.covers(dos)), None)
 
 
-def _rows_for(
-    rows: Iterable[TimeRow], patient_status: str | None, visit_kind: str | None
-) -> list[TimeRow]:
+def _rows_for(rows: Iterable[TimeRow], patient_status: str | None, visit_kind: str | None) -> list[TimeRow]:
     return [
         r
         for r in rows
@@ -298,9 +252,7 @@ def row_for_minutes(rows: list[TimeRow], minutes: int, method: str) -> TimeRow |
             if row.min <= minutes and (row.max is None or minutes <= row.max):
                 return row
         top = ordered[-1]
-        return (
-            top if minutes > (top.max or 0) else None
-        )  # a gap between ranges reaches nothing
+        return top if minutes > (top.max or 0) else None  # a gap between ranges reaches nothing
     return max((r for r in ordered if r.min <= minutes), key=lambda r: r.min)
 
 
@@ -319,9 +271,7 @@ def time_level(
         return TimeResult(None, None, "not documented")
     table = _time_table(family, dos, t)
     if table is None:
-        return TimeResult(
-            minutes, None, how, note=f"no {family} time table in force on {dos}"
-        )
+        return TimeResult(minutes, None, how, note=f"no {family} time table in force on {dos}")
     rows = _rows_for(table.rows, patient_status, visit_kind)
     if not rows:
         return TimeResult(
@@ -438,25 +388,18 @@ class EmLevelResult:
             "documented_basis": self.documented_basis,
             "mdm_level": self.mdm.level.key if self.mdm.level else None,
             "mdm_code": self.mdm_code,
-            "elements": {
-                e.element: {"level": e.label, "reasons": list(e.reasons)}
-                for e in self.mdm.elements
-            },
+            "elements": {e.element: {"level": e.label, "reasons": list(e.reasons)} for e in self.mdm.elements},
             "time_minutes": self.time.minutes,
             "time_how": self.time.how,
             "time_code": self.time.code,
             "time_table": self.time.table.id if self.time.table else None,
-            "time_source": self.time.table.effective.source
-            if self.time.table
-            else None,
+            "time_source": self.time.table.effective.source if self.time.table else None,
             "note": self.note,
             "explanation": self.explain(),
         }
 
 
-def derive_em_level(
-    encounter: Encounter, tables: EmTables | None = None
-) -> EmLevelResult:
+def derive_em_level(encounter: Encounter, tables: EmTables | None = None) -> EmLevelResult:
     """Supported E/M code = the higher of the MDM level's code and the time level's code."""
     t = tables_or_default(tables)
     em = encounter.em
@@ -490,14 +433,8 @@ def derive_em_level(
         return empty(f"no E/M level table for setting {setting or '(not documented)'}")
     lc = level_codes(family, dos, status, kind, t)
     if lc is None:
-        what = (
-            f"patient status {status}"
-            if family == "office_outpatient"
-            else f"visit kind {kind}"
-        )
-        return empty(
-            f"no {family} level codes in force on {dos} for {what or 'an undocumented status'}"
-        )
+        what = f"patient status {status}" if family == "office_outpatient" else f"visit kind {kind}"
+        return empty(f"no {family} level codes in force on {dos} for {what or 'an undocumented status'}")
 
     mdm_code = lc.codes.get(mdm.level) if mdm.level else None
     time = time_level(minutes, family, dos, status, kind, t, how)
@@ -546,9 +483,7 @@ class EmCheck:
     result: EmLevelResult
 
 
-def check_billed_em(
-    result: EmLevelResult, billed_code: str, tables: EmTables | None = None
-) -> EmCheck:
+def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | None = None) -> EmCheck:
     """Compare a billed E/M code with what the documentation supports, saying why."""
     billed = billed_code.upper()
 
@@ -557,14 +492,8 @@ def check_billed_em(
 
     if result.note:
         return out("not_comparable", f"billed {billed}; {result.note}")
-    if (
-        billed == "99211"
-        and result.family == "office_outpatient"
-        and result.patient_status == "established"
-    ):
-        return out(
-            "supported", "billed 99211, which needs neither an MDM level nor a time"
-        )
+    if billed == "99211" and result.family == "office_outpatient" and result.patient_status == "established":
+        return out("supported", "billed 99211, which needs neither an MDM level nor a time")
     if billed not in result.ladder:
         other = _other_ladder(billed, result, tables_or_default(tables))
         if other:
@@ -602,11 +531,7 @@ def _other_ladder(code: str, result: EmLevelResult, t: EmTables) -> str | None:
     for lc in t.mdm.level_codes:
         if lc.effective.covers(result.date_of_service) and code in lc.codes.values():
             detail = lc.patient_status or lc.visit_kind
-            return (
-                f"{lc.family} {detail}-patient"
-                if lc.patient_status
-                else f"{lc.family} {detail}"
-            )
+            return f"{lc.family} {detail}-patient" if lc.patient_status else f"{lc.family} {detail}"
     return None
 
 
@@ -642,23 +567,15 @@ class ProlongedResult:
     source: str | None = None
 
 
-def prolonged_code_for_payer(
-    payer_type: str, dos: str, tables: EmTables | None = None
-) -> ProlongedTable | None:
+def prolonged_code_for_payer(payer_type: str, dos: str, tables: EmTables | None = None) -> ProlongedTable | None:
     """The prolonged-service table (99417 or G2212) that applies to a payer type on a date."""
     return next(
-        (
-            p
-            for p in tables_or_default(tables).prolonged
-            if payer_type in p.payers and p.effective.covers(dos)
-        ),
+        (p for p in tables_or_default(tables).prolonged if payer_type in p.payers and p.effective.covers(dos)),
         None,
     )
 
 
-def code_not_for_payer(
-    code: str, payer_type: str, tables: EmTables | None = None
-) -> bool:
+def code_not_for_payer(code: str, payer_type: str, tables: EmTables | None = None) -> bool:
     """True when the payer type does not accept the code (99417 billed to Medicare)."""
     return code.upper() in tables_or_default(tables).not_for_payer.get(payer_type, frozenset())
 
@@ -674,9 +591,7 @@ def prolonged_units(
     """Units of prolonged service beyond a time-based 99205/99215: 1 at the first threshold, +1 each unit_minutes."""
     table = prolonged_code_for_payer(payer_type, dos, tables)
     if table is None:
-        return ProlongedResult(
-            None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}"
-        )
+        return ProlongedResult(None, 0, f"no prolonged-service table for payer type {payer_type} on {dos}")
     first = table.first_unit_at.get(primary_code)
     cite: dict[str, Any] = {"unit_minutes": table.unit_minutes, "source": table.effective.source}
     if first is None:
@@ -713,9 +628,7 @@ def prolonged_units(
     )
 
 
-def prolonged_for(
-    result: EmLevelResult, payer_type: str, tables: EmTables | None = None
-) -> ProlongedResult:
+def prolonged_for(result: EmLevelResult, payer_type: str, tables: EmTables | None = None) -> ProlongedResult:
     """Prolonged units the documentation supports for an E/M result (only when time alone supports level 5)."""
     time_code = result.time.code
     t = tables_or_default(tables)
@@ -727,6 +640,4 @@ def prolonged_for(
             else f"no prolonged-service table for payer type {payer_type} on {result.date_of_service}"
         )
         return ProlongedResult(None, 0, reason)
-    return prolonged_units(
-        time_code, result.time.minutes, payer_type, result.date_of_service, t
-    )
+    return prolonged_units(time_code, result.time.minutes, payer_type, result.date_of_service, t)

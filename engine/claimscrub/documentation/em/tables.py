@@ -59,9 +59,7 @@ class EffectivePeriod:
     source: str
 
     def covers(self, dos: str) -> bool:
-        return self.effective_from <= dos and (
-            self.effective_to is None or dos <= self.effective_to
-        )
+        return self.effective_from <= dos and (self.effective_to is None or dos <= self.effective_to)
 
     @property
     def since(self) -> str:
@@ -69,11 +67,7 @@ class EffectivePeriod:
 
     @property
     def span(self) -> str:
-        return (
-            f"{self.since}-{self.effective_to[:4]}"
-            if self.effective_to
-            else f"from {self.since}"
-        )
+        return f"{self.since}-{self.effective_to[:4]}" if self.effective_to else f"from {self.since}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,21 +253,13 @@ class _Doc:
         except (TypeError, ValueError):
             raise self.err(where, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
-    def effective(
-        self, obj: Mapping, where: str, default_source: str | None = None
-    ) -> EffectivePeriod:
+    def effective(self, obj: Mapping, where: str, default_source: str | None = None) -> EffectivePeriod:
         source = obj.get("source", default_source)
         if not source:
-            raise self.err(
-                where, "source is required (cite where the figures come from)"
-            )
+            raise self.err(where, "source is required (cite where the figures come from)")
         return EffectivePeriod(
-            effective_from=self.date(
-                self.get(obj, "effective_from", where), f"{where}.effective_from"
-            ),
-            effective_to=self.date(
-                obj.get("effective_to"), f"{where}.effective_to", optional=True
-            ),
+            effective_from=self.date(self.get(obj, "effective_from", where), f"{where}.effective_from"),
+            effective_to=self.date(obj.get("effective_to"), f"{where}.effective_to", optional=True),
             source=str(source),
         )
 
@@ -330,8 +316,7 @@ def _load_mdm(doc: _Doc) -> MdmTable:
     labels = (
         {
             element: {
-                doc.level(k, f"labels.{element}"): str(v)
-                for k, v in doc.get(d["labels"], element, "labels").items()
+                doc.level(k, f"labels.{element}"): str(v) for k, v in doc.get(d["labels"], element, "labels").items()
             }
             for element in ELEMENTS
         }
@@ -374,10 +359,7 @@ def _load_mdm(doc: _Doc) -> MdmTable:
             "data.category_1_min_items_with_historian",
         ),
     )
-    risk = {
-        str(k): doc.level(v, f"risk.{k}")
-        for k, v in doc.get(d, "risk", "(file)").items()
-    }
+    risk = {str(k): doc.level(v, f"risk.{k}") for k, v in doc.get(d, "risk", "(file)").items()}
     level_codes = []
     for i, lc in enumerate(doc.get(d, "level_codes", "(file)")):
         w = f"level_codes[{i}]"
@@ -387,19 +369,14 @@ def _load_mdm(doc: _Doc) -> MdmTable:
                 patient_status=lc.get("patient_status"),
                 visit_kind=lc.get("visit_kind"),
                 effective=doc.effective(lc, w),
-                codes={
-                    doc.level(k, f"{w}.codes"): doc.code(v, f"{w}.codes.{k}")
-                    for k, v in lc["codes"].items()
-                },
+                codes={doc.level(k, f"{w}.codes"): doc.code(v, f"{w}.codes.{k}") for k, v in lc["codes"].items()},
             )
         )
     return MdmTable(
         effective=doc.effective(d, "(file)"),
         labels=labels,
         problem_rules=tuple(rules),
-        default_status={
-            str(k): str(v) for k, v in (d.get("problem_default_status") or {}).items()
-        },
+        default_status={str(k): str(v) for k, v in (d.get("problem_default_status") or {}).items()},
         data=data,
         risk=risk,
         level_codes=tuple(level_codes),
@@ -418,13 +395,9 @@ def _load_prolonged(
                 code=doc.code(doc.get(t, "code", w), f"{w}.code"),
                 payers=tuple(doc.get(t, "payers", w)),
                 effective=doc.effective(t, w),
-                unit_minutes=doc.int_(
-                    doc.get(t, "unit_minutes", w), f"{w}.unit_minutes"
-                ),
+                unit_minutes=doc.int_(doc.get(t, "unit_minutes", w), f"{w}.unit_minutes"),
                 first_unit_at={
-                    doc.code(k, f"{w}.first_unit_at"): doc.int_(
-                        v, f"{w}.first_unit_at.{k}"
-                    )
+                    doc.code(k, f"{w}.first_unit_at"): doc.int_(v, f"{w}.first_unit_at.{k}")
                     for k, v in doc.get(t, "first_unit_at", w).items()
                 },
             )
@@ -458,15 +431,9 @@ def _load_critical_care(doc: _Doc) -> tuple[CriticalCareTable, ...]:
             first_code=doc.code(doc.get(t, "first_code", w), f"{w}.first_code"),
             first_min=doc.int_(doc.get(t, "first_min", w), f"{w}.first_min"),
             first_max=doc.int_(doc.get(t, "first_max", w), f"{w}.first_max"),
-            additional_code=doc.code(
-                doc.get(t, "additional_code", w), f"{w}.additional_code"
-            ),
-            additional_first_at=doc.int_(
-                doc.get(t, "additional_first_at", w), f"{w}.additional_first_at"
-            ),
-            additional_unit_minutes=doc.int_(
-                doc.get(t, "additional_unit_minutes", w), f"{w}.additional_unit_minutes"
-            ),
+            additional_code=doc.code(doc.get(t, "additional_code", w), f"{w}.additional_code"),
+            additional_first_at=doc.int_(doc.get(t, "additional_first_at", w), f"{w}.additional_first_at"),
+            additional_unit_minutes=doc.int_(doc.get(t, "additional_unit_minutes", w), f"{w}.additional_unit_minutes"),
         )
         for w, t in doc.tables()
     )
@@ -489,9 +456,7 @@ def _load_infusion(doc: _Doc) -> tuple[InfusionTable, ...]:
         InfusionTable(
             id=str(doc.get(t, "id", w)),
             effective=doc.effective(t, w),
-            push_max_minutes=doc.int_(
-                doc.get(t, "push_max_minutes", w), f"{w}.push_max_minutes"
-            ),
+            push_max_minutes=doc.int_(doc.get(t, "push_max_minutes", w), f"{w}.push_max_minutes"),
             secondary_source=bool(t.get("secondary_source", False)),
         )
         for w, t in doc.tables()

@@ -26,21 +26,13 @@ def psychotherapy_code(
     """Psychotherapy code by time (90832/90834/90837, or 90833/90836/90838 with an E/M); under 16 min none."""
     family = "with_em" if with_em else "standalone"
     table = next(
-        (
-            p
-            for p in tables_or_default(tables).psychotherapy
-            if p.family == family and p.effective.covers(dos)
-        ),
+        (p for p in tables_or_default(tables).psychotherapy if p.family == family and p.effective.covers(dos)),
         None,
     )
     if table is None:
-        return TimedCodeResult(
-            None, minutes, f"no {family} psychotherapy table in force on {dos}"
-        )
+        return TimedCodeResult(None, minutes, f"no {family} psychotherapy table in force on {dos}")
     if minutes is None:
-        return TimedCodeResult(
-            None, None, "psychotherapy time not documented", table.effective.source
-        )
+        return TimedCodeResult(None, None, "psychotherapy time not documented", table.effective.source)
     row = row_for_minutes(list(table.rows), minutes, "range")
     if row is None:
         lowest = min(table.rows, key=lambda r: r.min)
@@ -75,11 +67,7 @@ def critical_care_units(
 ) -> CriticalCareResult:
     """99291 once for 30-74 min, then 99292 units counted the CPT way or the CMS way (first at 104 min)."""
     table = next(
-        (
-            c
-            for c in tables_or_default(tables).critical_care
-            if payer_type in c.payers and c.effective.covers(dos)
-        ),
+        (c for c in tables_or_default(tables).critical_care if payer_type in c.payers and c.effective.covers(dos)),
         None,
     )
     if table is None:
@@ -93,9 +81,7 @@ def critical_care_units(
         )
     src = table.effective.source
     if minutes is None:
-        return CriticalCareResult(
-            None, None, 0, None, table.basis, "critical care time not documented", src
-        )
+        return CriticalCareResult(None, None, 0, None, table.basis, "critical care time not documented", src)
     if minutes < table.first_min:
         return CriticalCareResult(
             None,
@@ -127,19 +113,13 @@ def critical_care_units(
     )
 
 
-def anesthesia_time_units(
-    minutes: int, dos: str, tables: EmTables | None = None
-) -> Decimal:
+def anesthesia_time_units(minutes: int, dos: str, tables: EmTables | None = None) -> Decimal:
     """Anesthesia time units = minutes / 15, rounded per the table (one decimal for Medicare)."""
-    table = next(
-        (a for a in tables_or_default(tables).anesthesia if a.effective.covers(dos)), None
-    )
+    table = next((a for a in tables_or_default(tables).anesthesia if a.effective.covers(dos)), None)
     if table is None:
         raise LookupError(f"no anesthesia time table in force on {dos}")
     exponent = Decimal(1).scaleb(-table.decimals)
-    return (Decimal(minutes) / Decimal(table.unit_minutes)).quantize(
-        exponent, rounding=ROUND_HALF_UP
-    )
+    return (Decimal(minutes) / Decimal(table.unit_minutes)).quantize(exponent, rounding=ROUND_HALF_UP)
 
 
 def infusion_or_push(minutes: int, dos: str, tables: EmTables | None = None) -> str:
@@ -156,29 +136,19 @@ def infusion_or_push(minutes: int, dos: str, tables: EmTables | None = None) -> 
 def timed_minutes(encounter: Encounter, *services: str) -> int | None:
     """Total documented minutes of the timed services of these kinds (blocks add up); None when none is documented."""
     durations = [
-        t.duration_minutes
-        for t in encounter.timed_services
-        if t.service in services and t.duration_minutes is not None
+        t.duration_minutes for t in encounter.timed_services if t.service in services and t.duration_minutes is not None
     ]
     return sum(durations) if durations else None
 
 
-def psychotherapy_for(
-    encounter: Encounter, tables: EmTables | None = None
-) -> TimedCodeResult:
+def psychotherapy_for(encounter: Encounter, tables: EmTables | None = None) -> TimedCodeResult:
     """Psychotherapy code the record's psychotherapy time supports (add-on family when documented with an E/M)."""
-    with_em = any(
-        t.service == "psychotherapy_with_em" for t in encounter.timed_services
-    )
+    with_em = any(t.service == "psychotherapy_with_em" for t in encounter.timed_services)
     service = "psychotherapy_with_em" if with_em else "psychotherapy"
-    return psychotherapy_code(
-        timed_minutes(encounter, service), encounter.date_of_service, with_em, tables
-    )
+    return psychotherapy_code(timed_minutes(encounter, service), encounter.date_of_service, with_em, tables)
 
 
-def critical_care_for(
-    encounter: Encounter, payer_type: str, tables: EmTables | None = None
-) -> CriticalCareResult:
+def critical_care_for(encounter: Encounter, payer_type: str, tables: EmTables | None = None) -> CriticalCareResult:
     """Critical care codes the record's critical care time supports for the payer type."""
     return critical_care_units(
         timed_minutes(encounter, "critical_care"),
@@ -188,9 +158,7 @@ def critical_care_for(
     )
 
 
-def anesthesia_units_for(
-    encounter: Encounter, tables: EmTables | None = None
-) -> Decimal | None:
+def anesthesia_units_for(encounter: Encounter, tables: EmTables | None = None) -> Decimal | None:
     """Anesthesia time units from the record's start/stop blocks; None when no anesthesia time is documented."""
     minutes = timed_minutes(encounter, "anesthesia")
     if minutes is None:
