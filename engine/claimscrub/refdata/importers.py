@@ -421,6 +421,7 @@ def import_paths(
                 Imported(str(path), m.defn.name, written.edition, written.rows, time.perf_counter() - started, extra)
             )
         store.analyze()
+        store.build_compact()
     finally:
         store.close()
     return done, skipped
@@ -439,6 +440,7 @@ def import_table_csv(
         written = store.write_part(
             defn, read_table_csv(defn, csv_path), edition=ed, edition_date=None, source=csv_path.name, layout="csv"
         )
+        store.build_compact()
         return Imported(str(csv_path), defn.name, written.edition, written.rows, time.perf_counter() - started)
     finally:
         store.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -22,6 +23,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from claimscrub.refdata import compact
+from claimscrub.refdata.compact import is_hot, open_compact
+from claimscrub.refdata.memo import NO_ROWS, KeyRows, remember
 from claimscrub.refdata.tables import (
     Edition,
     LayeredTableSet,
@@ -44,7 +48,9 @@ from claimscrub.refdata.tables import (
 
 STORE_FILE = "tables.sqlite"
 FORMAT_VERSION = "1"
-CACHE_SIZE = 262_144  # (table, edition, key) entries kept in memory per process
+CACHE_SIZE = 65_536  # (table, edition, key) entries kept in memory per process
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 
 def default_data_dir() -> Path:
@@ -199,6 +205,8 @@ class Store:
             """
         )
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
+        # a table's generation changes whenever its rows do: the compact files built from it say which one they hold
+        self.db.execute("INSERT OR IGNORE INTO meta SELECT 'gen:' || name, lower(hex(randomblob(8))) FROM tables")
         self._strings: dict[str, int] = dict(self.db.execute("SELECT s, id FROM strings"))
 
     @staticmethod
@@ -301,6 +309,7 @@ class Store:
                 (count, open_from, open_to, min_from, max_to, part),
             )
             self._refresh_edition(ed)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('gen:' || ?, lower(hex(randomblob(8))))", (defn.name,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -325,11 +334,31 @@ class Store:
     def analyze(self) -> None:
         self.db.execute("ANALYZE")
 
+    def build_compact(self) -> list[str]:
+        """Write the memory-mapped copies of the hot tables whose rows changed (see refdata.compact)."""
+        specs = []
+        for name, raw in self.db.execute("SELECT name, definition FROM tables").fetchall():
+            if compact.is_hot(name):
+                shape = _Shape.of(parse_table_def(json.loads(raw)))
+                types = tuple(shape.defn.values[i].type for i in shape.stored)
+                specs.append(compact.TableSpec(name, len(shape.defn.key), types))
+        return compact.build(self.db, compact_dir(self.dir), specs, generations(self.db))
+
+
+def compact_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / compact.COMPACT_DIR
+
+
+def generations(db: sqlite3.Connection) -> dict[str, str]:
+    return {k[4:]: v for k, v in db.execute("SELECT k, v FROM meta WHERE k LIKE 'gen:%'")}
+
 
 class StoreTableSet(TableSet):
     """Lookups over the compiled store (read-only; safe to open in many processes)."""
 
-    def __init__(self, path: Path | str, registry: Registry | None = None, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, path: Path | str, registry: Registry | None = None, cache_size: int = CACHE_SIZE, *, compact: bool = True
+    ) -> None:
         self.path = Path(path)
         self.registry = registry
         self._lock = threading.Lock()
@@ -359,7 +388,20 @@ class StoreTableSet(TableSet):
             )
         self._strings: dict[int, str] = {}
         self._edition_cache: dict[tuple[str, str], Edition | None] = {}
-        self._fetch = functools.lru_cache(maxsize=cache_size)(self._fetch_rows)
+        self._memo: dict[tuple[str, int, tuple[str, ...]], KeyRows] = {}
+        self._memo_size = cache_size
+        gens = generations(db)
+        self.compact = open_compact(compact_dir(self.path.parent), gens) if compact else {}
+        slow = sorted(t for t in self.editions if is_hot(t) and t not in self.compact)
+        if compact and slow and str(self.path) not in _warned:
+            _warned.add(str(self.path))
+            _log.warning(
+                "%s: no compact lookup files for %s (imported by an older claimscrub, or changed since): "
+                "lookups in them use SQLite and are slower; re-import the tables with `claimscrub data import` "
+                "to build them",
+                self.path,
+                ", ".join(slow),
+            )
 
     def _conn(self) -> sqlite3.Connection:
         # A connection must not cross a fork: reopen in a child process.
@@ -395,12 +437,21 @@ class StoreTableSet(TableSet):
             self._sql[(table, nkeys)] = sql
         return sql
 
+    def _records(self, table: str, ed: int, key: tuple[str, ...]) -> list[tuple]:
+        """The stored rows of a key (prefix), as the SQL query returns them: from the compact files when the
+        table has them, else from SQLite."""
+        packed = self.compact.get(table)
+        edition = packed.edition(ed) if packed is not None else None
+        if edition is not None:
+            return edition.records(key)
+        with self._lock:
+            return self._conn().execute(self._query(table, len(key)), (ed, *key)).fetchall()
+
     def _fetch_rows(self, table: str, ed: int, key: tuple[str, ...]) -> tuple[RawRow, ...]:
         shape = self._shapes[table]
         nk = len(shape.defn.key)
         nv = len(shape.defn.values)
-        with self._lock:
-            recs = self._conn().execute(self._query(table, len(key)), (ed, *key)).fetchall()
+        recs = self._records(table, ed, key)
         out = []
         for rec in recs:
             vf, vt = _int_date(rec[nk + 1]), _int_date(rec[nk + 2])
@@ -427,29 +478,38 @@ class StoreTableSet(TableSet):
             self._edition_cache[ck] = ed
             return ed
 
-    def _resolved(self, table: str, key: tuple[str, ...], dos: str) -> tuple[TableDef, Edition, list[RawRow]] | None:
+    def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...]) -> KeyRows:
+        """A key's rows in an edition: from the memo; an absent pair from the compact filter, without a search."""
+        mk = (table, ed.id, key)
+        found = self._memo.get(mk)
+        if found is None:
+            packed = self.compact.get(table)
+            edition = packed.edition(ed.id) if packed is not None else None
+            if edition is not None and edition.absent(key):
+                return NO_ROWS
+            found = KeyRows.of(self._fetch_rows(table, ed.id, key))
+            remember(self._memo, mk, found, self._memo_size)
+        return found
+
+    def _answer(self, table: str, key: tuple[str, ...], dos: str) -> Sequence[dict]:
+        """The settled rows in force on ``dos`` (shared with the memo: callers copy them)."""
         defn = self.defs.get(table)
         if defn is None or len(key) > len(defn.key) or not key:
-            return None
+            return ()
         ed = self._edition(table, dos)
         if ed is None:
-            return None
-        return defn, ed, resolve(defn, self._fetch(table, ed.id, key), dos)
+            return ()
+        found = self._key_rows(table, ed, key)
+        if not found.rows:
+            return ()
+        return found.answer(defn, ed, dos, lambda d: self._settle(defn, ed, resolve(defn, found.rows, d), d))
 
     def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
-        found = self._resolved(table, row_key(key), dos)
-        if not found or not found[2]:
-            return None
-        defn, ed, rows = found
-        settled = self._settle(defn, ed, rows, dos)
-        return settled[0] if settled else None
+        settled = self._answer(table, row_key(key), dos)
+        return dict(settled[0]) if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        found = self._resolved(table, row_key(key), dos)
-        if not found:
-            return []
-        defn, ed, rows = found
-        return self._settle(defn, ed, rows, dos)
+        return [dict(row) for row in self._answer(table, row_key(key), dos)]
 
     def loaded(self, table: str) -> bool:
         return bool(self.editions.get(table))
@@ -461,8 +521,11 @@ class StoreTableSet(TableSet):
         defn, ed, key = self.defs.get(table), self._edition(table, dos), row_key(key)
         if defn is None or ed is None or not key or len(key) > len(defn.key):
             return []
-        rows = sorted(self._fetch(table, ed.id, key), key=lambda r: (r.valid_from or "", r.seq))
-        return [dated_row(row_dict(defn, r, ed.label), r) for r in rows]
+        found = self._key_rows(table, ed, key)
+        if found.history is None:
+            rows = sorted(found.rows, key=lambda r: (r.valid_from or "", r.seq))
+            found.history = tuple(dated_row(row_dict(defn, r, ed.label), r) for r in rows)
+        return [dict(row) for row in found.history]
 
     def known(self, table: str) -> bool:
         return table in self.defs or (self.registry is not None and table in self.registry)
