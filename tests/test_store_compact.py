@@ -207,3 +207,16 @@ def test_compact_answers_equal_sqlite_on_real_cms_tables(refdata_store: Path):
 
     dates = ["2019-10-01", "2021-03-31", "2023-07-01", "2024-06-30", "2024-07-01", "2025-10-01"]
     assert _same_answers(path, tables, keys_of, dates) > 3000
+
+
+def test_keys_as_claims_spell_them_find_the_memoised_rows(sample_store: Path):
+    ts = StoreTableSet(sample_store / "tables.sqlite")
+    row = ts.lookup("ncci_ptp_practitioner", ("27280", "27278"), "2024-08-01")
+    assert row is not None
+    assert ts.lookup("ncci_ptp_practitioner", [" 27280", "27278 "], "2024-08-01") == row
+    assert ts.lookup("mue_practitioner", ("g2212",), "2024-08-01") == ts.lookup(
+        "mue_practitioner", ("G2212",), "2024-08-01"
+    )
+    assert ts.lookup("mue_practitioner", ("G2212",), "2024-08-01")["mue_units"] == 6
+    assert ts.lookup("ncci_ptp_practitioner", ("27280", "27278", "X"), "2024-08-01") is None  # longer than the key
+    assert ts.lookup("no_such_table", ("27280",), "2024-08-01") is None

@@ -345,11 +345,13 @@ class CompactEdition:
         packed = self.pack(key)
         if packed is None:
             return []
-        lo = bisect.bisect_left(self.keys, packed)
-        hi = bisect.bisect_left(self.keys, packed + (1 << self.shifts[len(key) - 1]), lo)
-        if lo == hi:
-            return []
-        full = len(key) == len(self.bits)
+        keys, full = self.keys, len(key) == len(self.bits)
+        lo = hi = bisect.bisect_left(keys, packed)
+        if full:  # a key has a row or two: step over them rather than search again
+            while hi < len(keys) and keys[hi] == packed:
+                hi += 1
+        else:
+            hi = bisect.bisect_left(keys, packed + (1 << self.shifts[len(key) - 1]), lo)
         out = []
         for i in range(lo, hi):
             if full:

@@ -48,16 +48,16 @@ class KeyRows:
         defn: TableDef,
         ed: Edition,
         dos: str,
-        settle: Callable[[str], list[dict[str, Any]]],
+        settle: Callable[[TableDef, Edition, Sequence[RawRow], str], list[dict[str, Any]]],
     ) -> Sequence[dict[str, Any]]:
-        """The settled rows for ``dos`` (shared: copy before handing out); ``settle(dos)`` computes them."""
+        """The settled rows for ``dos`` (shared: copy before handing out); ``settle`` computes them."""
         if len(dos) == 10 and (ed.date is None or dos >= ed.date or defn.effective.mode == "none"):
             stretch = bisect_right(self.bounds, dos)
             found = self.answers.get(stretch)
             if found is None:
-                found = self.answers[stretch] = tuple(settle(dos))
+                found = self.answers[stretch] = tuple(settle(defn, ed, self.rows, dos))
             return found
-        return settle(dos)
+        return settle(defn, ed, self.rows, dos)
 
 
 NO_ROWS = KeyRows((), ())

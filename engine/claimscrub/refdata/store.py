@@ -479,37 +479,46 @@ class StoreTableSet(TableSet):
             return ed
 
     def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...]) -> KeyRows:
-        """A key's rows in an edition: from the memo; an absent pair from the compact filter, without a search."""
+        """A key's rows in an edition: from the memo; an absent pair from the compact filter, without a search.
+        Absent keys are remembered too (the memo is bounded), so asking again is one dict probe."""
         mk = (table, ed.id, key)
         found = self._memo.get(mk)
         if found is None:
             packed = self.compact.get(table)
             edition = packed.edition(ed.id) if packed is not None else None
             if edition is not None and edition.absent(key):
-                return NO_ROWS
-            found = KeyRows.of(self._fetch_rows(table, ed.id, key))
+                found = NO_ROWS
+            else:
+                found = KeyRows.of(self._fetch_rows(table, ed.id, key))
             remember(self._memo, mk, found, self._memo_size)
         return found
 
-    def _answer(self, table: str, key: tuple[str, ...], dos: str) -> Sequence[dict]:
+    def _answer(self, table: str, key: tuple, dos: str) -> Sequence[dict]:
         """The settled rows in force on ``dos`` (shared with the memo: callers copy them)."""
-        defn = self.defs.get(table)
-        if defn is None or len(key) > len(defn.key) or not key:
-            return ()
         ed = self._edition(table, dos)
-        if ed is None:
+        defn = self.defs.get(table)
+        if ed is None or defn is None:
             return ()
-        found = self._key_rows(table, ed, key)
+        # keys usually arrive normalised (claims are): then the memo answers before any key work
+        found = self._memo.get((table, ed.id, key)) if type(key) is tuple else None
+        if found is None:
+            key = row_key(key)
+            if len(key) > len(defn.key) or not key:
+                return ()
+            found = self._key_rows(table, ed, key)
         if not found.rows:
             return ()
-        return found.answer(defn, ed, dos, lambda d: self._settle(defn, ed, resolve(defn, found.rows, d), d))
+        return found.answer(defn, ed, dos, self._settled)
+
+    def _settled(self, defn: TableDef, ed: Edition, rows: Sequence[RawRow], dos: str) -> list[dict]:
+        return self._settle(defn, ed, resolve(defn, rows, dos), dos)
 
     def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
-        settled = self._answer(table, row_key(key), dos)
+        settled = self._answer(table, key, dos)
         return dict(settled[0]) if settled else None
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
-        return [dict(row) for row in self._answer(table, row_key(key), dos)]
+        return [dict(row) for row in self._answer(table, key, dos)]
 
     def loaded(self, table: str) -> bool:
         return bool(self.editions.get(table))
