@@ -407,3 +407,19 @@ def test_the_scrub_names_the_tables_a_policy_chooses_among_its_editions(tables):
     assert "mue_medicaid_practitioner" not in {
         e["name"] for e in Scrubber(tables=tables, backend=None, default_policies=False).editions()
     }
+
+
+def test_packs_load_from_a_checkout_under_a_folder_named_tables(tmp_path):
+    """Only folders below a pack hide files (its tables/, valuesets/, policies/), not the folders above it."""
+    import shutil
+
+    from claimscrub.resources import rules_dir
+
+    root = tmp_path / "tables" / "policies" / "mypacks"
+    shutil.copytree(rules_dir() / "packs" / "ncci", root / "ncci")
+    (root / "ncci" / "tables").mkdir()
+    (root / "ncci" / "tables" / "not-a-rule.yaml").write_text("id: X\n")
+    book, issues = load_rulebook([root], replace_bundled=True)
+    ids = {r.id for r in book.rules}
+    bundled, _ = load_rulebook()
+    assert ids and ids == {r.id for r in bundled.rules if Path(r.file).parent.name == "ncci"} and not issues

@@ -180,20 +180,24 @@ def _discover(root: Path) -> list[tuple[Pack, list[Path]]]:
             str(meta.get("title", "")),
             str(pack_file.parent),
         )
-        files = [p for p in sorted(pack_file.parent.rglob("*.yaml")) if _is_rule_file(p)]
+        files = [p for p in sorted(pack_file.parent.rglob("*.yaml")) if _is_rule_file(p, pack_file.parent)]
         packs.append((pack, files))
     if not pack_files:
-        files = [p for p in sorted(root.rglob("*.yaml")) if _is_rule_file(p)]
+        files = [p for p in sorted(root.rglob("*.yaml")) if _is_rule_file(p, root)]
         if files:
             packs.append((Pack(root.name, "local", root.name, str(root)), files))
     return packs
 
 
-def _is_rule_file(p: Path) -> bool:
+def _is_rule_file(p: Path, below: Path) -> bool:
+    """A rule file, not a pack header, test, value set, table or policy.
+
+    Only the folders below the pack (or the given root) count: a checkout that lives under a folder
+    called ``tables`` or ``policies`` still has rules."""
     return (
         p.name != "pack.yaml"
         and not p.name.endswith(TEST_SUFFIX)
-        and not {"valuesets", "tables", "policies"} & set(p.parts)
+        and not {"valuesets", "tables", "policies"} & set(p.relative_to(below).parts[:-1])
     )
 
 
