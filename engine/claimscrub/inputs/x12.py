@@ -197,13 +197,12 @@ class _Walker(EnvelopeWalker):
         self.loop = loop
 
     def prv(self, n: int, seg: list[str]) -> None:
+        target: dict[str, Any] | None = None
         if self.loop == "2000A" and el(seg, 1) == "BI":
             target, field_name = self.parties.billing.data, "billing_provider.taxonomy"
         elif self.loop == "2300" and self.last_nm1 == "82" and self.claim is not None:
             target, field_name = self.claim.data.get("rendering_provider"), "rendering_provider.taxonomy"
-            if target is None:
-                return
-        else:
+        if target is None:  # not a billing or rendering provider's PRV, or no rendering NPI read before it
             return
         taxonomy = el(seg, 3)
         if _TAXONOMY.fullmatch(taxonomy):
@@ -223,16 +222,18 @@ class _Walker(EnvelopeWalker):
         self.last_nm1 = entity
         loop = self.loop
         if loop == "2400":
-            if entity == "82" and self.line is not None:
-                npi = self.rendering_npi(n, seg, f"lines[{len(self.claim.lines) - 1}].rendering_npi", self.line)
+            line = self.line
+            if entity == "82" and line is not None:
+                npi = self.rendering_npi(n, seg, f"lines[{line.index}].rendering_npi", line)
                 if npi:
-                    self.line.data["rendering_npi"] = npi
+                    line.data["rendering_npi"] = npi
             return
         if loop == "2300":
-            if entity == "82":
+            claim = self.claim
+            if entity == "82" and claim is not None:
                 npi = self.rendering_npi(n, seg, "rendering_provider.npi", None)
                 if npi:
-                    self.claim.data["rendering_provider"] = provider(npi, seg)
+                    claim.data["rendering_provider"] = provider(npi, seg)
             return
         self.parties.nm1(loop, n, seg)
 
@@ -293,12 +294,12 @@ class _Walker(EnvelopeWalker):
     def dtp(self, n: int, seg: list[str]) -> None:
         if self.loop == "2400":
             if el(seg, 1) == "472" and self.line is not None:
-                read_service_date(n, seg, self.line, len(self.claim.lines) - 1)
-        elif self.loop == "2300":
+                read_service_date(n, seg, self.line)
+        elif self.loop == "2300" and self.claim is not None:
             read_claim_dates(n, seg, self.claim)
 
     def ref(self, n: int, seg: list[str]) -> None:
-        if self.loop == "2300" and el(seg, 1) == "F8" and el(seg, 2):
+        if self.loop == "2300" and self.claim is not None and el(seg, 1) == "F8" and el(seg, 2):
             self.claim.data["replaces_claim_id"] = el(seg, 2)
 
     def hi(self, n: int, seg: list[str]) -> None:
@@ -310,7 +311,7 @@ class _Walker(EnvelopeWalker):
         if self.loop in ("2000B", "2000C"):
             self.orphan(n, f"segment {n} (HI): diagnoses outside a claim; the CLM segment is missing")
             return
-        if self.loop == "2300":
+        if self.loop == "2300" and self.claim is not None:
             read_hi(n, seg, self.comp, self.claim)
 
     # ------------------------------------------------------------ 2400
@@ -335,31 +336,33 @@ class _Walker(EnvelopeWalker):
                 )
             raise Bad(f"lines[{index}].sequence", f"segment {n} (LX): LX01 line numbers must increase")
         self.loop = "2400"
-        self.line = LineDraft(seg_no=n, sequence=sequence, data={"sequence": sequence})
+        self.line = LineDraft(seg_no=n, sequence=sequence, index=index, data={"sequence": sequence})
         draft.lines.append(self.line)
 
-    def _service(self, n: int, name: str) -> int | None:
+    def _service(self, n: int, name: str) -> tuple[ClaimDraft, LineDraft] | None:
+        """The claim and line an SV1/SV2 belongs to; None when it is skipped or reported as an orphan."""
+        claim, line = self.claim, self.line
         if self.loop == "skip":
             return None
-        if self.claim is None and self.loop in ("2000B", "2000C"):
+        if claim is None and self.loop in ("2000B", "2000C"):
             self.orphan(n, f"segment {n} ({name}): service line outside a claim; the CLM segment is missing")
             return None
-        if self.loop != "2400" or self.line is None:
+        if self.loop != "2400" or line is None or claim is None:
             raise Bad(None, f"segment {n} ({name}): service line without an LX; is a segment missing?")
-        if self.line.has_service:
+        if line.has_service:
             raise Bad(None, f"segment {n} ({name}): second service segment under one LX")
-        self.line.has_service = True
-        return len(self.claim.lines) - 1
+        line.has_service = True
+        return claim, line
 
     def sv1(self, n: int, seg: list[str]) -> None:
-        index = self._service(n, "SV1")
-        if index is not None:
-            read_sv1(n, seg, self.comp, self.claim, self.line, index)
+        found = self._service(n, "SV1")
+        if found is not None:
+            read_sv1(n, seg, self.comp, *found)
 
     def sv2(self, n: int, seg: list[str]) -> None:
-        index = self._service(n, "SV2")
-        if index is not None:
-            read_sv2(n, seg, self.comp, self.claim, self.line, index)
+        found = self._service(n, "SV2")
+        if found is not None:
+            read_sv2(n, seg, self.comp, *found)
 
     # ------------------------------------------------------------ 2320 / 2430: what prior payers paid
     def amt(self, n: int, seg: list[str]) -> None:
@@ -369,9 +372,8 @@ class _Walker(EnvelopeWalker):
 
     def svd(self, n: int, seg: list[str]) -> None:
         """2430 SVD02 service line paid amount (by the payer SVD01 names): the line's ``paid_amount``, summed."""
-        if self.loop == "2400" and self.line is not None and self.claim is not None:
-            index = len(self.claim.lines) - 1
-            self._add_paid(self.line.data, n, "SVD", "SVD02", el(seg, 2), f"lines[{index}].paid_amount")
+        if self.loop == "2400" and self.line is not None:
+            self._add_paid(self.line.data, n, "SVD", "SVD02", el(seg, 2), f"lines[{self.line.index}].paid_amount")
 
     def _add_paid(self, target: dict[str, Any], n: int, name: str, element: str, raw: str, field_name: str) -> None:
         try:

@@ -34,6 +34,7 @@ class LineDraft:
 
     seg_no: int
     sequence: int
+    index: int  # position in the claim's lines as read (the native field names use it)
     data: dict[str, Any] = field(default_factory=dict)
     has_service: bool = False
     has_date: bool = False
@@ -54,7 +55,6 @@ class ClaimDraft:
     discharged: bool = False
     frequency_code: str = ""
     frequency_seg: int = 0
-    rendering_seen: bool = False
     notes: list[Note] = field(default_factory=list)
     slots: list[int | None] = field(default_factory=list)  # HI diagnosis slot -> index in diagnoses, None = dropped
     first_seg: int = 0  # segment of the first HI diagnosis, for the principal-dropped note

@@ -20,8 +20,9 @@ _MOD = re.compile(r"[0-9A-Za-z]{2}")
 _REVENUE = re.compile(r"[0-9]{4}")
 
 
-def read_sv1(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDraft, index: int) -> None:
-    """A professional service line (SV1) into ``line``, the ``index``-th line of ``claim``."""
+def read_sv1(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDraft) -> None:
+    """A professional service line (SV1) into ``line``, the last line of ``claim``."""
+    index = line.index
     if claim.data["type"] != PROFESSIONAL:
         raise Bad(f"lines[{index}]", f"segment {n} (SV1): professional service line in an institutional claim")
     try:
@@ -49,8 +50,9 @@ def read_sv1(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDra
             )  # fmt: skip
 
 
-def read_sv2(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDraft, index: int) -> None:
-    """An institutional service line (SV2) into ``line``, the ``index``-th line of ``claim``."""
+def read_sv2(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDraft) -> None:
+    """An institutional service line (SV2) into ``line``, the last line of ``claim``."""
+    index = line.index
     if claim.data["type"] != INSTITUTIONAL:
         raise Bad(f"lines[{index}]", f"segment {n} (SV2): institutional service line in a professional claim")
     data = line.data
@@ -73,9 +75,9 @@ def read_sv2(n: int, seg: list[str], comp: str, claim: ClaimDraft, line: LineDra
         drop_line(claim, line, bad)
 
 
-def read_service_date(n: int, seg: list[str], line: LineDraft, index: int) -> None:
+def read_service_date(n: int, seg: list[str], line: LineDraft) -> None:
     """2400 DTP*472: the line's dates of service."""
-    first, last = period(el(seg, 2), el(seg, 3), f"segment {n} (DTP*472): DTP03", f"lines[{index}].from_date")
+    first, last = period(el(seg, 2), el(seg, 3), f"segment {n} (DTP*472): DTP03", f"lines[{line.index}].from_date")
     line.data["from_date"] = first
     line.data["to_date"] = last
     line.has_date = True
