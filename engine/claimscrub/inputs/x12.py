@@ -84,7 +84,9 @@ def _claim_type(version: str) -> str | None:
 
 
 class _Walker(EnvelopeWalker):
-    """837 loops over the shared envelope walker; yields items as claims close."""
+    """837 loops over the shared envelope walker: which loop a segment is in, and the claim, line or party
+    it is about; the segment readers it calls are functions of the other x12 modules. Yields items as
+    claims close."""
 
     def __init__(self, source: str, delims: Delimiters):
         super().__init__(source, delims)

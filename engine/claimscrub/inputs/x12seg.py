@@ -1,4 +1,4 @@
-"""X12 5010 segments: delimiters, tokenizer, element readers and the envelope walker.
+"""X12 5010 segments: delimiters, tokenizer, element and composite readers, and the envelope walker.
 
 Shared by the 837 claim reader (:mod:`claimscrub.inputs.x12`) and the 835
 remittance reader (:mod:`claimscrub.inputs.x835`), so both read delimiters the
