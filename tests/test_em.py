@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from decimal import Decimal
 
@@ -384,6 +385,16 @@ def test_risk_levels(risk, level):
     assert em.score_risk(encounter(risk=risk).mdm.risk).level == level
 
 
+def test_risk_item_a_user_table_leaves_out_names_the_table_and_type():
+    bundled = em.bundled_em_tables()
+    risk = {k: v for k, v in bundled.mdm.risk.items() if k != "otc_drugs"}
+    tables = dataclasses.replace(bundled, mdm=dataclasses.replace(bundled.mdm, risk=risk))
+    items = encounter(risk=["minimal_management", "otc_drugs"]).mdm.risk
+    with pytest.raises(EmTableError, match=r"em_mdm_levels.yaml: risk: no level for risk item type 'otc_drugs'"):
+        em.score_risk(items, tables)
+    assert em.score_risk(items).level == Level.LOW
+
+
 def test_no_mdm_documented():
     r = em.mdm_level(None)
     assert r.level == Level.NONE and r.explain() == "MDM not documented"
@@ -458,6 +469,14 @@ def test_low_mdm_22_minutes_billed_99214_supports_99213():
     assert "MDM low (problems low: 1 stable chronic illness" in check.message
     assert "time 22 min (99213 needs 20 from 2024)" in check.message
     assert check.message.endswith("99214 needs moderate MDM or 30 min from 2024")
+
+
+def test_billed_against_a_result_without_a_family_is_not_comparable():
+    # derive_em_level always notes why it found no family; a result built by hand may not
+    r = dataclasses.replace(em.derive_em_level(encounter(setting="emergency_department")), note=None)
+    check = em.check_billed_em(r, "99283")
+    assert check.status == "not_comparable"
+    assert check.message == "billed 99283; no E/M level table for this encounter"
 
 
 def test_billed_matches_and_under():

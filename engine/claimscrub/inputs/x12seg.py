@@ -1,4 +1,4 @@
-"""X12 5010 segments: delimiters, tokenizer, element readers and the envelope walker.
+"""X12 5010 segments: delimiters, tokenizer, element and composite readers, and the envelope walker.
 
 Shared by the 837 claim reader (:mod:`claimscrub.inputs.x12`) and the 835
 remittance reader (:mod:`claimscrub.inputs.x835`), so both read delimiters the
@@ -211,6 +211,35 @@ def quantity(raw: str, where: str, field: str) -> int | float:
 
 def el(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
+
+
+# ---------------------------------------------------------------- composites under another separator
+# Likely component separators, to name the one a file really uses when it is not ISA16's.
+_SEPARATOR_CHARS = frozenset(">:^|\\!<{}+~`")
+
+
+def other_separator(value: str, comp: str) -> str | None:
+    """The separator-like character a composite holds instead of ISA16's, if any."""
+    return next((c for c in value if c in _SEPARATOR_CHARS and c != comp), None)
+
+
+def read_with_other(value: str, comp: str, expected: Callable[[list[str]], bool]) -> tuple[list[str], str] | None:
+    """A composite ISA16 cannot split ("HC>98940" under ':') whose other separator-like character gives
+    the parts expected there (a known qualifier first): unambiguous, so it is read, and reported by the
+    caller. None when ISA16 splits it or the other reading is not what the element holds."""
+    if comp in value:
+        return None
+    other = other_separator(value, comp)
+    if other is None:
+        return None
+    parts = value.split(other)
+    return (parts, other) if expected(parts) else None
+
+
+def seems_to_use(value: str, comp: str) -> str:
+    """' (it seems to use '>')' when a composite holds another separator-like character."""
+    other = other_separator(value, comp)
+    return f" (it seems to use {other!r})" if other else ""
 
 
 # ---------------------------------------------------------------- envelope walker

@@ -146,10 +146,12 @@ def score_risk(risk: Iterable[RiskItem], tables: EmTables | None = None) -> Elem
     """Highest risk of the management items; nothing documented is minimal risk."""
     t = tables_or_default(tables).mdm
     best, reasons = Level.STRAIGHTFORWARD, []
-    scored = [(t.risk.get(item.type), item.type) for item in risk]
-    unknown = [typ for lv, typ in scored if lv is None]
-    if unknown:
-        raise EmTableError(FILES["mdm"], "risk", f"no level for risk item type {unknown[0]!r}")
+    scored: list[tuple[Level, str]] = []
+    for item in risk:
+        level = t.risk.get(item.type)
+        if level is None:
+            raise EmTableError(FILES["mdm"], "risk", f"no level for risk item type {item.type!r}")
+        scored.append((level, item.type))
     if scored:
         best = max(lv for lv, _ in scored)
         reasons = sorted({typ.replace("_", " ") for lv, typ in scored if lv == best})
@@ -223,9 +225,9 @@ def em_time_minutes(encounter: Encounter) -> tuple[int | None, str]:
         if excluded and counted + excluded <= total:
             return total - excluded, f"documented total {total} less {excluded} not counted"
         return total, "documented total"
-    counted = [a.minutes for a in encounter.time_activities if a.counts_for_em]
-    if counted:
-        return sum(counted), "sum of counted activities"
+    activities = [a.minutes for a in encounter.time_activities if a.counts_for_em]
+    if activities:
+        return sum(activities), "sum of counted activities"
     return None, "not documented"
 
 
@@ -490,20 +492,21 @@ def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | 
     def out(status: str, message: str) -> EmCheck:
         return EmCheck(status, billed, result.supported_code, message, result)
 
-    if result.note:
-        return out("not_comparable", f"billed {billed}; {result.note}")
-    if billed == "99211" and result.family == "office_outpatient" and result.patient_status == "established":
+    family = result.family
+    if result.note or family is None:  # no family: derive_em_level says why in the note
+        return out("not_comparable", f"billed {billed}; {result.note or 'no E/M level table for this encounter'}")
+    if billed == "99211" and family == "office_outpatient" and result.patient_status == "established":
         return out("supported", "billed 99211, which needs neither an MDM level nor a time")
     if billed not in result.ladder:
         other = _other_ladder(billed, result, tables_or_default(tables))
         if other:
             return out(
                 "mismatch",
-                f"billed {billed} is a {other} code; the record documents {_who(result)}",
+                f"billed {billed} is a {other} code; the record documents {_who(result, family)}",
             )
         return out(
             "not_comparable",
-            f"billed {billed} is not a {result.family} code for {_who(result)}",
+            f"billed {billed} is not a {family} code for {_who(result, family)}",
         )
     why = result.explain()
     if result.supported_code is None:
@@ -511,20 +514,20 @@ def check_billed_em(result: EmLevelResult, billed_code: str, tables: EmTables | 
     b, s = result.ladder.index(billed), result.ladder.index(result.supported_code)
     if b == s:
         return out("supported", f"billed {billed}; {why}")
-    need = _what_billed_needs(billed, result, tables_or_default(tables))
+    need = _what_billed_needs(billed, family, result, tables_or_default(tables))
     if b > s:
         return out("over", f"billed {billed}, but {why}{need}")
     return out("under", f"billed {billed}, below what the record supports: {why}")
 
 
-def _who(result: EmLevelResult) -> str:
-    if result.family == "office_outpatient":
+def _who(result: EmLevelResult, family: str) -> str:
+    if family == "office_outpatient":
         return (
             f"an {result.patient_status} patient"
             if result.patient_status == "established"
             else f"a {result.patient_status} patient"
         )
-    return f"a {result.visit_kind} {result.family.replace('_', '/')} visit"
+    return f"a {result.visit_kind} {family.replace('_', '/')} visit"
 
 
 def _other_ladder(code: str, result: EmLevelResult, t: EmTables) -> str | None:
@@ -535,10 +538,10 @@ def _other_ladder(code: str, result: EmLevelResult, t: EmTables) -> str | None:
     return None
 
 
-def _what_billed_needs(billed: str, result: EmLevelResult, t: EmTables) -> str:
+def _what_billed_needs(billed: str, family: str, result: EmLevelResult, t: EmTables) -> str:
     """'; 99214 needs moderate MDM or 30 min from 2024'."""
     lc = level_codes(
-        result.family,
+        family,
         result.date_of_service,
         result.patient_status,
         result.visit_kind,

@@ -236,16 +236,15 @@ class _Doc:
             raise self.err(where, f"code {value!r} must be a quoted string")
         return value.upper()
 
-    def int_(self, value: Any, where: str, optional: bool = False) -> int | None:
-        if value is None and optional:
-            return None
+    def int_(self, value: Any, where: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise self.err(where, f"{value!r} must be a non-negative whole number")
         return value
 
-    def date(self, value: Any, where: str, optional: bool = False) -> str | None:
-        if value is None and optional:
-            return None
+    def optional_int(self, value: Any, where: str) -> int | None:
+        return None if value is None else self.int_(value, where)
+
+    def date(self, value: Any, where: str) -> str:
         if isinstance(value, _dt.date):
             return value.isoformat()
         try:
@@ -253,13 +252,16 @@ class _Doc:
         except (TypeError, ValueError):
             raise self.err(where, f"{value!r} is not a date (YYYY-MM-DD)") from None
 
+    def optional_date(self, value: Any, where: str) -> str | None:
+        return None if value is None else self.date(value, where)
+
     def effective(self, obj: Mapping, where: str, default_source: str | None = None) -> EffectivePeriod:
         source = obj.get("source", default_source)
         if not source:
             raise self.err(where, "source is required (cite where the figures come from)")
         return EffectivePeriod(
             effective_from=self.date(self.get(obj, "effective_from", where), f"{where}.effective_from"),
-            effective_to=self.date(obj.get("effective_to"), f"{where}.effective_to", optional=True),
+            effective_to=self.optional_date(obj.get("effective_to"), f"{where}.effective_to"),
             source=str(source),
         )
 
@@ -277,7 +279,7 @@ class _Doc:
             row = TimeRow(
                 code=self.code(self.get(r, "code", w), f"{w}.code"),
                 min=self.int_(self.get(r, "min", w), f"{w}.min"),
-                max=self.int_(r.get("max"), f"{w}.max", optional=True),
+                max=self.optional_int(r.get("max"), f"{w}.max"),
                 patient_status=r.get("patient_status"),
                 visit_kind=r.get("visit_kind"),
             )
