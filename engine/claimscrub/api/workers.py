@@ -102,6 +102,10 @@ def _run_chunk(units: list[Unit]) -> list[list]:
     return [scrub_unit(_worker, unit, _finish) for unit in units]
 
 
+def _ready() -> bool:
+    return _worker is not None
+
+
 def _chunks(items: Iterable[Unit], size: int) -> Iterator[list[Unit]]:
     chunk: list[Unit] = []
     for item in items:
@@ -225,6 +229,8 @@ class WorkerPool:
     def _alone(self, unit: Unit) -> list:
         """One unit with nothing else in flight: a death now is this unit's own (or a kill from outside)."""
         try:
+            if self.claim_timeout is not None:  # the worker's start (its tables, its engine) is not the claim's time
+                self._pool.submit(_ready).result()
             return self._pool.submit(_run_chunk, [unit]).result(self._limit(1))[0]
         except FutureTimeout:
             self.deaths += 1

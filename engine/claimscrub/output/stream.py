@@ -90,8 +90,16 @@ class Packing:
 
 def finding_order(f: dict[str, Any]) -> tuple:
     """:func:`claimscrub.compile.findings.sort_key` on a finding's record (a compact one too)."""
-    line = f.get("line")
-    return (SEVERITY_ORDER[f["severity"]], line if line is not None else -1, f["rule_id"], f.get("related_lines", []))
+    line, dx = f.get("line"), f.get("diagnosis")
+    return (
+        SEVERITY_ORDER[f["severity"]],
+        line if line is not None else -1,
+        f["rule_id"],
+        f.get("related_lines", []),
+        dx if dx is not None else -1,
+        f.get("encounter") or "",
+        f["message"],
+    )
 
 
 def merge(
