@@ -285,3 +285,21 @@ def test_a_hung_claim_is_rejected_alone_and_the_rest_of_its_chunk_is_scrubbed(ha
     ]
     assert results[2].source == "t.jsonl:3" and "did not finish within 1 s" in (results[2].reason or "")
     assert [f.rule_id for f in results[2].findings] == ["CS-ENGINE-001"]
+
+
+def test_batch_phase_findings_are_merged_into_the_spooled_records():
+    paths = [str(REPO / "examples" / "encounters" / n) for n in ("claims.json", "claims_side_by_side.json")]
+    paths.append(str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"))
+    code, document, _ = scrub(*paths, "--format", "json", "--workers", "1")
+    doc = json.loads(document)
+    jcode, out, _ = scrub(*paths, "--format", "jsonl", "--workers", "1")
+    records = [json.loads(line) for line in out.splitlines()]
+    claims = [r for r in records if "record" not in r]
+    assert jcode == code and [f for r in claims for f in r["findings"]] == doc["findings"]
+    assert {f["claim_id"] for r in claims for f in r["findings"] if f["rule_id"] == "CS-AUD-001"} == {
+        "EX-EM-001",
+        "EX-EM-101",
+        "EX-EM-102",
+        "EX-EM-201",
+    }
+    assert [r["record"] for r in records if "record" in r][-1] == "audit"

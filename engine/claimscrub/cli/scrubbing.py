@@ -304,7 +304,7 @@ def run_scrub(
     if not interrupted:  # stop means stop: the cross-claim and batch phases need every claim
         if kept.claims is not None:  # the store is opened only now: a connection must not cross the workers' fork
             store = open_store_or_exit(history_spec, data_dir)
-            claims = [pickle.loads(c) if c is not None else None for c in kept.claims]
+            claims = _unpickled(kept.claims)
             kept.claims = None
             ctx = edit_context(parent.tables, parent.rulebook.value_codes, limits)
             if streamed:
@@ -404,6 +404,15 @@ def run_scrub(
         or any(SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
     )
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def _unpickled(pickled: list[bytes | None]) -> list:
+    """The claims, each pickled copy dropped as its claim is made (so both are never all in memory)."""
+    out = []
+    for i, c in enumerate(pickled):
+        out.append(pickle.loads(c) if c is not None else None)
+        pickled[i] = None
+    return out
 
 
 def _severities(findings) -> tuple[int, int, int]:
