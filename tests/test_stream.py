@@ -274,7 +274,11 @@ def test_a_hung_claim_is_rejected_alone_and_the_rest_of_its_chunk_is_scrubbed(ha
         RawLine("t.jsonl", n, orjson.dumps(claim(cid, f"P{n}")))
         for n, cid in enumerate(["A", "B", "HANG", "C", "D"], 1)
     ]
-    with WorkerPool(CONFIG, workers=1, chunk_size=8, claim_timeout=1.0) as pool:
+    config = {
+        **CONFIG,
+        "rulebook": Scrubber(data_dir=CONFIG["data_dir"], backend=None).rulebook,
+    }  # as the CLI: rules read once
+    with WorkerPool(config, workers=1, chunk_size=8, claim_timeout=4.0) as pool:
         results = list(pool.scrub(units))
     assert [(r.claim_id, r.status) for r in results] == [
         ("A", "scrubbed"),
@@ -283,7 +287,7 @@ def test_a_hung_claim_is_rejected_alone_and_the_rest_of_its_chunk_is_scrubbed(ha
         ("C", "scrubbed"),
         ("D", "scrubbed"),
     ]
-    assert results[2].source == "t.jsonl:3" and "did not finish within 1 s" in (results[2].reason or "")
+    assert results[2].source == "t.jsonl:3" and "did not finish within 4 s" in (results[2].reason or "")
     assert [f.rule_id for f in results[2].findings] == ["CS-ENGINE-001"]
 
 

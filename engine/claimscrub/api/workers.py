@@ -21,9 +21,10 @@ handed to the forked workers) turns each result into what the parent needs, e.g.
 and a few counters, so results are not pickled back whole. A unit gives one result per claim it holds.
 
 A claim that hangs its worker (a loop in the C core, which no signal inside the process can stop) is
-a death too: when a chunk has not come back within ``claim_timeout`` seconds per unit, the workers
+a death too: when the chunk due next has not come back within ``claim_timeout`` seconds, the workers
 are killed and the chunks in flight are run again unit by unit, each within ``claim_timeout``; a unit
-over it alone is rejected with an engine-error finding.
+over it alone is rejected with an engine-error finding. (A chunk of legitimately slow claims that
+passes the limit costs only that retry.)
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ class WorkerPool:
     """Scrub units (InputItems, raw lines) in ``workers`` processes, results in input order.
 
     ``finish`` runs in the worker on each (item, result) and is what comes back (default: the result);
-    ``claim_timeout``: seconds a unit may take before its worker is deemed hung (None: no limit).
+    ``claim_timeout``: seconds to wait for the chunk due next before its worker is deemed hung, and for a
+    unit run alone (None: no limit).
     """
 
     def __init__(
@@ -194,13 +196,10 @@ class WorkerPool:
             future.set_exception(exc)
             return future
 
-    def _limit(self, units: int) -> float | None:
-        return None if self.claim_timeout is None else self.claim_timeout * units
-
     def _next(self, pending: deque) -> Iterator[Any]:
         chunk, future = pending[0]
         try:
-            results = future.result(self._limit(len(chunk)))
+            results = future.result(self.claim_timeout)
         except FutureTimeout:  # a hung worker: kill them all, then settle as after a death
             self.terminate()
             yield from self._recover(pending)
@@ -215,7 +214,7 @@ class WorkerPool:
     def _recover(self, pending: deque) -> Iterator[Any]:
         """A worker died: every chunk in flight is settled, finished ones kept, the others re-run unit by unit."""
         self.deaths += 1
-        wait([future for _, future in pending], self._limit(self.chunk_size * len(pending)))
+        wait([future for _, future in pending], self.claim_timeout)
         settled = [(chunk, _outcome(future)) for chunk, future in pending]
         self.terminate()  # a worker still busy past that wait is hung too
         pending.clear()
@@ -231,7 +230,7 @@ class WorkerPool:
         try:
             if self.claim_timeout is not None:  # the worker's start (its tables, its engine) is not the claim's time
                 self._pool.submit(_ready).result()
-            return self._pool.submit(_run_chunk, [unit]).result(self._limit(1))[0]
+            return self._pool.submit(_run_chunk, [unit]).result(self.claim_timeout)[0]
         except FutureTimeout:
             self.deaths += 1
             self.terminate()
