@@ -102,7 +102,7 @@ def read_inputs(paths: tuple[str, ...], raw: bool = False):
                     docs.extend(found)
                     kept = items
         except (InputFormatError, OSError) as exc:
-            errors.append(str(exc) if isinstance(exc, InputFormatError) else f"{name}: cannot read ({exc})")
+            errors.append(_read_error(name, exc))
             continue
         plan.append((name, path, load, kept))
     if docs:
@@ -123,12 +123,18 @@ def read_inputs(paths: tuple[str, ...], raw: bool = False):
                     count += 1
                     yield unit
             except (InputFormatError, OSError) as exc:
-                errors.append(str(exc) if isinstance(exc, InputFormatError) else f"{name}: cannot read ({exc})")
+                errors.append(_read_error(name, exc))
                 continue
             if not count and kept is None:  # (a file kept for its encounter records needs no claim)
                 errors.append(f"{name}: no claims found")
 
     return gen(), errors, side
+
+
+def _read_error(name: str, exc: InputFormatError | OSError) -> str:
+    if isinstance(exc, InputFormatError):
+        return str(exc)
+    return f"{name}: cannot read ({exc.strerror or type(exc).__name__})"
 
 
 @dataclass
