@@ -212,8 +212,8 @@ def scrub(
     \b
     Memory: --format jsonl and csv are written as claims are scrubbed, in the same memory for any
     number of claims with --no-cross-claim. The cross-claim phase (the default) keeps each claim's
-    normalised form (about 1-2 KB) until the batch is done, the records waiting in a temporary file;
-    json, html and text output keep every result.
+    normalised form (about 1 KB, 4.5 KB at the phase's peak) until the batch is done, the records
+    waiting in a temporary file; json, html and text output keep every result.
     """
     options = dict(locals())
     from claimscrub.cli.scrubbing import run_scrub
