@@ -217,3 +217,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_requests_claims_go_to_the_worker_in_one_message(faults, monkeypatch):
+    """One round trip per request, not per claim (the in-server p50 went 1.85 to 5.87 ms with one per claim)."""
+    from multiprocessing.connection import Connection
+
+    sent: list = []
+    real = Connection.send
+
+    def send(self, obj):
+        sent.append(obj)
+        return real(self, obj)
+
+    with service(faults) as c:
+        monkeypatch.setattr(Connection, "send", send)  # the service's side of the pipes
+        r = c.post("/v1/scrub", content=body("GOOD-1", "GOOD-2", "GOOD-3", "GOOD-4"), headers=JSON)
+        monkeypatch.undo()
+        assert statuses(r.json()) == [(f"GOOD-{i}", "scrubbed") for i in range(1, 5)]
+    assert [[item.claim_id for item in message] for message in sent] == [["GOOD-1", "GOOD-2", "GOOD-3", "GOOD-4"]]

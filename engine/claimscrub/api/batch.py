@@ -14,9 +14,11 @@ Per-claim rules see one claim at a time. Two audit checks need the whole batch:
   with their peers, or with too few visits to test, get no finding but are
   listed in the audit table.
 
-The phase only reads what :class:`Collector` kept of each scrubbed claim
-(notes and E/M lines, not the whole claim), so memory grows with encounters,
-not with claim size. Everything here is pure except the Collector's queue.
+The phase only reads what :class:`BatchFacts` kept of the scrubbed claims: the
+note sections of claims that carry encounters, the encounters that could not be
+read, and E/M line counts per provider and code (counters, not lines), so memory
+grows with encounters and providers, not with the number or size of claims.
+Everything here is pure except the Collector's queue.
 """
 
 from __future__ import annotations
@@ -136,20 +138,50 @@ def claim_facts(data: dict[str, Any], source: str = "") -> ClaimFacts | None:
     return ClaimFacts(claim.claim_id, tuple(notes), tuple(em), tuple(issues))
 
 
+@dataclass
+class BatchFacts:
+    """What the batch phase keeps of a whole batch: notes and unreadable encounters as they are, and the
+    E/M lines folded into counters as claims stream past (a claim's facts are not kept once added)."""
+
+    notes: list[NoteRef] = field(default_factory=list)
+    issues: list[EncounterIssue] = field(default_factory=list)
+    counts: dict[str, Counter] = field(default_factory=dict)  # provider NPI -> procedure code -> lines
+    who: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # NPI -> (specialty, taxonomy)
+    claims: Counter = field(default_factory=Counter)  # provider NPI -> claims with a line of theirs
+
+    @classmethod
+    def of(cls, facts: Iterable[ClaimFacts]) -> BatchFacts:
+        out = cls()
+        for f in facts:
+            out.add(f)
+        return out
+
+    def add(self, facts: ClaimFacts) -> None:
+        self.notes.extend(facts.notes)
+        self.issues.extend(facts.issues)
+        seen = set()
+        for line in facts.em_lines:
+            self.counts.setdefault(line.provider_npi, Counter())[line.code] += 1
+            spec, tax = self.who.get(line.provider_npi, (None, None))
+            self.who[line.provider_npi] = (spec or line.specialty, tax or line.taxonomy)
+            seen.add(line.provider_npi)
+        self.claims.update(seen)
+
+
 class Collector(ResultPairing):
-    """Keeps the batch facts of each scrubbed claim as results stream past (results come in input order)."""
+    """Folds the batch facts of each scrubbed claim in as results stream past (results come in input order)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.facts: list[ClaimFacts] = []
+        self.facts = BatchFacts()
 
     def take(self, result) -> None:
-        """Keep the facts of a scrubbed claim."""
+        """Add the facts of a scrubbed claim."""
         item = self.item_of(result)
         if result.status == "scrubbed" and item.data is not None:
             facts = claim_facts(item.data, item.source)
             if facts is not None:
-                self.facts.append(facts)
+                self.facts.add(facts)
 
 
 # --------------------------------------------------------------------------- the checks
@@ -264,23 +296,6 @@ def cloned_findings(refs: list[NoteRef], config: ClonedConfig) -> tuple[dict[str
     return out, summary
 
 
-def _provider_counts(
-    facts: Iterable[ClaimFacts],
-) -> tuple[dict[str, Counter], dict[str, tuple[str | None, str | None]], dict[str, int]]:
-    counts: dict[str, Counter] = {}
-    who: dict[str, tuple[str | None, str | None]] = {}
-    claims: Counter = Counter()
-    for f in facts:
-        seen = set()
-        for line in f.em_lines:
-            counts.setdefault(line.provider_npi, Counter())[line.code] += 1
-            spec, tax = who.get(line.provider_npi, (None, None))
-            who[line.provider_npi] = (spec or line.specialty, tax or line.taxonomy)
-            seen.add(line.provider_npi)
-        claims.update(seen)
-    return counts, who, claims
-
-
 def _stats_finding(r: DistributionResult, bench: Benchmark, chosen_by: str, default: str | None) -> AuditFinding:
     note = (
         f" The claims name no specialty: compared with the table's default peers ({default.replace('_', ' ')})."
@@ -344,11 +359,9 @@ def _stats_finding(r: DistributionResult, bench: Benchmark, chosen_by: str, defa
     )
 
 
-def stats_findings(
-    facts: list[ClaimFacts], benchmarks: BenchmarkSet
-) -> tuple[list[AuditFinding], list[dict], list[dict]]:
+def stats_findings(facts: BatchFacts, benchmarks: BenchmarkSet) -> tuple[list[AuditFinding], list[dict], list[dict]]:
     """CS-AUD-002: every provider with E/M visits against its peers; a finding only where the test is significant."""
-    counts, who, claims = _provider_counts(facts)
+    counts, who, claims = facts.counts, facts.who, facts.claims
     groups: dict[str, tuple[Benchmark, dict[str, dict[str, int]]]] = {}
     chosen_why: dict[str, str] = {}  # provider -> why its benchmarks were chosen
     not_compared = []
@@ -401,13 +414,17 @@ def stats_findings(
     return findings, table, not_compared
 
 
-def run_batch(facts: list[ClaimFacts], cloned: ClonedConfig | None, benchmarks: BenchmarkSet | None) -> BatchReport:
+def run_batch(
+    facts: BatchFacts | Iterable[ClaimFacts], cloned: ClonedConfig | None, benchmarks: BenchmarkSet | None
+) -> BatchReport:
     """Both checks over the collected facts (either may be off: None)."""
     started = time.perf_counter()
+    if not isinstance(facts, BatchFacts):
+        facts = BatchFacts.of(facts)
     claim_findings: dict[str, list[AuditFinding]] = {}
     cloned_summary: dict[str, Any] = {"run": False}
     if cloned is not None:
-        claim_findings, cloned_summary = cloned_findings([n for f in facts for n in f.notes], cloned)
+        claim_findings, cloned_summary = cloned_findings(facts.notes, cloned)
         cloned_summary = {"run": True, **cloned_summary}
     batch: list[AuditFinding] = []
     table: list[dict] = []
@@ -419,7 +436,7 @@ def run_batch(facts: list[ClaimFacts], cloned: ClonedConfig | None, benchmarks: 
         batch,
         table,
         not_compared,
-        [i for f in facts for i in f.issues],
+        list(facts.issues),
         cloned_summary,
         benchmarks.path if benchmarks else None,
         time.perf_counter() - started,

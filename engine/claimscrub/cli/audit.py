@@ -348,7 +348,7 @@ def _review(
     from claimscrub.audit.proposals import mapping_path
     from claimscrub.audit.review import review_claims
     from claimscrub.audit.worksheet import worksheet_csv, write_xlsx
-    from claimscrub.cli.main import _items
+    from claimscrub.cli.scrubbing import read_inputs as _items
 
     require_sample(design)
     if any(e["kind"] in ("review", "qa") for e in read_log(path)):

@@ -12,35 +12,20 @@ See :mod:`claimscrub.cli.run`.
 from __future__ import annotations
 
 import contextlib
-import functools
-import io
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 import orjson
 from rich.console import Console
-from rich.markup import escape
 
 from claimscrub import __version__
-from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
+from claimscrub.cli.history import HISTORY_HELP
 from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.cli.run import (
-    EXIT_CLEAN,
-    EXIT_FINDINGS,
-    EXIT_USAGE,
-    Interrupted,
-    Tally,
-    count_rest,
     exits_cleanly,
-    interruptible,
-    quiet_signals,
 )
-from claimscrub.compile.rules import SEVERITY_RANK
-from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
-from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
+from claimscrub.inputs import read_path
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
@@ -68,83 +53,6 @@ def main():
       claimscrub rules test                      # run the rule tests beside the rules
       claimscrub rules docs -o docs/rules        # a Markdown page per rule
     """
-
-
-# Files a directory argument contributes (anything else there, a README or a licence, is skipped).
-INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
-
-
-def _sources(paths: tuple[str, ...], errors: list[str]):
-    """(name, loader) of every input file (directories recursively, - for stdin, read once and kept);
-    what a directory holds that cannot be read (a subdirectory, a symlink loop) goes to ``errors``."""
-    from claimscrub.cli.run import walk
-
-    for raw in paths:
-        if raw == "-":
-            data = sys.stdin.buffer.read()
-            yield "<stdin>", lambda data=data: data
-            continue
-        path = Path(raw)
-        files = walk(path, INPUT_SUFFIXES, errors) if path.is_dir() else [path]
-        for file in files:
-            yield str(file), functools.partial(read_file, file)
-
-
-@dataclass
-class _Side:
-    """Encounter records found beside the claims, and the links made as the claims streamed past."""
-
-    index: object | None = None  # EncounterIndex, when any encounter document was found
-    links: list = field(default_factory=list)
-    mentions_encounters: bool = False  # some input names an encounter (side by side or embedded)
-
-
-def _items(paths: tuple[str, ...]):
-    """Every claim in every path; unreadable files reported, not fatal; side-by-side encounters attached.
-
-    Encounter records must be indexed before the first claim is scrubbed, so files are first sniffed for
-    ``"encounter_id"``: only files holding encounter documents are kept parsed in memory; the others are
-    read again when their turn comes, so claims-only input still streams.
-    """
-    from claimscrub.inputs.encounters import index_encounters, link_items
-
-    errors: list[str] = []
-    side = _Side()
-    docs: list = []
-    plan: list[tuple[str, object, list | None]] = []
-    for name, load in _sources(paths, errors):
-        try:
-            data = load()
-            kept = None
-            if b'"encounter_id"' in data:
-                side.mentions_encounters = True
-                found: list = []
-                items = list(read_bytes(data, name, found))
-                if found:
-                    docs.extend(found)
-                    kept = items
-        except InputFormatError as exc:
-            errors.append(str(exc))
-            continue
-        plan.append((name, load, kept))
-    if docs:
-        side.index = index_encounters(docs)
-
-    def gen():
-        for name, load, kept in plan:
-            count = 0
-            try:
-                items = kept if kept is not None else read_bytes(load(), name, [])
-                for item in link_items(items, side.index, side.links):
-                    count += 1
-                    yield item
-            except InputFormatError as exc:
-                errors.append(str(exc))
-                continue
-            if not count and kept is None:  # (a file kept for its encounter records needs no claim)
-                errors.append(f"{name}: no claims found")
-
-    return gen(), errors, side
 
 
 @main.command()
@@ -192,10 +100,23 @@ def _items(paths: tuple[str, ...]):
 )
 @click.option(
     "--workers",
-    type=int,
-    default=1,
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes (default: one per core this process may use; 0 = in this process, no crash isolation).",
+)
+@click.option(
+    "--claim-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
     show_default=True,
-    help="Worker processes (0 = in this process, no crash isolation).",
+    help="Seconds one claim may take in a worker before it is deemed hung: the worker is killed and the "
+    "claim rejected with an engine error (the rest of its chunk is scrubbed again).",
+)
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="JSON Lines without the text every finding of a rule repeats (title, fix, citation): "
+    "a first line holds each rule's text once.",
 )
 @click.option("--include-draft", is_flag=True, help="Also run rules whose status is draft.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write results to a file instead of stdout.")
@@ -280,208 +201,24 @@ def scrub(
     default_policies,
     suppressions,
     show_suppressed,
+    claim_timeout,
+    compact,
 ):
     """Scrub claims in PATHS (files, directories, or - for stdin) and report findings.
 
     Encounter records may be given beside the claims (their own files, or mixed in); they are attached to
     their claims by claim id, else patient + date of service + provider NPI, and every one is reported.
+
+    \b
+    Memory: --format jsonl and csv are written as claims are scrubbed, in the same memory for any
+    number of claims with --no-cross-claim. The cross-claim phase (the default) keeps each claim's
+    normalised form (about 1 KB, 4.5 KB at the phase's peak) until the batch is done, the records
+    waiting in a temporary file; json, html and text output keep every result.
     """
-    from claimscrub.api import batch
-    from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
-    from claimscrub.api.workers import WorkerPool
-    from claimscrub.output.writers import (
-        csv_more,
-        csv_rows,
-        encounter_entries,
-        json_sections,
-        jsonl_lines,
-        jsonl_records,
-        scrub_meta,
-        text_console,
-        text_lines,
-        to_csv,
-        to_json,
-        write,
-        write_text,
-    )
+    options = dict(locals())
+    from claimscrub.cli.scrubbing import run_scrub
 
-    config = dict(
-        rules=list(rules),
-        replace_bundled=only_rules,
-        data_dir=data_dir,
-        samples=samples,
-        include_draft=include_draft,
-        max_lines=max_lines,
-        policies=list(policy_paths),
-        default_policies=default_policies,
-        suppressions=suppressions,
-    )
-    started = time.perf_counter()
-    try:
-        parent = Scrubber(**config, backend=None)
-    except RulesError as exc:
-        for issue in exc.issues:
-            err.print(str(issue), markup=False)
-        err.print("[red]rules have errors: fix them ('claimscrub rules lint') before scrubbing[/]")
-        sys.exit(2)
-    except ValueError as exc:  # a pack's table or the suppressions file is unreadable: named, not a traceback
-        err.print(str(exc), style="red", markup=False, soft_wrap=True)
-        sys.exit(2)
-    try:
-        benchmarks = _audit_tables(audit, peer_benchmarks)
-    except ValueError as exc:
-        err.print(f"[red]--peer-benchmarks:[/] {escape(str(exc))}")
-        sys.exit(2)
-    batch_gc()
-    items, read_errors, side = _items(paths)
-    tally = Tally()
-    items = tally.watch(items)
-    run_audit = audit if audit is not None else (side.mentions_encounters or peer_benchmarks is not None)
-    collector = batch.Collector() if run_audit else None
-    if collector:
-        items = collector.watch(items)
-    if fmt == "html":  # codes and charges of the lines findings point at (engine/claimscrub/report/scrub_report.py)
-        from claimscrub.report.scrub_report import LineIndex, require_charts
-
-        require_charts()  # before scrubbing: a missing extra is a usage error, not a lost run
-        line_index = LineIndex()
-        items = line_index.watch(items)
-    if record and history_spec is None:
-        history_spec = ""  # --record alone: the default store
-    limits = load_limits_or_exit(frequency_limits)
-    claims_kept = ClaimCollector() if cross_claim else None
-    if claims_kept:
-        items = claims_kept.watch(items)
-    if workers > 0:
-        # Workers are forked: they share the rules the parent loaded instead of parsing them again
-        # (each opens its own tables: a database connection must not cross a fork).
-        pool = WorkerPool({**config, "backend": backend, "rulebook": parent.rulebook}, workers)
-        stream = pool.scrub(items)
-    else:
-        pool = None
-        runner = Scrubber(**config, backend=backend, rulebook=parent.rulebook, tables=parent.tables)
-        stream = (runner.scrub_item(item) for item in items)
-    show_progress = err.is_terminal if progress is None else progress
-    results = []
-    out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115 - closed after the report is written
-    interrupted = None
-    streamed = fmt == "jsonl" and not collector and not claims_kept  # a long run shows results as they come
-    try:
-        with interruptible(safe=(WorkerPool.scrub,)) as stop, _progress(show_progress) as advance:
-            for r in stream:
-                results.append(r)
-                advance()
-                if claims_kept:
-                    claims_kept.take(r)
-                if collector:
-                    collector.take(r)
-                if streamed:
-                    write(out, b"".join(jsonl_lines([r])))
-                stop.check()  # a signal that came while the input was being read
-            stop.check()
-    except Interrupted as exc:  # stop here, and still end the output well-formed
-        interrupted = exc
-        quiet_signals()
-        if pool:
-            pool.terminate()
-    finally:
-        if pool:
-            pool.close()
-    if interrupted:
-        claims_kept = None  # stop means stop: the cross-claim phase needs every claim, like the batch phase
-    if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
-        store = open_store_or_exit(history_spec, data_dir)
-        results = finish_batch(results, claims_kept, parent, store, record, limits)
-        if store is not None:
-            store.close()
-    report = None
-    if interrupted:
-        collector = None
-    if collector:
-        from claimscrub.documentation.cloned import load_cloned_config
-
-        report = batch.run_batch(collector.facts, load_cloned_config(), benchmarks)
-        results = batch.attach(results, report)
-    encounters = None
-    if side.index is not None:
-        from claimscrub.inputs.encounters import encounter_report
-
-        encounters = encounter_report(side.index, side.links)
-    meta = {**scrub_meta(parent, read_errors, time.perf_counter() - started), **json_sections(encounters, report)}
-    if claims_kept:
-        meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
-    if interrupted:
-        not_finished = tally.seen - len(results)
-        rest, complete = count_rest(items)
-        meta["interrupted"] = {
-            "signal": str(interrupted),
-            "not_finished": not_finished,
-            "not_reached": rest,
-            "counted_all": complete and tally.finished,
-        }
-    if fmt == "json":
-        write(out, to_json(results, meta))
-    elif fmt == "jsonl":
-        if not streamed:
-            write(out, b"".join(jsonl_lines(results)))
-        write(out, b"".join(orjson.dumps(rec) + b"\n" for rec in jsonl_records(encounters, report)))
-    elif fmt == "csv":
-        write(out, to_csv(results) + csv_more(csv_rows(encounters, report)))
-    elif fmt == "html":
-        from claimscrub.report.scrub_report import scrub_html
-
-        write(out, scrub_html(results, meta, line_index))
-    elif fmt == "text":
-        text_out = io.TextIOWrapper(out, encoding="utf-8", write_through=True) if output else sys.stdout
-        console = text_console(text_out, to_file=bool(output))
-        write_text(results, console, meta["not_checked"], parent.editions(), show_suppressed=show_suppressed)
-        for style, text in text_lines(encounters, report):
-            console.print(f"[{style}]{escape(text)}[/]" if style else escape(text))
-        if output:
-            text_out.detach()  # -o's file was opened once, above, and is closed below
-    if output:
-        out.close()
-    for message in read_errors:
-        err.print(f"[red]input error:[/] {escape(message)}")
-    for cid, n in tally.duplicates()[:10]:
-        err.print(f"[yellow]warning:[/] claim id {escape(cid)} appears {n} times in this run")
-    if len(tally.duplicates()) > 10:
-        err.print(f"[yellow]warning:[/] {len(tally.duplicates()) - 10} more claim id(s) appear more than once")
-    if interrupted:
-        info = meta["interrupted"]
-        err.print(
-            f"[red]interrupted ({interrupted}):[/] {len(results)} claim(s) done; {info['not_finished']} "
-            f"in progress not finished; {'' if info['counted_all'] else 'at least '}{info['not_reached']} "
-            "more in the input not reached"
-        )
-        sys.exit(interrupted.exit_code)
-    threshold = SEVERITY_RANK[fail_on]
-    if not tally.seen and not read_errors:
-        err.print("[red]input error:[/] no claims found in the input")
-        sys.exit(EXIT_USAGE)
-    if read_errors:
-        sys.exit(EXIT_USAGE)
-    batch_findings = report.batch_findings if report else []
-    invalid_encounters = any(e["status"] == "invalid" for e in encounter_entries(encounters, report))
-    failing = (
-        any(r.status == "rejected" for r in results)
-        or invalid_encounters
-        or any(SEVERITY_RANK[f.severity] >= threshold for r in results for f in r.findings)
-        or any(SEVERITY_RANK[f.severity] >= threshold for f in batch_findings)
-    )
-    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
-
-
-def _audit_tables(audit: bool | None, peer_benchmarks: str | None):
-    """The peer benchmark table for the batch phase (None when the phase is off); a bad table is a usage error."""
-    from claimscrub.documentation.emstats import BenchmarkError, load_benchmarks
-
-    if audit is False:
-        return None
-    try:
-        return load_benchmarks(peer_benchmarks)
-    except BenchmarkError as exc:
-        raise ValueError(str(exc)) from None
+    run_scrub(**options, progress_bar=_progress)
 
 
 @contextlib.contextmanager

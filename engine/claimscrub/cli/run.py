@@ -135,19 +135,23 @@ def walk(root: Path, suffixes: tuple[str, ...], problems: list[str]) -> list[Pat
 
 @dataclass
 class Tally:
-    """Claims taken from the input so far, and their ids, to name duplicates."""
+    """Claims taken from the input so far, and the ids of those scrubbed, to name duplicates."""
 
     seen: int = 0
     ids: Counter = field(default_factory=Counter)
     finished: bool = False  # the input was read to its end (not cut short by an interruption)
 
     def watch(self, items: Iterable) -> Iterator:
+        """Count what is read (claims, or raw lines the workers will read claims from)."""
         for item in items:
             self.seen += 1
-            if item.claim_id is not None:
-                self.ids[item.claim_id] += 1
             yield item
         self.finished = True
+
+    def count_id(self, claim_id: str | None) -> None:
+        """A claim id, as its result comes back."""
+        if claim_id is not None:
+            self.ids[claim_id] += 1
 
     def duplicates(self) -> list[tuple[str, int]]:
         return [(cid, n) for cid, n in self.ids.items() if n > 1]

@@ -370,7 +370,17 @@ LOWER_SEVERITY = {"error": "warning", "warning": "info", "info": "info"}
 
 
 def sort_key(f: Finding):
-    return (SEVERITY_ORDER[f.severity], f.line if f.line is not None else -1, f.rule_id, f.related_lines)
+    """Severity, line, rule, then whatever else tells two findings apart: a total order, so that findings
+    the engine returns in a different order (set iteration varies between runs) are written the same."""
+    return (
+        SEVERITY_ORDER[f.severity],
+        f.line if f.line is not None else -1,
+        f.rule_id,
+        f.related_lines,
+        f.diagnosis if f.diagnosis is not None else -1,
+        f.encounter or "",
+        f.message,
+    )
 
 
 def _same_place(cover: Finding, f: Finding) -> bool:

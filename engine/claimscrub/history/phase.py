@@ -108,11 +108,18 @@ class ClaimCollector(ResultPairing):
         self.claims.append(claim)
 
 
-def attach(results: list, claims: Sequence[Claim | None], ctx: EditContext, store: HistoryStore | None = None) -> list:
-    """The results with the cross-claim findings added (new result objects where any were found)."""
+def cross_claim_extra(
+    claims: Sequence[Claim | None], ctx: EditContext, store: HistoryStore | None = None
+) -> dict[int, list[Finding]]:
+    """The cross-claim findings by position in ``claims`` (None: a claim not scrubbed), where there are any."""
     kept = [(i, c) for i, c in enumerate(claims) if c is not None]
     found = cross_claim_findings([c for _, c in kept], ctx, store)
-    extra: dict[int, list[Finding]] = {i: f for (i, _), f in zip(kept, found) if f}
+    return {i: f for (i, _), f in zip(kept, found) if f}
+
+
+def attach(results: list, claims: Sequence[Claim | None], ctx: EditContext, store: HistoryStore | None = None) -> list:
+    """The results with the cross-claim findings added (new result objects where any were found)."""
+    extra = cross_claim_extra(claims, ctx, store)
     return [
         replace(r, findings=sorted([*r.findings, *extra[i]], key=sort_key)) if i in extra else r
         for i, r in enumerate(results)

@@ -37,6 +37,14 @@ def _native(doc, source: str) -> Iterator[InputItem]:
         yield InputItem.failed(source, None, f"expected a claim object, got {type(doc).__name__}")
 
 
+def json_line(line: bytes, name: str, number: int) -> tuple[object, str]:
+    """One line of a JSON Lines file: its document and source, or the item saying it is not JSON."""
+    try:
+        return orjson.loads(line), f"{name}:{number}"
+    except orjson.JSONDecodeError as exc:
+        return InputItem.failed(f"{name}:{number}", None, f"line {number} is not valid JSON ({exc})"), ""
+
+
 def _json_documents(data: bytes, name: str) -> Iterator[tuple[object, str]]:
     """One JSON document, or JSON Lines (one document per line)."""
     try:
@@ -46,12 +54,8 @@ def _json_documents(data: bytes, name: str) -> Iterator[tuple[object, str]]:
         if len(lines) < 2:
             raise InputFormatError(f"{name}: not valid JSON ({first_error})") from None
         for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                yield orjson.loads(line), f"{name}:{number}"
-            except orjson.JSONDecodeError as exc:
-                yield InputItem.failed(f"{name}:{number}", None, f"line {number} is not valid JSON ({exc})"), ""
+            if line.strip():
+                yield json_line(line, name, number)
         return
     if isinstance(doc, list):
         for i, item in enumerate(doc):
@@ -80,13 +84,18 @@ def read_bytes(data: bytes, name: str, encounters: list[EncounterDoc] | None = N
             f"{name}: not JSON, X12 or a RIF extract (it starts with neither '{{', '[', 'ISA' nor a RIF header)"
         )  # no bytes: PHI
     for doc, source in _json_documents(data, name):
-        if isinstance(doc, InputItem):
-            yield doc
-        elif isinstance(doc, dict) and is_container(doc):
-            for inner, where in container_documents(doc, source):
-                yield from _document(inner, where, encounters)
-        else:
-            yield from _document(doc, source, encounters)
+        yield from documents(doc, source, encounters)
+
+
+def documents(doc, source: str, encounters: list[EncounterDoc] | None = None) -> Iterator[InputItem]:
+    """Every claim in one parsed JSON document (a claim, a FHIR resource, a claims-and-encounters container)."""
+    if isinstance(doc, InputItem):
+        yield doc
+    elif isinstance(doc, dict) and is_container(doc):
+        for inner, where in container_documents(doc, source):
+            yield from _document(inner, where, encounters)
+    else:
+        yield from _document(doc, source, encounters)
 
 
 def _document(doc, source: str, encounters: list[EncounterDoc] | None) -> Iterator[InputItem]:

@@ -91,14 +91,23 @@ def to_csv(results: list[ClaimResult]) -> str:
     writer = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for r in results:
-        if r.status == "rejected":
-            writer.writerow({"claim_id": r.claim_id, "status": r.status, "reason": r.reason})
-        for f in r.findings:
-            row = f.as_dict()
-            row["status"] = r.status
-            row["related_lines"] = " ".join(map(str, f.related_lines))
-            writer.writerow(row)
+        _csv_record(writer, {**r.as_dict(), "findings": [f.as_dict() for f in r.findings]})
     return buf.getvalue()
+
+
+def csv_record_rows(record: dict) -> str:
+    """The CSV rows (no header) of one claim's JSON Lines record: the claim written as it streams past."""
+    buf = io.StringIO()
+    _csv_record(csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore"), record)
+    return buf.getvalue()
+
+
+def _csv_record(writer: csv.DictWriter, record: dict) -> None:
+    status = record["status"]
+    if status == "rejected":
+        writer.writerow({"claim_id": record["claim_id"], "status": status, "reason": record.get("reason")})
+    for f in record["findings"]:
+        writer.writerow({**f, "status": status, "related_lines": " ".join(map(str, f["related_lines"]))})
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

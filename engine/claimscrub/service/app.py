@@ -289,15 +289,15 @@ def scrub_body(loaded: Loaded, body: bytes, kind: str, config: ServiceConfig, de
     collector = batch.Collector() if b'"encounter_id"' in body else None
     results: list = []
     claims_kept = ClaimCollector()  # one request is one batch: its claims are each other's history
-    for item in claims_kept.watch(collector.watch(items) if collector else items):
-        try:
-            result = loaded.pool.scrub(item, deadline)
-        except (DeadlinePassed, WorkerStartError):
-            raise DeadlineExceeded(config.deadline, len(results), items[len(results) :]) from None
-        results.append(result)
-        claims_kept.take(result)
-        if collector:
-            collector.take(result)
+    watched = list(claims_kept.watch(collector.watch(items) if collector else items))
+    try:
+        for result in loaded.pool.scrub_many(watched, deadline):  # one round trip for the request's claims
+            results.append(result)
+            claims_kept.take(result)
+            if collector:
+                collector.take(result)
+    except (DeadlinePassed, WorkerStartError):
+        raise DeadlineExceeded(config.deadline, len(results), items[len(results) :]) from None
     results = finish_batch(results, claims_kept, loaded.scrubber)
     report = None
     if collector:

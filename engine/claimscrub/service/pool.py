@@ -3,7 +3,8 @@
 durable-rules' C core can crash (a segfault ends the process, it is no
 exception), never releases the GIL, and cannot unregister a ruleset. So the
 service never runs it in the process that serves HTTP: each worker process
-builds its own scrubber and scrubs one claim at a time, sent over a pipe.
+builds its own scrubber and scrubs the claims of one request, sent over a pipe in one message; it
+sends each result back as soon as it is done (one round trip per request, not per claim).
 
 * A worker that dies is replaced; the claim it was scrubbing is tried once
   more on another worker, and a claim that kills a worker twice is rejected
@@ -35,7 +36,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -122,16 +123,17 @@ def _worker_main(conn: Connection, factory: Factory, config: ServiceConfig, rule
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            item = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if item is None:
+        if message is None:
             return
-        try:
-            result = scrub(item)
-        except Exception as exc:  # noqa: BLE001 - one claim's failure is that claim's rejection, by type only
-            result = engine_rejection(item, f"unexpected {type(exc).__name__} while scrubbing")
-        conn.send(result)
+        for item in message:  # a request's claims, one result sent back as each is done
+            try:
+                result = scrub(item)
+            except Exception as exc:  # noqa: BLE001 - one claim's failure is that claim's rejection, by type only
+                result = engine_rejection(item, f"unexpected {type(exc).__name__} while scrubbing")
+            conn.send(result)
 
 
 def _describe(exc: BaseException) -> str:
@@ -249,37 +251,54 @@ class ScrubPool:
     # --- scrubbing
 
     def scrub(self, item: InputItem, deadline: float) -> Any:
-        """One claim's ClaimResult, before ``deadline`` (time.monotonic()) or DeadlinePassed.
+        """One claim's ClaimResult, before ``deadline`` (time.monotonic()) or DeadlinePassed."""
+        return list(self.scrub_many([item], deadline))[0]
 
-        A worker that dies costs a retry on another worker; a second death rejects the claim.
+    def scrub_many(self, items: list[InputItem], deadline: float) -> Iterator[Any]:
+        """Each claim's ClaimResult in order, as they come, before ``deadline`` (time.monotonic()) or
+        DeadlinePassed: the claims go to a worker in one message (one round trip per request, not per
+        claim), and the worker sends each result back as soon as it is done.
+
+        A worker that dies did so on the claim whose result was due: that claim and the ones after it
+        go to another worker; a claim that was due when two workers died is rejected.
         """
-        for attempt in (1, 2):
+        done, deaths = 0, 0
+        while done < len(items):
             worker = self._take(deadline)
             try:
-                worker.conn.send(item)
-                if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                    log.warning(
-                        "deadline passed while a claim was being scrubbed: worker %s stopped", worker.process.pid
-                    )
-                    worker.kill()
-                    self._replace(worker)
-                    raise DeadlinePassed(in_flight=True)
-                result = worker.conn.recv()
+                worker.conn.send(items[done:])
+                while done < len(items):
+                    if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
+                        log.warning(
+                            "deadline passed while a claim was being scrubbed: worker %s stopped", worker.process.pid
+                        )
+                        worker.kill()
+                        self._replace(worker)
+                        raise DeadlinePassed(in_flight=True)
+                    result = worker.conn.recv()
+                    done, deaths = done + 1, 0
+                    yield result
+            except GeneratorExit:  # the caller stopped reading: the results still due make the worker unusable
+                worker.kill()
+                self._replace(worker)
+                raise
             except (EOFError, OSError):
+                deaths += 1
                 worker.process.join(5)
                 log.error(
                     "scrub worker %s died (exit code %s) on claim %s, attempt %d",
                     worker.process.pid,
                     worker.process.exitcode,
-                    item.claim_id or "?",
-                    attempt,
+                    items[done].claim_id or "?",
+                    deaths,
                 )
                 worker.kill()
                 self._replace(worker)
+                if deaths == 2:
+                    done, deaths = done + 1, 0
+                    yield engine_rejection(items[done - 1], CRASHED_TWICE)
                 continue
             self._give_back(worker)
-            return result
-        return engine_rejection(item, CRASHED_TWICE)
 
     def _take(self, deadline: float) -> Worker:
         while True:
