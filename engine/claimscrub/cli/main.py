@@ -38,6 +38,7 @@ from claimscrub.cli.run import (
     interruptible,
     quiet_signals,
 )
+from claimscrub.cli.spark import spark as spark_group
 from claimscrub.compile.rules import SEVERITY_RANK
 from claimscrub.history.phase import ClaimCollector, finish_batch, history_not_checked
 from claimscrub.inputs import InputFormatError, read_bytes, read_file, read_path
@@ -698,6 +699,7 @@ _attach_serve()
 _attach_audit()
 _attach_history()
 main.add_command(suppress)
+main.add_command(spark_group)  # claimscrub spark ... (cli/spark.py; pyspark imported only when run)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
