@@ -100,20 +100,25 @@ def scrub_cmd(inputs, output, master, fmt, ship, partitions, **options) -> None:
     except ShippingError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
-    out = Path(output)
-    results.write.mode("overwrite").parquet(str(out / "claims"))
-    findings.write.mode("overwrite").parquet(str(out / "findings"))
+    base = output.rstrip("/")  # a local folder or a URL (s3://..., abfss://...): not a Path, which folds "//"
+    results.write.mode("overwrite").parquet(f"{base}/claims")
+    findings.write.mode("overwrite").parquet(f"{base}/findings")
     counts = {row["status"]: row["count"] for row in results.groupBy("status").count().collect()}
     meta = scrub_meta(parent, [], time.perf_counter() - started)
     if config.cross_claim:
         meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
     meta["summary"] = {"claims": sum(counts.values()), **counts, "findings": findings.count()}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n")
+    document = orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n"
+    if "://" in base:  # the run's context beside the frames, as a one-file text dataset
+        session.createDataFrame([(document.decode(),)], "value string").coalesce(1).write.mode("overwrite").text(
+            f"{base}/run.json"
+        )
+    else:
+        (Path(base) / "run.json").write_bytes(document)
     s = meta["summary"]
     click.echo(
         f"{s['claims']} claim(s): {s.get('scrubbed', 0)} scrubbed, {s.get('rejected', 0)} rejected; "
-        f"{s['findings']} finding(s); wrote {out / 'claims'}, {out / 'findings'}, {out / 'run.json'}",
+        f"{s['findings']} finding(s); wrote {base}/claims, {base}/findings, {base}/run.json",
         err=True,
     )
 

@@ -236,7 +236,8 @@ def _guess_format(paths: list[str]) -> str:
 
 
 def _file_rows(name: str, data: bytes) -> Iterator[dict[str, Any]]:
-    """The claims of one file (any format ``read_bytes`` detects); an unreadable file is one rejected row."""
+    """The claims of one file (any format ``read_bytes`` detects); a file that cannot be read at all is one
+    rejected row with ``field`` "file" (the CLI names it on stderr and exits 2: here it stays in the output)."""
     from claimscrub.inputs import InputFormatError, read_bytes
 
     name = name.removeprefix("file:")
@@ -244,4 +245,4 @@ def _file_rows(name: str, data: bytes) -> Iterator[dict[str, Any]]:
         for item in read_bytes(data, name):
             yield item_row(item)
     except InputFormatError as exc:
-        yield {"claim": None, "source": name, "claim_id": None, "error": str(exc), "field": None, "notes": None}
+        yield {"claim": None, "source": name, "claim_id": None, "error": str(exc), "field": "file", "notes": None}
