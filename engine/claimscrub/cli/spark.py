@@ -8,6 +8,7 @@ on one machine with ``--master local[N]``. In local mode Spark runs a failed tas
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -43,12 +44,13 @@ def _session(master: str | None, app: str):
 
 master_option = click.option("--master", help="Spark master, e.g. local[2] (default: spark-submit's, else local[*]).")
 format_option = click.option(
-    "--input-format",
+    "--format",
     "fmt",
-    type=click.Choice(["auto", "parquet", "jsonl", "files"]),
+    type=click.Choice(["auto", "parquet", "jsonl", "x12", "files"]),
     default="auto",
     show_default=True,
-    help="parquet: a claim column or one claim per row; jsonl: one claim per line; files: X12, FHIR, JSON files.",
+    help="Input: parquet (a claim column, or one claim per row), jsonl (one claim per line), x12 or files "
+    "(claim files of any format the CLI reads: X12 837, FHIR, JSON).",
 )
 
 
@@ -74,7 +76,11 @@ format_option = click.option(
     help="Scrub in a child process of each Python worker, so a claim that crashes the engine is rejected.",
 )
 @click.option("--ship", is_flag=True, help="Copy rule packs, tables and policies to the executors (addFile).")
-@click.option("--partitions", type=click.IntRange(min=1), help="Partitions to scrub in (default: Spark's).")
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    help="Partitions to scrub in (default: two per core with --master local[N], else spark.sql.shuffle.partitions).",
+)
 @exits_cleanly
 def scrub_cmd(inputs, output, master, fmt, ship, partitions, **options) -> None:
     """Scrub the claims in INPUTS (Parquet, JSON Lines, or claim files) into Parquet under OUTPUT."""
@@ -94,6 +100,9 @@ def scrub_cmd(inputs, output, master, fmt, ship, partitions, **options) -> None:
         click.echo(f"cannot scrub: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     session = _session(master, "claimscrub scrub")
+    local = LOCAL.fullmatch(master or "")
+    if partitions is None and local:  # two tasks a core, not Spark's 200 (each task costs a fraction of a second)
+        partitions = 2 * ((os.cpu_count() or 1) if local.group(1) == "*" else int(local.group(1)))
     try:
         claims = read_claims(session, list(inputs), fmt)
         results, findings = scrub_dataframe(claims, config=config, partitions=partitions, ship_files=ship)

@@ -177,7 +177,8 @@ def scrub_dataframe(
     ``ship_files``: copy the rule packs and the table store to the executors instead of reading them
     from a path they all mount. Results: one row per input claim, ``scrubbed`` or ``rejected`` with the
     reason; findings: the fields of ``--format jsonl`` findings (objects as JSON text). ``config``: a
-    whole :class:`ScrubConfig` instead of ``rules``, ``data_dir`` and ``options``.
+    whole :class:`ScrubConfig` instead of ``rules``, ``data_dir`` and ``options``. Both frames read one
+    persisted frame (memory, then disk): ``spark.catalog.clearCache()`` releases it once they are written.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -210,11 +211,14 @@ def scrub_dataframe(
 
 def read_claims(spark: SparkSession, paths: list[str], fmt: str = "auto") -> DataFrame:
     """Claims from Parquet (a ``claim`` column, or one claim per row), JSON Lines (one claim per line,
-    read in splits) or claim files of any format the CLI reads (X12 837, FHIR, JSON; one file per task)."""
+    read in splits) or claim files of any format the CLI reads (``x12`` or ``files``: X12 837, FHIR,
+    JSON; one file per task)."""
     from pyspark.sql import functions as F
 
     if fmt == "auto":
         fmt = _guess_format(paths)
+    if fmt not in ("parquet", "jsonl", "x12", "files"):
+        raise ValueError(f"unknown input format {fmt}: parquet, jsonl, x12 or files")
     if fmt == "parquet":
         return as_items(spark.read.parquet(*paths))
     if fmt == "jsonl":
