@@ -147,9 +147,21 @@ def test_a_claim_that_crashes_the_engine_is_rejected(spark):
     assert all(r.status == "scrubbed" for cid, r in rows.items() if cid not in ("DEMO-UNBUNDLE-2", "DEMO-REJECTED-7"))
 
 
+def test_shipped_files_reach_the_executors(spark, tmp_path):
+    limits = tmp_path / "limits.yaml"  # a copy of the bundled table, shipped with addFile
+    shutil.copy(REPO / "rules" / "tables" / "history" / "frequency_limits.yaml", limits)
+    native = [str(REPO / "examples" / "native")]
+    got = scrub_dataframe(
+        read_claims(spark, native), samples=True, isolate=False, frequency_limits=str(limits), ship_files=True
+    )
+    assert from_spark(*got) == from_cli(*native)
+
+
 def test_missing_tables_stop_the_job_before_it_starts(spark, tmp_path):
     with pytest.raises(ShippingError, match="on the driver: data_dir: .* holds no table store"):
         scrub_dataframe(read_claims(spark, [str(REPO / "examples" / "native")]), data_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown input format csv"):
+        read_claims(spark, [str(tmp_path)], "csv")
 
 
 def test_audit_sample_equals_the_single_machine_one(spark):
