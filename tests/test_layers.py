@@ -29,6 +29,7 @@ LAYERS = [
     "audit",
     "output",
     "report",
+    "spark",
     "authoring",
     "service",
     "cli",

@@ -25,6 +25,7 @@ from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.cli.run import (
     exits_cleanly,
 )
+from claimscrub.cli.spark import spark as spark_group
 from claimscrub.inputs import read_path
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
@@ -435,6 +436,7 @@ _attach_serve()
 _attach_audit()
 _attach_history()
 main.add_command(suppress)
+main.add_command(spark_group)  # claimscrub spark ... (cli/spark.py; pyspark imported only when run)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

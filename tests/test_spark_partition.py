@@ -1,0 +1,162 @@
+"""The executors' side of the Spark scrub, without Spark: rows in, result rows out (claimscrub.spark.partition).
+
+These run everywhere (no Java, no pyspark): the same function runs inside mapInArrow in tests/test_spark.py.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from claimscrub.api.scrubber import Scrubber
+from claimscrub.audit.frame import build_frame
+from claimscrub.inputs import read_path
+from claimscrub.spark import partition
+from claimscrub.spark.config import ScrubConfig, ShippingError, check, missing, pin_tables, resolve
+from claimscrub.spark.partition import FAULTS_ENV, item_of, item_row, result_row, scrub_rows
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_scrub import generate  # noqa: E402 - the benchmarks' claim generator
+
+FAST = ScrubConfig(samples=True, isolate=False)
+
+
+def two_per_patient(n: int) -> list[dict]:
+    """bench_scrub's claims, two per patient, so the cross-claim edits (duplicates, MUE per day) fire."""
+    docs = [orjson.loads(line) for line in generate(n).splitlines()]
+    for i, doc in enumerate(docs):
+        doc["patient"]["id"] = f"P{i // 2}"
+    return docs
+
+
+def rows_of(docs: list[dict]) -> list[dict]:
+    return [
+        {"claim": orjson.dumps(d).decode(), "source": f"gen#{i}", "patient_key": d["patient"]["id"]}
+        for i, d in enumerate(docs)
+    ]
+
+
+def single_machine(docs: list[dict], cross_claim: bool = True) -> list[dict]:
+    scrubber = Scrubber(samples=True, max_lines=200)
+    return [result_row(r) for r in scrubber.scrub_many(docs, cross_claim=cross_claim)]
+
+
+def key(row: dict) -> tuple:
+    return row["claim_id"], row["status"], row["reason"], orjson.dumps(row["findings"], option=orjson.OPT_SORT_KEYS)
+
+
+def test_grouped_batches_give_the_single_machine_findings():
+    docs = two_per_patient(300)
+    got = list(scrub_rows(ScrubConfig(samples=True, isolate=False, batch_claims=7), rows_of(docs)))
+    want = single_machine(docs)
+    assert sorted(map(key, got)) == sorted(map(key, want))
+    cross = [f["rule_id"] for r in got for f in r["findings"] if f["rule_id"].startswith("CS-HIS-")]
+    assert cross, "the generated pairs trigger cross-claim edits"
+
+
+def test_without_cross_claim_no_history_finding():
+    docs = two_per_patient(60)
+    got = list(scrub_rows(ScrubConfig(samples=True, isolate=False, cross_claim=False), rows_of(docs)))
+    assert not [f for r in got for f in r["findings"] if f["rule_id"].startswith("CS-HIS-")]
+    assert sorted(map(key, got)) == sorted(map(key, single_machine(docs, cross_claim=False)))
+
+
+def test_every_bad_row_is_rejected_with_a_reason():
+    rows = [
+        {"claim": "{not json", "source": "a"},
+        {"claim": None, "source": "b"},
+        {"claim": "[1, 2]", "source": "c"},
+        {"claim": None, "source": "d.x12", "claim_id": "X1", "error": "CLM: missing", "field": "CLM"},
+        {"claim": orjson.dumps({"claim_id": "V1", "patient": {"id": "P"}}).decode(), "source": "e"},
+    ]
+    got = list(scrub_rows(FAST, rows))
+    assert [r["status"] for r in got] == ["rejected"] * 5
+    assert got[0]["reason"].startswith("claim: not valid JSON")
+    assert got[1]["reason"] == "claim: no claim data (null)"
+    assert got[2]["reason"] == "claim: expected a claim object, got list"
+    assert (got[3]["claim_id"], got[3]["reason"], got[3]["field"]) == ("X1", "CLM: missing", "CLM")
+    assert got[4]["claim_id"] == "V1" and got[4]["reason"]
+
+
+def test_reader_items_round_trip_with_their_notes():
+    items = list(read_path(REPO / "examples" / "x12" / "demo_837p.x12"))
+    back = [item_of(item_row(i)) for i in items]
+    assert [(b.claim_id, b.data, b.notes, b.source) for b in back] == [
+        (i.claim_id, i.data, i.notes, i.source) for i in items
+    ]
+
+
+def test_one_scrubber_per_process_and_config():
+    partition._engines.clear()
+    list(scrub_rows(FAST, rows_of(two_per_patient(2))))
+    first = partition._engines[FAST]
+    list(scrub_rows(FAST, rows_of(two_per_patient(2))))
+    assert partition._engines[FAST] is first and len(partition._engines) == 1
+
+
+def test_a_claim_that_kills_the_engine_twice_is_rejected(monkeypatch):
+    docs = two_per_patient(6)
+    monkeypatch.setenv(FAULTS_ENV, "crash-engine:B3")
+    config = ScrubConfig(samples=True, isolate=True)
+    try:
+        got = {r["claim_id"]: r for r in scrub_rows(config, rows_of(docs))}
+    finally:
+        engine = partition._engines.pop(config)
+        assert engine.pool is not None
+        engine.pool.close()
+    assert got["B3"]["status"] == "rejected"
+    assert got["B3"]["reason"] == "engine error: the rule engine process died twice on this claim"
+    assert got["B3"]["findings"][0]["rule_id"] == "CS-ENGINE-001"
+    assert all(r["status"] == "scrubbed" for cid, r in got.items() if cid != "B3")
+
+
+def _run(rows: list[dict]) -> None:
+    list(scrub_rows(FAST, rows))
+
+
+def test_worker_exit_hook_fires_once(tmp_path, monkeypatch):
+    marker = tmp_path / "died"
+    monkeypatch.setenv(FAULTS_ENV, f"exit-worker:B1:{marker}")
+    rows = rows_of(two_per_patient(3))
+    child = mp.get_context("fork").Process(target=_run, args=(rows,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 86 and marker.exists()
+    assert [r["status"] for r in scrub_rows(FAST, rows)] == ["scrubbed"] * 3  # the marker says: not again
+
+
+def test_missing_paths_are_named(tmp_path):
+    config = ScrubConfig(rules=(str(tmp_path / "packs"),), data_dir=str(tmp_path), frequency_limits="nope.yaml")
+    assert missing(config) == [
+        f"rules: {tmp_path / 'packs'} not found",
+        f"data_dir: {tmp_path} holds no table store (tables.sqlite)",
+        "frequency_limits: nope.yaml not found",
+    ]
+    with pytest.raises(ShippingError, match="on the executor x: rules: .* ship=True"):
+        check(config, "executor x")
+    check(FAST, "driver")
+
+
+def test_tables_are_pinned_on_the_driver(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMSCRUB_DATA_DIR", str(tmp_path))
+    assert pin_tables(ScrubConfig()).samples is True  # no store there: the samples, said explicitly
+    (tmp_path / "tables.sqlite").write_bytes(b"")
+    assert pin_tables(ScrubConfig()).data_dir == str(tmp_path)
+    assert pin_tables(FAST) is FAST
+    assert resolve("/a/b") == "/a/b"
+
+
+def test_frame_fields_keep_the_frame_identical():
+    from claimscrub.spark.audit import frame_fields
+
+    items = list(read_path(REPO / "examples" / "audit" / "claims.json"))
+    random.Random(3).shuffle(items)
+    slim = [type(i)(i.source, i.claim_id, frame_fields(i.data)) if i.data is not None else i for i in items]
+    for unit in ("claim", "line", "beneficiary"):
+        assert build_frame(slim, unit) == build_frame(items, unit)
