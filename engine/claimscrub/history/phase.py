@@ -187,8 +187,9 @@ def _window(pool: _Pool, position: int, claim: Claim, ctx: EditContext) -> Histo
         lines.append(h)
         earlier.append(pool.owner[i] < position)
     rendering, billing = claim.rendering_provider, claim.billing_provider
-    specialty = (
-        (rendering.specialty or rendering.taxonomy if rendering else None) or billing.specialty or billing.taxonomy
+    # as history_lines records it: the rendering provider's specialty, else the billing one's (else taxonomy)
+    specialty = ((rendering.specialty if rendering else None) or billing.specialty) or (
+        (rendering.taxonomy if rendering else None) or billing.taxonomy
     )
     return HistoryWindow(lines, earlier, billing.npi, specialty, claim.payer.type, claim.type, ctx.limits_by_code, cut)
 
