@@ -25,7 +25,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from claimscrub import __version__
-from claimscrub.cli.history import HISTORY_HELP, load_limits_or_exit, open_store_or_exit
+from claimscrub.cli.history import (
+    HistorySpelling,
+    history_options,
+    history_spec,
+    load_limits_or_exit,
+    open_store_or_exit,
+)
 from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.cli.run import (
     EXIT_CLEAN,
@@ -147,7 +153,7 @@ def _items(paths: tuple[str, ...]):
     return gen(), errors, side
 
 
-@main.command()
+@main.command(cls=HistorySpelling)
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "--format",
@@ -219,7 +225,7 @@ def _items(paths: tuple[str, ...]):
     show_default=True,
     help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).",
 )
-@click.option("--history", "history_spec", is_flag=False, flag_value="", default=None, help=HISTORY_HELP)
+@history_options
 @click.option(
     "--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none)."
 )
@@ -272,7 +278,8 @@ def scrub(
     audit,
     peer_benchmarks,
     cross_claim,
-    history_spec,
+    history_on,
+    history_db,
     record,
     frequency_limits,
     max_lines,
@@ -346,8 +353,7 @@ def scrub(
         require_charts()  # before scrubbing: a missing extra is a usage error, not a lost run
         line_index = LineIndex()
         items = line_index.watch(items)
-    if record and history_spec is None:
-        history_spec = ""  # --record alone: the default store
+    store_spec = history_spec(history_on, history_db, record)
     limits = load_limits_or_exit(frequency_limits)
     claims_kept = ClaimCollector() if cross_claim else None
     if claims_kept:
@@ -390,7 +396,7 @@ def scrub(
     if interrupted:
         claims_kept = None  # stop means stop: the cross-claim phase needs every claim, like the batch phase
     if claims_kept:  # the store is opened only now: a connection must not cross the workers' fork
-        store = open_store_or_exit(history_spec, data_dir)
+        store = open_store_or_exit(store_spec, data_dir)
         results = finish_batch(results, claims_kept, parent, store, record, limits)
         if store is not None:
             store.close()
