@@ -180,13 +180,14 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
     return cases, issues
 
 
-def run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+def run_case(scrubber: Scrubber, case: Case, store=None) -> CaseResult:
+    """Run one case; ``store``: an empty history store to record the case's ``history`` in (in memory by default)."""
     started = time.perf_counter()
-    result = _run_case(scrubber, case)
+    result = _run_case(scrubber, case, store)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
-def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+def _run_case(scrubber: Scrubber, case: Case, store=None) -> CaseResult:
     if case.problem:
         return CaseResult(case, False, case.problem, error=True)
     if scrubber.rulebook.by_id(case.rule_id) is None or case.claim is None:
@@ -203,7 +204,7 @@ def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
         )
     if with_history:
         try:
-            result = _with_history(scrubber, case)
+            result = _with_history(scrubber, case, store)
         except ClaimRejected as exc:
             return CaseResult(case, False, f"a history claim of the case was rejected: {exc.reason}", error=True)
     else:
@@ -221,11 +222,13 @@ def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
     return CaseResult(case, True, f"fired on lines {fired}")
 
 
-def _with_history(scrubber: Scrubber, case: Case):
+def _with_history(scrubber: Scrubber, case: Case, store=None):
     """The case's claim scrubbed after its ``batch`` claims, with its ``history`` claims in a store."""
-    store = None
-    if case.history:
+    if not case.history:
+        store = None
+    elif store is None:
         store = MemoryHistory()
+    if store is not None:
         store.record(claim_from_dict(c, f"{case.file}:{case.line}") for c in case.history)
     assert case.claim is not None  # checked by the caller
     return scrub_batch(scrubber, [*case.batch, case.claim], store)[-1]
