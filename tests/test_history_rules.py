@@ -172,3 +172,15 @@ def test_new_patient_table_rule_gives_way_only_with_history(tables):
     older["claim_id"], older["lines"][0]["from_date"] = "O-1", "2019-01-05"
     with_history = scrub_batch(scrubber, [older, visit])
     assert "CS-EM-008" not in {f.rule_id for f in with_history[1].findings}
+
+
+def test_the_frequency_limit_value_set_lists_the_bundled_table_and_follows_the_table_in_use(tables, tmp_path):
+    from claimscrub.history.limits import load_limits
+
+    book, _ = load_rulebook([])
+    assert book.value_codes["frequency_limit_codes"] == {c for limit in load_limits() for c in limit.codes}
+    own = tmp_path / "limits.yaml"
+    own.write_text('limits:\n  - {codes: ["99213"], limit: 1, months: 12, source: "a payer contract"}\n')
+    ctx = edit_context(tables, book, load_limits(own))
+    visits = [claim("V-1", "99213", "2024-01-05"), claim("V-2", "99213", "2024-06-05")]
+    assert [[f.rule_id for f in o.findings] for o in cross_claim_outcomes(visits, ctx)] == [[], ["CS-HIS-007"]]

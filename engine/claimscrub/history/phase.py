@@ -43,6 +43,7 @@ from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 
 NEW_PATIENT_YEARS = 3  # the longest dated look-back of the history rules (new vs established patient)
 LOOK_AHEAD_DAYS = 91  # later claims matter up to a 090 global period after a procedure (and the day before)
+LIMITED_CODES = "frequency_limit_codes"  # value set of the codes the frequency-limit table in use names
 GIVES_WAY = "gives-way-to-history"  # tag of a rule the history rules replace on a claim with history (CS-EM-008)
 
 
@@ -69,12 +70,14 @@ def edit_context(
 ) -> EditContext:
     """The history-scope rules of ``rulebook`` over ``tables``, with a frequency-limit table (the bundled one
     by default)."""
-    program = build_program(rulebook.active(), tables, rulebook.value_codes, history=True)
+    limits = tuple(load_limits() if limits is None else limits)
+    valuesets = {**rulebook.value_codes, LIMITED_CODES: frozenset(c for limit in limits for c in limit.codes)}
+    program = build_program(rulebook.active(), tables, valuesets, history=True)
     return EditContext(
         program,
         make_backend(backend, program),
         Renderer(program),
-        tuple(load_limits() if limits is None else limits),
+        limits,
         frozenset(r.id for r in rulebook.rules if GIVES_WAY in r.tags),
     )
 
