@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimscrub.compile.budget import tick
-from claimscrub.compile.history_facts import history_facts, line_only_first
+from claimscrub.compile.history_facts import history_facts, split_tests
 from claimscrub.compile.plan import fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
@@ -252,8 +252,8 @@ def _value_reader(node: A.Node, kind: str) -> Callable:
     return read_number
 
 
-def _scope_checks(plan) -> list[_RuleGroup]:
-    """The scope's rules in groups. Line-pair rules are grouped by the line fields they require equal
+def _scope_checks(plan) -> list:
+    """The scope's rules in groups (history groups as :class:`HistoryGroup`). Line-pair rules are grouped by the line fields they require equal
     (date and provider for PTP, provider only for a global period), so each group's pairs are formed
     only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
     by_keys: dict[tuple[str, ...], list] = {}
@@ -273,14 +273,14 @@ def _scope_checks(plan) -> list[_RuleGroup]:
                 )
             )  # hashable ones
         by_keys.setdefault(fields, []).append(item)
-    groups = [
-        _compile_group(plan, items, pair_keys)
-        for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    ]
-    return [line_only_first(g, plan.planner) for g in groups] if plan.scope == "history" else groups
+    ordered = sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    groups = [_compile_group(plan, items, pair_keys) for pair_keys, items in ordered]
+    if plan.scope == "history":
+        return [split_tests(g, plan.planner, items) for g, (_, items) in zip(groups, ordered)]
+    return groups
 
 
-def _checks_for(plan) -> list[_RuleGroup]:
+def _checks_for(plan) -> list:
     groups = plan.fact_groups
     if groups is None:
         groups = plan.fact_groups = _scope_checks(plan)
@@ -299,7 +299,7 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
                 _pair_facts(group, ctx, view, facts, keys)
                 continue
             if scope == "history":
-                history_facts(group, ctx, view, facts, keys, _screened, _fact_props, key_of)
+                history_facts(group, ctx, view, facts, keys, _run_tests, _fact_props, key_of)
                 continue
             for names, dos in contexts(scope, view, group.pair_keys):
                 ctx.vars, ctx.dos = names, dos

@@ -16,10 +16,12 @@ once per line, so a line no rule can fire on costs nothing per history line.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +29,7 @@ from claimscrub.compile.budget import tick
 
 MAX_HISTORY_LINES = 400  # history lines one claim is compared with (the nearest by date of service)
 _ids = itertools.count()
+_SEEN = ("seen",)  # key of the set of history lines an index holds (no pair-key value is a 1-tuple of this)
 
 
 @dataclass(eq=False)
@@ -41,6 +44,9 @@ class HistoryWindow:
     claim_type: str | None = None
     limits_by_code: dict[str, list] = field(default_factory=dict)  # code -> FrequencyLimit-like entries
     cut: int = 0  # lines left out by MAX_HISTORY_LINES
+    screens: dict = field(default_factory=dict)  # per rule group: what each history line's own tests left alive
+    where: dict[int, int] | None = None  # id of a history line -> its index here (built for hash joins)
+    dates: list[str] | None = None  # from_date of each line (built for day windows)
     _day_units: dict = field(default_factory=dict)
 
 
@@ -165,54 +171,173 @@ def history_contexts(view: dict, pair_keys: tuple[str, ...] = ()) -> Iterator[tu
             yield {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}, line["from_date"]
 
 
-def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> dict | None:
+def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> tuple[dict, dict] | None:
+    """The history lines by their ``pair_keys`` values (built once per batch and patient: the windows of a
+    patient's claims share their lines), and where each of this window's lines sits in it."""
     if not pair_keys:
         return None
-    index: dict[tuple, list[int]] = {}
-    for i, h in enumerate(window.lines):
-        value = tuple(_hashable(h.get(k)) for k in pair_keys)
-        if None not in value:
-            index.setdefault(value, []).append(i)
-    return index
+    shared = window.screens.get(pair_keys)
+    if shared is None:
+        shared = window.screens[pair_keys] = {}
+    if window.where is None:
+        window.where = {id(h): i for i, h in enumerate(window.lines)}
+    seen = shared.setdefault(_SEEN, set())
+    for h in window.lines:
+        if id(h) not in seen:
+            seen.add(id(h))
+            value = tuple(_hashable(h.get(k)) for k in pair_keys)
+            if None not in value:
+                shared.setdefault(value, []).append(h)
+    return shared, window.where
 
 
-def _partners(index: dict | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
+def _partners(index: tuple[dict, dict] | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
     if index is None:
         return range(len(window.lines))
     value = tuple(_hashable(line.get(k)) for k in pair_keys)
-    return () if None in value else index.get(value, ())
+    if None in value:
+        return ()
+    shared, where = index
+    return [where[id(h)] for h in shared.get(value, ()) if id(h) in where]
 
 
 def _hashable(value: Any) -> Any:
     return tuple(value) if type(value) is list else value
 
 
-def line_only_first(group, planner):
-    """The group with the tests that read only ``claim`` and ``line`` moved first and counted as its
-    screen: they are run once per line, not once per history line."""
-    from claimscrub.lang import ast as A
+# hist fields that relate the history line to ``line``: a test reading one is a pair test
+RELATIONS = frozenset(
+    {"days_after", "same_provider", "same_group_specialty", "same_physician", "same_modifiers", "day_units"}
+    | {"limit_id", "limit", "limit_text", "limit_source", "limit_count"}
+)
 
-    def reads_hist(prop: str) -> bool:
+
+@dataclass(frozen=True, eq=False)
+class HistoryGroup:
+    """A rule group of the history scope, its tests ordered: those reading only the claim and the line
+    (run once per line), those reading only the history line (once per history line and batch), then
+    the pair tests."""
+
+    group: Any  # the fact builder's _RuleGroup, tests in that order, ``screen`` = line + hist tests
+    line_tests: int
+    hist_tests: int
+    days: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule bit -> required hist.days_after range
+
+
+_RANGE_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _range_tests(planner, items: list, bounds: dict) -> list[tuple]:
+    """Tests for the range comparisons a rule requires (``hist.days_after >= 1`` as a top-level conjunct).
+
+    The fact builder screens contexts on required equalities and derived atoms only; a history rule's
+    day window would then let every pair of an E/M line and an earlier procedure through to a fact.
+    Each becomes a boolean test killing the rules that require it, never a fact property."""
+    from claimscrub.compile.plan import Conj, Native, fact_value
+    from claimscrub.lang import ast as A
+    from claimscrub.lang.evaluate import compile_expr
+
+    def conjuncts(cond):
+        if isinstance(cond, Conj):
+            for c in cond.items:
+                yield from conjuncts(c)
+        else:
+            yield cond
+
+    need: dict[tuple, int] = {}
+    for i, item in enumerate(items):
+        for n in conjuncts(item.cond):
+            if isinstance(n, Native) and n.op in _RANGE_OPS:
+                need[(n.prop, n.op, n.value)] = need.get((n.prop, n.op, n.value), 0) | 1 << i
+            if isinstance(n, Native) and n.prop == "hist__days_after" and n.op in ("<=", ">="):
+                bounds.setdefault(1 << i, {})[n.op] = n.value
+
+    def test(prop: str, op: str, value, mask: int) -> tuple:
+        path, t = planner.native_paths[prop]
+        node: A.Node = A.Var(path[0])
+        for name in path[1:]:
+            node = A.Field(node, name)
+        get, compare = compile_expr(node), _RANGE_OPS[op]
+
+        def holds(ctx) -> bool:
+            have = fact_value(get(ctx), t)
+            return have is not None and compare(have, value)
+
+        return (f"~{prop}{op}{value}", holds, mask, ~mask, {True: mask}, True)
+
+    return [test(prop, op, value, mask) for (prop, op, value), mask in need.items()]
+
+
+def split_tests(group, planner, items: list) -> HistoryGroup:
+    """Order a group's tests for :func:`history_facts` (see :class:`HistoryGroup`); ``items``: the group's
+    compiled rules, in bit order."""
+    from claimscrub.lang import ast as A
+    from claimscrub.lang.functions import FUNCTIONS
+
+    def kind(prop: str) -> str:
+        prop = prop.removeprefix("~").split("<")[0].split(">")[0]  # a range test: its property
         if prop in planner.native_paths:
-            return planner.native_paths[prop][0][0] == "hist"
+            path = planner.native_paths[prop][0]
+            return "line" if path[0] != "hist" else ("pair" if path[1] in RELATIONS else "hist")
         node = (
             planner.values[prop][0]
             if prop in planner.values
             else next((a.node for a in planner.derived.values() if a.prop == prop), None)
         )
-        return node is None or any(isinstance(n, A.Var) and n.name == "hist" for n in A.walk(node))
+        if node is None:
+            return "pair"
+        names = {n.name for n in A.walk(node) if isinstance(n, A.Var)}
+        if "hist" not in names:
+            return "line"
+        relation = any(
+            isinstance(n, A.Field) and isinstance(n.target, A.Var) and n.target.name == "hist" and n.name in RELATIONS
+            for n in A.walk(node)
+        )
+        dated = any(  # reads the date of service: the line's
+            isinstance(n, A.Call) and n.name != "lookup_on" and FUNCTIONS[n.name].needs_context for n in A.walk(node)
+        )
+        return "pair" if relation or dated or names & {"line", "claim"} else "hist"
 
-    first = [t for t in group.tests if not reads_hist(t[0])]
-    rest = [t for t in group.tests if reads_hist(t[0])]
-    return replace(group, tests=tuple(first + rest), screen=len(first), reads=())
+    by_kind: dict[str, list] = {"line": [], "hist": [], "pair": []}
+    bounds: dict[int, dict[str, int]] = {}
+    for test in (*_range_tests(planner, items, bounds), *group.tests):
+        by_kind[kind(test[0])].append(test)
+    tests = (*by_kind["line"], *by_kind["hist"], *by_kind["pair"])
+    screen = len(by_kind["line"]) + len(by_kind["hist"])
+    days = {bit: (b[">="], b["<="]) for bit, b in bounds.items() if len(b) == 2}
+    return HistoryGroup(
+        replace(group, tests=tests, screen=screen, reads=()), len(by_kind["line"]), len(by_kind["hist"]), days
+    )
 
 
-def history_facts(group, ctx, view: dict, facts: list, keys: dict, screened, fact_props, key_of) -> None:
-    """The history scope's facts for one rule group (see the module docstring). ``screened`` and
-    ``fact_props`` are the fact builder's: the group's first tests, then the rest and the fact."""
+def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: int) -> range | None:
+    """The history lines within the day window every rule still alive requires (lines are ordered by
+    date), or None when one of them has no such window."""
+    lo, hi = 1 << 30, -(1 << 30)
+    while alive:
+        bit = alive & -alive
+        if bit not in hg.days:
+            return None
+        lo, hi = min(lo, hg.days[bit][0]), max(hi, hg.days[bit][1])
+        alive ^= bit
+    if window.dates is None:
+        window.dates = [h["from_date"] for h in window.lines]
+    day = date.fromisoformat(dos)
+    first = (day - timedelta(days=hi)).isoformat()
+    last = (day - timedelta(days=lo)).isoformat()
+    return range(bisect.bisect_left(window.dates, first), bisect.bisect_right(window.dates, last))
+
+
+def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, run_tests, fact_props, key_of) -> None:
+    """The history scope's facts for one rule group (see the module docstring). ``run_tests`` and
+    ``fact_props`` are the fact builder's: some of the group's tests, then the rest and the fact."""
     window = window_of(view)
     if window is None or not window.lines:
         return
+    group = hg.group
+    line_tests = group.tests[: hg.line_tests]
+    hist_tests = group.tests[hg.line_tests : group.screen]
+    by_hist = window.screens.setdefault(id(hg), {})  # the history line's own tests, shared by the batch's claims
     index = _index(window, group.pair_keys)
     for line in view["lines"]:
         dos = line["from_date"]
@@ -221,12 +346,29 @@ def history_facts(group, ctx, view: dict, facts: list, keys: dict, screened, fac
             continue
         ctx.vars, ctx.dos = {"claim": view, "line": line}, dos
         tick()
-        state = screened(group, ctx, dos)
-        if state is None:
+        alive = group.in_effect_on.get(dos)
+        if alive is None:
+            alive = group.in_effect(dos)
+        line_values: dict[str, Any] = dict(group.known)
+        alive = run_tests(line_tests, ctx, alive, line_values, None, None)
+        if not alive:
             continue  # every rule refuted by what the line alone shows
+        if index is None and hg.days:
+            dated = _dated_partners(hg, window, dos, alive)
+            partners = partners if dated is None else dated
         for i in partners:
-            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}
-            props = fact_props(group, ctx, "history", dos, None, state)
+            h = window.lines[i]
+            key = (id(h), window.earlier[i])
+            screened = by_hist.get(key)
+            if screened is None:
+                ctx.vars = {"hist": HistPair(h, line, window, i)}
+                values: dict[str, Any] = {}
+                screened = by_hist[key] = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            both = alive & screened[0]
+            if not both:
+                continue
+            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(h, line, window, i)}
+            props = fact_props(group, ctx, "history", dos, None, (both, {**line_values, **screened[1]}))
             tick(0 if props is None else 1)
             if props is not None:
                 fid = f"h{next(_ids)}"

@@ -153,6 +153,7 @@ class _Pool:
     owner: list[int]  # per line: the batch position of its claim; -1 for the store's
     dates: list[str]
     any_date: list[int]  # indices of lines of codes whose limits look back without end
+    screens: dict = field(default_factory=dict)  # the history lines' own tests, run once per batch (HistoryWindow)
 
 
 def _pool(past: list[HistoryLine], batch_lines: list[list[HistoryLine]], any_date_codes: frozenset[str]) -> _Pool:
@@ -194,7 +195,9 @@ def _window(pool: _Pool, position: int, claim: Claim, ctx: EditContext) -> Histo
     specialty = ((rendering.specialty if rendering else None) or billing.specialty) or (
         (rendering.taxonomy if rendering else None) or billing.taxonomy
     )
-    return HistoryWindow(lines, earlier, billing.npi, specialty, claim.payer.type, claim.type, ctx.limits_by_code, cut)
+    return HistoryWindow(
+        lines, earlier, billing.npi, specialty, claim.payer.type, claim.type, ctx.limits_by_code, cut, pool.screens
+    )
 
 
 def _run(claim: Claim, window: HistoryWindow, ctx: EditContext) -> Outcome:
