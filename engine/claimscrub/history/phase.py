@@ -182,7 +182,8 @@ def _window(pool: _Pool, position: int, claim: Claim, ctx: EditContext) -> Histo
         start = max(lo, min(middle - MAX_HISTORY_LINES // 2, hi - MAX_HISTORY_LINES))
         cut = hi - lo - MAX_HISTORY_LINES
         lo, hi = start, start + MAX_HISTORY_LINES
-    chosen = [i for i in pool.any_date if i < lo][-MAX_HISTORY_LINES // 4 :] + list(range(lo, hi))
+    before = bisect.bisect_left(pool.any_date, lo)  # lifetime-limited codes from before the window
+    chosen = pool.any_date[max(0, before - MAX_HISTORY_LINES // 4) : before] + list(range(lo, hi))
     lines, earlier = [], []
     for i in chosen:
         h = pool.lines[i]
