@@ -253,9 +253,10 @@ def _value_reader(node: A.Node, kind: str) -> Callable:
 
 
 def _scope_checks(plan) -> list:
-    """The scope's rules in groups (history groups as :class:`HistoryGroup`). Line-pair rules are grouped by the line fields they require equal
+    """The scope's rules in groups. Line-pair rules are grouped by the line fields they require equal
     (date and provider for PTP, provider only for a global period), so each group's pairs are formed
-    only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
+    only within lines equal on its fields: a hash join instead of every ordered pair of lines. History
+    rules likewise, by the fields they require equal to the history line's (as :class:`HistoryGroup`)."""
     by_keys: dict[tuple[str, ...], list] = {}
     other = "hist" if plan.scope == "history" else "other"
     for item in plan.rules:

@@ -2,16 +2,22 @@
 
 The cross-claim phase (engine/claimscrub/history/phase.py) gives a claim's view a
 :class:`HistoryWindow` under ``view["_history"]`` (a name no rule can read): the other claims' lines
-near the claim's dates, nearest first up to :data:`MAX_HISTORY_LINES`, so the work per claim stays
+near the claim's dates in date order, at most :data:`MAX_HISTORY_LINES` (the nearest), so the work per claim stays
 bounded however long the patient's history is; when the cap cuts, every history rule is reported
 "not checked" on that claim rather than passed.
 
 A rule's ``hist`` is a :class:`HistPair`: the stored fields of the other line, and its relations to
 ``line`` (days between, same physician or same group and specialty, units billed that day, the
-frequency limit it counts against), each computed only when a rule reads it. The fact builder pairs
-lines with history lines only within groups equal on the fields every rule of a group requires equal
-(``hist.code == line.code``: a hash join), and runs the tests that read only the claim and the line
-once per line, so a line no rule can fire on costs nothing per history line.
+frequency limit it counts against), each computed only when a rule reads it.
+
+Facts stay flat and few. Per rule group (:class:`HistoryGroup`) the tests that read only the claim
+and the line run once per line; those that read only the history line run once per history line
+and batch (the windows of a patient's claims share their lines); the rest run per pair. Lines pair
+with history lines only within groups equal on the fields every rule of a group requires equal
+(``hist.code == line.code``: a hash join), and a required day window (``hist.days_after >= 1 and
+hist.days_after <= 90``) is both a test and, when every rule still alive on a line states one, a
+bisection of the date-ordered window. A rule without such a key or window (frequency limits, new
+patient) is paired with the whole window, which the cap bounds.
 """
 
 from __future__ import annotations
@@ -159,15 +165,14 @@ def window_of(view: dict) -> HistoryWindow | None:
     return view.get("_history")
 
 
-def history_contexts(view: dict, pair_keys: tuple[str, ...] = ()) -> Iterator[tuple[dict, str]]:
-    """Every (names, date of service) of the history scope: each line with each history line
-    (only those equal on ``pair_keys``, a hash join)."""
+def history_contexts(view: dict) -> Iterator[tuple[dict, str]]:
+    """Every (names, date of service) of the history scope: each line with each history line (the
+    reference evaluator's contexts)."""
     window = window_of(view)
-    if window is None or not window.lines:
+    if window is None:
         return
-    index = _index(window, pair_keys)
     for line in view["lines"]:
-        for i in _partners(index, window, line, pair_keys):
+        for i in range(len(window.lines)):
             yield {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}, line["from_date"]
 
 
