@@ -343,17 +343,39 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
     line_tests = group.tests[: hg.line_tests]
     hist_tests = group.tests[hg.line_tests : group.screen]
     by_hist = window.screens.setdefault(id(hg), {})  # the history line's own tests, shared by the batch's claims
+
+    def screen(i: int) -> tuple[int, dict]:
+        h = window.lines[i]
+        key = (id(h), window.earlier[i])
+        screened = by_hist.get(key)
+        if screened is None:
+            ctx.vars = {"hist": HistPair(h, view["lines"][0], window, i)}
+            values: dict[str, Any] = {}
+            screened = by_hist[key] = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+        return screened
+
     index = _index(window, group.pair_keys)
+    any_alive = -1  # the rules some history line leaves alive: the others need no line test
+    if index is None:  # every line pairs with every history line: screen them all first
+        screens = [screen(i) for i in range(len(window.lines))]
+        any_alive = 0
+        for alive_h, _ in screens:
+            any_alive |= alive_h
+        if not any_alive:
+            return
     for line in view["lines"]:
         dos = line["from_date"]
         partners = _partners(index, window, line, group.pair_keys)
         if not partners:
             continue
-        ctx.vars, ctx.dos = {"claim": view, "line": line}, dos
-        tick()
         alive = group.in_effect_on.get(dos)
         if alive is None:
             alive = group.in_effect(dos)
+        alive &= any_alive
+        if not alive:
+            continue
+        ctx.vars, ctx.dos = {"claim": view, "line": line}, dos
+        tick()
         line_values: dict[str, Any] = dict(group.known)
         alive = run_tests(line_tests, ctx, alive, line_values, None, None)
         if not alive:
@@ -362,17 +384,11 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
             dated = _dated_partners(hg, window, dos, alive)
             partners = partners if dated is None else dated
         for i in partners:
-            h = window.lines[i]
-            key = (id(h), window.earlier[i])
-            screened = by_hist.get(key)
-            if screened is None:
-                ctx.vars = {"hist": HistPair(h, line, window, i)}
-                values: dict[str, Any] = {}
-                screened = by_hist[key] = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            screened = screens[i] if index is None else screen(i)
             both = alive & screened[0]
             if not both:
                 continue
-            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(h, line, window, i)}
+            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}
             props = fact_props(group, ctx, "history", dos, None, (both, {**line_values, **screened[1]}))
             tick(0 if props is None else 1)
             if props is not None:
