@@ -33,7 +33,7 @@ from typing import Any
 
 from claimscrub.compile.budget import tick
 
-MAX_HISTORY_LINES = 400  # history lines one claim is compared with (the nearest by date of service)
+MAX_HISTORY_LINES = 1000  # history lines one claim is compared with (the nearest by date of service)
 _ids = itertools.count()
 _SEEN = ("seen",)  # key of the set of history lines an index holds (no pair-key value is a 1-tuple of this)
 

@@ -30,7 +30,7 @@ from typing import Any
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
 from claimscrub.compile.budget import DEFAULT_FACTS, DEFAULT_SECONDS, OverBudget, claim_budget
-from claimscrub.compile.findings import Finding, Renderer, sort_key
+from claimscrub.compile.findings import Finding, Renderer, one_finding_per_problem, sort_key
 from claimscrub.compile.history_facts import MAX_HISTORY_LINES, HistoryWindow
 from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.views import claim_view
@@ -58,8 +58,10 @@ class EditContext:
     gives_way: frozenset[str] = frozenset()
     settle: bool = True  # one finding per problem (rule test cases see every hit)
     limits_by_code: dict[str, list[FrequencyLimit]] = field(default_factory=dict)
+    suppressed_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.suppressed_by = {i.rule.id: i.rule.suppressed_by for i in self.program.rules if i.rule.suppressed_by}
         for limit in self.limits:
             for code in limit.codes:
                 self.limits_by_code.setdefault(code, []).append(limit)
@@ -223,10 +225,10 @@ def _run(claim: Claim, window: HistoryWindow, ctx: EditContext) -> Outcome:
             first[spot] = key
     rules = ctx.program.rules
     findings = [ctx.renderer.render(rules[index], view, key) for (index, _), key in sorted(first.items())]
-    if ctx.settle:
-        outcome.findings, outcome.not_checked = ctx.renderer.settle(findings, view)
-    else:
-        outcome.findings, outcome.not_checked = findings, ctx.renderer.not_covered(view)
+    # As the Python edits did: a table with no edition covering a date gives no row there, so the rule
+    # does not fire; "not checked" is reported per run for a table not loaded (history_not_checked), not
+    # per claim, so a claim's result with history matches the same claim scrubbed alone.
+    outcome.findings = one_finding_per_problem(findings, ctx.suppressed_by) if ctx.settle else findings
     if window.cut:
         reason = (
             f"the patient's history holds {window.cut + len(window.lines):,} lines near this claim's dates; "
