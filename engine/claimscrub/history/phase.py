@@ -292,22 +292,31 @@ class ClaimCollector(ResultPairing):
         self.claims.append(claim)
 
 
+def cross_claim_extra(
+    claims: Sequence[Claim | None], ctx: EditContext, store: HistoryStore | None = None
+) -> dict[int, Outcome]:
+    """What the history rules found, by position in ``claims`` (None: a claim not scrubbed), where they found
+    anything or a rule gives way (for writers that add it to results already written)."""
+    kept = [(i, c) for i, c in enumerate(claims) if c is not None]
+    found = zip((i for i, _ in kept), cross_claim_outcomes([c for _, c in kept], ctx, store))
+    return {i: o for i, o in found if o.findings or o.not_checked or (o.has_history and ctx.gives_way)}
+
+
+def with_outcome(result, outcome: Outcome, ctx: EditContext):
+    """A result with what the history rules found on its claim; rules that give way to history dropped."""
+    own = [f for f in result.findings if not (outcome.has_history and f.rule_id in ctx.gives_way)]
+    return replace(
+        result,
+        findings=sorted([*own, *outcome.findings], key=sort_key),
+        not_checked=[*result.not_checked, *outcome.not_checked],
+    )
+
+
 def attach(results: list, claims: Sequence[Claim | None], ctx: EditContext, store: HistoryStore | None = None) -> list:
     """The results with the cross-claim findings and not-checked entries added (new result objects where
     anything changed). On a claim with history, rules that give way to history (CS-EM-008) are dropped."""
-    kept = [(i, c) for i, c in enumerate(claims) if c is not None]
-    found = dict(zip((i for i, _ in kept), cross_claim_outcomes([c for _, c in kept], ctx, store)))
-    out = []
-    for i, r in enumerate(results):
-        o = found.get(i)
-        if o is None or not (o.findings or o.not_checked or (o.has_history and ctx.gives_way)):
-            out.append(r)
-            continue
-        own = [f for f in r.findings if not (o.has_history and f.rule_id in ctx.gives_way)]
-        out.append(
-            replace(r, findings=sorted([*own, *o.findings], key=sort_key), not_checked=[*r.not_checked, *o.not_checked])
-        )
-    return out
+    extra = cross_claim_extra(claims, ctx, store)
+    return [with_outcome(r, extra[i], ctx) if i in extra else r for i, r in enumerate(results)]
 
 
 def scrub_batch(
