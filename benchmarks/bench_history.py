@@ -1,9 +1,10 @@
 """Benchmark (not a test): scrub throughput with a 1,000,000-line SQLite history against none, in one run.
 
     python benchmarks/bench_history.py [--claims 5000] [--history-lines 1000000] [--store PATH]
+                                       [--one-patient 500,2000] [--cases store,one-patient]
 
 Three contenders scrub the same generated claims (bench_scrub's generator, two claims per patient,
-the first bundled packs, sample tables) through ``Scrubber.scrub_many``:
+the first bundled packs plus the history pack, sample tables) through ``Scrubber.scrub_many``:
 
 * ``alone``: each claim on its own (``cross_claim=False``), the baseline;
 * ``batch``: the cross-claim edits within the batch, no store;
@@ -13,6 +14,11 @@ the first bundled packs, sample tables) through ``Scrubber.scrub_many``:
 Throughput is claims per second, best of ``--repeat`` runs (CPU and wall: the store's reads are
 partly I/O), and the ratio to ``alone``. The store is built once (about a minute) and reused when
 ``--store`` names an existing file. Peak RSS from getrusage.
+
+``one-patient``: every claim of the batch belongs to one patient (``--one-patient`` sizes; claims over
+all of 2024 from every code of the sample tables), scrubbed alone and with the cross-claim rules. Each
+claim is compared with at most ``MAX_HISTORY_LINES`` history lines (the nearest), so the phase's cost
+per claim must not grow with the batch: the microseconds it adds per claim are printed for each size.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import orjson
 from bench_scrub import CODES, FIRST_PACKS, generate
 
 from claimscrub.api.scrubber import Scrubber, batch_gc
+from claimscrub.compile.history_facts import MAX_HISTORY_LINES
 from claimscrub.history.store import SqliteHistory
 from claimscrub.inputs import read_bytes
 from claimscrub.model.claim import Claim, Line, Patient, Provider
@@ -36,6 +43,7 @@ from claimscrub.refdata.tables import sample_tables
 from claimscrub.resources import rules_dir
 
 LINES_PER_PATIENT = 10
+PACKS = (*FIRST_PACKS, "history")
 NPIS = ["1234567893", "1234567890"]
 
 
@@ -72,11 +80,11 @@ def build_store(path: Path, lines: int) -> None:
     store.close()
 
 
-def batch_items(claims: int) -> list:
-    """bench_scrub's claims, two per patient (so the batch is its own history too)."""
-    docs = [orjson.loads(line) for line in generate(claims).splitlines()]
+def batch_items(claims: int, one_patient: bool = False) -> list:
+    """bench_scrub's claims, two per patient (so the batch is its own history too); or all of one patient's."""
+    docs = [orjson.loads(line) for line in generate(claims, wide=one_patient).splitlines()]
     for i, doc in enumerate(docs):
-        doc["patient"]["id"] = f"P{i // 2}"
+        doc["patient"]["id"] = "ONE" if one_patient else f"P{i // 2}"
     return list(read_bytes(b"\n".join(orjson.dumps(d) for d in docs), "bench.jsonl"))
 
 
@@ -96,13 +104,7 @@ def timed(label: str, fn, repeat: int) -> tuple[float, float]:
     return claims / cpu, claims / wall
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--claims", type=int, default=5000)
-    parser.add_argument("--history-lines", type=int, default=1_000_000)
-    parser.add_argument("--store", type=Path, help="history file to build (or reuse when it exists)")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+def store_case(args, scrubber: Scrubber, run) -> None:
     tmp = tempfile.TemporaryDirectory()
     path = args.store or Path(tmp.name) / "history.sqlite"
     if not path.exists():
@@ -113,34 +115,60 @@ def main() -> None:
             f"in {time.perf_counter() - started:.0f} s"
         )
     items = batch_items(args.claims)
-    scrubber = Scrubber(
-        [rules_dir() / "packs" / name for name in FIRST_PACKS],
-        replace_bundled=True,
-        tables=sample_tables(),
-        backend="durable",
-    )
     store = SqliteHistory(path)
-    batch_gc()
-
-    def run(**kw):
-        results = list(scrubber.scrub_many(items, **kw))
-        return len(results), sum(len(r.findings) for r in results)
-
     print(
         f"{args.claims} generated claims ({args.claims // 2} patients), {len(scrubber.program.rules)} rules, "
         f"history {args.history_lines:,} lines"
     )
-    alone = timed("alone (no cross-claim edits)", lambda: run(cross_claim=False), args.repeat)
-    batch = timed("batch (cross-claim, no store)", lambda: run(), args.repeat)
-    history = timed("history (cross-claim + SQLite)", lambda: run(history=store), args.repeat)
+    alone = timed("alone (no cross-claim edits)", lambda items=items: run(items, cross_claim=False), args.repeat)
+    batch = timed("batch (cross-claim, no store)", lambda items=items: run(items), args.repeat)
+    history = timed("history (cross-claim + SQLite)", lambda: run(items, history=store), args.repeat)
     for i, kind in enumerate(("CPU", "wall-clock")):
         print(
             f"{kind} ratios to alone: batch {batch[i] / alone[i]:.2f}, history {history[i] / alone[i]:.2f} "
             f"(target: history >= 0.70)"
         )
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     store.close()
     tmp.cleanup()
+
+
+def one_patient_case(args, run) -> None:
+    for size in args.one_patient:
+        items = batch_items(size, one_patient=True)
+        print(f"one patient, {size} claims over 2024 (history window capped at {MAX_HISTORY_LINES} lines)")
+        alone = timed(f"  alone ({size})", lambda items=items: run(items, cross_claim=False), args.repeat)
+        batch = timed(f"  cross-claim ({size})", lambda items=items: run(items), args.repeat)
+        added = 1e6 / batch[0] - 1e6 / alone[0]
+        print(f"  CPU ratio to alone {batch[0] / alone[0]:.2f}; the cross-claim phase adds {added:,.0f} us a claim")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--claims", type=int, default=5000)
+    parser.add_argument("--history-lines", type=int, default=1_000_000)
+    parser.add_argument("--store", type=Path, help="history file to build (or reuse when it exists)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--one-patient", type=lambda s: [int(n) for n in s.split(",")], default=[500, 2000])
+    parser.add_argument("--cases", default="store,one-patient", help="store, one-patient, or both (comma-separated)")
+    args = parser.parse_args()
+    scrubber = Scrubber(
+        [rules_dir() / "packs" / name for name in PACKS],
+        replace_bundled=True,
+        tables=sample_tables(),
+        backend="durable",
+    )
+    batch_gc()
+
+    def run(items, **kw):
+        results = list(scrubber.scrub_many(items, **kw))
+        return len(results), sum(len(r.findings) for r in results)
+
+    cases = args.cases.split(",")
+    if "store" in cases:
+        store_case(args, scrubber, run)
+    if "one-patient" in cases:
+        one_patient_case(args, run)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -195,3 +195,21 @@ def test_own_frequency_limits_table(tmp_path):
     table.write_text("limits:\n  - {codes: [99213], limit: 1}\n")
     code, _, err = run(*base, "--frequency-limits", str(table))
     assert code == 2 and "limits[0]" in err
+
+
+def test_history_flag_anywhere_and_the_store_by_either_spelling(tmp_path):
+    """``--history`` is a flag: before the paths it no longer swallows a claims file as its store. The old
+    ``--history=FILE`` and the new ``--history-db FILE`` name a store; ``--no-history`` turns it off."""
+    data, file = str(tmp_path / "data"), str(tmp_path / "h.sqlite")
+    run("history", "import", write(tmp_path, "surgery.json", SURGERY), "--data-dir", data)
+    run("history", "import", write(tmp_path, "surgery.json", SURGERY), "--history-db", file)
+    visit = write(tmp_path, "visit.json", VISIT)
+    base = ["scrub", "--no-progress", "--samples", "--data-dir", data, "--format", "json"]
+    for spelling in (["--history"], [f"--history={file}"], ["--history-db", file], ["--history-db", file, "--history"]):
+        code, out, err = run(*base, *spelling, visit)  # the option before the paths
+        assert code == 1 and his_findings(out) == [("V-42", "CS-HIS-001")], (spelling, err)
+    for spelling in (["--no-history"], ["--history-db", file, "--no-history"], []):
+        code, out, _ = run(*base, *spelling, visit)
+        assert his_findings(out) == [], spelling
+    related = [f["related"] for f in json.loads(run(*base, "--history", visit)[1])["findings"] if f["related"]]
+    assert related == [{"claim_id": "S-1", "line": 1}]

@@ -49,6 +49,7 @@ FIELDS = [
     "table_row",
     "payer_edit",
     "suppression",
+    "related",
 ]
 
 
@@ -124,6 +125,7 @@ def reference_render(program, item, view: dict, key) -> dict[str, Any]:
         "table_row": {k: v for k, v in row.items() if not k.startswith("_")} if row else None,
         "payer_edit": None,
         "suppression": None,
+        "related": None,  # the history scope's other claim and line (tests/test_history_rules.py)
     }
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from pgserver import pg_url  # noqa: F401 - the fixture
 
-from claimscrub.history.edits import RULES
 from claimscrub.history.limits import load_limits
 from claimscrub.history.phase import cross_claim_findings, edit_context
 from claimscrub.history.store import (
@@ -61,7 +60,7 @@ def ctx(tmp_path_factory):
     from claimscrub.compile.rules import load_rulebook
 
     book, _ = load_rulebook([])
-    return edit_context(tables, book.value_codes)
+    return edit_context(tables, book)
 
 
 def rule_ids(found, *only: str) -> list[list[str]]:
@@ -114,7 +113,8 @@ def test_decision_for_surgery_the_day_before_needs_57(ctx):
     found = cross_claim_findings([surgery, with57, without], ctx)
     # V-0 sorts before V-57 on the same date, so V-57 is the suspect duplicate, whatever the input order
     assert rule_ids(found) == [[], ["CS-HIS-005"], ["CS-HIS-002"]]
-    assert "the day before 27447 (claim S-1 line 1" in found[2][0].message
+    assert "package of 27447 on 2024-03-01 (claim S-1 line 1" in found[2][0].message
+    assert found[2][0].related == {"claim_id": "S-1", "line": 1}
 
 
 def test_procedure_arriving_after_a_recorded_visit_is_flagged_on_the_procedure(ctx, store):
@@ -192,7 +192,8 @@ def test_mue_per_day_sums_units_of_other_claims(ctx, store):
     store.record([claim("M-1", ("11042", "2024-04-12"))])  # 11042: MUE 1 per day, MAI 2
     found = cross_claim_findings([claim("M-2", ("11042", "2024-04-12"))], ctx, store)
     assert rule_ids(found) == [["CS-HIS-004", "CS-HIS-006"]]
-    assert "claim M-1 line 1 (1)" in found[0][1].message and found[0][1].table_row["mai"] == 2
+    assert "1 on earlier claims (claim M-1 line 1 first)" in found[0][1].message
+    assert found[0][1].table_row["mai"] == 2
     assert found[0][1].data_edition and "sample" in found[0][1].data_edition
     assert rule_ids(cross_claim_findings([claim("M-3", ("11042", "2024-04-13"))], ctx, store)) == [[]]
 
@@ -276,8 +277,10 @@ def test_no_patient_demographics_in_the_store(tmp_path):
     assert "1950-05-01" not in dump and "P-1" in dump
 
 
-def test_every_cross_claim_rule_cites_a_source_and_limits_load():
-    assert all(rule.references for rule in RULES.values())
+def test_every_cross_claim_rule_cites_a_source_and_limits_load(ctx):
+    rules = [item.rule for item in ctx.program.rules]
+    assert sorted(r.id for r in rules) == [f"CS-HIS-00{n}" for n in range(1, 9)]
+    assert all(rule.references and rule.scope == "history" for rule in rules)
     limits = load_limits()
     assert {"G0438", "G0439", "G0402", "G0121"} <= {c for lim in limits for c in lim.codes}
     assert all(lim.source for lim in limits)
@@ -291,9 +294,9 @@ def test_a_bad_limits_table_names_the_entry(tmp_path):
 
 
 def test_rules_without_their_table_are_not_checked(ctx):
-    from claimscrub.history.edits import EditContext, not_checked
+    from claimscrub.compile.rules import load_rulebook
     from claimscrub.refdata.tables import MemoryTableSet
 
-    bare = EditContext(MemoryTableSet(), ctx.em_codes, ctx.new_patient_codes, ctx.repeat_modifiers, ctx.limits)
-    assert {n["rule_id"] for n in not_checked(bare)} == {"CS-HIS-001", "CS-HIS-002", "CS-HIS-003", "CS-HIS-006"}
-    assert not_checked(ctx) == []
+    bare = edit_context(MemoryTableSet(), load_rulebook([])[0])
+    assert {r.id for r, _ in bare.program.not_checked} == {"CS-HIS-001", "CS-HIS-002", "CS-HIS-003", "CS-HIS-006"}
+    assert ctx.program.not_checked == []

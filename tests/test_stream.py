@@ -160,11 +160,33 @@ def test_merged_findings_sort_as_the_findings_do():
         Finding("CS-HIS-002", "duplicate", "error", "X", None, "claim-level", "fix it"),
         Finding("CS-HIS-005", "duplicate", "info", "X", 1, "on line 1", "look"),
     ]
-    line, added, had_none = merge(orjson.dumps(result_record(r)), extra)
+    line, before, after = merge(orjson.dumps(result_record(r)), extra)
     record = orjson.loads(line)
     expected = [f.as_dict() for f in sorted([*r.findings, *extra], key=sort_key)]
     assert record["findings"] == expected and record["finding_count"] == len(expected)
-    assert added == (1, 0, 1) and not had_none
+    assert before[0] >= 1 and (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (1, 0, 1)
+
+
+def test_merge_drops_rules_that_give_way_and_counts_the_change():
+    scrubber = Scrubber(**CONFIG)
+    r = scrubber.scrub(claim("X", modifiers=("RT", "LT")))
+    gone = r.findings[0].rule_id
+    line, before, after = merge(
+        orjson.dumps(result_record(r)),
+        [],
+        drop=frozenset({gone}),
+        not_checked=[{"rule_id": "CS-HIS-001", "reason": "cap"}],
+    )
+    record = orjson.loads(line)
+    assert (
+        gone not in {f["rule_id"] for f in record["findings"]} and record["not_checked"][-1]["rule_id"] == "CS-HIS-001"
+    )
+    totals = Totals()
+    totals.add("scrubbed", before, 0)
+    totals.change(before, after)
+    assert sum(totals.by_severity) == record["finding_count"] and totals.claims_with_findings == bool(
+        record["finding_count"]
+    )
 
 
 def test_findings_the_engine_returns_in_any_order_are_written_in_one_order():

@@ -19,7 +19,7 @@ from claimscrub.lang.evaluate import compile_expr
 
 
 def explain(rule: Rule, claim, tables, valuesets: dict) -> str:
-    program = build_program([rule], tables, valuesets)
+    program = build_program([rule], tables, valuesets, history=rule.scope == "history")  # alone: no history
     out = [f"rule {rule.id} ({rule.scope} scope): {rule.title}", f"  when:   {rule.when.strip()}"]
     if rule.unless:
         out.append(f"  unless: {rule.unless.strip()}")

@@ -5,6 +5,10 @@ A ``ruleid:`` case must make the rule fire (on exactly the listed lines, when
 case is a whole claim, or a JSON merge patch (RFC 7386) of the base claim;
 ``encounter:`` is a merge patch of the claim's first encounter record (of
 ``rules/base_encounter.json`` when the claim has none), for the encounter scopes.
+For the history scope, ``history:`` lists the patient's earlier claims (recorded in an
+in-memory history store first, as an earlier run) and ``batch:`` other claims of the
+same run, each a merge patch of the base claim; the case's claim is then scrubbed with
+them through the cross-claim phase, as ``claimscrub scrub`` does.
 Cases run through the Rete backend with the bundled sample tables (and a
 pack's own table rows), so a rule test exercises the same path a scrub does.
 A test file may supply rows of any table under ``tables:`` (inline, or a CSV
@@ -27,6 +31,9 @@ import orjson
 from claimscrub import yamlio
 from claimscrub.api.scrubber import Scrubber, table_columns
 from claimscrub.compile.rules import TEST_SUFFIX, Issue, RuleBook, load_rulebook, schema_issues
+from claimscrub.history.phase import context_for, scrub_batch
+from claimscrub.history.store import MemoryHistory
+from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 from claimscrub.refdata.tables import TableError, registry_for
 from claimscrub.resources import rules_dir
 
@@ -41,6 +48,8 @@ class Case:
     claim: dict | None
     lines: tuple | None  # expected line sequences (None item = claim level); None = any
     problem: str | None = None  # the case itself is malformed
+    history: tuple[dict, ...] = ()  # the patient's claims from earlier runs (a history store)
+    batch: tuple[dict, ...] = ()  # other claims of the same run
 
     @property
     def label(self) -> str:
@@ -163,29 +172,43 @@ def load_cases(test_file: Path) -> tuple[list[Case], list[Issue]]:
         if "encounter" in raw:
             claim = with_encounter(claim, raw["encounter"])
         lines = tuple(raw["lines"]) if "lines" in raw else None
-        cases.append(Case(str(test_file), line, str(raw[kind]), kind, rule_id or "?", claim, lines, problem))
+        history = tuple(merge_patch(base, p) for p in raw.get("history", ()))
+        batch = tuple(merge_patch(base, p) for p in raw.get("batch", ()))
+        cases.append(
+            Case(str(test_file), line, str(raw[kind]), kind, rule_id or "?", claim, lines, problem, history, batch)
+        )
     return cases, issues
 
 
-def run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+def run_case(scrubber: Scrubber, case: Case, store=None) -> CaseResult:
+    """Run one case; ``store``: an empty history store to record the case's ``history`` in (in memory by default)."""
     started = time.perf_counter()
-    result = _run_case(scrubber, case)
+    result = _run_case(scrubber, case, store)
     return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
-def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
+def _run_case(scrubber: Scrubber, case: Case, store=None) -> CaseResult:
     if case.problem:
         return CaseResult(case, False, case.problem, error=True)
     if scrubber.rulebook.by_id(case.rule_id) is None or case.claim is None:
         return CaseResult(case, False, f"rule {case.rule_id} did not load (lint it)", error=True)
-    unchecked = next((why for rule, why in scrubber.program.not_checked if rule.id == case.rule_id), None)
+    rule = scrubber.rulebook.by_id(case.rule_id)
+    with_history = case.history or case.batch or (rule is not None and rule.scope == "history")
+    programs = [scrubber.program, context_for(scrubber).program] if with_history else [scrubber.program]
+    unchecked = next((why for p in programs for rule, why in p.not_checked if rule.id == case.rule_id), None)
     if unchecked is not None:  # an ok case would pass without the rule ever running
         return CaseResult(
             case,
             False,
             f"rule {case.rule_id} cannot run here ({unchecked}): supply rows under 'tables:' in {Path(case.file).name}",
         )
-    result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
+    if with_history:
+        try:
+            result = _with_history(scrubber, case, store)
+        except ClaimRejected as exc:
+            return CaseResult(case, False, f"a history claim of the case was rejected: {exc.reason}", error=True)
+    else:
+        result = scrubber.scrub(case.claim, source=f"{case.file}:{case.line}")
     if result.status != "scrubbed":
         return CaseResult(case, False, f"the case's claim was rejected: {result.reason}")
     fired = sorted({f.line for f in result.findings if f.rule_id == case.rule_id}, key=lambda x: (x is not None, x))
@@ -197,6 +220,18 @@ def _run_case(scrubber: Scrubber, case: Case) -> CaseResult:
     if case.lines is not None and set(fired) != set(case.lines):
         return CaseResult(case, False, f"fired on lines {fired}, expected {list(case.lines)}")
     return CaseResult(case, True, f"fired on lines {fired}")
+
+
+def _with_history(scrubber: Scrubber, case: Case, store=None):
+    """The case's claim scrubbed after its ``batch`` claims, with its ``history`` claims in a store."""
+    if not case.history:
+        store = None
+    elif store is None:
+        store = MemoryHistory()
+    if store is not None:
+        store.record(claim_from_dict(c, f"{case.file}:{case.line}") for c in case.history)
+    assert case.claim is not None  # checked by the caller
+    return scrub_batch(scrubber, [*case.batch, case.claim], store)[-1]
 
 
 def test_files(roots: list[Path]) -> list[Path]:

@@ -11,9 +11,46 @@ from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.store import HistoryStore, open_history
 
 HISTORY_HELP = (
-    "Read the patient history store: --history=FILE (SQLite), or --history alone after the paths for "
-    "history.sqlite in the data directory (created on first use)."
+    "Read the patient history store: history.sqlite in the data directory (created on first use), or the "
+    "--history-db store. --history=FILE still names a store (as --history-db FILE)."
 )
+HISTORY_DB_HELP = "The history store to read: a SQLite file or a postgresql:// URL (implies --history)."
+
+
+class HistorySpelling(click.Command):
+    """A command whose ``--history`` is a flag that may stand anywhere, and whose older spelling
+    ``--history=FILE`` still names a store: it is read as ``--history-db=FILE``.
+
+    An option with an optional value (``is_flag=False, flag_value=...``) took the next argument as its
+    value, so ``--history claims.json`` read the claims file as the store. A flag never takes one; a
+    value attached with ``=`` cannot be mistaken for a path."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out, rest = [], False
+        for arg in args:
+            if not rest and arg.startswith("--history="):
+                arg = "--history-db=" + arg[len("--history=") :]
+            rest = rest or arg == "--"
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+def history_options(command):
+    """``--history/--no-history`` and ``--history-db`` (see :class:`HistorySpelling`)."""
+    command = click.option("--history-db", "history_db", metavar="FILE|URL", default=None, help=HISTORY_DB_HELP)(
+        command
+    )
+    return click.option("--history/--no-history", "history_on", default=None, help=HISTORY_HELP)(command)
+
+
+def history_spec(history_on: bool | None, history_db: str | None, record: bool) -> str | None:
+    """The store to open: None (no store), "" (the data directory's) or a file / URL. ``--no-history``
+    wins; ``--history-db`` and ``--record`` imply ``--history``."""
+    if history_on is False:
+        return None
+    if history_db is not None:
+        return history_db
+    return "" if history_on or record else None
 
 
 def open_store_or_exit(spec: str | None, data_dir: str | Path | None) -> HistoryStore | None:
@@ -45,7 +82,13 @@ def history() -> None:
 
 @history.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--history", "spec", default="", help="SQLite file (default: history.sqlite in the data directory).")
+@click.option(
+    "--history-db",
+    "--history",
+    "spec",
+    default="",
+    help="SQLite file or postgresql:// URL (default: history.sqlite in the data directory).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),

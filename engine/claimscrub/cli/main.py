@@ -20,7 +20,7 @@ import orjson
 from rich.console import Console
 
 from claimscrub import __version__
-from claimscrub.cli.history import HISTORY_HELP
+from claimscrub.cli.history import HistorySpelling, history_options, history_spec
 from claimscrub.cli.policy import payer_options, suppress
 from claimscrub.cli.run import (
     exits_cleanly,
@@ -56,7 +56,7 @@ def main():
     """
 
 
-@main.command()
+@main.command(cls=HistorySpelling)
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "--format",
@@ -141,7 +141,7 @@ def main():
     show_default=True,
     help="Edit the claims of this run against each other (global surgery, duplicates, MUE per day, ...).",
 )
-@click.option("--history", "history_spec", is_flag=False, flag_value="", default=None, help=HISTORY_HELP)
+@history_options
 @click.option(
     "--record", is_flag=True, help="Record the scrubbed claims in the --history store (default store if none)."
 )
@@ -194,7 +194,8 @@ def scrub(
     audit,
     peer_benchmarks,
     cross_claim,
-    history_spec,
+    history_on,
+    history_db,
     record,
     frequency_limits,
     max_lines,
@@ -217,6 +218,7 @@ def scrub(
     waiting in a temporary file; json, html and text output keep every result.
     """
     options = dict(locals())
+    options["history_spec"] = history_spec(options.pop("history_on"), options.pop("history_db"), record)
     from claimscrub.cli.scrubbing import run_scrub
 
     run_scrub(**options, progress_bar=_progress)

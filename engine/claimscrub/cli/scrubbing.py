@@ -23,7 +23,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
@@ -40,6 +40,9 @@ from claimscrub.cli.run import (
     quiet_signals,
 )
 from claimscrub.inputs import InputFormatError, read_bytes, read_file
+
+if TYPE_CHECKING:
+    from claimscrub.history.phase import EditContext
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
@@ -180,8 +183,8 @@ def run_scrub(
     from claimscrub.api.workers import WorkerPool, default_workers, scrub_unit
     from claimscrub.cli.history import load_limits_or_exit, open_store_or_exit
     from claimscrub.compile.rules import SEVERITY_RANK
+    from claimscrub.history.phase import Outcome, context_for, cross_claim_extra, history_not_checked
     from claimscrub.history.phase import attach as cross_attach
-    from claimscrub.history.phase import cross_claim_extra, edit_context, history_not_checked
     from claimscrub.output.compact import rule_dictionary
     from claimscrub.output.stream import Packing, Spool, Totals, merge
     from claimscrub.output.writers import (
@@ -306,14 +309,15 @@ def run_scrub(
     finally:
         if pool:
             pool.close()
-    cross: dict[int, list] = {}
+    cross: dict[int, Outcome] = {}
+    ctx: EditContext | None = None
     report = None
     if not interrupted:  # stop means stop: the cross-claim and batch phases need every claim
         if kept.claims is not None:  # the store is opened only now: a connection must not cross the workers' fork
             store = open_store_or_exit(history_spec, data_dir)
             claims = _unpickled(kept.claims)
             kept.claims = None
-            ctx = edit_context(parent.tables, parent.rulebook.value_codes, limits)
+            ctx = context_for(parent, limits)
             if streamed:
                 cross = cross_claim_extra(claims, ctx, store)
             else:
@@ -332,14 +336,18 @@ def run_scrub(
     if spool is not None:  # the records, with what the phases found added where they found anything
         by_claim = report.claim_findings if report is not None else {}
         for i, line in enumerate(spool.read()):
-            extra = list(cross.get(i, ()))
+            outcome = cross.get(i)
+            extra = list(outcome.findings) if outcome is not None else []
+            drop = ctx.gives_way if ctx is not None and outcome is not None and outcome.has_history else frozenset()
             if by_claim:
                 head = orjson.loads(line)
                 if head["status"] == "scrubbed":
                     extra += by_claim.get(head["claim_id"], ())
-            if extra:
-                line, added, had_none = merge(line, extra, dictionary)
-                totals.more(added, had_none)
+            if extra or drop or (outcome is not None and outcome.not_checked):
+                line, before, after = merge(
+                    line, extra, dictionary, drop, outcome.not_checked if outcome is not None else None
+                )
+                totals.change(before, after)
             emit(line)
     encounters = None
     if side.index is not None:

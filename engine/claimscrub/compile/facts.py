@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from claimscrub.compile.budget import tick
+from claimscrub.compile.history_facts import history_facts, split_tests
 from claimscrub.compile.plan import fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
@@ -72,11 +73,11 @@ class _RuleGroup:
         return alive
 
 
-def _equal_line_fields(node: A.Node) -> str | None:
-    """``line.f == other.f`` (either way round) -> "f"."""
+def _equal_line_fields(node: A.Node, other: str = "other") -> str | None:
+    """``line.f == other.f`` (either way round; ``hist.f`` in the history scope) -> "f"."""
     if isinstance(node, A.Compare) and node.op == "==":
         a, b = A.path_of(node.left), A.path_of(node.right)
-        if a and b and len(a) == len(b) == 2 and a[1] == b[1] and {a[0], b[0]} == {"line", "other"}:
+        if a and b and len(a) == len(b) == 2 and a[1] == b[1] and {a[0], b[0]} == {"line", other}:
             return a[1]
     return None
 
@@ -251,33 +252,36 @@ def _value_reader(node: A.Node, kind: str) -> Callable:
     return read_number
 
 
-def _scope_checks(plan) -> list[_RuleGroup]:
+def _scope_checks(plan) -> list:
     """The scope's rules in groups. Line-pair rules are grouped by the line fields they require equal
     (date and provider for PTP, provider only for a global period), so each group's pairs are formed
-    only within lines equal on its fields: a hash join instead of every ordered pair of lines."""
+    only within lines equal on its fields: a hash join instead of every ordered pair of lines. History
+    rules likewise, by the fields they require equal to the history line's (as :class:`HistoryGroup`)."""
     by_keys: dict[tuple[str, ...], list] = {}
+    other = "hist" if plan.scope == "history" else "other"
     for item in plan.rules:
         fields: tuple[str, ...] = ()
-        if plan.scope == "line_pair":
+        if plan.scope in ("line_pair", "history"):
             fields = tuple(
                 sorted(
                     {
                         f
                         for a in item.required
                         if a.want
-                        for f in [_equal_line_fields(a.node)]
-                        if f and path_type(("line", f), "line_pair") in SCALARS
+                        for f in [_equal_line_fields(a.node, other)]
+                        if f and path_type(("line", f), plan.scope) in SCALARS
                     }
                 )
             )  # hashable ones
         by_keys.setdefault(fields, []).append(item)
-    return [
-        _compile_group(plan, items, pair_keys)
-        for pair_keys, items in sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    ]
+    ordered = sorted(by_keys.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    groups = [_compile_group(plan, items, pair_keys) for pair_keys, items in ordered]
+    if plan.scope == "history":
+        return [split_tests(g, plan.planner, items) for g, (_, items) in zip(groups, ordered)]
+    return groups
 
 
-def _checks_for(plan) -> list[_RuleGroup]:
+def _checks_for(plan) -> list:
     groups = plan.fact_groups
     if groups is None:
         groups = plan.fact_groups = _scope_checks(plan)
@@ -294,6 +298,9 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         for group in _checks_for(plan):
             if scope == "line_pair" and group.reads is not None:
                 _pair_facts(group, ctx, view, facts, keys)
+                continue
+            if scope == "history":
+                history_facts(group, ctx, view, facts, keys, _run_tests, _fact_props, key_of)
                 continue
             for names, dos in contexts(scope, view, group.pair_keys):
                 ctx.vars, ctx.dos = names, dos

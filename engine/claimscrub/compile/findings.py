@@ -45,6 +45,7 @@ class Finding:
     table_row: dict | None = None
     payer_edit: dict | None = None  # the payer's edit code / CARC / RARC for this rule (from a policy)
     suppression: dict | None = None  # who accepted this finding and why (a suppression or a policy carve-out)
+    related: dict | None = None  # the other claim's line a cross-claim finding is about: {claim_id, line}
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, in declaration order (the CLI, CSV and service output). Spelled out rather than
@@ -70,6 +71,7 @@ class Finding:
             "table_row": self.table_row,
             "payer_edit": self.payer_edit,
             "suppression": self.suppression,
+            "related": self.related,
         }
 
 
@@ -338,7 +340,7 @@ class Renderer:
         if caveat is not None:  # the edition does not cover the date: say so, one severity lower
             message = f"{message} Not certain: {caveat}."
             severity = LOWER_SEVERITY[severity]
-        line, other, dx, encounter = key
+        line, other, dx, encounter, history = key
         if parts.cited:
             citation, references = _citations(parts, ctx)
         else:
@@ -362,6 +364,9 @@ class Renderer:
             parts.pack_version,
             edition,
             table_row,
+            None,
+            None,
+            {"claim_id": names["hist"].claim_id, "line": names["hist"].sequence} if history is not None else None,
         )
 
 

@@ -36,6 +36,7 @@ SCOPE_VARS = {
     "diagnosis": ("claim", "dx"),
     "encounter": ("claim", "enc"),
     "encounter_line": ("claim", "enc", "line", "doc"),
+    "history": ("claim", "line", "hist"),
 }
 
 

@@ -16,7 +16,7 @@ from claimscrub.compile.plan import Cond, Derived, Planner, all_derived, require
 from claimscrub.compile.rules import Rule
 from claimscrub.lang.evaluate import Ctx, compile_expr
 
-SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line")
+SCOPE_ORDER = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line", "history")
 
 
 @dataclass(eq=False)
@@ -91,14 +91,19 @@ class CachedTables:
         return getattr(self.inner, name)
 
 
-def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset]) -> Program:
-    """Compile runnable rules; set aside those whose tables are not loaded."""
+def build_program(rules: list[Rule], tables, valuesets: dict[str, frozenset], history: bool = False) -> Program:
+    """Compile runnable rules; set aside those whose tables are not loaded.
+
+    History-scope rules need the patient's other claims, which only the cross-claim phase has: a
+    claim's own program leaves them out, and ``history=True`` compiles only them (for that phase)."""
     if tables is not None and not isinstance(tables, CachedTables):
         tables = CachedTables(tables)
     compiled: list[CompiledRule] = []
     not_checked: list[tuple[Rule, str]] = []
     scopes: dict[str, ScopePlan] = {}
     for rule in rules:
+        if (rule.scope == "history") != history:
+            continue
         missing = [t for t in rule.tables if tables is None or not tables.loaded(t)]
         if missing:
             not_checked.append((rule, "table not loaded: " + ", ".join(missing)))

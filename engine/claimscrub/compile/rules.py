@@ -231,7 +231,7 @@ def _tables_used(node: A.Node) -> tuple[str, ...]:
     for n in A.walk(node):
         if (
             isinstance(n, A.Call)
-            and n.name == "lookup"
+            and n.name in ("lookup", "lookup_on")
             and n.args
             and isinstance(n.args[0], A.Const)
             and isinstance(n.args[0].value, str)

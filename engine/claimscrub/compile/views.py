@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from claimscrub.compile.history_facts import HistPair, history_contexts
 from claimscrub.documentation.encounter_view import encounter_views
 from claimscrub.lang.functions import age_on
 from claimscrub.model.claim import Claim, Provider
@@ -28,6 +29,7 @@ class Key(NamedTuple):
     other: int | None = None
     dx: int | None = None
     encounter: str | None = None  # encounter_id (unique within the claim)
+    history: int | None = None  # index of the history line in the claim's history window (history scope)
 
 
 CLAIM_KEY = Key()
@@ -162,6 +164,8 @@ def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterato
     elif scope == "encounter":
         for enc in view["encounters"]:
             yield {"claim": view, "enc": enc}, enc["date_of_service"]
+    elif scope == "history":
+        yield from history_contexts(view)
     elif scope == "encounter_line":
         lines = {line["sequence"]: line for line in view["lines"]} if view["encounters"] else {}
         for enc in view["encounters"]:
@@ -175,11 +179,13 @@ def contexts(scope: str, view: dict, pair_keys: tuple[str, ...] = ()) -> Iterato
 def key_of(names: dict) -> Key:
     """The Key of one context from its bound names (positional: this runs for every fact)."""
     line, other, dx, enc = names.get("line"), names.get("other"), names.get("dx"), names.get("enc")
+    hist = names.get("hist")
     return Key(
         line["sequence"] if line is not None else None,
         other["sequence"] if other is not None else None,
         dx["position"] if dx is not None else None,
         enc["encounter_id"] if enc is not None else None,
+        hist._index if hist is not None else None,
     )
 
 
@@ -229,6 +235,9 @@ def bind(view: dict, key: Key) -> tuple[dict, str]:
         names["other"] = _line(view, key.other)
     if key.dx is not None:
         names["dx"] = view["diagnoses"][key.dx - 1]
+    if key.history is not None:
+        window = view["_history"]
+        names["hist"] = HistPair(window.lines[key.history], names["line"], window, key.history)
     if key.encounter is not None:
         enc = next(e for e in view["encounters"] if e["encounter_id"] == key.encounter)
         names["enc"] = enc

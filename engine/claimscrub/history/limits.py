@@ -23,6 +23,7 @@ class FrequencyLimit:
     months: int | None = None  # repeat payable from the Nth calendar month after the last one's month
     lifetime: bool = False
     payer_types: frozenset[str] = frozenset()  # empty: every payer
+    per_provider: bool = False  # the limit binds each provider (NPI) apart: others' services do not count
 
     def applies(self, code: str, payer_type: str) -> bool:
         return code in self.codes and (not self.payer_types or payer_type in self.payer_types)
@@ -38,11 +39,12 @@ class FrequencyLimit:
         return months < self.months
 
     def describe(self) -> str:
-        return (
+        text = (
             "once per lifetime"
             if self.lifetime and self.limit == 1
             else (f"{self.limit} per lifetime" if self.lifetime else f"{self.limit} per {self.months} months")
         )
+        return text + (" per provider" if self.per_provider else "")
 
 
 def default_limits_path() -> Path:
@@ -78,6 +80,8 @@ def _read(source: Path) -> tuple[FrequencyLimit, ...]:
             raise ValueError(f"{where}.limit: a positive integer is needed")
         if lifetime == (months is not None) or (months is not None and (not isinstance(months, int) or months < 1)):
             raise ValueError(f"{where}: give either 'lifetime: true' or 'months' (a positive integer)")
+        if not isinstance(entry.get("per_provider", False), bool):
+            raise ValueError(f"{where}.per_provider: true or false")
         if not entry.get("source"):
             raise ValueError(f"{where}.source: every limit cites where it comes from")
         out.append(
@@ -89,6 +93,7 @@ def _read(source: Path) -> tuple[FrequencyLimit, ...]:
                 months=months,
                 lifetime=lifetime,
                 payer_types=frozenset(entry.get("payer_types") or ()),
+                per_provider=entry.get("per_provider", False),
             )
         )
     return tuple(out)

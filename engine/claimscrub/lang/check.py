@@ -223,7 +223,7 @@ class Checker:
                 continue
             if not compatible(want, got):
                 self.error(f"{node.name}() argument {position + 1} must be a {want}, got {got}", arg.pos)
-        if node.name in ("lookup", "has_table") and node.args:
+        if node.name in ("lookup", "lookup_on", "has_table") and node.args:
             return self._table_type(node)
         return fn.returns
 
@@ -231,7 +231,7 @@ class Checker:
         first = node.args[0]
         if not isinstance(first, A.Const) or not isinstance(first.value, str):
             self.error(f"{node.name}() needs the table name as a string literal", first.pos)
-            return RowT() if node.name == "lookup" else BOOL
+            return RowT() if node.name != "has_table" else BOOL
         name = first.value
         columns = None
         if self.tables is not None:
@@ -239,7 +239,7 @@ class Checker:
                 self.error(f"unknown table '{name}'" + _suggest(name, self.tables), first.pos)
             else:
                 columns = self.tables[name]
-        return RowT(name, columns) if node.name == "lookup" else BOOL
+        return RowT(name, columns) if node.name != "has_table" else BOOL
 
 
 def check(

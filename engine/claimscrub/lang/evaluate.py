@@ -38,10 +38,11 @@ class Ctx:
     rows: list | None = None  # table rows read, when a finding wants to cite them
     trace: list | None = None  # (node, value) pairs, for explain
 
-    def lookup(self, table: str, key: tuple) -> dict | None:
+    def lookup(self, table: str, key: tuple, on: str | None = None) -> dict | None:
+        """The row in force on the date of service (or on ``on``: a history line's own date)."""
         if self.tables is None:
             return None
-        row = self.tables.lookup(table, tuple(key), self.dos)  # None for a table not loaded
+        row = self.tables.lookup(table, tuple(key), on or self.dos)  # None for a table not loaded
         if row is not None and self.rows is not None:
             self.rows.append(row)
         return row

@@ -97,6 +97,14 @@ def lookup(ctx, table: str, *key: str) -> dict | None:
     return ctx.lookup(table, key)
 
 
+def lookup_on(ctx, table: str, on: str | None, *key: str) -> dict | None:
+    """``lookup`` in the edition in force on another date: a history line's service is edited by the
+    table of its own date of service, not the date of the line it is compared with."""
+    if on is None or any(k is None for k in key):
+        return None
+    return ctx.lookup(table, key, on)
+
+
 def has_table(ctx, table: str) -> bool:
     return ctx.tables is not None and ctx.tables.loaded(table)
 
@@ -127,6 +135,16 @@ FUNCTIONS: dict[str, Function] = {
             "allowed), or missing.",
             needs_context=True,
             min_args=2,
+        ),
+        Function(
+            "lookup_on",
+            (STRING, DATE, STRING, VARIADIC),
+            RowT(),
+            lookup_on,
+            "The row of a table in force on the given date (a history line's from_date) for these key values, "
+            "or missing.",
+            needs_context=True,
+            min_args=3,
         ),
         Function(
             "has_table", (STRING,), BOOL, has_table, "True when any edition of the table is loaded.", needs_context=True

@@ -120,7 +120,10 @@ class _ToAst(Transformer):
         return A.Arith(str(op), left, right, _pos(op))
 
     def neg(self, meta, children):
-        return A.Neg(children[0], _pos(meta))
+        operand = children[0]
+        if isinstance(operand, A.Const) and type(operand.value) in (int, Decimal):
+            return A.Const(-operand.value, _pos(meta))  # a negative literal: a constant, as the planner tests them
+        return A.Neg(operand, _pos(meta))
 
     def and_(self, meta, children):
         return _flatten(A.And, children, _pos(meta))

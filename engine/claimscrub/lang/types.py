@@ -235,14 +235,65 @@ def doc_type() -> RecordT:
     return RecordT("doc", {k: t for k, (t, _) in DOC_FIELDS.items()}, {k: d for k, (_, d) in DOC_FIELDS.items()})
 
 
-SCOPES = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line")
+# A line of the patient's other claims, as a ``history`` rule sees it beside one line of this claim
+# (``hist``): what the history keeps of the line, and how it relates to ``line``. Built by
+# engine/claimscrub/compile/history_facts.py; the relations are computed only when a rule reads them.
+HISTORY_FIELDS: dict[str, tuple[Type, str]] = {
+    "claim_id": (STRING, "the other claim's id"),
+    "sequence": (INTEGER, "the other claim's line number"),
+    "code": (STRING, "procedure code"),
+    "modifiers": (ListT(STRING), "modifiers, in billed order"),
+    "units": (NUMBER, "units of service"),
+    "from_date": (DATE, "first date of service"),
+    "to_date": (DATE, "last date of service"),
+    "claim_type": (STRING, "professional / institutional"),
+    "frequency": (STRING, "original / replacement (void claims are never history)"),
+    "rendering_npi": (STRING, "the line's rendering NPI, else the claim's rendering NPI"),
+    "billing_npi": (STRING, "billing provider (group) NPI"),
+    "provider_npi": (STRING, "who performed it: rendering NPI, else billing NPI"),
+    "specialty": (STRING, "rendering provider's specialty, else billing's"),
+    "taxonomy": (STRING, "rendering provider's taxonomy, else billing's"),
+    "ndc": (STRING, "NDC of a drug line"),
+    "paid": (BOOL, "the payer paid the line (missing when not known)"),
+    "paid_amount": (MONEY, "amount paid, when known"),
+    "stored": (BOOL, "from the history store (an earlier run), not this batch"),
+    "earlier": (BOOL, "ordered before this claim (the store's, and this batch's of earlier date of service)"),
+    "days_after": (INTEGER, "days from hist.from_date to line.from_date (negative: hist is later)"),
+    "same_provider": (BOOL, "performed by the line's provider (same NPI)"),
+    "same_group_specialty": (BOOL, "same billing group and same specialty (else taxonomy) as this claim"),
+    "same_physician": (BOOL, "same_provider, or same group and specialty (IOM 100-04, 12, 30.6.7)"),
+    "same_modifiers": (BOOL, "the same modifiers as the line, in any order"),
+    "day_units": (
+        NUMBER,
+        "units of line.code on line.from_date on the patient's earlier claims of this type by this "
+        "billing group or provider",
+    ),
+    "limit_id": (STRING, "the frequency limit (rules/tables/history/frequency_limits.yaml) hist counts against"),
+    "limit": (INTEGER, "how many services that limit allows in its period"),
+    "limit_text": (STRING, "the limit in words ('1 per 12 months', 'once per lifetime')"),
+    "limit_source": (STRING, "the regulation or manual that limit cites"),
+    "limit_count": (INTEGER, "earlier services counting against that limit before line.from_date"),
+}
+
+
+@functools.cache
+def history_line_type() -> RecordT:
+    """The ``hist`` record of the history scope."""
+    return RecordT(
+        "history_line", {k: t for k, (t, _) in HISTORY_FIELDS.items()}, {k: d for k, (_, d) in HISTORY_FIELDS.items()}
+    )
+
+
+SCOPES = ("claim", "line", "line_pair", "diagnosis", "encounter", "encounter_line", "history")
 
 
 def scope_vars(scope: str) -> dict[str, Type]:
     """The names a rule of this scope can use, and their types."""
     env: dict[str, Type] = {"claim": claim_type()}
-    if scope in ("line", "line_pair", "encounter_line"):
+    if scope in ("line", "line_pair", "encounter_line", "history"):
         env["line"] = line_type()
+    if scope == "history":
+        env["hist"] = history_line_type()
     if scope == "line_pair":
         env["other"] = line_type()
     if scope == "diagnosis":

@@ -102,22 +102,34 @@ def finding_order(f: dict[str, Any]) -> tuple:
     )
 
 
+def _by_severity(findings: list[dict[str, Any]]) -> tuple[int, int, int]:
+    by = [0, 0, 0]
+    for f in findings:
+        by[SEVERITY_ORDER[f["severity"]]] += 1
+    return by[0], by[1], by[2]
+
+
 def merge(
-    line: bytes, extra: list, dictionary: dict[str, dict] | None = None
-) -> tuple[bytes, tuple[int, int, int], bool]:
-    """A claim's record with findings of the later phases added in order; what they add by severity, and
-    whether the claim had no finding before."""
+    line: bytes,
+    extra: list,
+    dictionary: dict[str, dict] | None = None,
+    drop: frozenset[str] = frozenset(),
+    not_checked: list[dict] | None = None,
+) -> tuple[bytes, tuple[int, int, int], tuple[int, int, int]]:
+    """A claim's record with what the later phases found: their findings added in order, findings of the rules
+    in ``drop`` removed (rules that give way to history), their not-checked entries added; and the claim's
+    findings by severity before and after (for :meth:`Totals.change`)."""
     record = orjson.loads(line)
-    had_none = not record["findings"]
+    before = _by_severity(record["findings"])
     added = [f.as_dict() for f in extra]
     if dictionary is not None:
         added = [compact_finding(f, dictionary, record["claim_id"]) for f in added]
-    record["findings"] = sorted([*record["findings"], *added], key=finding_order)
+    own = [f for f in record["findings"] if f["rule_id"] not in drop]
+    record["findings"] = sorted([*own, *added], key=finding_order)
     record["finding_count"] = len(record["findings"])
-    by = [0, 0, 0]
-    for f in extra:
-        by[SEVERITY_ORDER[f.severity]] += 1
-    return orjson.dumps(record), (by[0], by[1], by[2]), had_none
+    if not_checked:
+        record["not_checked"] = [*record.get("not_checked", ()), *not_checked]
+    return orjson.dumps(record), before, _by_severity(record["findings"])
 
 
 @dataclass
@@ -140,11 +152,11 @@ class Totals:
             self.by_severity[i] += n
         self.suppressed += suppressed
 
-    def more(self, severities: tuple[int, int, int], had_none: bool) -> None:
-        """Findings a later phase added to a claim counted already."""
-        self.claims_with_findings += had_none and any(severities)
-        for i, n in enumerate(severities):
-            self.by_severity[i] += n
+    def change(self, before: tuple[int, int, int], after: tuple[int, int, int]) -> None:
+        """A claim counted already whose findings a later phase changed (added to, or dropped from)."""
+        self.claims_with_findings += bool(any(after)) - bool(any(before))
+        for i, (old, new) in enumerate(zip(before, after)):
+            self.by_severity[i] += new - old
 
     def fails(self, threshold: int) -> bool:
         """A rejected claim, or a finding at or above the threshold (a SEVERITY_RANK: info 0 .. error 2)."""
