@@ -417,6 +417,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("CLAIMSCRUB_DATA_DIR", "/work/fullstore"))
     ap.add_argument("--runs", default="w1,w0,ref", help="comma-separated: " + ", ".join(RUNS))
     ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--startup", type=int, default=3, help="times to scrub one claim alone, for start-up (0: skip)")
     ap.add_argument("--keep", help="keep the generated claims and outputs in this folder")
     ap.add_argument(
         "--before",
@@ -457,6 +458,15 @@ def main() -> None:
     engines = [("", exe)]
     if args.before:
         engines.insert(0, ("before: ", ["env", f"PYTHONPATH={Path(args.before).resolve() / 'engine'}", *exe]))
+    one = work / "one_claim.json"
+    one.write_bytes(data.split(b"\n", 1)[0])
+    for prefix, engine in engines if args.startup else ():
+        cmd = [*engine, "scrub", str(one), "--format", "json", "--data-dir", args.data_dir, "-o", os.devnull]
+        runs = [run_cli("start-up", cmd) for _ in range(args.startup)]
+        print(
+            f"{prefix + 'start-up: one claim, --workers 1':46} best of {args.startup}: wall "
+            f"{min(r['wall'] for r in runs):.2f} s, CPU {min(r['cpu'] for r in runs):.2f} s (the process tree's)"
+        )
     hashes = {}
     for (prefix, engine), key in ((e, k) for e in engines for k in args.runs.split(",")):
         label, extra = RUNS[key]
