@@ -13,6 +13,11 @@ properties of each fact. A fact is not asserted at all when every rule of its
 scope is refuted (a PTP rule whose table lookup found no pair, a duplicate
 rule whose lines differ): line-pair facts grow with the square of the line
 count.
+
+Every conjunct of every rule is one of the builder's tests, so a rule alive
+after them holds: given a ``proved`` set, :func:`build_facts` answers those
+hits and builds no fact at all (the durable backend's default; without it,
+every fact is built for the network, as ``explain`` shows them).
 """
 
 from __future__ import annotations
