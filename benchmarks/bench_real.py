@@ -1,6 +1,6 @@
 """Benchmark (not a test): the real path, as a user runs it, against a plain-Python baseline.
 
-    python benchmarks/bench_real.py [--claims 20000] [--data-dir /work/fullstore] [--runs w1,w0,ref]
+    python benchmarks/bench_real.py [--claims 20000] [--data-dir DIR] [--runs w1,w0,ref]
         [--before DIR]   # DIR: another checkout (git archive main | tar -x -C DIR) run in the same run
 
 Generates professional claims from the codes of the full imported CMS tables
@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+
+from claimscrub.refdata.store import resolve_data_dir
 
 DOS_FIRST, DOS_LAST = 20240701, 20240930  # 2024Q3: every table has an edition in force
 EM_CODES = [f"992{n:02d}" for n in (2, 3, 4, 5, 11, 12, 13, 14, 15)]
@@ -414,7 +416,9 @@ RUNS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--claims", type=int, default=20_000)
-    ap.add_argument("--data-dir", default=os.environ.get("CLAIMSCRUB_DATA_DIR", "/work/fullstore"))
+    ap.add_argument(
+        "--data-dir", help="the imported store (default: $CLAIMSCRUB_DATA_DIR, else the user data directory)"
+    )
     ap.add_argument("--runs", default="w1,w0,ref", help="comma-separated: " + ", ".join(RUNS))
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--startup", type=int, default=3, help="times to scrub one claim alone, for start-up (0: skip)")
@@ -425,6 +429,7 @@ def main() -> None:
         "PYTHONPATH, e.g. an export of main): before/after figures and hashes from one run",
     )
     args = ap.parse_args()
+    args.data_dir = str(resolve_data_dir(args.data_dir))
     store = Path(args.data_dir) / "tables.sqlite"
     if not store.exists():
         raise SystemExit(f"no store at {store}: claimscrub data import ../shared/refdata --data-dir {args.data_dir}")
