@@ -348,6 +348,7 @@ def findings_hash(path: Path) -> tuple[str, int, int]:
     lines, findings = [], 0
     for raw in path.read_bytes().splitlines():
         rec = orjson.loads(raw)
+        rec.pop("source", None)  # the input file's path: a new temporary folder in every run
         for name in ("findings", "suppressed"):
             if name in rec:
                 rec[name] = sorted(rec[name], key=lambda f: orjson.dumps(f, option=orjson.OPT_SORT_KEYS))
