@@ -298,11 +298,14 @@ def test_a_bad_code_is_shown_because_the_biller_needs_it():
 
 
 def test_an_integer_the_rule_engine_cannot_hold_is_an_engine_error_with_a_reason(scrubber):
-    from claimscrub.backends.durable import EngineError
+    from claimscrub.backends.durable import DurableBackend, EngineError
     from claimscrub.compile.views import claim_view
     from claimscrub.model.normalize import claim_from_dict
 
     claim_model = claim_from_dict(copy.deepcopy(CLAIM))
-    claim_model.lines[0].units = 2**70  # past every bound the readers and the schema keep
+    claim_model.lines[0].units = -(2**70)  # past every bound the readers and the schema keep (and not positive)
+    network = DurableBackend(scrubber.program, prove=False)  # facts asserted: the C core's 64-bit integers
     with pytest.raises(EngineError, match=r"too large for the rule engine \(64-bit\)"):
-        scrubber.backend.run(claim_view(claim_model))
+        network.run(claim_view(claim_model))
+    hits = scrubber.backend.run(claim_view(claim_model))  # decided by the fact builder: no fact to hold it
+    assert "CS-INT-005" in {scrubber.program.rules[index].rule.id for index, _ in hits}

@@ -23,9 +23,10 @@ from typing import Any
 from claimscrub.backends import make_backend
 from claimscrub.backends.durable import EngineError
 from claimscrub.compile.budget import DEFAULT_FACTS, DEFAULT_SECONDS, OverBudget, claim_budget
+from claimscrub.compile.cache import cached_rulebook
 from claimscrub.compile.findings import Finding, Renderer, engine_error, sort_key
 from claimscrub.compile.program import Program, build_program
-from claimscrub.compile.rules import Issue, RuleBook, load_rulebook
+from claimscrub.compile.rules import Issue, RuleBook
 from claimscrub.compile.views import claim_view
 from claimscrub.inputs.base import InputItem
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
@@ -163,7 +164,7 @@ class Scrubber:
         self.tables = tables if tables is not None else default_tables(data_dir, samples, roots)
         columns = table_columns(self.tables)
         if rulebook is None:
-            rulebook, issues = load_rulebook(roots, tables=columns, replace_bundled=replace_bundled)
+            rulebook, issues = cached_rulebook(roots, tables=columns, replace_bundled=replace_bundled)
             errors = [i for i in issues if i.severity == "error"]
             if errors:
                 raise RulesError(errors)

@@ -206,8 +206,9 @@ class DurableBackend:
 
     name = "durable"
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, prove: bool = True):
         self.program = program
+        self.prove = prove
         prefix = f"cs{next(_hosts)}"
         for item in program.rules:
             problems = too_big(item)
@@ -233,9 +234,11 @@ class DurableBackend:
         self._rule_index = {f"r{item.index}": item.index for item in program.rules}
 
     def run(self, view: dict) -> set[Hit]:
-        facts_by_scope, keys = build_facts(self.program, view)
+        proved: set[Hit] | None = set() if self.prove else None  # hits the fact builder decided
+        facts_by_scope, keys = build_facts(self.program, view, proved)
+        hits = proved if proved is not None else set()
         if not facts_by_scope:
-            return set()
+            return hits
         fired: set[tuple[int, str]] = set()
         for handle, name, scopes, keep in self._handles:
             facts = [f for scope, fs in facts_by_scope.items() if scope in scopes for f in fs]
@@ -251,7 +254,8 @@ class DurableBackend:
                 self._assert(handle, name, payload, fired)
             finally:  # keep the session empty for the next claim
                 _check(dre.retract_facts(handle, payload), name, "retract")
-        return {(index, keys[fid]) for index, fid in fired}
+        hits.update((index, keys[fid]) for index, fid in fired)
+        return hits
 
     def _assert(self, handle: int, name: str, payload: str, fired: set) -> None:
         state_handle = _check(dre.assert_facts(handle, payload), name, "assert")

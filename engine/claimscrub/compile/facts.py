@@ -13,12 +13,18 @@ properties of each fact. A fact is not asserted at all when every rule of its
 scope is refuted (a PTP rule whose table lookup found no pair, a duplicate
 rule whose lines differ): line-pair facts grow with the square of the line
 count.
+
+Every conjunct of every rule is one of the builder's tests, so a rule alive
+after them holds: given a ``proved`` set, :func:`build_facts` answers those
+hits and builds no fact at all (the durable backend's default; without it,
+every fact is built for the network, as ``explain`` shows them).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +32,7 @@ from typing import Any
 
 from claimscrub.compile.budget import tick
 from claimscrub.compile.history_facts import history_facts, split_tests
-from claimscrub.compile.plan import fact_value, path_type
+from claimscrub.compile.plan import Cond, Conj, Derived, Native, fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
 from claimscrub.compile.views import Key, _pair_groups, contexts, key_of
@@ -59,6 +65,8 @@ class _RuleGroup:
     reads: tuple[str, ...] | None = None
     screen: int = 0  # how many of ``tests`` (the first ones) read only the ``reads`` fields
     remember: dict = field(default_factory=dict)  # prop -> (line fields, other fields): see _remembered
+    index_of: dict = field(default_factory=dict)  # rule bit -> the rule's index in the program
+    missing: tuple = ()  # (prop, read) of the properties a rule tests with `is missing`, for every fact
     in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
 
     def in_effect(self, dos: str) -> int:
@@ -92,11 +100,17 @@ def _cost(node: A.Node) -> int:
 
 def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
     """The group's required tests, cheapest first (a path compared with a constant before a table
-    lookup, a lookup before a quantifier), then the remaining atoms of rules still alive."""
+    lookup, a lookup before a quantifier), then the remaining atoms of rules still alive.
+
+    Every conjunct of a rule's condition is a test: an equality or a derived atom by the value it
+    must have, any other comparison or a disjunction by a closure deciding it as the network
+    would (:func:`_cond_check`). So a rule still alive after its tests holds (see ``proved`` in
+    :func:`build_facts`)."""
     known = {a.prop: True for a in plan.planner.derived.values() if _equal_line_fields(a.node) in pair_keys}
     start, dated = 0, []
     wanted: dict[str, dict] = {}  # prop -> {value it must have: rules requiring it}
     extra: dict[str, int] = {}
+    checks: dict[str, Cond] = {}  # test name -> a conjunct that is not one property's value
     for i, item in enumerate(items):
         bit = 1 << i
         if any(known.get(a.prop) is not None and known[a.prop] != a.want for a in item.required):
@@ -106,6 +120,11 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
             dated.append((bit, item.rule))
         required = [(n.prop, n.value) for n in item.required_native]
         required += [(a.prop, a.want) for a in item.required if a.prop not in known]
+        for leaf in _leaves(item.cond):
+            if not isinstance(leaf, Derived) and not (isinstance(leaf, Native) and leaf.op == "=="):
+                name = _cond_text(leaf)
+                checks[name] = leaf
+                required.append((name, True))
         for prop, value in required:
             wants = wanted.setdefault(prop, {})
             wants[value] = wants.get(value, 0) | bit
@@ -118,14 +137,18 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
     cost = {prop: 1 for prop in planner.native_paths}
     cost.update((prop, _cost(node)) for prop, (node, _) in planner.values.items())
     cost.update((a.prop, _cost(a.node)) for a in planner.derived.values())
+    parts = {name: tuple(dict.fromkeys(_cond_props(leaf))) for name, leaf in checks.items()}
+    for name, leaf in checks.items():
+        read[name] = _cond_check(leaf, read, fns)
+        cost[name] = sum(cost[p] for p in parts[name])
     tests = []
     for prop in sorted(wanted, key=lambda p: cost[p]):  # stable: rules' own order among equals
         wants = wanted[prop]
         need = 0
         for mask in wants.values():
             need |= mask
-        derived = prop in fns
-        tests.append((prop, fns[prop] if derived else read[prop], need, ~need, wants, derived))
+        derived = prop in fns or prop in checks
+        tests.append((prop, fns[prop] if prop in fns else read[prop], need, ~need, wants, derived))
     for prop, fn in fns.items():
         read.setdefault(prop, fn)
     tested = {
@@ -136,7 +159,7 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         for i, item in enumerate(items)
     }
     pairs = plan.scope == "line_pair"
-    screen, reads = _screen(planner, tests) if pairs else (0, None)
+    screen, reads = _screen(planner, tests, parts) if pairs else (0, None)
     return _RuleGroup(
         pair_keys,
         known,
@@ -148,17 +171,87 @@ def _compile_group(plan, items: list, pair_keys: tuple[str, ...]) -> _RuleGroup:
         reads,
         screen,
         _remembered(planner, tests) if pairs else {},
+        {1 << i: item.index for i, item in enumerate(items)},
+        tuple(
+            (prop, read[prop])
+            for prop in dict.fromkeys(n.prop for item in items for n in natives_of(item.cond) if n.op == "missing")
+        ),
     )
 
 
-def _screen(planner, tests: list) -> tuple[int, tuple[str, ...] | None]:
+def _leaves(cond: Cond) -> list[Cond]:
+    """The conjuncts of a planned condition, nested conjunctions flattened (a disjunction is one)."""
+    if isinstance(cond, Conj):
+        return [leaf for item in cond.items for leaf in _leaves(item)]
+    return [cond]
+
+
+def _cond_text(cond: Cond) -> str:
+    """A conjunct's name as a test (fact properties are bare names: these have spaces)."""
+    if isinstance(cond, Native):
+        return f"{cond.prop} {cond.op} {cond.value!r}"
+    if isinstance(cond, Derived):
+        return f"{cond.prop} is {cond.want}"
+    joiner = " and " if isinstance(cond, Conj) else " or "
+    return "(" + joiner.join(_cond_text(c) for c in cond.items) + ")"
+
+
+def _cond_props(cond: Cond) -> list[str]:
+    if isinstance(cond, (Native, Derived)):
+        return [cond.prop]
+    return [p for c in cond.items for p in _cond_props(c)]
+
+
+_NATIVE_CMP: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _cond_check(cond: Cond, read: dict[str, Callable], fns: dict[str, Callable]) -> Callable:
+    """A planned (sub)condition decided in a context as the network decides it on the fact: a derived
+    atom by whether its closure is true; a native test on the property's fact value, where an absent
+    property matches no comparison (not even ``!=``) and values of unlike types compare false;
+    ``and`` / ``or`` short-circuit, so an alternative's costly atoms run only when needed."""
+    if isinstance(cond, Derived):
+        fn, want = fns[cond.prop], cond.want
+        return lambda ctx: (fn(ctx) is True) is want
+    if isinstance(cond, Native):
+        get = read[cond.prop]
+        if cond.op == "missing":
+            return lambda ctx: get(ctx) is None
+        if cond.op == "present":
+            return lambda ctx: get(ctx) is not None
+        cmp, const = _NATIVE_CMP[cond.op], cond.value
+
+        def compare(ctx) -> bool:
+            value = get(ctx)
+            if value is None:
+                return False
+            try:
+                return cmp(value, const) is True
+            except TypeError:
+                return False
+
+        return compare
+    checks = [_cond_check(c, read, fns) for c in cond.items]
+    if isinstance(cond, Conj):
+        return lambda ctx: all(check(ctx) for check in checks)
+    return lambda ctx: any(check(ctx) for check in checks)
+
+
+def _screen(planner, tests: list, parts: dict[str, tuple[str, ...]]) -> tuple[int, tuple[str, ...] | None]:
     """How many of the (cheapest-first) tests screen line pairs by signature, and the line fields
     they read: the tests before the first that reads a line's sequence (unique per line, so no two
     pairs would share a signature) or a whole line. (0, None) when none does."""
     fields: set[str] = set()
     count = 0
     for test in tests:
-        reads = _pair_reads(planner, test[0])
+        reads = _test_reads(planner, parts.get(test[0], (test[0],)))
         if reads is None or "sequence" in reads[0] + reads[1]:
             break
         fields.update(reads[0] + reads[1])
@@ -183,6 +276,19 @@ def _remembered(planner, tests: list) -> dict[str, tuple[tuple[str, ...], tuple[
         if node is not None and reads is not None and any(isinstance(n, A.Quant) for n in A.walk(node)):
             out[prop] = reads
     return out
+
+
+def _test_reads(planner, props: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """What a test over these properties reads of ``line`` and of ``other`` (see :func:`_pair_reads`)."""
+    line: set[str] = set()
+    other: set[str] = set()
+    for prop in props:
+        reads = _pair_reads(planner, prop)
+        if reads is None:
+            return None
+        line.update(reads[0])
+        other.update(reads[1])
+    return tuple(sorted(line)), tuple(sorted(other))
 
 
 def _pair_reads(planner, prop: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -288,8 +394,14 @@ def _checks_for(plan) -> list:
     return groups
 
 
-def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], dict[str, Key]]:
-    """Facts per scope for one claim, and fact id -> the Key it stands for."""
+def build_facts(
+    program: Program, view: dict, proved: set | None = None
+) -> tuple[dict[str, list[dict]], dict[str, Key]]:
+    """Facts per scope for one claim, and fact id -> the Key it stands for.
+
+    With ``proved`` (a set), no fact is built: the builder's tests decide every conjunct of every
+    rule (see :func:`_compile_group`), so the rules alive after them are hits, added to the set as
+    (rule index, Key) with no second evaluation of their properties in the network."""
     by_scope: dict[str, list[dict]] = {}
     keys: dict[str, Key] = {}
     for scope, plan in program.scopes.items():
@@ -297,19 +409,20 @@ def build_facts(program: Program, view: dict) -> tuple[dict[str, list[dict]], di
         ctx = program.ctx({}, None)  # one context, re-pointed at each binding: nothing keeps it
         for group in _checks_for(plan):
             if scope == "line_pair" and group.reads is not None:
-                _pair_facts(group, ctx, view, facts, keys)
+                _pair_facts(group, ctx, view, facts, keys, proved)
                 continue
             if scope == "history":
                 history_facts(group, ctx, view, facts, keys, _run_tests, _fact_props, key_of)
                 continue
             for names, dos in contexts(scope, view, group.pair_keys):
                 ctx.vars, ctx.dos = names, dos
-                props = _fact_props(group, ctx, scope, dos)
+                props = _fact_props(group, ctx, scope, dos, proved=proved)
                 if props is not None:
                     tick(1)
-                    fid = f"f{next(_ids)}"
-                    facts.append({"id": fid, **props})
-                    keys[fid] = key_of(names)
+                    if props is not _PROVED:
+                        fid = f"f{next(_ids)}"
+                        facts.append({"id": fid, **props})
+                        keys[fid] = key_of(names)
         if facts:
             by_scope[scope] = facts
     return by_scope, keys
@@ -344,6 +457,9 @@ def _run_tests(tests, ctx, alive: int, values: dict[str, Any], remember: dict | 
     return alive
 
 
+_PROVED: dict[str, Any] = {}  # what _fact_props answers when the alive rules went to ``proved``: no fact
+
+
 def _fact_props(
     group: _RuleGroup,
     ctx,
@@ -351,10 +467,12 @@ def _fact_props(
     dos: str,
     memo: dict | None = None,
     screened: tuple[int, dict[str, Any]] | None = None,
+    proved: set | None = None,
 ) -> dict[str, Any] | None:
     """The fact of one context without its id, or None when every rule of the group is refuted.
     Line pairs: ``memo`` holds the claim's remembered values of the group's costly tests, and
-    ``screened`` what the screening tests left (only the other tests are run)."""
+    ``screened`` what the screening tests left (only the other tests are run). With ``proved``,
+    the rules alive after the tests go there as hits and ``_PROVED`` is answered instead of a fact."""
     if screened is not None:
         alive, values = screened[0], dict(screened[1])
         tests = group.tests[group.screen :]
@@ -366,18 +484,30 @@ def _fact_props(
     alive = _run_tests(tests, ctx, alive, values, group.remember if memo is not None else None, memo)
     if not alive:
         return None
+    if proved is not None:
+        key = key_of(ctx.vars)
+        while alive:
+            bit = alive & -alive
+            proved.add((group.index_of[bit], key))
+            alive ^= bit
+        return _PROVED
     for prop, fn, need in group.extra:
         if alive & need and prop not in values:
             values[prop] = fn(ctx) is True
     fact: dict[str, Any] = {"t": scope, "dos": dos}
     tested = group.tested
-    while alive:  # only what live rules test: every comparison with an absent property fails
+    while alive:  # only what live rules test: every comparison with an absent property fails...
         bit = alive & -alive
         for prop, read in tested[bit]:
             value = values[prop] if prop in values else read(ctx)
             if value is not None:  # absent: what `is missing` tests
                 fact[prop] = value
         alive ^= bit
+    for prop, read in group.missing:  # ...but `is missing` matches one: what a refuted rule tests too
+        if prop not in fact:
+            value = values[prop] if prop in values else read(ctx)
+            if value is not None:
+                fact[prop] = value
     return fact
 
 
@@ -400,7 +530,7 @@ def _signature(line: dict, reads: tuple[str, ...]) -> tuple:
     return tuple(out)
 
 
-def _pair_facts(group: _RuleGroup, ctx, view: dict, facts: list, keys: dict) -> None:
+def _pair_facts(group: _RuleGroup, ctx, view: dict, facts: list, keys: dict, proved: set | None) -> None:
     """Line-pair facts, the required tests run once per distinct (line signature, other signature):
     lines are indexed by signature within each pair group, so a claim of 999 lines drawn from a few
     dozen codes costs its distinct code pairs plus the pairs that pass, not a million pairs."""
@@ -429,9 +559,9 @@ def _pair_facts(group: _RuleGroup, ctx, view: dict, facts: list, keys: dict) -> 
                         if line is other:
                             continue
                         ctx.vars = names = {"claim": view, "line": line, "other": other}
-                        props = _fact_props(group, ctx, "line_pair", dos, memo, screened)
+                        props = _fact_props(group, ctx, "line_pair", dos, memo, screened, proved)
                         tick(0 if props is None else 1)
-                        if props is not None:
+                        if props is not None and props is not _PROVED:
                             fid = f"f{next(_ids)}"
                             facts.append({"id": fid, **props})
                             keys[fid] = key_of(names)

@@ -52,12 +52,16 @@ def age_on(birth: str | None, on: str | None) -> int | None:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def days_between(a: str | None, b: str | None) -> int | None:
+    """Days from a to b (memoised, as are the other date functions: global-period rules ask for
+    every pair of lines, and a batch has a few hundred dates of service)."""
     if a is None or b is None:
         return None
     return (_date(b) - _date(a)).days
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def add_days(d: str | None, n: int | None) -> str | None:
     """The date n days on; past the calendar's ends (year 1 / 9999) it stays at the end, so a
     comparison with it keeps its sense instead of raising on a far date of service."""
