@@ -160,3 +160,15 @@ def test_frame_fields_keep_the_frame_identical():
     slim = [type(i)(i.source, i.claim_id, frame_fields(i.data)) if i.data is not None else i for i in items]
     for unit in ("claim", "line", "beneficiary"):
         assert build_frame(slim, unit) == build_frame(items, unit)
+
+
+def test_the_findings_frame_has_every_field_of_a_finding_and_objects_as_json_text():
+    """A field added to findings (e.g. ``related``) must reach the Spark frame, or the frames differ from the CLI."""
+    from claimscrub.compile.findings import Finding
+    from claimscrub.spark.frames import FINDING_FIELDS
+
+    f = Finding("CS-HIS-002", "duplicate", "error", "X", 1, "m", "fix", related={"claim_id": "Y", "line": 2})
+    row = partition.finding_row(f)
+    assert [n for n, _ in FINDING_FIELDS] == list(f.as_dict())
+    assert orjson.loads(row["related"]) == {"claim_id": "Y", "line": 2}
+    assert all(isinstance(row[n], str | None) for n, kind in FINDING_FIELDS if kind == "string")

@@ -35,13 +35,14 @@ FINDING_FIELDS = [
     ("diagnosis", "int"),
     ("encounter", "string"),
     ("citation", "string"),
-    ("references", "string"),  # JSON text, as are the three object fields below
+    ("references", "string"),  # JSON text, as are the object fields below
     ("rule_pack", "string"),
     ("pack_version", "string"),
     ("data_edition", "string"),
     ("table_row", "string"),
     ("payer_edit", "string"),
     ("suppression", "string"),
+    ("related", "string"),  # a cross-claim finding's other claim and line: {claim_id, line}
 ]
 RESULT_FIELDS = [
     ("claim_id", "string"),

@@ -33,7 +33,7 @@ from claimscrub.inputs.base import InputItem, Note
 from claimscrub.spark.config import ScrubConfig, check, resolve
 
 # Finding fields holding objects or lists of objects: JSON text in the frame (one schema, any content).
-JSON_FIELDS = ("references", "table_row", "payer_edit", "suppression")
+JSON_FIELDS = ("references", "table_row", "payer_edit", "suppression", "related")
 # A test-only fault hook (tests/test_spark_faults.py): "exit-worker:<claim id>:<marker file>" ends this
 # Python worker on that claim the first time (the marker records it); "crash-engine:<claim id>" kills
 # the isolated engine process whenever it receives that claim.
