@@ -282,13 +282,13 @@ def test_stratified_line_audit_appraises(tmp_path):
 def test_cloned_notes_across_the_sampled_records_are_flagged():
     from claimscrub.api.scrubber import Scrubber
     from claimscrub.audit.review import SampledUnit, review_claims
-    from claimscrub.cli.main import _items
+    from claimscrub.cli.scrubbing import read_inputs
 
     paths = (
         str(REPO / "examples" / "encounters" / "claims_side_by_side.json"),
         str(REPO / "tests" / "fixtures" / "encounters" / "encounters.json"),
     )
-    items, _, side = _items(paths)
+    items, _, side = read_inputs(paths)
     items = list(items)
     units = [SampledUnit(n, 1, i.claim_id, (i.claim_id,), None, 0) for n, i in enumerate(items, 1)]
     result = review_claims(units, items, Scrubber(), bool(side.mentions_encounters))
