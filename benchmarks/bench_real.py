@@ -1,7 +1,7 @@
 """Benchmark (not a test): the real path, as a user runs it, against a plain-Python baseline.
 
     python benchmarks/bench_real.py [--claims 20000] [--data-dir DIR] [--runs w1,w0,ref]
-        [--before DIR]   # DIR: another checkout (git archive main | tar -x -C DIR) run in the same run
+        [--before DIR]   # DIR: another checkout with its own virtualenv in DIR/.venv, run in the same run
 
 Generates professional claims from the codes of the full imported CMS tables
 (3-8 lines on a date of service in 2024Q3; real CPT/HCPCS codes valid on the
@@ -426,8 +426,10 @@ def main() -> None:
     ap.add_argument("--keep", help="keep the generated claims and outputs in this folder")
     ap.add_argument(
         "--before",
-        help="also run these configurations with another checkout's engine (its engine/ folder first on "
-        "PYTHONPATH, e.g. an export of main): before/after figures and hashes from one run",
+        help="also run these configurations with another checkout's engine, installed in its own DIR/.venv "
+        "(git archive REV | tar -x -C DIR; python -m venv DIR/.venv; DIR/.venv/bin/pip install -e DIR): "
+        "before/after figures and hashes from one run. Its own virtualenv, because an editable install maps "
+        "the bundled rules to its own checkout: a PYTHONPATH alone would run the old engine on these rules",
     )
     args = ap.parse_args()
     args.data_dir = str(resolve_data_dir(args.data_dir))
@@ -463,7 +465,10 @@ def main() -> None:
     exe = [str(Path(sys.executable).with_name("claimscrub"))]
     engines = [("", exe)]
     if args.before:
-        engines.insert(0, ("before: ", ["env", f"PYTHONPATH={Path(args.before).resolve() / 'engine'}", *exe]))
+        before = Path(args.before).resolve() / ".venv" / "bin" / "claimscrub"
+        if not before.exists():
+            raise SystemExit(f"--before: no {before} (install that checkout into DIR/.venv first)")
+        engines.insert(0, ("before: ", [str(before)]))
     one = work / "one_claim.json"
     one.write_bytes(data.split(b"\n", 1)[0])
     for prefix, engine in engines if args.startup else ():
