@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import random
 import resource
 import tempfile
@@ -88,12 +89,24 @@ def batch_items(claims: int, one_patient: bool = False) -> list:
     return list(read_bytes(b"\n".join(orjson.dumps(d) for d in docs), "bench.jsonl"))
 
 
+def findings_hash(results) -> str:
+    """A digest of every finding of every result (rule, claim, line, message, related line), so two runs or
+    two versions of the engine can be shown to find exactly the same."""
+    digest = hashlib.sha256()
+    for r in results:
+        for f in sorted(r.findings, key=lambda f: (f.rule_id, f.line or 0, f.message)):
+            digest.update(orjson.dumps([r.claim_id, f.rule_id, f.line, f.message, f.related, f.severity]))
+        digest.update(orjson.dumps([r.claim_id, r.status, sorted(str(n) for n in r.not_checked)]))
+    return digest.hexdigest()[:16]
+
+
 def timed(label: str, fn, repeat: int) -> tuple[float, float]:
-    """Claims per CPU second and per wall second of the best of ``repeat`` runs (bench_scrub's :func:`best_of`)."""
-    claims, findings, wall, cpu = best_of(fn, repeat)
+    """Claims per CPU second and per wall second of the best of ``repeat`` runs (bench_scrub's :func:`best_of`);
+    ``fn`` answers (claims, (findings, hash))."""
+    claims, (findings, digest), wall, cpu = best_of(fn, repeat)
     print(
         f"{label:<34} {claims / cpu:>8,.0f} claims/s CPU  {claims / wall:>8,.0f} claims/s wall  "
-        f"({claims} claims, {findings} findings, best of {repeat})"
+        f"({claims} claims, {findings} findings, hash {digest}, best of {repeat})"
     )
     return claims / cpu, claims / wall
 
@@ -155,7 +168,7 @@ def main() -> None:
 
     def run(items, **kw):
         results = list(scrubber.scrub_many(items, **kw))
-        return len(results), sum(len(r.findings) for r in results)
+        return len(results), (sum(len(r.findings) for r in results), findings_hash(results))
 
     cases = args.cases.split(",")
     if "store" in cases:
