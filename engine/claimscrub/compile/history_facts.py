@@ -35,7 +35,6 @@ from claimscrub.compile.budget import tick
 
 MAX_HISTORY_LINES = 1000  # history lines one claim is compared with (the nearest by date of service)
 _ids = itertools.count()
-_SEEN = ("seen",)  # key of the set of history lines an index holds (no pair-key value is a 1-tuple of this)
 
 
 @dataclass(eq=False)
@@ -50,7 +49,8 @@ class HistoryWindow:
     claim_type: str | None = None
     limits_by_code: dict[str, list] = field(default_factory=dict)  # code -> FrequencyLimit-like entries
     cut: int = 0  # lines left out by MAX_HISTORY_LINES
-    screens: dict = field(default_factory=dict)  # per rule group: what each history line's own tests left alive
+    screens: dict = field(default_factory=dict)  # per pool: the hash-join indexes over ``pool``
+    pool: list[dict] | None = None  # every history line of the patient this window draws from (default: ``lines``)
     where: dict[int, int] | None = None  # id of a history line -> its index here (built for hash joins)
     dates: list[str] | None = None  # from_date of each line (built for day windows)
     _day_units: dict = field(default_factory=dict)
@@ -176,34 +176,35 @@ def history_contexts(view: dict) -> Iterator[tuple[dict, str]]:
             yield {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}, line["from_date"]
 
 
-def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> tuple[dict, dict] | None:
-    """The history lines by their ``pair_keys`` values (built once per batch and patient: the windows of a
-    patient's claims share their lines), and where each of this window's lines sits in it."""
+def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> tuple[dict, HistoryWindow] | None:
+    """The patient's history lines by their ``pair_keys`` values: built once per pool (the windows of a
+    patient's claims draw from the same lines), not once per claim."""
     if not pair_keys:
         return None
     shared = window.screens.get(pair_keys)
     if shared is None:
         shared = window.screens[pair_keys] = {}
-    if window.where is None:
-        window.where = {id(h): i for i, h in enumerate(window.lines)}
-    seen = shared.setdefault(_SEEN, set())
-    for h in window.lines:
-        if id(h) not in seen:
-            seen.add(id(h))
-            value = tuple(_hashable(h.get(k)) for k in pair_keys)
+        for h in window.lines if window.pool is None else window.pool:
+            value = tuple(map(h.get, pair_keys))  # scalars: pair keys are fields of a scalar type
             if None not in value:
                 shared.setdefault(value, []).append(h)
-    return shared, window.where
+    return shared, window
 
 
-def _partners(index: tuple[dict, dict] | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
+def _partners(index: tuple[dict, HistoryWindow] | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
+    """Indices in the window of the history lines equal to ``line`` on the pair keys (all, without keys)."""
     if index is None:
         return range(len(window.lines))
-    value = tuple(_hashable(line.get(k)) for k in pair_keys)
+    value = tuple(map(line.get, pair_keys))
     if None in value:
         return ()
-    shared, where = index
-    return [where[id(h)] for h in shared.get(value, ()) if id(h) in where]
+    found = index[0].get(value)
+    if not found:
+        return ()
+    where = window.where
+    if where is None:  # only for a claim with a partner somewhere in the pool
+        where = window.where = {id(h): i for i, h in enumerate(window.lines)}
+    return [where[id(h)] for h in found if id(h) in where]
 
 
 def _hashable(value: Any) -> Any:
@@ -227,6 +228,12 @@ class HistoryGroup:
     line_tests: int
     hist_tests: int
     days: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule bit -> required hist.days_after range
+    hist_reads: tuple[str, ...] | None = None  # the history-line fields its hist tests read (None: not only fields)
+    hist_memo: dict = field(default_factory=dict, compare=False)  # (earlier, *hist_reads values) -> screened
+    relations: tuple = ()  # the pair tests of one relation (``hist.same_physician``, a day range), tried first
+
+
+MEMO_LIMIT = 50_000  # signatures of history lines remembered per rule group (cleared past it)
 
 
 _RANGE_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -303,6 +310,10 @@ def split_tests(group, planner, items: list) -> HistoryGroup:
         )
         return "pair" if relation or dated or names & {"line", "claim"} else "hist"
 
+    def relation(prop: str) -> bool:  # a test of one hist relation alone: decided on a bare pair
+        path = planner.native_paths.get(prop.removeprefix("~").split("<")[0].split(">")[0], ((),))[0]
+        return len(path) == 2 and path[0] == "hist" and path[1] in RELATIONS
+
     by_kind: dict[str, list] = {"line": [], "hist": [], "pair": []}
     bounds: dict[int, dict[str, int]] = {}
     for test in (*_range_tests(planner, items, bounds), *group.tests):
@@ -311,8 +322,44 @@ def split_tests(group, planner, items: list) -> HistoryGroup:
     screen = len(by_kind["line"]) + len(by_kind["hist"])
     days = {bit: (b[">="], b["<="]) for bit, b in bounds.items() if len(b) == 2}
     return HistoryGroup(
-        replace(group, tests=tests, screen=screen, reads=()), len(by_kind["line"]), len(by_kind["hist"]), days
+        replace(group, tests=tests, screen=screen, reads=()),
+        len(by_kind["line"]),
+        len(by_kind["hist"]),
+        days,
+        _hist_reads(planner, [t[0] for t in by_kind["hist"]]),
+        relations=tuple(t for t in by_kind["pair"] if relation(t[0])),
     )
+
+
+def _hist_reads(planner, props: list[str]) -> tuple[str, ...] | None:
+    """The fields of ``hist`` that tests reading only the history line read, or None when one reads
+    it otherwise (passed whole to a function, a name rebound). History lines equal on these fields
+    (and on ``earlier``) pass or fail the tests alike: a batch has many lines and few such signatures."""
+    from claimscrub.lang import ast as A
+
+    fields = {"earlier"}
+    for prop in props:
+        if prop in planner.native_paths:
+            fields.add(planner.native_paths[prop][0][1])
+            continue
+        node = (
+            planner.values[prop][0]
+            if prop in planner.values
+            else next((a.node for a in planner.derived.values() if a.prop == prop), None)
+        )
+        if node is None:
+            return None
+        targets = set()
+        for n in A.walk(node):
+            if isinstance(n, A.Quant) and n.var == "hist":
+                return None
+            if isinstance(n, A.Field) and isinstance(n.target, A.Var) and n.target.name == "hist":
+                fields.add(n.name)
+                targets.add(id(n.target))
+        if any(isinstance(n, A.Var) and n.name == "hist" and id(n) not in targets for n in A.walk(node)):
+            return None
+    fields.discard("earlier")  # not a stored field: the window's, always part of the signature
+    return tuple(sorted(fields))
 
 
 def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: int) -> range | None:
@@ -342,16 +389,21 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
     group = hg.group
     line_tests = group.tests[: hg.line_tests]
     hist_tests = group.tests[hg.line_tests : group.screen]
-    by_hist = window.screens.setdefault(id(hg), {})  # the history line's own tests, shared by the batch's claims
+    reads, memo, relations = hg.hist_reads, hg.hist_memo, hg.relations
 
     def screen(i: int) -> tuple[int, dict]:
+        """The history line's own tests, decided once per signature (see :func:`_hist_reads`)."""
         h = window.lines[i]
-        key = (id(h), window.earlier[i])
-        screened = by_hist.get(key)
+        key = (window.earlier[i], *[_hashable(h.get(f)) for f in reads]) if reads is not None else None
+        screened = memo.get(key) if key is not None else None
         if screened is None:
             ctx.vars = {"hist": HistPair(h, view["lines"][0], window, i)}
             values: dict[str, Any] = {}
-            screened = by_hist[key] = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            screened = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            if key is not None:
+                if len(memo) > MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = screened
         return screened
 
     index = _index(window, group.pair_keys)
@@ -383,12 +435,18 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
         if index is None and hg.days:
             dated = _dated_partners(hg, window, dos, alive)
             partners = partners if dated is None else dated
+        names = ctx.vars
         for i in partners:
             screened = screens[i] if index is None else screen(i)
             both = alive & screened[0]
             if not both:
                 continue
-            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}
+            names["hist"] = HistPair(window.lines[i], line, window, i)
+            ctx.vars = names  # screen() may have pointed it at a bare history line
+            if relations:  # most pairs fail a relation (another physician, outside the days): no context for them
+                both = run_tests(relations, ctx, both, {}, None, None)
+                if not both:
+                    continue
             props = fact_props(group, ctx, "history", dos, None, (both, {**line_values, **screened[1]}))
             tick(0 if props is None else 1)
             if props is not None:

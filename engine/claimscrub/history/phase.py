@@ -155,7 +155,7 @@ class _Pool:
     owner: list[int]  # per line: the batch position of its claim; -1 for the store's
     dates: list[str]
     any_date: list[int]  # indices of lines of codes whose limits look back without end
-    screens: dict = field(default_factory=dict)  # the history lines' own tests, run once per batch (HistoryWindow)
+    screens: dict = field(default_factory=dict)  # hash-join indexes over ``lines``, built once (HistoryWindow)
 
 
 def _pool(past: list[HistoryLine], batch_lines: list[list[HistoryLine]], any_date_codes: frozenset[str]) -> _Pool:
@@ -199,7 +199,16 @@ def _window(pool: _Pool, position: int, claim: Claim, ctx: EditContext) -> Histo
         (rendering.taxonomy if rendering else None) or billing.taxonomy
     )
     return HistoryWindow(
-        lines, earlier, billing.npi, specialty, claim.payer.type, claim.type, ctx.limits_by_code, cut, pool.screens
+        lines,
+        earlier,
+        billing.npi,
+        specialty,
+        claim.payer.type,
+        claim.type,
+        ctx.limits_by_code,
+        cut,
+        pool.screens,
+        pool.lines,
     )
 
 
