@@ -95,6 +95,7 @@ def test_both_backends_find_the_same(tables):
 
     reference = found("reference")
     assert reference == found("durable")
+    assert reference == found("decided")  # the parent processes' way: the fact builder's tests, no engine
     fired = {f[0] for fs in reference for f in fs}
     assert {"CS-HIS-001", "CS-HIS-002", "CS-HIS-004", "CS-HIS-006", "CS-HIS-007", "CS-HIS-008"} <= fired
 

@@ -449,7 +449,7 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
                     continue
             props = fact_props(group, ctx, "history", dos, None, (both, {**line_values, **screened[1]}))
             tick(0 if props is None else 1)
-            if props is not None:
+            if props:  # empty: the rules alive went to the caller's proved hits (history/decide.py)
                 fid = f"h{next(_ids)}"
                 facts.append({"id": fid, **props})
                 keys[fid] = key_of(names)

@@ -34,6 +34,7 @@ from claimscrub.compile.findings import Finding, Renderer, one_finding_per_probl
 from claimscrub.compile.history_facts import MAX_HISTORY_LINES, HistoryWindow
 from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.views import claim_view
+from claimscrub.history.decide import DecidedBackend
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore
@@ -68,16 +69,17 @@ class EditContext:
 
 
 def edit_context(
-    tables: object, rulebook, limits: Sequence[FrequencyLimit] | None = None, backend: str = "reference"
+    tables: object, rulebook, limits: Sequence[FrequencyLimit] | None = None, backend: str = "decided"
 ) -> EditContext:
     """The history-scope rules of ``rulebook`` over ``tables``, with a frequency-limit table (the bundled one
-    by default)."""
+    by default). ``backend``: durable, reference, or decided (the fact builder's tests, no engine:
+    :mod:`claimscrub.history.decide`)."""
     limits = tuple(load_limits() if limits is None else limits)
     valuesets = {**rulebook.value_codes, LIMITED_CODES: frozenset(c for limit in limits for c in limit.codes)}
     program = build_program(rulebook.active(), tables, valuesets, history=True)
     return EditContext(
         program,
-        make_backend(backend, program),
+        DecidedBackend(program) if backend == "decided" else make_backend(backend, program),
         Renderer(program),
         limits,
         frozenset(r.id for r in rulebook.rules if GIVES_WAY in r.tags),
@@ -90,7 +92,7 @@ def context_for(scrubber, limits: Sequence[FrequencyLimit] | None = None) -> Edi
     kept = scrubber.__dict__.setdefault("_history_contexts", {})
     key = None if limits is None else tuple(limits)
     if key not in kept:
-        backend = scrubber.backend.name if getattr(scrubber, "backend", None) is not None else "reference"
+        backend = scrubber.backend.name if getattr(scrubber, "backend", None) is not None else "decided"
         kept[key] = edit_context(scrubber.tables, scrubber.rulebook, limits, backend)
         kept[key].settle = getattr(scrubber, "settle", True)
     return kept[key]
