@@ -292,10 +292,13 @@ class ClaimCollector(ResultPairing):
         super().__init__()
         self.claims: list[Claim | None] = []  # one per result; None when not scrubbed
 
-    def take(self, result) -> None:
+    def take(self, result, normalised: Claim | None = None) -> None:
+        """Keep the claim of ``result``: ``normalised`` when the scrubber handed it over, else normalised again."""
         item = self.item_of(result)
         claim = None
-        if result.status == "scrubbed" and item.data is not None:
+        if result.status == "scrubbed" and normalised is not None:
+            claim = normalised
+        elif result.status == "scrubbed" and item.data is not None:
             try:
                 claim = claim_from_dict(item.data, item.source)
             except ClaimRejected:  # pragma: no cover - a scrubbed claim normalised once already
@@ -341,8 +344,9 @@ def scrub_batch(
     )
     results = []
     for item in collector.watch(items):
-        result = scrubber.scrub_item(item)
-        collector.take(result)
+        normalised: list[Claim] = []
+        result = scrubber.scrub_item(item, normalised)
+        collector.take(result, normalised[0] if normalised else None)
         results.append(result)
     return finish_batch(results, collector, scrubber, store, record)
 
