@@ -231,6 +231,7 @@ class HistoryGroup:
     hist_reads: tuple[str, ...] | None = None  # the history-line fields its hist tests read (None: not only fields)
     hist_memo: dict = field(default_factory=dict, compare=False)  # (earlier, *hist_reads values) -> screened
     relations: tuple = ()  # the pair tests of one relation (``hist.same_physician``, a day range), tried first
+    spans: dict = field(default_factory=dict, compare=False)  # (date of service, rules alive) -> _span
 
 
 MEMO_LIMIT = 50_000  # signatures of history lines remembered per rule group (cleared past it)
@@ -365,6 +366,21 @@ def _hist_reads(planner, props: list[str]) -> tuple[str, ...] | None:
 def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: int) -> range | None:
     """The history lines within the day window every rule still alive requires (lines are ordered by
     date), or None when one of them has no such window."""
+    span = hg.spans.get((dos, alive), False)  # a batch has a few hundred dates and a few rule sets alive
+    if span is False:
+        span = _span(hg, dos, alive)
+        if len(hg.spans) > MEMO_LIMIT:
+            hg.spans.clear()
+        hg.spans[(dos, alive)] = span
+    if span is None:
+        return None
+    if window.dates is None:
+        window.dates = [h["from_date"] for h in window.lines]
+    return range(bisect.bisect_left(window.dates, span[0]), bisect.bisect_right(window.dates, span[1]))
+
+
+def _span(hg: HistoryGroup, dos: str, alive: int) -> tuple[str, str] | None:
+    """The first and last dates of the history lines the rules alive may pair ``dos`` with (see above)."""
     lo, hi = 1 << 30, -(1 << 30)
     while alive:
         bit = alive & -alive
@@ -372,12 +388,8 @@ def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: in
             return None
         lo, hi = min(lo, hg.days[bit][0]), max(hi, hg.days[bit][1])
         alive ^= bit
-    if window.dates is None:
-        window.dates = [h["from_date"] for h in window.lines]
     day = date.fromisoformat(dos)
-    first = (day - timedelta(days=hi)).isoformat()
-    last = (day - timedelta(days=lo)).isoformat()
-    return range(bisect.bisect_left(window.dates, first), bisect.bisect_right(window.dates, last))
+    return (day - timedelta(days=hi)).isoformat(), (day - timedelta(days=lo)).isoformat()
 
 
 def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, run_tests, fact_props, key_of) -> None:
