@@ -59,19 +59,23 @@ class HistoryWindow:
 class HistPair:
     """``hist`` of the history scope: a history line, seen from one line of this claim."""
 
-    __slots__ = ("_h", "_line", "_window", "_index", "earlier", "_limit")
+    __slots__ = ("_h", "_line", "_window", "_index", "earlier", "_limit", "_days")
 
     def __init__(self, h: dict, line: dict, window: HistoryWindow, index: int):
         self._h, self._line, self._window, self._index = h, line, window, index
         self.earlier = window.earlier[index]
         self._limit: Any = False  # not looked up yet
+        self._days: int | None = None
 
     def __getattr__(self, name: str) -> Any:  # the stored fields
         return self._h.get(name)
 
     @property
     def days_after(self) -> int:
-        return (date.fromisoformat(self._line["from_date"]) - date.fromisoformat(self._h["from_date"])).days
+        """Read by several tests of a pair (each rule's day range): the dates are parsed once."""
+        if self._days is None:
+            self._days = (date.fromisoformat(self._line["from_date"]) - date.fromisoformat(self._h["from_date"])).days
+        return self._days
 
     @property
     def same_provider(self) -> bool:
