@@ -217,3 +217,6 @@ def test_history_line_tests_are_remembered_by_the_fields_they_read(tables):
     assert all(r is not None and "from_date" not in r for r in reads)  # no hist test reads the date alone
     relations = {t[0] for g in groups for t in g.relations}
     assert {"hist__same_physician", "~hist__days_after>=1"} <= relations
+    unkeyed = next(g for g in groups if not g.group.pair_keys)
+    assert unkeyed.line_reads and not unkeyed.line_dated  # claim.type, line.code, line.modifiers: no lookup
+    assert all(g.line_reads for g in groups)  # a quantifier over claim.lines is read as a path (not remembered)

@@ -236,6 +236,9 @@ class HistoryGroup:
     hist_memo: dict = field(default_factory=dict, compare=False)  # (earlier, *hist_reads values) -> screened
     relations: tuple = ()  # the pair tests of one relation (``hist.same_physician``, a day range), tried first
     spans: dict = field(default_factory=dict, compare=False)  # (date of service, rules alive) -> _span
+    line_reads: tuple | None = None  # readers of the claim and line paths its line tests read (None: not only paths)
+    line_dated: bool = False  # a line test reads the date of service (a table lookup): it is part of the signature
+    line_memo: dict = field(default_factory=dict, compare=False)  # (alive, date?, *line_reads values) -> tests' result
 
 
 MEMO_LIMIT = 50_000  # signatures of history lines remembered per rule group (cleared past it)
@@ -333,7 +336,53 @@ def split_tests(group, planner, items: list) -> HistoryGroup:
         days,
         _hist_reads(planner, [t[0] for t in by_kind["hist"]]),
         relations=tuple(t for t in by_kind["pair"] if relation(t[0])),
+        **_line_reads(planner, [t[0] for t in by_kind["line"]]),
     )
+
+
+def _line_reads(planner, props: list[str]) -> dict[str, Any]:
+    """Readers of the claim and line paths that the tests reading only the claim and the line read, and
+    whether one reads the date of service; no readers when a test reads them otherwise (a whole line).
+    Lines equal on these paths (and the rules alive) pass or fail the tests alike: a batch's lines
+    repeat a few hundred codes, so the tests run once per signature, not once per line and claim."""
+    from claimscrub.lang import ast as A
+    from claimscrub.lang.evaluate import compile_expr
+    from claimscrub.lang.functions import FUNCTIONS
+
+    paths: set[tuple[str, ...]] = set()
+    dated = False
+    for prop in props:
+        base = prop.removeprefix("~").split("<")[0].split(">")[0]
+        if base in planner.native_paths:
+            paths.add(planner.native_paths[base][0])
+            continue
+        node = (
+            planner.values[base][0]
+            if base in planner.values
+            else next((a.node for a in planner.derived.values() if a.prop == base), None)
+        )
+        if node is None:
+            return {}
+        nodes = list(A.walk(node))
+        targets = {id(n.target) for n in nodes if isinstance(n, A.Field)}
+        for n in nodes:
+            if isinstance(n, A.Quant) and n.var in ("claim", "line"):
+                return {}
+            if isinstance(n, A.Var) and n.name in ("claim", "line") and id(n) not in targets:
+                return {}  # the claim or a line itself, not one of its fields
+            if isinstance(n, A.Call) and FUNCTIONS[n.name].needs_context:
+                dated = True
+            if isinstance(n, A.Field) and id(n) not in targets:
+                path = A.path_of(n)
+                if path is not None and path[0] in ("claim", "line"):
+                    paths.add(path)
+    readers = []
+    for path in sorted(paths):
+        expr: A.Node = A.Var(path[0])
+        for name in path[1:]:
+            expr = A.Field(expr, name)
+        readers.append(compile_expr(expr))
+    return {"line_reads": tuple(readers), "line_dated": dated}
 
 
 def _hist_reads(planner, props: list[str]) -> tuple[str, ...] | None:
@@ -396,6 +445,27 @@ def _span(hg: HistoryGroup, dos: str, alive: int) -> tuple[str, str] | None:
     return (day - timedelta(days=hi)).isoformat(), (day - timedelta(days=lo)).isoformat()
 
 
+def _line_screen(hg: HistoryGroup, ctx, alive: int, dos: str, line_tests: tuple, run_tests) -> tuple[int, dict]:
+    """The rules the line's own tests leave alive and the values they read, once per signature (see
+    :func:`_line_reads`); a signature that cannot be hashed (a path holding lines) is not remembered."""
+    key = None
+    if hg.line_reads is not None:
+        key = (alive, dos if hg.line_dated else None, *[_hashable(read(ctx)) for read in hg.line_reads])
+        try:
+            known = hg.line_memo.get(key)
+        except TypeError:
+            key = known = None
+        if known is not None:
+            return known
+    values: dict[str, Any] = dict(hg.group.known)
+    screened = run_tests(line_tests, ctx, alive, values, None, None), values
+    if key is not None:
+        if len(hg.line_memo) > MEMO_LIMIT:
+            hg.line_memo.clear()
+        hg.line_memo[key] = screened
+    return screened
+
+
 def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, run_tests, fact_props, key_of) -> None:
     """The history scope's facts for one rule group (see the module docstring). ``run_tests`` and
     ``fact_props`` are the fact builder's: some of the group's tests, then the rest and the fact."""
@@ -444,8 +514,7 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
             continue
         ctx.vars, ctx.dos = {"claim": view, "line": line}, dos
         tick()
-        line_values: dict[str, Any] = dict(group.known)
-        alive = run_tests(line_tests, ctx, alive, line_values, None, None)
+        alive, line_values = _line_screen(hg, ctx, alive, dos, line_tests, run_tests)
         if not alive:
             continue  # every rule refuted by what the line alone shows
         if index is None and hg.days:
