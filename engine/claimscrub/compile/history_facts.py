@@ -49,7 +49,7 @@ class HistoryWindow:
     claim_type: str | None = None
     limits_by_code: dict[str, list] = field(default_factory=dict)  # code -> FrequencyLimit-like entries
     cut: int = 0  # lines left out by MAX_HISTORY_LINES
-    screens: dict = field(default_factory=dict)  # per pool: the hash-join indexes over ``pool``
+    screens: dict = field(default_factory=dict)  # per pool: hash-join indexes over ``pool``, lines' own tests
     pool: list[dict] | None = None  # every history line of the patient this window draws from (default: ``lines``)
     where: dict[int, int] | None = None  # id of a history line -> its index here (built for hash joins)
     dates: list[str] | None = None  # from_date of each line (built for day windows)
@@ -476,11 +476,16 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
     line_tests = group.tests[: hg.line_tests]
     hist_tests = group.tests[hg.line_tests : group.screen]
     reads, memo, relations = hg.hist_reads, hg.hist_memo, hg.relations
+    by_line = window.screens.setdefault(id(hg), {})  # per pool: (id of a line, earlier) -> screened
 
     def screen(i: int) -> tuple[int, dict]:
-        """The history line's own tests, decided once per signature (see :func:`_hist_reads`)."""
-        h = window.lines[i]
-        key = (window.earlier[i], *[_hashable(h.get(f)) for f in reads]) if reads is not None else None
+        """The history line's own tests, decided once per signature (see :func:`_hist_reads`) and found
+        again by line for the other claims of the patient (a long history is seen by every claim)."""
+        h, earlier = window.lines[i], window.earlier[i]
+        screened = by_line.get((id(h), earlier))
+        if screened is not None:
+            return screened
+        key = (earlier, *[_hashable(h.get(f)) for f in reads]) if reads is not None else None
         screened = memo.get(key) if key is not None else None
         if screened is None:
             ctx.vars = {"hist": HistPair(h, view["lines"][0], window, i)}
@@ -490,6 +495,7 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
                 if len(memo) > MEMO_LIMIT:
                     memo.clear()
                 memo[key] = screened
+        by_line[(id(h), earlier)] = screened
         return screened
 
     index = _index(window, group.pair_keys)

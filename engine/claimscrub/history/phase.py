@@ -157,7 +157,7 @@ class _Pool:
     owner: list[int]  # per line: the batch position of its claim; -1 for the store's
     dates: list[str]
     any_date: list[int]  # indices of lines of codes whose limits look back without end
-    screens: dict = field(default_factory=dict)  # hash-join indexes over ``lines``, built once (HistoryWindow)
+    screens: dict = field(default_factory=dict)  # hash-join indexes and lines' own tests, built once (HistoryWindow)
 
 
 def _pool(past: list[HistoryLine], batch_lines: list[list[HistoryLine]], any_date_codes: frozenset[str]) -> _Pool:
