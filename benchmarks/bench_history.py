@@ -1,7 +1,7 @@
 """Benchmark (not a test): scrub throughput with a 1,000,000-line SQLite history against none, in one run.
 
     python benchmarks/bench_history.py [--claims 5000] [--history-lines 1000000] [--store PATH]
-                                       [--one-patient 500,2000] [--cases store,one-patient]
+                                       [--one-patient 500,2000] [--cases store,one-patient,phase]
 
 Three contenders scrub the same generated claims (bench_scrub's generator, two claims per patient,
 the first bundled packs plus the history pack, sample tables) through ``Scrubber.scrub_many``:
@@ -19,6 +19,9 @@ partly I/O), and the ratio to ``alone``. The store is built once (about a minute
 all of 2024 from every code of the sample tables), scrubbed alone and with the cross-claim rules. Each
 claim is compared with at most ``MAX_HISTORY_LINES`` history lines (the nearest), so the phase's cost
 per claim must not grow with the batch: the microseconds it adds per claim are printed for each size.
+
+``phase``: the cross-claim phase alone with the store, run by the durable backend, by the fact builder's
+decisions (what the CLI's and the service's parent processes use) and by the reference evaluator.
 """
 
 from __future__ import annotations
@@ -160,6 +163,35 @@ def one_patient_case(args, run) -> None:
         print(f"  CPU ratio to alone {batch[0] / alone[0]:.2f}; the cross-claim phase adds {added:,.0f} us a claim")
 
 
+def phase_case(args, scrubber: Scrubber) -> None:
+    """The cross-claim phase alone (with the store) on each way of running it: the durable backend (a
+    ``Scrubber`` of its own), the fact builder's decisions (the CLI's and the service's parents) and
+    the reference evaluator (what those parents ran before); milliseconds a claim, best of ``--repeat``."""
+    from claimscrub.history.phase import ClaimCollector, cross_claim_outcomes, edit_context
+
+    items = batch_items(args.claims)
+    collector = ClaimCollector()
+    for item in collector.watch(iter(items)):
+        collector.take(scrubber.scrub_item(item))
+    claims = [c for c in collector.claims if c is not None]
+    store = SqliteHistory(args.store or Path(tempfile.gettempdir()) / "history.sqlite")
+    for backend in ("durable", "decided", "reference"):
+        try:
+            ctx = edit_context(scrubber.tables, scrubber.rulebook, backend=backend)
+        except ValueError:
+            print(f"phase, {backend:<9} not in this version")
+            continue
+
+        def phase(ctx=ctx):
+            outcomes = cross_claim_outcomes(claims, ctx, store)
+            digest = hashlib.sha256(orjson.dumps([[f.as_dict() for f in o.findings] for o in outcomes]))
+            return len(claims), (sum(len(o.findings) for o in outcomes), digest.hexdigest()[:16])
+
+        n, (found, digest), _, cpu = best_of(phase, args.repeat)
+        print(f"phase, {backend:<9} {1000 * cpu / n:6.3f} ms a claim CPU ({found} findings, hash {digest})")
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--claims", type=int, default=5000)
@@ -167,7 +199,7 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="history file to build (or reuse when it exists)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--one-patient", type=lambda s: [int(n) for n in s.split(",")], default=[500, 2000])
-    parser.add_argument("--cases", default="store,one-patient", help="store, one-patient, or both (comma-separated)")
+    parser.add_argument("--cases", default="store,one-patient", help="store, one-patient, phase (comma-separated)")
     args = parser.parse_args()
     scrubber = Scrubber(
         [rules_dir() / "packs" / name for name in PACKS],
@@ -186,6 +218,8 @@ def main() -> None:
         store_case(args, scrubber, run)
     if "one-patient" in cases:
         one_patient_case(args, run)
+    if "phase" in cases:
+        phase_case(args, scrubber)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
