@@ -220,3 +220,15 @@ def test_history_line_tests_are_remembered_by_the_fields_they_read(tables):
     unkeyed = next(g for g in groups if not g.group.pair_keys)
     assert unkeyed.line_reads and not unkeyed.line_dated  # claim.type, line.code, line.modifiers: no lookup
     assert all(g.line_reads for g in groups)  # a quantifier over claim.lines is read as a path (not remembered)
+
+
+def test_the_decided_backend_takes_history_rules_only(tables):
+    """The builder's decisions stand for the history scope's tests only: a program with other scopes is refused."""
+    from claimscrub.api.scrubber import Scrubber
+    from claimscrub.compile.program import build_program
+    from claimscrub.history.decide import DecidedBackend
+
+    with pytest.raises(ValueError, match="history-scope rules only"):
+        DecidedBackend(Scrubber(tables=tables, default_policies=False).program)
+    empty = DecidedBackend(build_program([], tables, {}, history=True))
+    assert empty.run({"lines": []}) == set()
