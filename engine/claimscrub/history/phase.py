@@ -11,10 +11,10 @@ run like any other rule: each claim's view gets its history window
 (:class:`~claimscrub.compile.history_facts.HistoryWindow`), the fact builder pairs its lines with
 the history lines, and a backend matches them. The parent processes of the CLI and the HTTP service
 scrub nothing themselves (``backend=None``; the service may call from several threads), so there
-the phase runs on the reference evaluator, which the differential tests hold to the Rete backend's
-results, rather than put the durable-rules C core (one per process, not thread-safe, a crash there
-would end the run) in the process that guards the batch; a scrubber with a backend (``scrub_many``
-in one process, rule tests) uses its own.
+the fact builder's own tests decide the rules (:mod:`claimscrub.history.decide`, held to the Rete
+and reference backends' results), rather than put the durable-rules C core (one per process, not
+thread-safe, a crash there would end the run) in the process that guards the batch; a scrubber
+with a backend (``scrub_many`` in one process, rule tests) uses its own.
 """
 
 from __future__ import annotations
