@@ -95,6 +95,7 @@ def test_both_backends_find_the_same(tables):
 
     reference = found("reference")
     assert reference == found("durable")
+    assert reference == found("decided")  # the parent processes' way: the fact builder's tests, no engine
     fired = {f[0] for fs in reference for f in fs}
     assert {"CS-HIS-001", "CS-HIS-002", "CS-HIS-004", "CS-HIS-006", "CS-HIS-007", "CS-HIS-008"} <= fired
 
@@ -184,3 +185,50 @@ def test_the_frequency_limit_value_set_lists_the_bundled_table_and_follows_the_t
     ctx = edit_context(tables, book, load_limits(own))
     visits = [claim("V-1", "99213", "2024-01-05"), claim("V-2", "99213", "2024-06-05")]
     assert [[f.rule_id for f in o.findings] for o in cross_claim_outcomes(visits, ctx)] == [[], ["CS-HIS-007"]]
+
+
+def test_the_batch_keeps_the_claim_the_scrub_normalised(tables, monkeypatch):
+    """scrub_batch hands the scrubber's normalised claim to the cross-claim phase: it normalises no claim twice."""
+    from claimscrub.api.scrubber import Scrubber
+    from claimscrub.history.phase import scrub_batch
+
+    scrubber = Scrubber(tables=tables, default_policies=False)
+    surgery, visit = copy.deepcopy(BASE), copy.deepcopy(BASE)
+    line = {"sequence": 1, "units": 1, "charge": "1.00", "diagnosis_pointers": [1]}
+    surgery.update(claim_id="S-1", lines=[{**line, "code": "27447", "from_date": "2024-06-20"}])
+    visit.update(claim_id="V-1", lines=[{**line, "code": "99213", "from_date": "2024-08-01"}])
+
+    def again(*args, **kwargs):
+        raise AssertionError("normalised a second time")
+
+    monkeypatch.setattr(phase, "claim_from_dict", again)
+    results = scrub_batch(scrubber, [surgery, visit])
+    assert [f.related for f in results[1].findings if f.rule_id == "CS-HIS-001"] == [{"claim_id": "S-1", "line": 1}]
+
+
+def test_history_line_tests_are_remembered_by_the_fields_they_read(tables):
+    """A history line's own tests are decided once per signature: the fields they read, and ``earlier``."""
+    from claimscrub.compile.facts import _checks_for
+
+    book, _ = load_rulebook([])
+    groups = _checks_for(edit_context(tables, book).program.scopes["history"])
+    reads = [g.hist_reads for g in groups]
+    assert ("claim_type", "code", "stored") in reads  # global surgery, new patient: hist.code in @em_codes, ...
+    assert all(r is not None and "from_date" not in r for r in reads)  # no hist test reads the date alone
+    relations = {t[0] for g in groups for t in g.relations}
+    assert {"hist__same_physician", "~hist__days_after>=1"} <= relations
+    unkeyed = next(g for g in groups if not g.group.pair_keys)
+    assert unkeyed.line_reads and not unkeyed.line_dated  # claim.type, line.code, line.modifiers: no lookup
+    assert all(g.line_reads for g in groups)  # a quantifier over claim.lines is read as a path (not remembered)
+
+
+def test_the_decided_backend_takes_history_rules_only(tables):
+    """The builder's decisions stand for the history scope's tests only: a program with other scopes is refused."""
+    from claimscrub.api.scrubber import Scrubber
+    from claimscrub.compile.program import build_program
+    from claimscrub.history.decide import DecidedBackend
+
+    with pytest.raises(ValueError, match="history-scope rules only"):
+        DecidedBackend(Scrubber(tables=tables, default_policies=False).program)
+    empty = DecidedBackend(build_program([], tables, {}, history=True))
+    assert empty.run({"lines": []}) == set()

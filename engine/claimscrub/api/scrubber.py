@@ -232,13 +232,14 @@ class Scrubber:
         for claim in claims:
             yield self.scrub(claim)
 
-    def scrub_item(self, item: InputItem) -> ClaimResult:
+    def scrub_item(self, item: InputItem, normalised: list | None = None) -> ClaimResult:
         """One claim, whatever happens inside: an unexpected exception becomes an engine-error
         rejection of this claim alone (the stage and the exception type, never a value), so a
-        batch, a worker or a request goes on. Every front end scrubs through here."""
+        batch, a worker or a request goes on. Every front end scrubs through here. ``normalised``:
+        the normalised claim is appended to it (the cross-claim phase keeps it, not normalising twice)."""
         stage = ["read"]
         try:
-            return self._scrub_item(item, stage)
+            return self._scrub_item(item, stage, normalised)
         except Exception as exc:  # noqa: BLE001 - the guard: any defect costs one claim, not the batch
             return self._crashed(item, stage[0], exc)
 
@@ -255,7 +256,7 @@ class Scrubber:
             cid, "rejected", [engine_error(cid or "?", problem)], reason=f"engine error: {problem}", source=item.source
         )
 
-    def _scrub_item(self, item: InputItem, stage: list[str]) -> ClaimResult:
+    def _scrub_item(self, item: InputItem, stage: list[str], normalised: list | None = None) -> ClaimResult:
         cid = item.claim_id
         if item.error is not None:
             return ClaimResult(cid, "rejected", reason=item.error, field=item.field, source=item.source)
@@ -285,6 +286,8 @@ class Scrubber:
             claim = claim_from_dict(data, item.source)
         except ClaimRejected as exc:
             return ClaimResult(cid, "rejected", reason=exc.reason, field=exc.field, source=item.source)
+        if normalised is not None:
+            normalised.append(claim)
         if self.backend is None:
             raise RuntimeError("this Scrubber was built without a backend (backend=None): it cannot scrub")
         if cid is None:

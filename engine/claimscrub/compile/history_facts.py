@@ -35,7 +35,6 @@ from claimscrub.compile.budget import tick
 
 MAX_HISTORY_LINES = 1000  # history lines one claim is compared with (the nearest by date of service)
 _ids = itertools.count()
-_SEEN = ("seen",)  # key of the set of history lines an index holds (no pair-key value is a 1-tuple of this)
 
 
 @dataclass(eq=False)
@@ -50,7 +49,8 @@ class HistoryWindow:
     claim_type: str | None = None
     limits_by_code: dict[str, list] = field(default_factory=dict)  # code -> FrequencyLimit-like entries
     cut: int = 0  # lines left out by MAX_HISTORY_LINES
-    screens: dict = field(default_factory=dict)  # per rule group: what each history line's own tests left alive
+    screens: dict = field(default_factory=dict)  # per pool: hash-join indexes over ``pool``, lines' own tests
+    pool: list[dict] | None = None  # every history line of the patient this window draws from (default: ``lines``)
     where: dict[int, int] | None = None  # id of a history line -> its index here (built for hash joins)
     dates: list[str] | None = None  # from_date of each line (built for day windows)
     _day_units: dict = field(default_factory=dict)
@@ -59,19 +59,23 @@ class HistoryWindow:
 class HistPair:
     """``hist`` of the history scope: a history line, seen from one line of this claim."""
 
-    __slots__ = ("_h", "_line", "_window", "_index", "earlier", "_limit")
+    __slots__ = ("_h", "_line", "_window", "_index", "earlier", "_limit", "_days")
 
     def __init__(self, h: dict, line: dict, window: HistoryWindow, index: int):
         self._h, self._line, self._window, self._index = h, line, window, index
         self.earlier = window.earlier[index]
         self._limit: Any = False  # not looked up yet
+        self._days: int | None = None
 
     def __getattr__(self, name: str) -> Any:  # the stored fields
         return self._h.get(name)
 
     @property
     def days_after(self) -> int:
-        return (date.fromisoformat(self._line["from_date"]) - date.fromisoformat(self._h["from_date"])).days
+        """Read by several tests of a pair (each rule's day range): the dates are parsed once."""
+        if self._days is None:
+            self._days = (date.fromisoformat(self._line["from_date"]) - date.fromisoformat(self._h["from_date"])).days
+        return self._days
 
     @property
     def same_provider(self) -> bool:
@@ -176,34 +180,35 @@ def history_contexts(view: dict) -> Iterator[tuple[dict, str]]:
             yield {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}, line["from_date"]
 
 
-def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> tuple[dict, dict] | None:
-    """The history lines by their ``pair_keys`` values (built once per batch and patient: the windows of a
-    patient's claims share their lines), and where each of this window's lines sits in it."""
+def _index(window: HistoryWindow, pair_keys: tuple[str, ...]) -> tuple[dict, HistoryWindow] | None:
+    """The patient's history lines by their ``pair_keys`` values: built once per pool (the windows of a
+    patient's claims draw from the same lines), not once per claim."""
     if not pair_keys:
         return None
     shared = window.screens.get(pair_keys)
     if shared is None:
         shared = window.screens[pair_keys] = {}
-    if window.where is None:
-        window.where = {id(h): i for i, h in enumerate(window.lines)}
-    seen = shared.setdefault(_SEEN, set())
-    for h in window.lines:
-        if id(h) not in seen:
-            seen.add(id(h))
-            value = tuple(_hashable(h.get(k)) for k in pair_keys)
+        for h in window.lines if window.pool is None else window.pool:
+            value = tuple(map(h.get, pair_keys))  # scalars: pair keys are fields of a scalar type
             if None not in value:
                 shared.setdefault(value, []).append(h)
-    return shared, window.where
+    return shared, window
 
 
-def _partners(index: tuple[dict, dict] | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
+def _partners(index: tuple[dict, HistoryWindow] | None, window: HistoryWindow, line: dict, pair_keys: tuple[str, ...]):
+    """Indices in the window of the history lines equal to ``line`` on the pair keys (all, without keys)."""
     if index is None:
         return range(len(window.lines))
-    value = tuple(_hashable(line.get(k)) for k in pair_keys)
+    value = tuple(map(line.get, pair_keys))
     if None in value:
         return ()
-    shared, where = index
-    return [where[id(h)] for h in shared.get(value, ()) if id(h) in where]
+    found = index[0].get(value)
+    if not found:
+        return ()
+    where = window.where
+    if where is None:  # only for a claim with a partner somewhere in the pool
+        where = window.where = {id(h): i for i, h in enumerate(window.lines)}
+    return [where[id(h)] for h in found if id(h) in where]
 
 
 def _hashable(value: Any) -> Any:
@@ -227,6 +232,16 @@ class HistoryGroup:
     line_tests: int
     hist_tests: int
     days: dict[int, tuple[int, int]] = field(default_factory=dict)  # rule bit -> required hist.days_after range
+    hist_reads: tuple[str, ...] | None = None  # the history-line fields its hist tests read (None: not only fields)
+    hist_memo: dict = field(default_factory=dict, compare=False)  # (earlier, *hist_reads values) -> screened
+    relations: tuple = ()  # the pair tests of one relation (``hist.same_physician``, a day range), tried first
+    spans: dict = field(default_factory=dict, compare=False)  # (date of service, rules alive) -> _span
+    line_reads: tuple | None = None  # readers of the claim and line paths its line tests read (None: not only paths)
+    line_dated: bool = False  # a line test reads the date of service (a table lookup): it is part of the signature
+    line_memo: dict = field(default_factory=dict, compare=False)  # (alive, date?, *line_reads values) -> tests' result
+
+
+MEMO_LIMIT = 50_000  # signatures of history lines remembered per rule group (cleared past it)
 
 
 _RANGE_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -303,6 +318,10 @@ def split_tests(group, planner, items: list) -> HistoryGroup:
         )
         return "pair" if relation or dated or names & {"line", "claim"} else "hist"
 
+    def relation(prop: str) -> bool:  # a test of one hist relation alone: decided on a bare pair
+        path = planner.native_paths.get(prop.removeprefix("~").split("<")[0].split(">")[0], ((),))[0]
+        return len(path) == 2 and path[0] == "hist" and path[1] in RELATIONS
+
     by_kind: dict[str, list] = {"line": [], "hist": [], "pair": []}
     bounds: dict[int, dict[str, int]] = {}
     for test in (*_range_tests(planner, items, bounds), *group.tests):
@@ -311,13 +330,110 @@ def split_tests(group, planner, items: list) -> HistoryGroup:
     screen = len(by_kind["line"]) + len(by_kind["hist"])
     days = {bit: (b[">="], b["<="]) for bit, b in bounds.items() if len(b) == 2}
     return HistoryGroup(
-        replace(group, tests=tests, screen=screen, reads=()), len(by_kind["line"]), len(by_kind["hist"]), days
+        replace(group, tests=tests, screen=screen, reads=()),
+        len(by_kind["line"]),
+        len(by_kind["hist"]),
+        days,
+        _hist_reads(planner, [t[0] for t in by_kind["hist"]]),
+        relations=tuple(t for t in by_kind["pair"] if relation(t[0])),
+        **_line_reads(planner, [t[0] for t in by_kind["line"]]),
     )
+
+
+def _line_reads(planner, props: list[str]) -> dict[str, Any]:
+    """Readers of the claim and line paths that the tests reading only the claim and the line read, and
+    whether one reads the date of service; no readers when a test reads them otherwise (a whole line).
+    Lines equal on these paths (and the rules alive) pass or fail the tests alike: a batch's lines
+    repeat a few hundred codes, so the tests run once per signature, not once per line and claim."""
+    from claimscrub.lang import ast as A
+    from claimscrub.lang.evaluate import compile_expr
+    from claimscrub.lang.functions import FUNCTIONS
+
+    paths: set[tuple[str, ...]] = set()
+    dated = False
+    for prop in props:
+        base = prop.removeprefix("~").split("<")[0].split(">")[0]
+        if base in planner.native_paths:
+            paths.add(planner.native_paths[base][0])
+            continue
+        node = (
+            planner.values[base][0]
+            if base in planner.values
+            else next((a.node for a in planner.derived.values() if a.prop == base), None)
+        )
+        if node is None:
+            return {}
+        nodes = list(A.walk(node))
+        targets = {id(n.target) for n in nodes if isinstance(n, A.Field)}
+        for n in nodes:
+            if isinstance(n, A.Quant) and n.var in ("claim", "line"):
+                return {}
+            if isinstance(n, A.Var) and n.name in ("claim", "line") and id(n) not in targets:
+                return {}  # the claim or a line itself, not one of its fields
+            if isinstance(n, A.Call) and FUNCTIONS[n.name].needs_context:
+                dated = True
+            if isinstance(n, A.Field) and id(n) not in targets:
+                path = A.path_of(n)
+                if path is not None and path[0] in ("claim", "line"):
+                    paths.add(path)
+    readers = []
+    for path in sorted(paths):
+        expr: A.Node = A.Var(path[0])
+        for name in path[1:]:
+            expr = A.Field(expr, name)
+        readers.append(compile_expr(expr))
+    return {"line_reads": tuple(readers), "line_dated": dated}
+
+
+def _hist_reads(planner, props: list[str]) -> tuple[str, ...] | None:
+    """The fields of ``hist`` that tests reading only the history line read, or None when one reads
+    it otherwise (passed whole to a function, a name rebound). History lines equal on these fields
+    (and on ``earlier``) pass or fail the tests alike: a batch has many lines and few such signatures."""
+    from claimscrub.lang import ast as A
+
+    fields = {"earlier"}
+    for prop in props:
+        if prop in planner.native_paths:
+            fields.add(planner.native_paths[prop][0][1])
+            continue
+        node = (
+            planner.values[prop][0]
+            if prop in planner.values
+            else next((a.node for a in planner.derived.values() if a.prop == prop), None)
+        )
+        if node is None:
+            return None
+        targets = set()
+        for n in A.walk(node):
+            if isinstance(n, A.Quant) and n.var == "hist":
+                return None
+            if isinstance(n, A.Field) and isinstance(n.target, A.Var) and n.target.name == "hist":
+                fields.add(n.name)
+                targets.add(id(n.target))
+        if any(isinstance(n, A.Var) and n.name == "hist" and id(n) not in targets for n in A.walk(node)):
+            return None
+    fields.discard("earlier")  # not a stored field: the window's, always part of the signature
+    return tuple(sorted(fields))
 
 
 def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: int) -> range | None:
     """The history lines within the day window every rule still alive requires (lines are ordered by
     date), or None when one of them has no such window."""
+    span = hg.spans.get((dos, alive), False)  # a batch has a few hundred dates and a few rule sets alive
+    if span is False:
+        span = _span(hg, dos, alive)
+        if len(hg.spans) > MEMO_LIMIT:
+            hg.spans.clear()
+        hg.spans[(dos, alive)] = span
+    if span is None:
+        return None
+    if window.dates is None:
+        window.dates = [h["from_date"] for h in window.lines]
+    return range(bisect.bisect_left(window.dates, span[0]), bisect.bisect_right(window.dates, span[1]))
+
+
+def _span(hg: HistoryGroup, dos: str, alive: int) -> tuple[str, str] | None:
+    """The first and last dates of the history lines the rules alive may pair ``dos`` with (see above)."""
     lo, hi = 1 << 30, -(1 << 30)
     while alive:
         bit = alive & -alive
@@ -325,12 +441,29 @@ def _dated_partners(hg: HistoryGroup, window: HistoryWindow, dos: str, alive: in
             return None
         lo, hi = min(lo, hg.days[bit][0]), max(hi, hg.days[bit][1])
         alive ^= bit
-    if window.dates is None:
-        window.dates = [h["from_date"] for h in window.lines]
     day = date.fromisoformat(dos)
-    first = (day - timedelta(days=hi)).isoformat()
-    last = (day - timedelta(days=lo)).isoformat()
-    return range(bisect.bisect_left(window.dates, first), bisect.bisect_right(window.dates, last))
+    return (day - timedelta(days=hi)).isoformat(), (day - timedelta(days=lo)).isoformat()
+
+
+def _line_screen(hg: HistoryGroup, ctx, alive: int, dos: str, line_tests: tuple, run_tests) -> tuple[int, dict]:
+    """The rules the line's own tests leave alive and the values they read, once per signature (see
+    :func:`_line_reads`); a signature that cannot be hashed (a path holding lines) is not remembered."""
+    key = None
+    if hg.line_reads is not None:
+        key = (alive, dos if hg.line_dated else None, *[_hashable(read(ctx)) for read in hg.line_reads])
+        try:
+            known = hg.line_memo.get(key)
+        except TypeError:
+            key = known = None
+        if known is not None:
+            return known
+    values: dict[str, Any] = dict(hg.group.known)
+    screened = run_tests(line_tests, ctx, alive, values, None, None), values
+    if key is not None:
+        if len(hg.line_memo) > MEMO_LIMIT:
+            hg.line_memo.clear()
+        hg.line_memo[key] = screened
+    return screened
 
 
 def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, run_tests, fact_props, key_of) -> None:
@@ -342,16 +475,27 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
     group = hg.group
     line_tests = group.tests[: hg.line_tests]
     hist_tests = group.tests[hg.line_tests : group.screen]
-    by_hist = window.screens.setdefault(id(hg), {})  # the history line's own tests, shared by the batch's claims
+    reads, memo, relations = hg.hist_reads, hg.hist_memo, hg.relations
+    by_line = window.screens.setdefault(id(hg), {})  # per pool: (id of a line, earlier) -> screened
 
     def screen(i: int) -> tuple[int, dict]:
-        h = window.lines[i]
-        key = (id(h), window.earlier[i])
-        screened = by_hist.get(key)
+        """The history line's own tests, decided once per signature (see :func:`_hist_reads`) and found
+        again by line for the other claims of the patient (a long history is seen by every claim)."""
+        h, earlier = window.lines[i], window.earlier[i]
+        screened = by_line.get((id(h), earlier))
+        if screened is not None:
+            return screened
+        key = (earlier, *[_hashable(h.get(f)) for f in reads]) if reads is not None else None
+        screened = memo.get(key) if key is not None else None
         if screened is None:
             ctx.vars = {"hist": HistPair(h, view["lines"][0], window, i)}
             values: dict[str, Any] = {}
-            screened = by_hist[key] = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            screened = (run_tests(hist_tests, ctx, group.start, values, None, None), values)
+            if key is not None:
+                if len(memo) > MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = screened
+        by_line[(id(h), earlier)] = screened
         return screened
 
     index = _index(window, group.pair_keys)
@@ -376,22 +520,27 @@ def history_facts(hg: HistoryGroup, ctx, view: dict, facts: list, keys: dict, ru
             continue
         ctx.vars, ctx.dos = {"claim": view, "line": line}, dos
         tick()
-        line_values: dict[str, Any] = dict(group.known)
-        alive = run_tests(line_tests, ctx, alive, line_values, None, None)
+        alive, line_values = _line_screen(hg, ctx, alive, dos, line_tests, run_tests)
         if not alive:
             continue  # every rule refuted by what the line alone shows
         if index is None and hg.days:
             dated = _dated_partners(hg, window, dos, alive)
             partners = partners if dated is None else dated
+        names = ctx.vars
         for i in partners:
             screened = screens[i] if index is None else screen(i)
             both = alive & screened[0]
             if not both:
                 continue
-            ctx.vars = names = {"claim": view, "line": line, "hist": HistPair(window.lines[i], line, window, i)}
+            names["hist"] = HistPair(window.lines[i], line, window, i)
+            ctx.vars = names  # screen() may have pointed it at a bare history line
+            if relations:  # most pairs fail a relation (another physician, outside the days): no context for them
+                both = run_tests(relations, ctx, both, {}, None, None)
+                if not both:
+                    continue
             props = fact_props(group, ctx, "history", dos, None, (both, {**line_values, **screened[1]}))
             tick(0 if props is None else 1)
-            if props is not None:
+            if props:  # empty: the rules alive went to the caller's proved hits (history/decide.py)
                 fid = f"h{next(_ids)}"
                 facts.append({"id": fid, **props})
                 keys[fid] = key_of(names)

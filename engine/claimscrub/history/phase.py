@@ -11,10 +11,10 @@ run like any other rule: each claim's view gets its history window
 (:class:`~claimscrub.compile.history_facts.HistoryWindow`), the fact builder pairs its lines with
 the history lines, and a backend matches them. The parent processes of the CLI and the HTTP service
 scrub nothing themselves (``backend=None``; the service may call from several threads), so there
-the phase runs on the reference evaluator, which the differential tests hold to the Rete backend's
-results, rather than put the durable-rules C core (one per process, not thread-safe, a crash there
-would end the run) in the process that guards the batch; a scrubber with a backend (``scrub_many``
-in one process, rule tests) uses its own.
+the fact builder's own tests decide the rules (:mod:`claimscrub.history.decide`, held to the Rete
+and reference backends' results), rather than put the durable-rules C core (one per process, not
+thread-safe, a crash there would end the run) in the process that guards the batch; a scrubber
+with a backend (``scrub_many`` in one process, rule tests) uses its own.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from claimscrub.compile.findings import Finding, Renderer, one_finding_per_probl
 from claimscrub.compile.history_facts import MAX_HISTORY_LINES, HistoryWindow
 from claimscrub.compile.program import Program, build_program
 from claimscrub.compile.views import claim_view
+from claimscrub.history.decide import DecidedBackend
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
 from claimscrub.history.store import HistoryStore
@@ -68,16 +69,17 @@ class EditContext:
 
 
 def edit_context(
-    tables: object, rulebook, limits: Sequence[FrequencyLimit] | None = None, backend: str = "reference"
+    tables: object, rulebook, limits: Sequence[FrequencyLimit] | None = None, backend: str = "decided"
 ) -> EditContext:
     """The history-scope rules of ``rulebook`` over ``tables``, with a frequency-limit table (the bundled one
-    by default)."""
+    by default). ``backend``: durable, reference, or decided (the fact builder's tests, no engine:
+    :mod:`claimscrub.history.decide`)."""
     limits = tuple(load_limits() if limits is None else limits)
     valuesets = {**rulebook.value_codes, LIMITED_CODES: frozenset(c for limit in limits for c in limit.codes)}
     program = build_program(rulebook.active(), tables, valuesets, history=True)
     return EditContext(
         program,
-        make_backend(backend, program),
+        DecidedBackend(program) if backend == "decided" else make_backend(backend, program),
         Renderer(program),
         limits,
         frozenset(r.id for r in rulebook.rules if GIVES_WAY in r.tags),
@@ -90,7 +92,7 @@ def context_for(scrubber, limits: Sequence[FrequencyLimit] | None = None) -> Edi
     kept = scrubber.__dict__.setdefault("_history_contexts", {})
     key = None if limits is None else tuple(limits)
     if key not in kept:
-        backend = scrubber.backend.name if getattr(scrubber, "backend", None) is not None else "reference"
+        backend = scrubber.backend.name if getattr(scrubber, "backend", None) is not None else "decided"
         kept[key] = edit_context(scrubber.tables, scrubber.rulebook, limits, backend)
         kept[key].settle = getattr(scrubber, "settle", True)
     return kept[key]
@@ -155,7 +157,7 @@ class _Pool:
     owner: list[int]  # per line: the batch position of its claim; -1 for the store's
     dates: list[str]
     any_date: list[int]  # indices of lines of codes whose limits look back without end
-    screens: dict = field(default_factory=dict)  # the history lines' own tests, run once per batch (HistoryWindow)
+    screens: dict = field(default_factory=dict)  # hash-join indexes and lines' own tests, built once (HistoryWindow)
 
 
 def _pool(past: list[HistoryLine], batch_lines: list[list[HistoryLine]], any_date_codes: frozenset[str]) -> _Pool:
@@ -199,7 +201,16 @@ def _window(pool: _Pool, position: int, claim: Claim, ctx: EditContext) -> Histo
         (rendering.taxonomy if rendering else None) or billing.taxonomy
     )
     return HistoryWindow(
-        lines, earlier, billing.npi, specialty, claim.payer.type, claim.type, ctx.limits_by_code, cut, pool.screens
+        lines,
+        earlier,
+        billing.npi,
+        specialty,
+        claim.payer.type,
+        claim.type,
+        ctx.limits_by_code,
+        cut,
+        pool.screens,
+        pool.lines,
     )
 
 
@@ -281,10 +292,13 @@ class ClaimCollector(ResultPairing):
         super().__init__()
         self.claims: list[Claim | None] = []  # one per result; None when not scrubbed
 
-    def take(self, result) -> None:
+    def take(self, result, normalised: Claim | None = None) -> None:
+        """Keep the claim of ``result``: ``normalised`` when the scrubber handed it over, else normalised again."""
         item = self.item_of(result)
         claim = None
-        if result.status == "scrubbed" and item.data is not None:
+        if result.status == "scrubbed" and normalised is not None:
+            claim = normalised
+        elif result.status == "scrubbed" and item.data is not None:
             try:
                 claim = claim_from_dict(item.data, item.source)
             except ClaimRejected:  # pragma: no cover - a scrubbed claim normalised once already
@@ -330,8 +344,9 @@ def scrub_batch(
     )
     results = []
     for item in collector.watch(items):
-        result = scrubber.scrub_item(item)
-        collector.take(result)
+        normalised: list[Claim] = []
+        result = scrubber.scrub_item(item, normalised)
+        collector.take(result, normalised[0] if normalised else None)
         results.append(result)
     return finish_batch(results, collector, scrubber, store, record)
 
