@@ -26,7 +26,6 @@ from claimscrub.cli.run import (
     exits_cleanly,
 )
 from claimscrub.cli.spark import spark as spark_group
-from claimscrub.inputs import read_path
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
@@ -310,6 +309,7 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, pa
     from claimscrub.authoring.explain import explain
     from claimscrub.cli.policy import policy_lines, resolution_for
     from claimscrub.compile.rules import load_rulebook
+    from claimscrub.inputs import read_path
     from claimscrub.model.normalize import ClaimRejected, claim_from_dict
     from claimscrub.model.validate import problems
 
