@@ -17,17 +17,14 @@ from pathlib import Path
 
 import click
 import orjson
-from rich.console import Console
 
 from claimscrub import __version__
 from claimscrub.cli.history import HistorySpelling, history_options, history_spec
 from claimscrub.cli.policy import payer_options, suppress
-from claimscrub.cli.run import (
-    exits_cleanly,
-)
+from claimscrub.cli.run import StderrConsole, exits_cleanly
 from claimscrub.cli.spark import spark as spark_group
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
+err = StderrConsole(highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -232,7 +229,7 @@ def _progress(show: bool):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(), console=err, transient=True
+        SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(), console=err.rich(), transient=True
     ) as bar:
         task = bar.add_task("scrub")
         yield lambda: bar.advance(task)

@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.markup import escape
 
 from claimscrub.cli.run import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_USAGE,
     Interrupted,
+    StderrConsole,
     Tally,
     count_rest,
+    escape,
     interruptible,
     quiet_signals,
 )
@@ -44,7 +44,7 @@ from claimscrub.inputs import InputFormatError, read_bytes, read_file
 if TYPE_CHECKING:
     from claimscrub.history.phase import EditContext
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
+err = StderrConsole(highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
 # Files a directory argument contributes (anything else there, a README or a licence, is skipped).
 INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
