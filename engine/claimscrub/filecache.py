@@ -92,7 +92,16 @@ def read(kind: str, key: str, allowed: Mapping[tuple[str, str], type | Callable]
     try:
         with open(cache_root() / kind / f"{key}.pickle", "rb") as f:
             return _Restricted(f.read(), allowed).load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError, IndexError, KeyError):
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        LookupError,
+        RecursionError,
+    ):
         return MISS
 
 
