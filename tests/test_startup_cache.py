@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from claimscrub import filecache
 from claimscrub.api.scrubber import Scrubber, table_columns
 from claimscrub.api.workers import Prebuilt, WorkerPool
 from claimscrub.compile.cache import cached_rulebook
@@ -104,6 +105,20 @@ def test_a_planted_table_cache_entry_is_never_trusted(cache_root, table_dir, tmp
     parsed = _counting(monkeypatch, definitions, "load_yaml")
     assert definitions.load_registry(table_dir)["pos_codes"].title == "Place of service codes"
     assert not marker.exists() and parsed == [1]
+
+
+def test_an_entry_in_use_outlives_newer_ones(cache_root, table_dir, tmp_path, monkeypatch):
+    """A hit refreshes the entry, so a run's own entry is not pushed out by other versions written since."""
+    definitions.load_registry(table_dir)
+    parsed = _counting(monkeypatch, definitions, "load_yaml")
+    for i in range(filecache.KEEP + 2):
+        other = tmp_path / f"other{i}"
+        other.mkdir()
+        (other / "pos_codes.yaml").write_text((table_dir / "pos_codes.yaml").read_text() + f"# version {i}\n")
+        definitions.load_registry(other)
+        definitions.load_registry(table_dir)
+    assert len(parsed) == filecache.KEEP + 2  # the others only: table_dir's entry was read every time
+    assert len(list((cache_root / "tables").glob("*.pickle"))) == filecache.KEEP
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,9 @@ import claimscrub
 from claimscrub.resources import schemas_dir
 
 FORMAT = 1  # bump when what is pickled changes shape without a source change (never, so far)
-KEEP = 8  # entries kept per kind (the newest): test suites and pack authors load many versions
+# Entries kept per kind, the most recently used (a hit refreshes its time): test suites and pack authors
+# load many versions, and an entry in use must not be pushed out by them.
+KEEP = 32
 MISS = object()
 
 # Classes every kind may hold besides its own: decimals in expressions, the paths of the files read.
@@ -89,9 +91,13 @@ class _Restricted(pickle.Unpickler):
 
 def read(kind: str, key: str, allowed: Mapping[tuple[str, str], type | Callable]) -> Any:
     """The entry, or :data:`MISS` (none yet, unreadable, or holding anything not ``allowed``)."""
+    path = cache_root() / kind / f"{key}.pickle"
     try:
-        with open(cache_root() / kind / f"{key}.pickle", "rb") as f:
-            return _Restricted(f.read(), allowed).load()
+        with open(path, "rb") as f:
+            value = _Restricted(f.read(), allowed).load()
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: kept when older entries are removed
+        return value
     except (
         OSError,
         pickle.UnpicklingError,
@@ -106,7 +112,7 @@ def read(kind: str, key: str, allowed: Mapping[tuple[str, str], type | Callable]
 
 
 def write(kind: str, key: str, value: object) -> None:
-    """Write atomically (another process may be reading the same key) and keep the newest few entries.
+    """Write atomically (another process may be reading the same key) and keep the most recently used entries.
     A cache that cannot be written is no error: the next run parses again."""
     folder = cache_root() / kind
     try:
