@@ -134,7 +134,7 @@ def write(kind: str, key: str, value: object) -> None:
 
 def cached(
     kind: str,
-    files: Callable[[], Iterable[Path]],
+    files: Iterable[Path],
     extra: Any,
     allowed: Mapping[tuple[str, str], type | Callable],
     load: Callable[[], Any],
@@ -144,7 +144,7 @@ def cached(
 
     ``valid`` checks the shape of what was read (a cache file of another kind is a miss)."""
     try:
-        key = content_key(files(), extra)
+        key = content_key(files, extra)
     except OSError:  # a file that cannot be read: loading names it
         return load()
     value = read(kind, key, allowed)

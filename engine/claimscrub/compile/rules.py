@@ -20,6 +20,9 @@ from claimscrub.lang.check import check
 from claimscrub.lang.types import scope_vars
 from claimscrub.resources import rules_dir, schema_path
 
+if TYPE_CHECKING:  # imported when rule or policy files are read (a warm start takes them from the cache)
+    import jsonschema
+
 CATEGORIES = (
     "unbundling",
     "mue",
@@ -35,9 +38,6 @@ CATEGORIES = (
     "medical_necessity",
     "claim_integrity",
 )
-if TYPE_CHECKING:
-    import jsonschema
-
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 TEST_SUFFIX = ".test.yaml"

@@ -63,7 +63,7 @@ def load_policies(
     files = policy_files(paths)
     return filecache.cached(
         "policies",
-        lambda: files,
+        files,
         [_book_outline(book), tables, sorted(str(p) for p in lenient)],
         _CACHEABLE,
         lambda: _load_policies(files, book, tables, lenient),

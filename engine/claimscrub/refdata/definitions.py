@@ -315,7 +315,7 @@ def load_registry(*dirs: Path | str) -> Registry:
     files = [path for d in map(Path, dirs or (tables_dir(),)) if d.is_dir() for path in sorted(d.glob("*.yaml"))]
     return filecache.cached(
         "tables",
-        lambda: files,
+        files,
         "table definitions",
         _CACHEABLE,
         lambda: _read_registry(files),
