@@ -11,11 +11,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "engine" / "claimscrub"
 
-# Lowest first. Modules at the top of the package (yamlio, resources, sourcepaths) are leaves every layer may use.
+# Lowest first. Modules at the top of the package (yamlio, resources, sourcepaths, filecache) are leaves every layer may use.
 LAYERS = [
     "yamlio",
     "resources",
     "sourcepaths",
+    "filecache",
     "model",
     "refdata",
     "documentation",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from claimscrub.api.scrubber import Scrubber
-from claimscrub.api.workers import WorkerPool
+from claimscrub.api.workers import Prebuilt, WorkerPool
 from claimscrub.inputs.base import InputItem
 
 CONFIG = {"data_dir": "/nonexistent-data-dir", "backend": "durable"}
@@ -69,6 +69,23 @@ def test_a_claim_that_kills_its_worker_twice_is_rejected_and_the_batch_goes_on(c
     assert all(
         r.status == "scrubbed" and [f.rule_id for f in r.findings] == NPI_FINDINGS for r in results if r is not crashed
     )
+
+
+def test_workers_forked_from_a_built_scrubber_lose_no_claim_when_one_dies(crashing):
+    """The CLI's pool: workers inherit the parent's scrubber (no engine) and add their own engine; a pool
+    rebuilt after a death forks from the same parent."""
+    items = [claim("OK-1"), claim("CRASH-ALWAYS"), claim("OK-2"), claim("CRASH-ONCE"), claim("OK-3")]
+    with WorkerPool(Prebuilt(Scrubber(**{**CONFIG, "backend": None}), "durable"), workers=2, chunk_size=2) as pool:
+        results = list(pool.scrub(items))
+    assert [(r.claim_id, r.status) for r in results] == [
+        ("OK-1", "scrubbed"),
+        ("CRASH-ALWAYS", "rejected"),
+        ("OK-2", "scrubbed"),
+        ("CRASH-ONCE", "scrubbed"),
+        ("OK-3", "scrubbed"),
+    ]
+    assert [f.rule_id for f in results[1].findings] == ["CS-ENGINE-001"]
+    assert all([f.rule_id for f in r.findings] == NPI_FINDINGS for r in results if r.status == "scrubbed")
 
 
 def test_a_claim_that_kills_its_worker_once_is_retried_and_scrubbed(crashing):

@@ -12,6 +12,7 @@ findings, or ``rejected`` with the field and the problem.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
 import logging
@@ -192,6 +193,21 @@ class Scrubber:
             from claimscrub.policy import suppressions as sup
 
             self.suppressions = sup.SuppressionIndex(sup.load(suppressions), today or _dt.date.today().isoformat())
+
+    def with_backend(self, backend: str) -> Scrubber:
+        """This scrubber with a rule engine of its own: the rules, tables and policies are the ones loaded
+        here, not loaded again. A forked worker calls it (the engine's C state must not cross a fork, so the
+        parent builds everything but the engine), and so does a run in the parent process. The copy gets its
+        own view of the program, since a claim's payer policy reroutes its tables for that claim."""
+        twin = copy.copy(self)
+        twin.program = copy.copy(self.program)
+        if self.policies is not None and self._tables_as_named is not None:
+            from claimscrub.policy.routing import RoutedTables
+
+            twin._tables_routed = RoutedTables(self._tables_as_named)
+        twin.renderer = Renderer(twin.program)
+        twin.backend = make_backend(backend, twin.program)
+        return twin
 
     @property
     def not_checked(self) -> list[dict]:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from claimscrub.api.scrubber import ClaimResult, Scrubber, batch_gc
@@ -80,7 +81,19 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _init(config: dict, parent: int, finish: Finish = _keep) -> None:
+@dataclass(frozen=True)
+class Prebuilt:
+    """A scrubber the parent built (rules, tables, policies; no engine) and the engine each worker adds.
+
+    Workers are forked, so they start from the parent's memory (shared copy-on-write) instead of loading
+    the same tables and policies again; only the rule engine, whose C state must not cross a fork, is
+    built in each worker (:meth:`Scrubber.with_backend`)."""
+
+    scrubber: Scrubber
+    backend: str
+
+
+def _init(config: dict | Prebuilt, parent: int, finish: Finish = _keep) -> None:
     global _worker, _finish
     _finish = finish
     die_with_parent(parent)
@@ -88,7 +101,7 @@ def _init(config: dict, parent: int, finish: Finish = _keep) -> None:
     # Workers are forked lazily, inside the parent's interruptible() section: its SIGTERM handler must not
     # outlive the fork, or the parent's terminate() raises in a worker holding a queue lock and the pool hangs.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _worker = Scrubber(**config)
+    _worker = config.scrubber.with_backend(config.backend) if isinstance(config, Prebuilt) else Scrubber(**config)
     batch_gc()
 
 
@@ -133,14 +146,16 @@ def crashed(unit: Unit, problem: str = DIED_TWICE) -> tuple[InputItem, ClaimResu
 class WorkerPool:
     """Scrub units (InputItems, raw lines) in ``workers`` processes, results in input order.
 
-    ``finish`` runs in the worker on each (item, result) and is what comes back (default: the result);
+    ``config``: the Scrubber's keyword arguments (each worker builds its own), or a :class:`Prebuilt`
+    scrubber the workers inherit. ``finish`` runs in the worker on each (item, result) and is what comes
+    back (default: the result);
     ``claim_timeout``: seconds to wait for the chunk due next before its worker is deemed hung, and for a
     unit run alone (None: no limit).
     """
 
     def __init__(
         self,
-        config: dict,
+        config: dict | Prebuilt,
         workers: int = 1,
         chunk_size: int = 64,
         finish: Finish = _keep,

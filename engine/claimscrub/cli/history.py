@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from claimscrub.history.limits import FrequencyLimit, load_limits
-from claimscrub.history.store import HistoryStore, open_history
+if TYPE_CHECKING:  # the scrub command imports this module for its options: the store loads when opened
+    from claimscrub.history.limits import FrequencyLimit
+    from claimscrub.history.store import HistoryStore
 
 HISTORY_HELP = (
     "Read the patient history store: history.sqlite in the data directory (created on first use), or the "
@@ -57,6 +59,8 @@ def open_store_or_exit(spec: str | None, data_dir: str | Path | None) -> History
     """The store ``--history`` names (None when not given); a store that cannot be opened is a usage error (exit 2)."""
     if spec is None:
         return None
+    from claimscrub.history.store import open_history
+
     try:
         return open_history(spec or None, data_dir)
     except (ValueError, OSError) as exc:
@@ -68,6 +72,8 @@ def load_limits_or_exit(path: str | None) -> tuple[FrequencyLimit, ...] | None:
     """``--frequency-limits``: the table (None: the bundled sample); a bad table is a usage error naming the entry."""
     if path is None:
         return None
+    from claimscrub.history.limits import load_limits
+
     try:
         return load_limits(path)
     except (ValueError, OSError) as exc:

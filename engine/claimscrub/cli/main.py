@@ -17,18 +17,14 @@ from pathlib import Path
 
 import click
 import orjson
-from rich.console import Console
 
 from claimscrub import __version__
 from claimscrub.cli.history import HistorySpelling, history_options, history_spec
 from claimscrub.cli.policy import payer_options, suppress
-from claimscrub.cli.run import (
-    exits_cleanly,
-)
+from claimscrub.cli.run import StderrConsole, exits_cleanly
 from claimscrub.cli.spark import spark as spark_group
-from claimscrub.inputs import read_path
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
+err = StderrConsole(highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -233,7 +229,7 @@ def _progress(show: bool):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(), console=err, transient=True
+        SpinnerColumn(), TextColumn("{task.completed} claims"), TimeElapsedColumn(), console=err.rich(), transient=True
     ) as bar:
         task = bar.add_task("scrub")
         yield lambda: bar.advance(task)
@@ -310,6 +306,7 @@ def rules_explain(rule_id, claim_file, claim_id, extra, data_dir, payer_type, pa
     from claimscrub.authoring.explain import explain
     from claimscrub.cli.policy import policy_lines, resolution_for
     from claimscrub.compile.rules import load_rulebook
+    from claimscrub.inputs import read_path
     from claimscrub.model.normalize import ClaimRejected, claim_from_dict
     from claimscrub.model.validate import problems
 

@@ -13,14 +13,14 @@ import datetime as _dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from claimscrub.compile.rules import RuleBook
-from claimscrub.policy import suppressions as sup
-from claimscrub.policy.resolve import Resolution
+if TYPE_CHECKING:  # the scrub command imports this module for its options: rules and policies load on use
+    from claimscrub.compile.rules import RuleBook
+    from claimscrub.policy.resolve import Resolution
 
 PAYER_TYPES = ("medicare", "medicaid", "commercial", "other")
 
@@ -86,6 +86,8 @@ def resolution_for(
 
 def book_in_effect(book: RuleBook, resolution: Resolution) -> RuleBook:
     """The rules a payer's claims run under the resolution, each with its severity there."""
+    from claimscrub.compile.rules import RuleBook
+
     rules = []
     for rule in book.rules:
         state = resolution.rules[rule.id]
@@ -150,6 +152,8 @@ def suppress_add(
     expires: str | None,
 ) -> None:
     """Append one accepted finding to the suppressions file (the file is never rewritten)."""
+    from claimscrub.policy import suppressions as sup
+
     raw = {
         "claim_id": claim_id,
         "line": line,
@@ -179,6 +183,8 @@ def suppress_add(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def suppress_list(path: str, fmt: str) -> None:
     """Every record of the suppressions file, oldest first."""
+    from claimscrub.policy import suppressions as sup
+
     try:
         records = sup.load(path)
     except sup.SuppressionError as exc:

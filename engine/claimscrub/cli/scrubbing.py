@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.markup import escape
 
 from claimscrub.cli.run import (
     EXIT_CLEAN,
     EXIT_FINDINGS,
     EXIT_USAGE,
     Interrupted,
+    StderrConsole,
     Tally,
     count_rest,
+    escape,
     interruptible,
     quiet_signals,
 )
@@ -44,7 +44,7 @@ from claimscrub.inputs import InputFormatError, read_bytes, read_file
 if TYPE_CHECKING:
     from claimscrub.history.phase import EditContext
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
+err = StderrConsole(highlight=False, soft_wrap=True)  # a message stays one line, whatever the path
 
 # Files a directory argument contributes (anything else there, a README or a licence, is skipped).
 INPUT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".x12", ".837", ".837p", ".837i", ".edi", ".txt")
@@ -180,7 +180,7 @@ def run_scrub(
     """The scrub command (see ``claimscrub scrub --help``); exits with its exit code."""
     from claimscrub.api import batch
     from claimscrub.api.scrubber import RulesError, Scrubber, batch_gc
-    from claimscrub.api.workers import WorkerPool, default_workers, scrub_unit
+    from claimscrub.api.workers import Prebuilt, WorkerPool, default_workers, scrub_unit
     from claimscrub.cli.history import load_limits_or_exit, open_store_or_exit
     from claimscrub.compile.rules import SEVERITY_RANK
     from claimscrub.history.phase import Outcome, context_for, cross_claim_extra, history_not_checked
@@ -254,18 +254,14 @@ def run_scrub(
     kept = Kept([] if cross_claim else None, batch.BatchFacts() if run_audit else None)
     workers = default_workers() if workers is None else workers
     if workers > 0:
-        # Workers are forked: they share the rules the parent loaded instead of parsing them again
-        # (each opens its own tables: a database connection must not cross a fork).
-        pool = WorkerPool(
-            {**config, "backend": backend, "rulebook": parent.rulebook},
-            workers,
-            finish=packing,
-            claim_timeout=claim_timeout,
-        )
+        # Workers are forked after the parent built everything but the engine: they share its rules, tables
+        # and policies (copy-on-write) instead of loading them again. (The store reopens its SQLite connection
+        # in each process: a connection must not cross a fork.)
+        pool = WorkerPool(Prebuilt(parent, backend), workers, finish=packing, claim_timeout=claim_timeout)
         stream = pool.scrub(units)
     else:
         pool = None
-        runner = Scrubber(**config, backend=backend, rulebook=parent.rulebook, tables=parent.tables)
+        runner = parent.with_backend(backend)
         stream = (p for unit in units for p in scrub_unit(runner, unit, packing))
     totals = Totals()
     results: list = []  # json, html, text: every result
@@ -330,7 +326,7 @@ def run_scrub(
         if kept.facts is not None:
             from claimscrub.documentation.cloned import load_cloned_config
 
-            report = batch.run_batch(kept.facts, load_cloned_config(), benchmarks)
+            report = batch.run_batch(kept.facts, load_cloned_config(), benchmarks or _audit_tables(True, None))
             if not streamed:
                 results = batch.attach(results, report)
     if spool is not None:  # the records, with what the phases found added where they found anything
@@ -440,10 +436,13 @@ def _severities(findings) -> tuple[int, int, int]:
 
 
 def _audit_tables(audit: bool | None, peer_benchmarks: str | None):
-    """The peer benchmark table for the batch phase (None when the phase is off); a bad table is a usage error."""
+    """The peer benchmark table for the batch phase (None when the phase is off); a bad table is a usage error.
+
+    The bundled table is read only when the phase is asked for here: with neither ``--audit`` nor
+    ``--peer-benchmarks``, the phase runs only if the input holds encounters, and the table is read then."""
     from claimscrub.documentation.emstats import BenchmarkError, load_benchmarks
 
-    if audit is False:
+    if not audit and peer_benchmarks is None:
         return None
     try:
         return load_benchmarks(peer_benchmarks)

@@ -12,15 +12,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import jsonschema
+from typing import TYPE_CHECKING
 
 from claimscrub import yamlio
 from claimscrub.lang import ast as A
 from claimscrub.lang.check import check
-from claimscrub.lang.parser import ExprSyntaxError, parse, parse_template
 from claimscrub.lang.types import scope_vars
 from claimscrub.resources import rules_dir, schema_path
+
+if TYPE_CHECKING:  # imported when rule or policy files are read (a warm start takes them from the cache)
+    import jsonschema
 
 CATEGORIES = (
     "unbundling",
@@ -144,6 +145,7 @@ class RuleBook:
 
 @functools.cache
 def _validator(name: str) -> jsonschema.Draft7Validator:
+    import jsonschema  # only when rule or policy files are read: a warm start takes them from the cache
     import orjson
 
     return jsonschema.Draft7Validator(orjson.loads(schema_path(name).read_bytes()))
@@ -243,6 +245,8 @@ def _tables_used(node: A.Node) -> tuple[str, ...]:
 
 def _expr(doc, path, text, issues, env, valuesets, tables, want_condition=True):
     """Parse and type-check one expression; errors land at their file position."""
+    from claimscrub.lang.parser import ExprSyntaxError, parse  # lark: only when rule files are read
+
     try:
         node = parse(text)
     except ExprSyntaxError as exc:
@@ -256,6 +260,8 @@ def _expr(doc, path, text, issues, env, valuesets, tables, want_condition=True):
 
 
 def _template(doc, path, text, issues, env, valuesets, tables):
+    from claimscrub.lang.parser import ExprSyntaxError, parse_template
+
     try:
         parts = parse_template(text)
     except ExprSyntaxError as exc:

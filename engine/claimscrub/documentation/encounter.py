@@ -16,13 +16,15 @@ import datetime as _dt
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema
 import jsonschema_rs
 import orjson
 
 from claimscrub.resources import schema_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA = "encounter.schema.json"
 
@@ -567,6 +569,8 @@ def encounter_problems(document: Any) -> list[tuple[str, str]]:
     """Every (field, problem) of an invalid encounter document; [] when valid."""
     if _fast().is_valid(document):
         return []
+    import jsonschema  # 0.1 s to import: only once a record is invalid
+
     validator = jsonschema.Draft7Validator(_schema())
     found = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):

@@ -8,13 +8,15 @@ failed and why, since that message is what the biller reads.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
 import orjson
 
 from claimscrub.resources import schema_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @functools.cache
@@ -29,6 +31,8 @@ def _fast(name: str):
 
 @functools.cache
 def _precise(name: str) -> jsonschema.Draft7Validator:
+    import jsonschema  # 0.1 s to import: only once a claim is invalid
+
     return jsonschema.Draft7Validator(_schema(name))
 
 
@@ -131,8 +135,10 @@ def problems(document: Any, schema: str = "claim.schema.json") -> list[tuple[str
     """Every (field, problem) of an invalid document; [] when it is valid."""
     if _fast(schema).is_valid(document):
         return []
+    from jsonschema.exceptions import best_match
+
     found = []
     for error in sorted(_precise(schema).iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
-        best = jsonschema.exceptions.best_match([error])
+        best = best_match([error])
         found.append((field_path(best.absolute_path), _describe(best)))
     return found or [("(claim)", "does not match the claim schema")]

@@ -13,9 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from claimscrub import yamlio
+from claimscrub import filecache, yamlio
 from claimscrub.compile.rules import Issue, RuleBook, _expr, schema_issues
+from claimscrub.lang import ast as A
 from claimscrub.lang.types import scope_vars
+from claimscrub.policy import model
 from claimscrub.policy.model import CarveOut, PayerEdit, Policy, RuleChange, Selector, TableChoice
 from claimscrub.resources import rules_dir
 
@@ -54,11 +56,41 @@ def load_policies(
     """Every policy in ``paths`` (files or folders), checked; policies with errors are left out.
 
     Policies under a ``lenient`` folder (the bundled ones) skip entries for rules and packs that are not
-    loaded (a scrub with only some packs); elsewhere an unknown id is an error, with did-you-mean."""
+    loaded (a scrub with only some packs); elsewhere an unknown id is an error, with did-you-mean.
+
+    What was read is kept by :mod:`claimscrub.filecache`, keyed by the files' content and what the checks
+    read of the rule book and the tables: a start-up with unchanged policies parses no YAML and loads no lark."""
+    files = policy_files(paths)
+    return filecache.cached(
+        "policies",
+        files,
+        [_book_outline(book), tables, sorted(str(p) for p in lenient)],
+        _CACHEABLE,
+        lambda: _load_policies(files, book, tables, lenient),
+        lambda value: isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list),
+    )
+
+
+_CACHEABLE: dict[tuple[str, str], Any] = {
+    **filecache.dataclasses_of(model),
+    **filecache.dataclasses_of(A),
+    ("claimscrub.compile.rules", "Issue"): Issue,
+    ("re", "_compile"): re.compile,  # a payer-name pattern: compiled again from its text
+}
+
+
+def _book_outline(book: RuleBook) -> list:
+    """What checking a policy reads of the rule book: each rule's id, pack and scope, the packs, the value sets."""
+    return [[(r.id, r.pack.name, r.scope) for r in book.rules], sorted(book.packs), sorted(book.valuesets)]
+
+
+def _load_policies(
+    files: list[Path], book: RuleBook, tables: dict[str, dict[str, str]] | None, lenient: tuple[Path, ...]
+) -> tuple[list[Policy], list[Issue]]:
     policies: list[Policy] = []
     issues: list[Issue] = []
     seen: dict[str, str] = {}
-    for path in policy_files(paths):
+    for path in files:
         found: list[Issue] = []
         skip_unknown = any(path == root or root in path.parents for root in lenient)
         policy = load_policy_file(path, book, tables, found, skip_unknown)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimscrub import yamlio
+from claimscrub import filecache, yamlio
 from claimscrub.resources import rules_dir, schema_path
 
 COLUMN_TYPES = ("string", "integer", "number", "date")
@@ -296,6 +296,11 @@ class Registry:
         return self.tables.get(name)
 
 
+_CACHEABLE = {
+    (__name__, cls.__name__): cls for cls in (Column, Effective, Conflict, Layout, Source, TableDef, Registry)
+}
+
+
 def tables_dir() -> Path:
     return rules_dir() / "tables"
 
@@ -303,17 +308,28 @@ def tables_dir() -> Path:
 def load_registry(*dirs: Path | str) -> Registry:
     """Read every ``*.yaml`` table definition in ``dirs`` (default: the bundled
     ``rules/tables``). A later directory's table replaces an earlier one of the
-    same name, so a payer directory can override a bundled definition."""
+    same name, so a payer directory can override a bundled definition.
+
+    What was read is kept by :mod:`claimscrub.filecache`, keyed by the files' content and the schema:
+    a start-up with unchanged definitions parses no YAML (and does not load jsonschema)."""
+    files = [path for d in map(Path, dirs or (tables_dir(),)) if d.is_dir() for path in sorted(d.glob("*.yaml"))]
+    return filecache.cached(
+        "tables",
+        files,
+        "table definitions",
+        _CACHEABLE,
+        lambda: _read_registry(files),
+        lambda value: isinstance(value, Registry),
+    )
+
+
+def _read_registry(files: list[Path]) -> Registry:
     found: dict[str, TableDef] = {}
-    for d in dirs or (tables_dir(),):
-        d = Path(d)
-        if not d.is_dir():
-            continue
-        for path in sorted(d.glob("*.yaml")):
-            raw = load_yaml(path.read_text(encoding="utf-8"))
-            check_schema(raw, path)
-            defn = parse_table_def(raw, path)
-            found[defn.name] = defn
+    for path in files:
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+        check_schema(raw, path)
+        defn = parse_table_def(raw, path)
+        found[defn.name] = defn
     return Registry(found)
 
 
