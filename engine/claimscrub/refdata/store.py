@@ -455,18 +455,25 @@ class StoreTableSet(TableSet):
         nk = len(shape.defn.key)
         nv = len(shape.defn.values)
         recs = self._records(table, ed, key)
+        if not recs:
+            return ()
+        # (record index, value index, a string id?) of each stored column, worked out once per call, not per value
+        columns = [(nk + 3 + j, i, i in shape.string_idx) for j, i in enumerate(shape.stored)]
+        strings, from_idx, to_idx = self._strings, shape.from_idx, shape.to_idx
         out = []
         for rec in recs:
             vf, vt = _int_date(rec[nk + 1]), _int_date(rec[nk + 2])
             values: list[Any] = [None] * nv
-            for j, i in enumerate(shape.stored):
-                v = rec[nk + 3 + j]
-                values[i] = self._string(v) if (v is not None and i in shape.string_idx) else v
-            if shape.from_idx is not None:
-                values[shape.from_idx] = vf
-            if shape.to_idx is not None:
-                values[shape.to_idx] = vt
-            out.append(RawRow(tuple(rec[:nk]), tuple(values), vf, vt, rec[nk]))
+            for j, i, is_string in columns:
+                v = rec[j]
+                if is_string and v is not None:
+                    v = strings.get(v) or self._string(v)
+                values[i] = v
+            if from_idx is not None:
+                values[from_idx] = vf
+            if to_idx is not None:
+                values[to_idx] = vt
+            out.append(RawRow(rec[:nk], tuple(values), vf, vt, rec[nk]))
         return tuple(out)
 
     def _edition(self, table: str, dos: str) -> Edition | None:
