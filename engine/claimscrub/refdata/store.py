@@ -488,13 +488,13 @@ class StoreTableSet(TableSet):
             self._edition_cache[ck] = ed
             return ed
 
-    def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...]) -> KeyRows:
+    def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...], probed: bool = False) -> KeyRows:
         """A key's rows in an edition: from the memo; an absent pair from the compact filter, without a search.
         Absent keys are remembered too (the memos are bounded), so asking again is a dict probe. The pairs
         the filter rules out (most pairs a claim asks about) have a memo of their own: rows found by a search
         cost far more to find again, and are not pushed out by them."""
         mk = (table, ed.id, key)
-        found = self._memo.get(mk) or self._absent.get(mk)
+        found = None if probed else self._memo.get(mk) or self._absent.get(mk)
         if found is None:
             packed = self.compact.get(table)
             edition = packed.edition(ed.id) if packed is not None else None
@@ -548,13 +548,13 @@ class StoreTableSet(TableSet):
                 ed = editions[dos] = self._edition(table, dos)
             if ed is None:
                 return None
-            mk = (table, ed.id, key)
-            found = memo.get(mk) or absent.get(mk) if type(key) is tuple else None
+            probed = type(key) is tuple
+            found = memo.get(mk := (table, ed.id, key)) or absent.get(mk) if probed else None
             if found is None:
-                key = row_key(key)
-                if len(key) > nkeys or not key:
+                norm = row_key(key)
+                if len(norm) > nkeys or not norm:
                     return None
-                found = self._key_rows(table, ed, key)
+                found = self._key_rows(table, ed, norm, probed and norm == key)  # claims' codes are normalised
             if not found.rows:
                 return None
             settled = found.answer(defn, ed, dos, settle)

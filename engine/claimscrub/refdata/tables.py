@@ -267,7 +267,9 @@ def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
 
 
 def row_key(key: Sequence[str]) -> tuple[str, ...]:
-    return tuple(normalise_code(k) if isinstance(k, str) else str(k) for k in key)
+    return tuple(
+        [k.strip().upper() if type(k) is str else normalise_code(k) if isinstance(k, str) else str(k) for k in key]
+    )
 
 
 # --------------------------------------------------------------------------- the API
