@@ -59,6 +59,7 @@ def _same_answers(path: Path, tables, keys_of, dates) -> int:
             for dos in dates:
                 for how in ("lookup", "lookup_all", "history", "lookup"):  # twice: the second answer is memoised
                     assert getattr(fast, how)(table, key, dos) == getattr(slow, how)(table, key, dos), (table, key, dos)
+                assert fast.reader(table)(key, dos) == slow.lookup(table, key, dos), (table, key, dos)
                 compared += 1
     return compared
 
@@ -167,6 +168,21 @@ def test_the_memo_is_keyed_by_edition_and_bounded(sample_store: Path, monkeypatc
     for key in _keys(ts, "mue_practitioner"):
         ts.lookup("mue_practitioner", key, "2024-08-01")
     assert len(ts._memo) <= 8
+
+
+def test_pairs_the_filter_rules_out_do_not_push_rows_out_of_the_memo(sample_store: Path, monkeypatch):
+    ts = StoreTableSet(sample_store / "tables.sqlite", cache_size=8)
+    read = ts.reader("ncci_ptp_practitioner")
+    assert read(("27280", "27278"), "2024-08-01")["modifier_indicator"] == 1
+    fetched = []
+    real = ts._fetch_rows
+    monkeypatch.setattr(ts, "_fetch_rows", lambda *a: fetched.append(a) or real(*a))
+    absent = [p for p in itertools.product(["99213", "99214", "G0439", "J1100"], ["36415", "81002", "97110"])]
+    for pair in absent:
+        assert read(pair, "2024-08-01") is None
+    assert read(("27280", "27278"), "2024-09-01")["modifier_indicator"] == 1
+    assert len(fetched) <= 1 and len(ts._memo) <= 2  # a false positive of the filter at most
+    assert ts.reader("no_such_table")(("27280",), "2024-08-01") is None
 
 
 def test_answers_change_where_a_window_starts_or_ends(sample_store: Path):

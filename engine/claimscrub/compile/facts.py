@@ -32,7 +32,7 @@ from typing import Any
 
 from claimscrub.compile.budget import tick
 from claimscrub.compile.history_facts import history_facts, split_tests
-from claimscrub.compile.plan import Cond, Conj, Derived, Native, fact_value, path_type
+from claimscrub.compile.plan import Cond, Conj, Derived, Disj, Native, fact_value, path_type
 from claimscrub.compile.plan import natives as natives_of
 from claimscrub.compile.program import Program
 from claimscrub.compile.views import Key, _pair_groups, contexts, key_of
@@ -68,6 +68,12 @@ class _RuleGroup:
     index_of: dict = field(default_factory=dict)  # rule bit -> the rule's index in the program
     missing: tuple = ()  # (prop, read) of the properties a rule tests with `is missing`, for every fact
     in_effect_on: dict = field(default_factory=dict, compare=False)  # date of service -> rules in effect
+    screen_tests: tuple = field(init=False, compare=False)  # tests[:screen] and tests[screen:], sliced once
+    rest_tests: tuple = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "screen_tests", self.tests[: self.screen])
+        object.__setattr__(self, "rest_tests", self.tests[self.screen :])
 
     def in_effect(self, dos: str) -> int:
         """The rules in effect on a date (remembered: a batch has a few hundred dates of service)."""
@@ -238,10 +244,54 @@ def _cond_check(cond: Cond, read: dict[str, Callable], fns: dict[str, Callable])
                 return False
 
         return compare
-    checks = [_cond_check(c, read, fns) for c in cond.items]
+    members = _equal_to_any(cond, read)
+    if members is not None:
+        return members
+    checks = tuple(_cond_check(c, read, fns) for c in cond.items)
     if isinstance(cond, Conj):
-        return lambda ctx: all(check(ctx) for check in checks)
-    return lambda ctx: any(check(ctx) for check in checks)
+
+        def every(ctx) -> bool:
+            for check in checks:
+                if not check(ctx):
+                    return False
+            return True
+
+        return every
+
+    def some(ctx) -> bool:
+        for check in checks:
+            if check(ctx):
+                return True
+        return False
+
+    return some
+
+
+def _equal_to_any(cond: Cond, read: dict[str, Callable]) -> Callable | None:
+    """``p == a or p == b ...`` (what ``x in [a, b]`` plans to) as one read and one set probe, deciding it
+    as the alternatives would: an absent value equals nothing, nor does one that cannot be hashed, and a set
+    finds what ``==`` finds (True is 1, 1.0 is 1). None when the condition is not of that shape, or a
+    constant is not a string or a whole number."""
+    if not isinstance(cond, Disj) or len(cond.items) < 2:
+        return None
+    items = cond.items
+    if not all(isinstance(c, Native) and c.op == "==" and c.prop == items[0].prop for c in items):
+        return None
+    consts = [c.value for c in items]
+    if not all(type(v) in (str, int) for v in consts):
+        return None
+    get, box = read[items[0].prop], frozenset(consts)
+
+    def equal_to_any(ctx) -> bool:
+        value = get(ctx)
+        if value is None:
+            return False
+        try:
+            return value in box
+        except TypeError:
+            return False
+
+    return equal_to_any
 
 
 def _screen(planner, tests: list, parts: dict[str, tuple[str, ...]]) -> tuple[int, tuple[str, ...] | None]:
@@ -436,7 +486,7 @@ def _screened(group: _RuleGroup, ctx, dos: str) -> tuple[int, dict[str, Any]] | 
     if alive is None:
         alive = group.in_effect(dos)
     values: dict[str, Any] = dict(group.known)
-    alive = _run_tests(group.tests[: group.screen], ctx, alive, values, None, None)
+    alive = _run_tests(group.screen_tests, ctx, alive, values, None, None)
     return (alive, values) if alive else None
 
 
@@ -475,7 +525,7 @@ def _fact_props(
     the rules alive after the tests go there as hits and ``_PROVED`` is answered instead of a fact."""
     if screened is not None:
         alive, values = screened[0], dict(screened[1])
-        tests = group.tests[group.screen :]
+        tests = group.rest_tests
     else:
         known = group.in_effect_on.get(dos)
         alive = known if known is not None else group.in_effect(dos)

@@ -8,6 +8,7 @@ passed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,12 +54,14 @@ class Program:
 
 class CachedTables:
     """Lookups memoised for the run: rules ask the same (table, key, date) many times per claim, and
-    whether a table covers a date (or lists every code) on every line."""
+    whether a table covers a date (or lists every code) on every line. A miss goes to the table's
+    reader (``TableSet.reader``): rules only read rows, so they are shared, not copied."""
 
     def __init__(self, tables, size: int = 200_000):
         self.inner = tables
         self._cache: dict = {}
         self._size = size
+        self._readers: dict[str, Callable[[tuple, str], Any]] = {}
 
     def lookup(self, table: str, key: tuple, dos: str):
         k = (table, key, dos)
@@ -67,7 +70,11 @@ class CachedTables:
         except KeyError:
             if len(self._cache) >= self._size:
                 self._cache.clear()
-            row = self._cache[k] = self.inner.lookup(table, key, dos)
+            read = self._readers.get(table)
+            if read is None:
+                reader = getattr(self.inner, "reader", None)
+                read = self._readers[table] = reader(table) if reader else functools.partial(self.inner.lookup, table)
+            row = self._cache[k] = read(key, dos)
             return row
 
     def _dated(self, what: str, table: str, dos: str):

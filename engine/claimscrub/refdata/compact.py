@@ -303,6 +303,7 @@ class CompactEdition:
         "nulls",
         "bloom",
         "bloom_bits",
+        "columns",
     )
 
     def __init__(self, folder: Path, meta: dict[str, Any], value_types: Sequence[str]) -> None:
@@ -316,6 +317,7 @@ class CompactEdition:
         self.kinds = tuple(value_types)
         self.bloom_bits: int | None = meta.get("bloom_bits")
         self.bloom = map_npy(folder / "bloom.npy") if self.bloom_bits else None
+        self.columns = tuple(zip(self.values, [_KINDS.get(k, _INT) for k in self.kinds], self.nulls))
 
     def pack(self, key: Sequence[str]) -> int | None:
         """The packed (prefix of the) key; None when no stored key can match it."""
@@ -345,34 +347,63 @@ class CompactEdition:
         packed = self.pack(key)
         if packed is None:
             return []
-        keys, full = self.keys, len(key) == len(self.bits)
+        keys, n = self.keys, len(key)
+        full = n == len(self.bits)
         lo = hi = bisect.bisect_left(keys, packed)
         if full:  # a key has a row or two: step over them rather than search again
-            while hi < len(keys) and keys[hi] == packed:
+            end = len(keys)
+            while hi < end and keys[hi] == packed:
                 hi += 1
         else:
-            hi = bisect.bisect_left(keys, packed + (1 << self.shifts[len(key) - 1]), lo)
+            hi = bisect.bisect_left(keys, packed + (1 << self.shifts[n - 1]), lo)
+        if lo == hi:
+            return []
+        head = tuple(key)
+        tail = [(shift, (1 << bits) - 1) for bits, shift in zip(self.bits[n:], self.shifts[n:])]
+        seq, vf, vt, columns = self.seq, self.vf, self.vt, self.columns
         out = []
         for i in range(lo, hi):
-            if full:
-                codes = tuple(key)
-            else:
-                k, codes_l = self.keys[i], []
-                for bits, shift in zip(self.bits, self.shifts):
-                    codes_l.append(unpack_code((k >> shift) & ((1 << bits) - 1)))
-                codes = tuple(codes_l)
-            vf, vt = self.vf[i], self.vt[i]
+            codes = head
+            if tail:
+                k = keys[i]
+                codes = head + tuple([_unpacked(k >> shift & mask) for shift, mask in tail])
             vals: list[Any] = []
-            for col, kind, null in zip(self.values, self.kinds, self.nulls):
+            for col, kind, null in columns:
                 v = col[i]
-                if kind == "number":
-                    vals.append(None if v != v else v)
-                elif kind == "date":
-                    vals.append(None if v == 0 else f"{v // 10000:04d}-{v // 100 % 100:02d}-{v % 100:02d}")
-                else:
+                if kind == _INT:
                     vals.append(None if v == null else v)
-            out.append((*codes, self.seq[i], vf or None, vt or None, *vals))
+                elif kind == _NUMBER:
+                    vals.append(None if v != v else v)
+                else:
+                    vals.append(None if v == 0 else _iso_date(v))
+            out.append((*codes, seq[i], vf[i] or None, vt[i] or None, *vals))
         return out
+
+
+_INT, _NUMBER, _DATE = 0, 1, 2
+_KINDS = {"number": _NUMBER, "date": _DATE}
+_unpacked_codes: dict[int, str] = {}
+_dates: dict[int, str] = {}
+
+
+def _unpacked(packed: int) -> str:
+    """:func:`unpack_code`, remembered (the trailing key columns of a prefix lookup are a few modifiers)."""
+    code = _unpacked_codes.get(packed)
+    if code is None:
+        if len(_unpacked_codes) >= _CODE_CACHE_SIZE:
+            _unpacked_codes.clear()
+        code = _unpacked_codes[packed] = unpack_code(packed)
+    return code
+
+
+def _iso_date(v: int) -> str:
+    """YYYYMMDD as ISO, remembered (a table has a few hundred distinct dates)."""
+    text = _dates.get(v)
+    if text is None:
+        if len(_dates) >= _CODE_CACHE_SIZE:
+            _dates.clear()
+        text = _dates[v] = f"{v // 10000:04d}-{v // 100 % 100:02d}-{v % 100:02d}"
+    return text
 
 
 class CompactTable:

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from claimscrub.refdata.tables import (
     TableDef,
     TableSet,
     TableStatus,
+    _no_row,
     coverage,
     csv_tables,
     dated_row,
@@ -49,6 +50,7 @@ from claimscrub.refdata.tables import (
 STORE_FILE = "tables.sqlite"
 FORMAT_VERSION = "1"
 CACHE_SIZE = 65_536  # (table, edition, key) entries kept in memory per process
+ABSENT_SIZE = 131_072  # pairs the compact filter said are absent, kept apart so they never push out rows
 _log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
@@ -390,6 +392,7 @@ class StoreTableSet(TableSet):
         self._edition_cache: dict[tuple[str, str], Edition | None] = {}
         self._memo: dict[tuple[str, int, tuple[str, ...]], KeyRows] = {}
         self._memo_size = cache_size
+        self._absent: dict[tuple[str, int, tuple[str, ...]], KeyRows] = {}
         gens = generations(db)
         self.compact = open_compact(compact_dir(self.path.parent), gens) if compact else {}
         slow = sorted(t for t in self.editions if is_hot(t) and t not in self.compact)
@@ -452,18 +455,25 @@ class StoreTableSet(TableSet):
         nk = len(shape.defn.key)
         nv = len(shape.defn.values)
         recs = self._records(table, ed, key)
+        if not recs:
+            return ()
+        # (record index, value index, a string id?) of each stored column, worked out once per call, not per value
+        columns = [(nk + 3 + j, i, i in shape.string_idx) for j, i in enumerate(shape.stored)]
+        strings, from_idx, to_idx = self._strings, shape.from_idx, shape.to_idx
         out = []
         for rec in recs:
             vf, vt = _int_date(rec[nk + 1]), _int_date(rec[nk + 2])
             values: list[Any] = [None] * nv
-            for j, i in enumerate(shape.stored):
-                v = rec[nk + 3 + j]
-                values[i] = self._string(v) if (v is not None and i in shape.string_idx) else v
-            if shape.from_idx is not None:
-                values[shape.from_idx] = vf
-            if shape.to_idx is not None:
-                values[shape.to_idx] = vt
-            out.append(RawRow(tuple(rec[:nk]), tuple(values), vf, vt, rec[nk]))
+            for j, i, is_string in columns:
+                v = rec[j]
+                if is_string and v is not None:
+                    v = strings.get(v) or self._string(v)
+                values[i] = v
+            if from_idx is not None:
+                values[from_idx] = vf
+            if to_idx is not None:
+                values[to_idx] = vt
+            out.append(RawRow(rec[:nk], tuple(values), vf, vt, rec[nk]))
         return tuple(out)
 
     def _edition(self, table: str, dos: str) -> Edition | None:
@@ -478,18 +488,20 @@ class StoreTableSet(TableSet):
             self._edition_cache[ck] = ed
             return ed
 
-    def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...]) -> KeyRows:
+    def _key_rows(self, table: str, ed: Edition, key: tuple[str, ...], probed: bool = False) -> KeyRows:
         """A key's rows in an edition: from the memo; an absent pair from the compact filter, without a search.
-        Absent keys are remembered too (the memo is bounded), so asking again is one dict probe."""
+        Absent keys are remembered too (the memos are bounded), so asking again is a dict probe. The pairs
+        the filter rules out (most pairs a claim asks about) have a memo of their own: rows found by a search
+        cost far more to find again, and are not pushed out by them."""
         mk = (table, ed.id, key)
-        found = self._memo.get(mk)
+        found = None if probed else self._memo.get(mk) or self._absent.get(mk)
         if found is None:
             packed = self.compact.get(table)
             edition = packed.edition(ed.id) if packed is not None else None
             if edition is not None and edition.absent(key):
-                found = NO_ROWS
-            else:
-                found = KeyRows.of(self._fetch_rows(table, ed.id, key))
+                remember(self._absent, mk, NO_ROWS, ABSENT_SIZE)
+                return NO_ROWS
+            found = KeyRows.of(self._fetch_rows(table, ed.id, key))
             remember(self._memo, mk, found, self._memo_size)
         return found
 
@@ -500,7 +512,8 @@ class StoreTableSet(TableSet):
         if ed is None or defn is None:
             return ()
         # keys usually arrive normalised (claims are): then the memo answers before any key work
-        found = self._memo.get((table, ed.id, key)) if type(key) is tuple else None
+        mk = (table, ed.id, key)
+        found = self._memo.get(mk) or self._absent.get(mk) if type(key) is tuple else None
         if found is None:
             key = row_key(key)
             if len(key) > len(defn.key) or not key:
@@ -516,6 +529,38 @@ class StoreTableSet(TableSet):
     def lookup(self, table: str, key: tuple[str, ...], dos: str) -> dict | None:
         settled = self._answer(table, key, dos)
         return dict(settled[0]) if settled else None
+
+    def reader(self, table: str) -> Callable[[tuple, str], dict | None]:
+        """:meth:`_answer` for one table in one closure: the edition for a date from the table's own dict,
+        then the memo by edition and key; the settled row is handed out shared (see ``TableSet.reader``)."""
+        defn = self.defs.get(table)
+        if defn is None or not self.editions.get(table):
+            return _no_row
+        memo, absent, nkeys, settle = self._memo, self._absent, len(defn.key), self._settled
+        editions: dict[str, Edition | None] = {}
+
+        def read(key: tuple, dos: str) -> dict | None:
+            try:
+                ed = editions[dos]
+            except KeyError:
+                if len(editions) > 10_000:
+                    editions.clear()
+                ed = editions[dos] = self._edition(table, dos)
+            if ed is None:
+                return None
+            probed = type(key) is tuple
+            found = memo.get(mk := (table, ed.id, key)) or absent.get(mk) if probed else None
+            if found is None:
+                norm = row_key(key)
+                if len(norm) > nkeys or not norm:
+                    return None
+                found = self._key_rows(table, ed, norm, probed and norm == key)  # claims' codes are normalised
+            if not found.rows:
+                return None
+            settled = found.answer(defn, ed, dos, settle)
+            return settled[0] if settled else None
+
+        return read
 
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         return [dict(row) for row in self._answer(table, key, dos)]

@@ -14,11 +14,12 @@ both ends (an NCCI deletion date is the last day the edit applies).
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,7 +267,9 @@ def coverage(editions: Sequence[Edition]) -> tuple[str | None, str | None]:
 
 
 def row_key(key: Sequence[str]) -> tuple[str, ...]:
-    return tuple(normalise_code(k) if isinstance(k, str) else str(k) for k in key)
+    return tuple(
+        [k.strip().upper() if type(k) is str else normalise_code(k) if isinstance(k, str) else str(k) for k in key]
+    )
 
 
 # --------------------------------------------------------------------------- the API
@@ -285,6 +288,12 @@ class TableSet(ABC):
     @abstractmethod
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         """Every row in force on ``dos`` matching the key prefix, one per full key."""
+
+    def reader(self, table: str) -> Callable[[tuple, str], dict | None]:
+        """``lookup`` bound to one table, for a caller that asks it many times (the rule program). Its rows
+        may be shared with the set's own caches: the caller reads them and never changes them. Sets with a
+        shorter path than ``lookup`` override it."""
+        return functools.partial(self.lookup, table)
 
     @abstractmethod
     def loaded(self, table: str) -> bool:
@@ -584,6 +593,11 @@ def csv_tables(registry: Registry | None = None) -> MemoryTableSet:
     return ts
 
 
+def _no_row(key: tuple, dos: str) -> None:  # noqa: ARG001 - a reader's signature
+    """The reader of a table no layer has loaded."""
+    return None
+
+
 class LayeredTableSet(TableSet):
     """Several sets in order: for each table the first layer that has it loaded answers."""
 
@@ -607,6 +621,10 @@ class LayeredTableSet(TableSet):
     def lookup_all(self, table: str, key: tuple[str, ...], dos: str) -> list[dict]:
         layer = self._layer(table)
         return layer.lookup_all(table, key, dos) if layer else []
+
+    def reader(self, table: str) -> Callable[[tuple, str], dict | None]:
+        layer = self._layer(table)
+        return layer.reader(table) if layer else _no_row
 
     def loaded(self, table: str) -> bool:
         return self._layer(table) is not None
