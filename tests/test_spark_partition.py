@@ -215,3 +215,21 @@ def test_explain_finds_our_line_in_a_wrapped_stack_and_names_known_failures():
     assert explain(secret) == (
         "the Spark job failed (_Wrapped); the cause is in the executors' logs (not repeated here: it may quote claim data)"
     )
+
+
+def test_batches_read_the_history_store_as_the_single_machine_run_does(tmp_path):
+    from claimscrub.history.phase import scrub_batch
+    from claimscrub.history.store import SqliteHistory
+    from claimscrub.model.normalize import claim_from_dict
+
+    docs = two_per_patient(120)
+    past, new = docs[0::2], docs[1::2]
+    store = SqliteHistory(tmp_path / "history.sqlite")
+    store.record(claim_from_dict(d, "past") for d in past)
+    want = [result_row(r) for r in scrub_batch(Scrubber(samples=True, max_lines=200), new, store=store)]
+    store.close()
+    config = ScrubConfig(samples=True, isolate=False, batch_claims=7, history=str(tmp_path / "history.sqlite"))
+    got = list(scrub_rows(config, rows_of(new)))
+    assert sorted(map(key, got)) == sorted(map(key, want))
+    related = [f["related"] for r in got for f in r["findings"] if f["related"]]
+    assert related and all(int(orjson.loads(x)["claim_id"][1:]) % 2 == 0 for x in related)  # the stored claims

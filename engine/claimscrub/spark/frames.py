@@ -190,7 +190,7 @@ def scrub_dataframe(
     reason; findings: the fields of ``--format jsonl`` findings (objects as JSON text). ``config``: a
     whole :class:`ScrubConfig` instead of ``rules``, ``data_dir`` and ``options``. ``history`` (an option):
     a SQLite history file every executor reads (or ships) or a ``postgresql://`` URL; each batch of patients
-    reads its patients' earlier claims from it in one query (nothing is recorded into it).
+    reads its patients' earlier claims from it (indexed queries of 500 patients; nothing is recorded).
 
     The scrub runs here, once: both frames read one persisted frame (memory, then disk), and
     ``spark.catalog.clearCache()`` releases it once they are written. A job that fails raises

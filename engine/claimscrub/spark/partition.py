@@ -50,7 +50,7 @@ class Engine:
     parent: Scrubber
     pool: WorkerPool | None
     limits: tuple[FrequencyLimit, ...] | None
-    store: HistoryStore | None = None
+    history: str | None = None  # the store's local path or URL
 
     def scrub(self, items: list[InputItem]) -> list[ClaimResult]:
         if self.pool is not None:
@@ -91,16 +91,24 @@ def _build(config: ScrubConfig, host: str) -> Engine:
             f"on the {host}: cannot build the scrubber from {what} ({type(exc).__name__}: {_first_line(exc)}); "
             "check it on that machine with 'claimscrub data status --data-dir DIR' or 'claimscrub rules lint'"
         ) from None
-    store = None
+    history = None
     if config.history:
+        history = config.history if is_url(config.history) else resolve(config.history)
         shown = "the PostgreSQL history" if is_url(config.history) else f"the history store {config.history}"
-        try:
-            store = open_history(config.history if is_url(config.history) else resolve(config.history))
+        try:  # opened here once to fail early and clearly; then per batch (see open_store)
+            open_history(history).close()
         except Exception as exc:  # noqa: BLE001 - a URL is never quoted: the store's own errors leave it out
             raise ExecutorError(
                 f"on the {host}: cannot open {shown} ({type(exc).__name__}: {_first_line(exc)})"
             ) from None
-    return Engine(parent, pool, limits, store)
+    return Engine(parent, pool, limits, history)
+
+
+def open_store(engine: Engine) -> HistoryStore | None:
+    """The history store for one batch's cross-claim phase. Opened per batch and closed after it, never held:
+    the engine pool forks its processes lazily (again after a crash), and a database connection must not
+    cross a fork. (A connection costs milliseconds; a batch, seconds.)"""
+    return open_history(engine.history) if engine.history else None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -231,7 +239,12 @@ def scrub_rows(config: ScrubConfig, rows: Iterable[dict[str, Any]]) -> Iterator[
             for result in engine.scrub(list(collector.watch(items))):
                 collector.take(result)
                 results.append(result)
-            results = finish_batch(results, collector, engine.parent, engine.store, limits=engine.limits)
+            store = open_store(engine)
+            try:
+                results = finish_batch(results, collector, engine.parent, store, limits=engine.limits)
+            finally:
+                if store is not None:
+                    store.close()
         else:
             results = engine.scrub(items)
         yield from (result_row(r) for r in results)
