@@ -36,6 +36,7 @@ from claimscrub.spark.partition import FAULTS_ENV, JSON_FIELDS  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_scrub import generate  # noqa: E402
+from pgserver import pg_url  # noqa: E402, F401 - the fixture
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +277,7 @@ def test_history_store_gives_the_cli_findings(spark, history_split):
 def test_the_command_reads_the_history_store_and_refuses_what_it_cannot_do(spark, history_split, tmp_path):
     store, new = history_split
     args = ["spark", "scrub", str(new), "-o", str(tmp_path / "out"), "--master", "local[2]", "--samples"]
-    done = CliRunner().invoke(main, [*args, "--history-db", str(store)])
+    done = CliRunner().invoke(main, [*args, "--history-db", str(store), "--ship"])  # a copy on each executor
     assert done.exit_code == 0, done.output
     findings = spark.read.parquet(str(tmp_path / "out" / "findings"))
     assert findings.count() == len(from_cli(str(new), "--history-db", str(store))[1])
@@ -285,3 +286,14 @@ def test_the_command_reads_the_history_store_and_refuses_what_it_cannot_do(spark
     assert not (tmp_path / "none.sqlite").exists()
     apart = CliRunner().invoke(main, [*args, "--history-db", str(store), "--no-cross-claim"])
     assert apart.exit_code == 2 and "drop --no-cross-claim" in apart.output
+
+
+def test_a_postgres_history_gives_the_cli_findings(spark, history_split, pg_url):  # noqa: F811 - the fixture
+    """As on a cluster: every Python worker connects to the one PostgreSQL store."""
+    store, new = history_split
+    past = new.with_name("past.jsonl")
+    done = CliRunner().invoke(main, ["history", "import", str(past), "--history-db", pg_url])
+    assert done.exit_code == 0, done.output
+    want = from_cli(str(new), "--history-db", str(store))  # the same claims in SQLite
+    got = from_spark(*scrub_dataframe(read_claims(spark, [str(new)]), samples=True, history=pg_url, partitions=3))
+    assert got == want
