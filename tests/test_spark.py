@@ -243,6 +243,9 @@ def test_the_command_says_what_failed_in_one_line(spark, tmp_path):
     assert missing.exit_code == 2
     assert missing.output.startswith("the scrub failed: Spark cannot read the input: [PATH_NOT_FOUND] Path does not")
     assert str(tmp_path / "nowhere.jsonl") in missing.output and missing.output.count("\n") == 1
+    universe = CliRunner().invoke(main, ["spark", "universe", str(tmp_path / "none.parquet"), "-o", str(tmp_path)])
+    assert universe.exit_code == 2
+    assert universe.output.startswith("cannot build the frame: Spark cannot read the input: [PATH_NOT_FOUND]")
     record = CliRunner().invoke(main, [*args, str(REPO / "examples" / "native"), "--record"])
     assert record.exit_code == 2 and record.output.startswith("--record is not supported on Spark")
 

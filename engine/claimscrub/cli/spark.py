@@ -172,6 +172,7 @@ def universe_cmd(inputs, out, master, fmt, unit, provider, date_from, date_to, n
     from claimscrub.audit.design import log_command, new_design, write_design
     from claimscrub.audit.frame import Scope, write_frame
     from claimscrub.spark.audit import frame_from_dataframe
+    from claimscrub.spark.errors import SparkJobError, explained
     from claimscrub.spark.frames import read_claims
 
     folder = Path(out)
@@ -179,7 +180,14 @@ def universe_cmd(inputs, out, master, fmt, unit, provider, date_from, date_to, n
         click.echo(f"{folder} already holds a sample: a new universe needs a new audit folder", err=True)
         sys.exit(EXIT_USAGE)
     session = _session(master, "claimscrub universe")
-    frame = frame_from_dataframe(read_claims(session, list(inputs), fmt), unit, Scope(provider, date_from, date_to))
+    try:
+        with explained():
+            frame = frame_from_dataframe(
+                read_claims(session, list(inputs), fmt), unit, Scope(provider, date_from, date_to)
+            )
+    except (ValueError, SparkJobError) as exc:
+        click.echo(f"cannot build the frame: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     folder.mkdir(parents=True, exist_ok=True)
     digest = write_frame(folder, frame)
     write_design(folder, new_design(name or folder.name, list(inputs), frame, digest))
