@@ -275,6 +275,8 @@ def test_history_store_gives_the_cli_findings(spark, history_split):
     assert stored and all(int(orjson.loads(f)["related"]["claim_id"][1:]) % 2 == 0 for f in stored)
     alone = from_spark(*scrub_dataframe(read_claims(spark, [str(new)]), samples=True, isolate=False))
     assert alone != got, "without the store, the edits against the earlier claims do not fire"
+    with pytest.raises(ValueError, match="history store is read by the cross-claim edits"):
+        scrub_dataframe(read_claims(spark, [str(new)]), samples=True, history=store, cross_claim=False)
 
 
 def test_the_command_reads_the_history_store_and_refuses_what_it_cannot_do(spark, history_split, tmp_path):
