@@ -26,14 +26,17 @@ from claimscrub.audit.frame import build_frame  # noqa: E402
 from claimscrub.audit.sample import draw_sample  # noqa: E402
 from claimscrub.cli.main import main  # noqa: E402
 from claimscrub.inputs import read_path  # noqa: E402
+from claimscrub.spark import frames  # noqa: E402
 from claimscrub.spark.audit import sample_from_dataframe  # noqa: E402
 from claimscrub.spark.config import ShippingError  # noqa: E402
+from claimscrub.spark.errors import SparkJobError  # noqa: E402
 from claimscrub.spark.frames import read_claims, scrub_dataframe  # noqa: E402
 from claimscrub.spark.partition import FAULTS_ENV, JSON_FIELDS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_scrub import generate  # noqa: E402
+from pgserver import pg_url  # noqa: E402, F401 - the fixture
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +194,111 @@ def test_cli_writes_parquet_and_run_json(spark, tmp_path):
     assert universe.exit_code == 0, universe.output
     sample = CliRunner().invoke(main, ["audit", "sample", str(tmp_path / "a"), "--size", "3", "--seed", "7"])
     assert sample.exit_code == 0, sample.output
+
+
+# Executor-side failures: one line saying which check, which path or field, what to do.
+
+
+def test_a_store_missing_on_an_executor_is_named_in_one_line(spark, tmp_path, monkeypatch):
+    """The driver sees the tables (its check passes here); the executor does not."""
+    monkeypatch.setattr(frames, "check", lambda config, where: None)
+    native = read_claims(spark, [str(REPO / "examples" / "native")])
+    with pytest.raises(SparkJobError) as missing:
+        scrub_dataframe(native, data_dir=tmp_path, isolate=False)
+    assert str(missing.value).startswith(f"on the executor {os.uname().nodename}: data_dir: {tmp_path} holds no table")
+    assert "ship=True (--ship)" in str(missing.value) and "\n" not in str(missing.value)
+    (tmp_path / "tables.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(
+        SparkJobError,
+        match=r"^on the executor .*: cannot build the scrubber from the table store .* "
+        r"\(DatabaseError: file is not a database\); check it .*'claimscrub data status",
+    ):
+        scrub_dataframe(native, data_dir=tmp_path, isolate=False)
+
+
+def test_an_unreadable_claim_column_is_named(spark):
+    numbers = spark.createDataFrame([(1,), (2,)], "claim int")
+    with pytest.raises(ValueError, match=r"^the claim column `claim` holds int: it must hold native-JSON text"):
+        scrub_dataframe(numbers, samples=True)
+    as_bytes = spark.createDataFrame([(b'{"claim_id": "C1"}',), (b"\xff\xfe",)], "claim binary")
+    results, _ = scrub_dataframe(as_bytes, samples=True, isolate=False, cross_claim=False)
+    rows = sorted((r.claim_id or "", r.status, r.reason.split(" (")[0]) for r in results.collect())
+    assert rows[0] == ("", "rejected", "claim: not valid JSON") and rows[1][:2] == ("C1", "rejected")
+
+
+def test_a_worker_that_dies_on_every_attempt_is_one_line(spark, generated):
+    spark.sparkContext.environment[FAULTS_ENV] = "exit-worker-always:B777"
+    try:
+        with pytest.raises(SparkJobError) as died:
+            scrub_dataframe(read_claims(spark, [str(generated)]), samples=True, isolate=False, partitions=2)
+    finally:
+        del spark.sparkContext.environment[FAULTS_ENV]
+    assert str(died.value).startswith("a Spark task failed 4 times: its Python worker died")
+    assert "spark.executor.memoryOverhead" in str(died.value)
+
+
+def test_the_command_says_what_failed_in_one_line(spark, tmp_path):
+    args = ["spark", "scrub", "-o", str(tmp_path / "out"), "--master", "local[2]", "--samples"]
+    missing = CliRunner().invoke(main, [*args[:2], str(tmp_path / "nowhere.jsonl"), *args[2:]])
+    assert missing.exit_code == 2
+    assert missing.output.startswith("the scrub failed: Spark cannot read the input: [PATH_NOT_FOUND] Path does not")
+    assert str(tmp_path / "nowhere.jsonl") in missing.output and missing.output.count("\n") == 1
+    universe = CliRunner().invoke(main, ["spark", "universe", str(tmp_path / "none.parquet"), "-o", str(tmp_path)])
+    assert universe.exit_code == 2
+    assert universe.output.startswith("cannot build the frame: Spark cannot read the input: [PATH_NOT_FOUND]")
+    record = CliRunner().invoke(main, [*args, str(REPO / "examples" / "native"), "--record"])
+    assert record.exit_code == 2 and record.output.startswith("--record is not supported on Spark")
+
+
+# The history store on Spark: each batch of patients reads their earlier claims from it.
+
+
+@pytest.fixture(scope="module")
+def history_split(generated, tmp_path_factory) -> tuple[Path, Path]:
+    """The first claim of each generated patient recorded in a SQLite store; the second claims to scrub."""
+    folder = tmp_path_factory.mktemp("history")
+    lines = generated.read_bytes().splitlines()
+    (folder / "past.jsonl").write_bytes(b"\n".join(lines[0::2]) + b"\n")
+    (folder / "new.jsonl").write_bytes(b"\n".join(lines[1::2]) + b"\n")
+    store = folder / "history.sqlite"
+    done = CliRunner().invoke(main, ["history", "import", str(folder / "past.jsonl"), "--history-db", str(store)])
+    assert done.exit_code == 0, done.output
+    return store, folder / "new.jsonl"
+
+
+def test_history_store_gives_the_cli_findings(spark, history_split):
+    store, new = history_split
+    want = from_cli(str(new), "--history-db", str(store))
+    got = from_spark(*scrub_dataframe(read_claims(spark, [str(new)]), samples=True, history=store, partitions=3))
+    assert got == want
+    stored = [f for f in want[1] if b'"related":{"claim_id":"B' in f]
+    assert stored and all(int(orjson.loads(f)["related"]["claim_id"][1:]) % 2 == 0 for f in stored)
+    alone = from_spark(*scrub_dataframe(read_claims(spark, [str(new)]), samples=True, isolate=False))
+    assert alone != got, "without the store, the edits against the earlier claims do not fire"
+    with pytest.raises(ValueError, match="history store is read by the cross-claim edits"):
+        scrub_dataframe(read_claims(spark, [str(new)]), samples=True, history=store, cross_claim=False)
+
+
+def test_the_command_reads_the_history_store_and_refuses_what_it_cannot_do(spark, history_split, tmp_path):
+    store, new = history_split
+    args = ["spark", "scrub", str(new), "-o", str(tmp_path / "out"), "--master", "local[2]", "--samples"]
+    done = CliRunner().invoke(main, [*args, "--history-db", str(store), "--ship"])  # a copy on each executor
+    assert done.exit_code == 0, done.output
+    findings = spark.read.parquet(str(tmp_path / "out" / "findings"))
+    assert findings.count() == len(from_cli(str(new), "--history-db", str(store))[1])
+    missing = CliRunner().invoke(main, [*args, "--history-db", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and f"history: {tmp_path / 'none.sqlite'} not found" in missing.output
+    assert not (tmp_path / "none.sqlite").exists()
+    apart = CliRunner().invoke(main, [*args, "--history-db", str(store), "--no-cross-claim"])
+    assert apart.exit_code == 2 and "drop --no-cross-claim" in apart.output
+
+
+def test_a_postgres_history_gives_the_cli_findings(spark, history_split, pg_url):  # noqa: F811 - the fixture
+    """As on a cluster: every Python worker connects to the one PostgreSQL store."""
+    store, new = history_split
+    past = new.with_name("past.jsonl")
+    done = CliRunner().invoke(main, ["history", "import", str(past), "--history-db", pg_url])
+    assert done.exit_code == 0, done.output
+    want = from_cli(str(new), "--history-db", str(store))  # the same claims in SQLite
+    got = from_spark(*scrub_dataframe(read_claims(spark, [str(new)]), samples=True, history=pg_url, partitions=3))
+    assert got == want

@@ -172,3 +172,64 @@ def test_the_findings_frame_has_every_field_of_a_finding_and_objects_as_json_tex
     assert [n for n, _ in FINDING_FIELDS] == list(f.as_dict())
     assert orjson.loads(row["related"]) == {"claim_id": "Y", "line": 2}
     assert all(isinstance(row[n], str | None) for n, kind in FINDING_FIELDS if kind == "string")
+
+
+def test_executor_checks_raise_one_line_naming_the_executor_and_path(tmp_path):
+    from claimscrub.spark.errors import ExecutorError, explain
+
+    config = ScrubConfig(data_dir=str(tmp_path), isolate=False)
+    with pytest.raises(ExecutorError) as missing_store:
+        partition.engine_for(config)
+    (tmp_path / "tables.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(ExecutorError) as bad_store:
+        partition.engine_for(config)
+    with pytest.raises(ExecutorError) as no_history:
+        partition.engine_for(ScrubConfig(samples=True, isolate=False, history=str(tmp_path / "h.sqlite")))
+    assert config not in partition._engines and not (tmp_path / "h.sqlite").exists()  # never created empty
+    lines = [explain(e.value) for e in (missing_store, bad_store, no_history)]
+    assert all("\n" not in line and line.startswith("on the executor ") for line in lines)
+    assert f"data_dir: {tmp_path} holds no table store (tables.sqlite)" in lines[0] and "--ship" in lines[0]
+    assert f"cannot build the scrubber from the table store {tmp_path} (DatabaseError: file is not" in lines[1]
+    assert f"history: {tmp_path / 'h.sqlite'} not found" in lines[2]
+
+
+class _Wrapped(Exception):
+    """What Spark raises on the driver: our executor's line buried in a task's traceback and a Java stack."""
+
+
+def test_explain_finds_our_line_in_a_wrapped_stack_and_names_known_failures():
+    from claimscrub.spark.errors import MARK, explain
+
+    ours = (
+        f"Traceback (most recent call last):\n  File ...\nExecutorError: {MARK}on the executor x: rules: /p not found\n"
+    )
+    assert explain(_Wrapped("An exception was thrown from the Python worker.\n" + ours + "\tat org.apache...")) == (
+        "on the executor x: rules: /p not found"
+    )
+    died = _Wrapped(
+        "Job aborted due to stage failure: Task 0 in stage 3.0 failed 4 times, most recent failure: Lost task "
+        "0.3: org.apache.spark.SparkException: Python worker exited unexpectedly (crashed)\n\tat org.apache..."
+    )
+    assert explain(died).startswith("a Spark task failed 4 times: its Python worker died, e.g. killed for memory")
+    secret = _Wrapped("ValueError: invalid literal for int(): 'JANE DOE 1961-02-03'\n\tat org.apache...")
+    assert explain(secret) == (
+        "the Spark job failed (_Wrapped); the cause is in the executors' logs (not repeated here: it may quote claim data)"
+    )
+
+
+def test_batches_read_the_history_store_as_the_single_machine_run_does(tmp_path):
+    from claimscrub.history.phase import scrub_batch
+    from claimscrub.history.store import SqliteHistory
+    from claimscrub.model.normalize import claim_from_dict
+
+    docs = two_per_patient(120)
+    past, new = docs[0::2], docs[1::2]
+    store = SqliteHistory(tmp_path / "history.sqlite")
+    store.record(claim_from_dict(d, "past") for d in past)
+    want = [result_row(r) for r in scrub_batch(Scrubber(samples=True, max_lines=200), new, store=store)]
+    store.close()
+    config = ScrubConfig(samples=True, isolate=False, batch_claims=7, history=str(tmp_path / "history.sqlite"))
+    got = list(scrub_rows(config, rows_of(new)))
+    assert sorted(map(key, got)) == sorted(map(key, want))
+    related = [f["related"] for r in got for f in r["findings"] if f["related"]]
+    assert related and all(int(orjson.loads(x)["claim_id"][1:]) % 2 == 0 for x in related)  # the stored claims

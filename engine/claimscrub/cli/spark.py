@@ -75,21 +75,40 @@ format_option = click.option(
     show_default=True,
     help="Scrub in a child process of each Python worker, so a claim that crashes the engine is rejected.",
 )
-@click.option("--ship", is_flag=True, help="Copy rule packs, tables and policies to the executors (addFile).")
+@click.option(
+    "--history-db",
+    "history",
+    metavar="FILE|URL",
+    help="History store the cross-claim edits read earlier claims from: a SQLite file every executor sees "
+    "(or --ship) or a postgresql:// URL. Read only.",
+)
+@click.option("--record", is_flag=True, help="Not on Spark: refused (record with 'claimscrub history import').")
+@click.option("--ship", is_flag=True, help="Copy rule packs, tables, policies and a history file to the executors.")
 @click.option(
     "--partitions",
     type=click.IntRange(min=1),
     help="Partitions to scrub in (default: two per core with --master local[N], else spark.sql.shuffle.partitions).",
 )
 @exits_cleanly
-def scrub_cmd(inputs, output, master, fmt, ship, partitions, **options) -> None:
+def scrub_cmd(inputs, output, master, fmt, ship, partitions, record, **options) -> None:
     """Scrub the claims in INPUTS (Parquet, JSON Lines, or claim files) into Parquet under OUTPUT."""
     from claimscrub.api.scrubber import RulesError, Scrubber
     from claimscrub.history.phase import history_not_checked
     from claimscrub.output.writers import scrub_meta
     from claimscrub.spark.config import ScrubConfig, ShippingError, pin_tables
+    from claimscrub.spark.errors import SparkJobError, explained
     from claimscrub.spark.frames import read_claims, scrub_dataframe
 
+    if record:  # many executors writing one store at once: not built; refused rather than ignored
+        click.echo(
+            "--record is not supported on Spark: the claims would not be recorded. Scrub with --history-db to read "
+            "the store, then load the claims with 'claimscrub history import' (or claimscrub scrub --record)",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    if options["history"] and not options["cross_claim"]:
+        click.echo("--history-db is read by the cross-claim edits: drop --no-cross-claim", err=True)
+        sys.exit(EXIT_USAGE)
     started = time.perf_counter()
     options["rules"] = tuple(options["rules"])
     options["policies"] = tuple(options["policies"])
@@ -103,16 +122,20 @@ def scrub_cmd(inputs, output, master, fmt, ship, partitions, **options) -> None:
     local = LOCAL.fullmatch(master or "")
     if partitions is None and local:  # two tasks a core, not Spark's 200 (each task costs a fraction of a second)
         partitions = 2 * ((os.cpu_count() or 1) if local.group(1) == "*" else int(local.group(1)))
-    try:
-        claims = read_claims(session, list(inputs), fmt)
-        results, findings = scrub_dataframe(claims, config=config, partitions=partitions, ship_files=ship)
-    except ShippingError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
     base = output.rstrip("/")  # a local folder or a URL (s3://..., abfss://...): not a Path, which folds "//"
-    results.write.mode("overwrite").parquet(f"{base}/claims")
-    findings.write.mode("overwrite").parquet(f"{base}/findings")
-    counts = {row["status"]: row["count"] for row in results.groupBy("status").count().collect()}
+    try:
+        with explained():
+            claims = read_claims(session, list(inputs), fmt)
+            results, findings = scrub_dataframe(claims, config=config, partitions=partitions, ship_files=ship)
+            results.write.mode("overwrite").parquet(f"{base}/claims")
+            findings.write.mode("overwrite").parquet(f"{base}/findings")
+            counts = {row["status"]: row["count"] for row in results.groupBy("status").count().collect()}
+    except (ShippingError, ValueError) as exc:
+        click.echo(f"cannot scrub: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except SparkJobError as exc:
+        click.echo(f"the scrub failed: {exc}", err=True)
+        sys.exit(EXIT_USAGE)  # the environment, not the claims: a store, a path, a worker
     meta = scrub_meta(parent, [], time.perf_counter() - started)
     if config.cross_claim:
         meta["not_checked"] = [*meta["not_checked"], *history_not_checked(parent)]
@@ -149,6 +172,7 @@ def universe_cmd(inputs, out, master, fmt, unit, provider, date_from, date_to, n
     from claimscrub.audit.design import log_command, new_design, write_design
     from claimscrub.audit.frame import Scope, write_frame
     from claimscrub.spark.audit import frame_from_dataframe
+    from claimscrub.spark.errors import SparkJobError, explained
     from claimscrub.spark.frames import read_claims
 
     folder = Path(out)
@@ -156,7 +180,14 @@ def universe_cmd(inputs, out, master, fmt, unit, provider, date_from, date_to, n
         click.echo(f"{folder} already holds a sample: a new universe needs a new audit folder", err=True)
         sys.exit(EXIT_USAGE)
     session = _session(master, "claimscrub universe")
-    frame = frame_from_dataframe(read_claims(session, list(inputs), fmt), unit, Scope(provider, date_from, date_to))
+    try:
+        with explained():
+            frame = frame_from_dataframe(
+                read_claims(session, list(inputs), fmt), unit, Scope(provider, date_from, date_to)
+            )
+    except (ValueError, SparkJobError) as exc:
+        click.echo(f"cannot build the frame: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     folder.mkdir(parents=True, exist_ok=True)
     digest = write_frame(folder, frame)
     write_design(folder, new_design(name or folder.name, list(inputs), frame, digest))

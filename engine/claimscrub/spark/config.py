@@ -31,7 +31,8 @@ class ScrubConfig:
     as the CLI does), so a claim that crashes the rule engine's C core twice is rejected with an engine
     error instead of failing the Spark task on every retry. ``cross_claim``: the cross-claim edits among
     the claims of the input (claims are grouped by patient). ``batch_claims``: claims scrubbed per batch
-    on an executor (a patient's claims are never split across batches).
+    on an executor (a patient's claims are never split across batches). ``history``: the history store
+    the cross-claim edits read earlier claims from (a SQLite file, or a ``postgresql://`` URL); read only.
     """
 
     rules: tuple[str, ...] = ()
@@ -48,6 +49,7 @@ class ScrubConfig:
     frequency_limits: str | None = None
     isolate: bool = True
     batch_claims: int = 2000
+    history: str | None = None
 
     def scrubber_kwargs(self) -> dict[str, Any]:
         """The ``Scrubber`` keyword arguments (paths resolved where this runs)."""
@@ -70,7 +72,14 @@ class ScrubConfig:
             value = getattr(self, option)
             if value:
                 named.append((option, value))
+        if self.history and not is_url(self.history):
+            named.append(("history", self.history))
         return named
+
+
+def is_url(spec: str) -> bool:
+    """A ``postgresql://`` history store (the others are SQLite files)."""
+    return spec.startswith(("postgresql://", "postgres://"))
 
 
 def resolve(path: str) -> str:
@@ -89,7 +98,7 @@ def missing(config: ScrubConfig) -> list[str]:
     problems = []
     for option, path in config.paths():
         local = Path(resolve(path))
-        if not local.exists():
+        if not local.exists():  # a history file too: opening it would create an empty store, silently
             problems.append(f"{option}: {path} not found")
         elif option == "data_dir" and not Store.path_in(local).is_file():
             problems.append(f"data_dir: {path} holds no table store ({Store.path_in(local).name})")
@@ -100,10 +109,14 @@ def check(config: ScrubConfig, where: str) -> None:
     """Refuse to start when a path is missing: scrubbing with other tables would be wrong, not slow."""
     problems = missing(config)
     if problems:
-        raise ShippingError(
-            f"on the {where}: {'; '.join(problems)}. Put them on a path every executor mounts, or ship them "
-            "with ship=True (--ship), which copies them with SparkContext.addFile"
-        )
+        raise ShippingError(f"on the {where}: {'; '.join(problems)}. {where_to_put()}")
+
+
+def where_to_put() -> str:
+    return (
+        "Put them on a path every executor mounts, or ship them with ship=True (--ship), which copies them "
+        "with SparkContext.addFile"
+    )
 
 
 def pin_tables(config: ScrubConfig) -> ScrubConfig:

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claimscrub.spark.config import SHIPPED, ScrubConfig, check, pin_tables
+from claimscrub.spark.config import SHIPPED, ScrubConfig, check, is_url, pin_tables
+from claimscrub.spark.errors import explained
 from claimscrub.spark.partition import item_row, scrub_rows
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def ship(spark: SparkSession, config: ScrubConfig) -> ScrubConfig:
         data_dir=one(config.data_dir),
         suppressions=one(config.suppressions),
         frequency_limits=one(config.frequency_limits),
+        history=config.history if config.history is None or is_url(config.history) else one(config.history),
     )
 
 
@@ -138,12 +140,20 @@ def as_items(claims_df: DataFrame, claim_col: str = "claim", source_col: str | N
     """The input rows the executors read: ``claim`` as native JSON text (a struct column is written as JSON;
     no column named ``claim_col``: each row is a claim), ``source``, and the reader's item columns."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType
+    from pyspark.sql.types import ArrayType, BinaryType, MapType, StringType, StructType
 
     if claim_col in claims_df.columns:
         column = claims_df[claim_col]
-        if not isinstance(claims_df.schema[claim_col].dataType, StringType):
+        held = claims_df.schema[claim_col].dataType
+        if isinstance(held, BinaryType):  # JSON text as bytes: bytes that are not UTF-8 become U+FFFD, and
+            column = F.make_valid_utf8(column.cast("string"))  # the claim is rejected as not JSON
+        elif isinstance(held, StructType | MapType | ArrayType):
             column = F.to_json(column)
+        elif not isinstance(held, StringType):
+            raise ValueError(
+                f"the claim column `{claim_col}` holds {held.simpleString()}: it must hold native-JSON text "
+                "(string or binary) or structs following schemas/claim.schema.json (claim_col= names another column)"
+            )
     else:  # the row is the claim: its columns follow schemas/claim.schema.json
         column = F.to_json(F.struct(*[claims_df[c] for c in claims_df.columns]))
     present = set(claims_df.columns)
@@ -178,16 +188,25 @@ def scrub_dataframe(
     ``ship_files``: copy the rule packs and the table store to the executors instead of reading them
     from a path they all mount. Results: one row per input claim, ``scrubbed`` or ``rejected`` with the
     reason; findings: the fields of ``--format jsonl`` findings (objects as JSON text). ``config``: a
-    whole :class:`ScrubConfig` instead of ``rules``, ``data_dir`` and ``options``. Both frames read one
-    persisted frame (memory, then disk): ``spark.catalog.clearCache()`` releases it once they are written.
+    whole :class:`ScrubConfig` instead of ``rules``, ``data_dir`` and ``options``. ``history`` (an option):
+    a SQLite history file every executor reads (or ships) or a ``postgresql://`` URL; each batch of patients
+    reads its patients' earlier claims from it (indexed queries of 500 patients; nothing is recorded).
+
+    The scrub runs here, once: both frames read one persisted frame (memory, then disk), and
+    ``spark.catalog.clearCache()`` releases it once they are written. A job that fails raises
+    :class:`claimscrub.spark.errors.SparkJobError` saying what went wrong in one line.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     if config is None:
+        if options.get("history") is not None:
+            options["history"] = str(options["history"])
         config = ScrubConfig(
             rules=tuple(str(r) for r in rules), data_dir=str(data_dir) if data_dir else None, **options
         )
+    if config.history and not config.cross_claim:
+        raise ValueError("a history store is read by the cross-claim edits: it needs cross_claim=True")
     config = pin_tables(config)
     check(config, "driver")
     spark = claims_df.sparkSession
@@ -205,6 +224,8 @@ def scrub_dataframe(
         items = items.repartition(partitions)
     scrubbed = items.mapInArrow(lambda batches: _scrub_batches(config, batches), scrubbed_ddl())
     scrubbed = scrubbed.persist(StorageLevel.MEMORY_AND_DISK)
+    with explained():  # the scrub itself: what fails on an executor is said here, in one line
+        scrubbed.count()
     results = scrubbed.drop("findings")
     findings = scrubbed.select(F.explode("findings").alias("f")).select("f.*")
     return results, findings

@@ -29,14 +29,17 @@ from claimscrub.api.workers import WorkerPool
 from claimscrub.compile.findings import Finding
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.phase import ClaimCollector, finish_batch
+from claimscrub.history.store import HistoryStore, open_history
 from claimscrub.inputs.base import InputItem, Note
-from claimscrub.spark.config import ScrubConfig, check, resolve
+from claimscrub.spark.config import ScrubConfig, is_url, missing, resolve, where_to_put
+from claimscrub.spark.errors import ExecutorError
 
 # Finding fields holding objects or lists of objects: JSON text in the frame (one schema, any content).
 JSON_FIELDS = ("references", "table_row", "payer_edit", "suppression", "related")
-# A test-only fault hook (tests/test_spark_faults.py): "exit-worker:<claim id>:<marker file>" ends this
-# Python worker on that claim the first time (the marker records it); "crash-engine:<claim id>" kills
-# the isolated engine process whenever it receives that claim.
+# A test-only fault hook (tests/test_spark.py): "exit-worker:<claim id>:<marker file>" ends this
+# Python worker on that claim the first time (the marker records it); "exit-worker-always:<claim id>" ends
+# it on every attempt; "crash-engine:<claim id>" kills the isolated engine process whenever it receives
+# that claim.
 FAULTS_ENV = "CLAIMSCRUB_SPARK_FAULTS"
 
 
@@ -47,6 +50,7 @@ class Engine:
     parent: Scrubber
     pool: WorkerPool | None
     limits: tuple[FrequencyLimit, ...] | None
+    history: str | None = None  # the store's local path or URL
 
     def scrub(self, items: list[InputItem]) -> list[ClaimResult]:
         if self.pool is not None:
@@ -58,19 +62,57 @@ _engines: dict[ScrubConfig, Engine] = {}
 
 
 def engine_for(config: ScrubConfig) -> Engine:
-    """This process's engine for ``config``: built once (checking that what it needs is here), then reused."""
+    """This process's engine for ``config``: built once (checking that what it needs is here), then reused.
+
+    What fails here fails on every executor alike, so it is raised as an :class:`ExecutorError` naming the
+    executor, the option and the path (the driver shows that line, not the task's stack)."""
     engine = _engines.get(config)
     if engine is None:
-        check(config, f"executor {os.uname().nodename}")
-        kwargs = config.scrubber_kwargs()
+        host = f"executor {os.uname().nodename}"
+        problems = missing(config)
+        if problems:
+            raise ExecutorError(f"on the {host}: {'; '.join(problems)}. {where_to_put()}")
+        engine = _engines[config] = _build(config, host)
+    return engine
+
+
+def _build(config: ScrubConfig, host: str) -> Engine:
+    kwargs = config.scrubber_kwargs()
+    what = f"the table store {config.data_dir}" if config.data_dir else "the rule packs"
+    try:
         if config.isolate:
             parent = Scrubber(**kwargs, backend=None)
             pool: WorkerPool | None = WorkerPool({**kwargs, "backend": config.backend, "rulebook": parent.rulebook})
         else:
             parent, pool = Scrubber(**kwargs, backend=config.backend), None
         limits = load_limits(resolve(config.frequency_limits)) if config.frequency_limits else None
-        engine = _engines[config] = Engine(parent, pool, limits)
-    return engine
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it stops every task: say where, once
+        raise ExecutorError(
+            f"on the {host}: cannot build the scrubber from {what} ({type(exc).__name__}: {_first_line(exc)}); "
+            "check it on that machine with 'claimscrub data status --data-dir DIR' or 'claimscrub rules lint'"
+        ) from None
+    history = None
+    if config.history:
+        history = config.history if is_url(config.history) else resolve(config.history)
+        shown = "the PostgreSQL history" if is_url(config.history) else f"the history store {config.history}"
+        try:  # opened here once to fail early and clearly; then per batch (see open_store)
+            open_history(history).close()
+        except Exception as exc:  # noqa: BLE001 - a URL is never quoted: the store's own errors leave it out
+            raise ExecutorError(
+                f"on the {host}: cannot open {shown} ({type(exc).__name__}: {_first_line(exc)})"
+            ) from None
+    return Engine(parent, pool, limits, history)
+
+
+def open_store(engine: Engine) -> HistoryStore | None:
+    """The history store for one batch's cross-claim phase. Opened per batch and closed after it, never held:
+    the engine pool forks its processes lazily (again after a crash), and a database connection must not
+    cross a fork. (A connection costs milliseconds; a batch, seconds.)"""
+    return open_history(engine.history) if engine.history else None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
 def item_of(row: dict[str, Any]) -> InputItem:
@@ -135,6 +177,7 @@ class _Faults:
 
     exit_on: str | None = None
     marker: Path | None = None
+    exit_always: set[str] = field(default_factory=set)
     crash_on: set[str] = field(default_factory=set)
 
     @classmethod
@@ -145,11 +188,15 @@ class _Faults:
             if kind == "exit-worker":
                 faults.exit_on, _, marker = rest.partition(":")
                 faults.marker = Path(marker)
+            elif kind == "exit-worker-always":
+                faults.exit_always.add(rest)
             elif kind == "crash-engine":
                 faults.crash_on.add(rest)
         return faults
 
     def apply(self, item: InputItem) -> InputItem:
+        if item.claim_id in self.exit_always:
+            os._exit(86)
         if item.claim_id == self.exit_on and self.marker is not None and not self.marker.exists():
             self.marker.write_text("the Python worker exited here once\n")
             os._exit(86)
@@ -192,7 +239,12 @@ def scrub_rows(config: ScrubConfig, rows: Iterable[dict[str, Any]]) -> Iterator[
             for result in engine.scrub(list(collector.watch(items))):
                 collector.take(result)
                 results.append(result)
-            results = finish_batch(results, collector, engine.parent, limits=engine.limits)
+            store = open_store(engine)
+            try:
+                results = finish_batch(results, collector, engine.parent, store, limits=engine.limits)
+            finally:
+                if store is not None:
+                    store.close()
         else:
             results = engine.scrub(items)
         yield from (result_row(r) for r in results)
