@@ -56,11 +56,11 @@ def test_a_claim_that_raises_is_rejected_alone_in_process_and_in_workers(tmp_pat
 
     real = Scrubber._scrub_item
 
-    def flaky(self, item, stage):
+    def flaky(self, item, stage, normalised=None):
         if item.claim_id == "BOOM":
             stage[0] = "engine"
             raise KeyError("PAT-55102")
-        return real(self, item, stage)
+        return real(self, item, stage, normalised)
 
     monkeypatch.setattr(Scrubber, "_scrub_item", flaky)  # forked workers inherit the patch
     path = write(tmp_path / "b.json", [CLEAN, dict(CLEAN, claim_id="BOOM"), dict(CLEAN, claim_id="AFTER")])

@@ -283,10 +283,10 @@ def hanging(monkeypatch):
     """A claim named HANG never returns, as a loop in the C core would not (workers are forked: patched too)."""
     real = Scrubber.scrub_item
 
-    def scrub_item(self, item):
+    def scrub_item(self, item, normalised=None):
         if item.claim_id == "HANG":
             time.sleep(3600)
-        return real(self, item)
+        return real(self, item, normalised)
 
     monkeypatch.setattr(Scrubber, "scrub_item", scrub_item)
 
@@ -329,3 +329,28 @@ def test_batch_phase_findings_are_merged_into_the_spooled_records():
         "EX-EM-201",
     }
     assert [r["record"] for r in records if "record" in r][-1] == "audit"
+
+
+def test_a_worker_packs_the_claim_the_scrub_normalised_for_the_cross_claim_phase(monkeypatch):
+    """scrub_unit hands Packing the claim the scrub normalised: the worker normalises no claim twice, and the
+    claim the parent's cross-claim phase gets is that one; a rejected claim sends none."""
+    import pickle
+
+    from claimscrub.api.workers import scrub_unit
+    from claimscrub.model.normalize import claim_from_dict
+    from claimscrub.output import stream
+
+    scrubber = Scrubber(data_dir="/nonexistent-data-dir")
+    good, bad = claim("OK-1"), claim("BAD-1")
+    bad["patient"]["birth_date"] = "1960-13-45"
+    expected = claim_from_dict(good, "claims.jsonl")
+
+    def again(*args, **kwargs):
+        raise AssertionError("normalised a second time")
+
+    monkeypatch.setattr(stream, "claim_from_dict", again)
+    packing = Packing(lines=True, cross_claim=True)
+    [packet] = scrub_unit(scrubber, InputItem("claims.jsonl", "OK-1", good), packing)
+    assert packet.status == "scrubbed" and pickle.loads(packet.claim) == expected
+    [rejected] = scrub_unit(scrubber, InputItem("claims.jsonl", "BAD-1", bad), packing)
+    assert rejected.status == "rejected" and rejected.claim is None

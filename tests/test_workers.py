@@ -49,11 +49,11 @@ def crashing(monkeypatch, tmp_path: Path):
     marker = tmp_path / "crashed-once"
     real = Scrubber.scrub_item
 
-    def scrub_item(self, item):
+    def scrub_item(self, item, normalised=None):
         if item.claim_id == "CRASH-ALWAYS" or (item.claim_id == "CRASH-ONCE" and not marker.exists()):
             marker.touch()
             os._exit(139)
-        return real(self, item)
+        return real(self, item, normalised)
 
     monkeypatch.setattr(Scrubber, "scrub_item", scrub_item)
 

@@ -48,7 +48,8 @@ from claimscrub.inputs.base import InputItem
 from claimscrub.inputs.lines import RawLine, items_of
 
 Unit = InputItem | RawLine
-Finish = Callable[[InputItem, ClaimResult], Any]  # a result -> what goes back to the parent
+# (item, result[, the normalised claim when it was scrubbed]) -> what goes back to the parent
+Finish = Callable[..., Any]
 
 _worker: Scrubber | None = None
 _finish: Finish | None = None
@@ -66,7 +67,7 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _keep(item: InputItem, result: ClaimResult) -> ClaimResult:
+def _keep(item: InputItem, result: ClaimResult, claim: Any = None) -> ClaimResult:
     return result
 
 
@@ -108,7 +109,12 @@ def _init(config: dict | Prebuilt, parent: int, finish: Finish = _keep) -> None:
 def scrub_unit(scrubber: Scrubber, unit: Unit, finish: Finish = _keep) -> list:
     """Every claim of one unit, scrubbed and finished (a raw line may hold none, or a FHIR Bundle several)."""
     items = items_of(unit) if isinstance(unit, RawLine) else [unit]
-    return [finish(item, scrubber.scrub_item(item)) for item in items]
+    out = []
+    for item in items:
+        normalised: list = []  # the claim as the scrub normalised it: finish keeps it, not normalising again
+        result = scrubber.scrub_item(item, normalised)
+        out.append(finish(item, result, normalised[0] if normalised else None))
+    return out
 
 
 def _run_chunk(units: list[Unit]) -> list[list]:

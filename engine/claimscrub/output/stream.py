@@ -28,6 +28,7 @@ import orjson
 from claimscrub.api.batch import ClaimFacts, claim_facts
 from claimscrub.api.scrubber import ClaimResult
 from claimscrub.compile.findings import SEVERITY_ORDER
+from claimscrub.model.claim import Claim
 from claimscrub.model.normalize import ClaimRejected, claim_from_dict
 from claimscrub.output.compact import compact_finding, compact_record
 
@@ -66,7 +67,9 @@ class Packing:
     audit: bool = False
     dictionary: dict[str, dict] | None = None  # --compact: the rules dictionary (output.compact)
 
-    def __call__(self, item: Any, r: ClaimResult) -> Packet:
+    def __call__(self, item: Any, r: ClaimResult, claim: Claim | None = None) -> Packet:
+        """``claim``: the claim as the scrub normalised it (``scrub_unit`` passes it), kept for the
+        cross-claim phase instead of normalising the claim's data a second time."""
         by = [0, 0, 0]
         for f in r.findings:
             by[SEVERITY_ORDER[f.severity]] += 1
@@ -80,7 +83,8 @@ class Packing:
         if r.status == "scrubbed" and data is not None:
             if self.cross_claim:
                 try:
-                    packet.claim = pickle.dumps(claim_from_dict(data, item.source), pickle.HIGHEST_PROTOCOL)
+                    kept = claim if claim is not None else claim_from_dict(data, item.source)
+                    packet.claim = pickle.dumps(kept, pickle.HIGHEST_PROTOCOL)
                 except ClaimRejected:  # pragma: no cover - a scrubbed claim normalised once already
                     pass
             if self.audit:
