@@ -213,3 +213,28 @@ def test_history_flag_anywhere_and_the_store_by_either_spelling(tmp_path):
         assert his_findings(out) == [], spelling
     related = [f["related"] for f in json.loads(run(*base, "--history", visit)[1])["findings"] if f["related"]]
     assert related == [{"claim_id": "S-1", "line": 1}]
+
+
+def test_a_streamed_run_records_and_finds_what_the_whole_document_does(tmp_path):
+    """JSON Lines keep the phase's claims on disk by patient (history.spill): the same cross-claim findings as
+    --format json, and --record fills the store the same way."""
+    data = str(tmp_path / "data")
+    code, _, _ = run("history", "import", write(tmp_path, "surgery.json", SURGERY), "--data-dir", data)
+    assert code == 0
+    visit = write(tmp_path, "visit.json", VISIT)
+    base = ["scrub", "--no-progress", "--samples", "--data-dir", data, visit, "--history"]
+    code, out, _ = run(*base, "--format", "jsonl", "--record")
+    found = [
+        (r["claim_id"], f["rule_id"]) for line in out.splitlines() for r in [json.loads(line)] for f in r["findings"]
+    ]
+    assert [f for f in found if f[1].startswith("CS-HIS")] == [("V-42", "CS-HIS-001")]
+    code, out, _ = run(*base, "--format", "json")  # recorded by the streamed run: not a duplicate of itself
+    assert his_findings(out) == [("V-42", "CS-HIS-001")]
+    code, out, _ = run(
+        *base[:-2],
+        write(tmp_path, "again.json", claim_like("V-43", "99213", "2024-04-12")),
+        "--history",
+        "--format",
+        "json",
+    )
+    assert ("V-43", "CS-HIS-004") in his_findings(out)

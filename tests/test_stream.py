@@ -354,3 +354,41 @@ def test_a_worker_packs_the_claim_the_scrub_normalised_for_the_cross_claim_phase
     assert packet.status == "scrubbed" and pickle.loads(packet.claim) == expected
     [rejected] = scrub_unit(scrubber, InputItem("claims.jsonl", "BAD-1", bad), packing)
     assert rejected.status == "rejected" and rejected.claim is None
+
+
+def test_the_phase_run_bucket_by_bucket_finds_what_the_whole_batch_finds(batch_file, tmp_path, monkeypatch):
+    """A streamed run's claims wait on disk in buckets by patient; however many buckets, the cross-claim findings
+    are those of the whole document (claims of many patients, and one patient billed on several claims)."""
+    from claimscrub.history import spill
+
+    claims = batch() + [claim(f"DUP2-{i}", f"Q{i % 3}", code="99214") for i in range(9)]
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(c) for c in claims) + b"\n")
+    _, document, _ = scrub(str(path), "--format", "json", "--workers", "0")
+    expected = json.loads(document)["findings"]
+    assert any(f["rule_id"].startswith("CS-HIS-") for f in expected)
+    for buckets in (1, 3, 64):
+        monkeypatch.setattr(spill, "BUCKETS", buckets)
+        _, out, _ = scrub(str(path), "--format", "jsonl", "--workers", "0")
+        assert [f for line in out.splitlines() for f in json.loads(line)["findings"]] == expected, buckets
+
+
+def test_a_patient_spill_gives_back_every_claim_once_with_its_patient_in_input_order():
+    import pickle
+
+    from claimscrub.history.spill import PatientSpill
+
+    kept = PatientSpill(buckets=4)
+    patients = [f"P{i % 7}" for i in range(50)]
+    for position, patient in enumerate(patients):
+        kept.add(position, patient, pickle.dumps((patient, position)))
+    seen: dict[str, int] = {}
+    positions = []
+    for at, (where, claims) in enumerate(kept.buckets()):
+        assert [c[1] for c in claims] == where == sorted(where)  # input order within a bucket
+        for patient, _ in claims:
+            assert seen.setdefault(patient, at) == at  # a patient's claims all in one bucket
+        positions += where
+    assert sorted(positions) == list(range(50)) and kept.count == 50
+    assert list(kept.buckets()) == []  # read once: the files are gone
+    kept.close()

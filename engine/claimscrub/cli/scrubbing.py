@@ -5,9 +5,11 @@ hands raw lines to the workers, which parse, scrub and render each claim; the pa
 it gets back and counts the summary and exit code as they stream (:mod:`claimscrub.output.stream`).
 What grows with the batch:
 
-* the cross-claim phase (the default): each scrubbed claim's normalised form, pickled (about 1.1 KB
-  a claim; about 4.5 KB at the phase's peak, when all are unpickled); the rendered records wait in a
-  temporary file, not in memory, until the phase is done;
+* the cross-claim phase (the default): each scrubbed claim's normalised form, pickled; with ``jsonl``
+  and ``csv`` on disk in buckets by patient, the phase then holding one bucket (a 64th of the claims)
+  at a time (:mod:`claimscrub.history.spill`); with the other formats in memory (about 1.1 KB a
+  claim, 4.5 KB at the phase's peak). The rendered records wait in a temporary file, not in memory,
+  until the phase is done;
 * the batch phase (encounters, ``--audit``): encounter notes and per-provider E/M counters;
 * ``--format json``, ``html`` and ``text`` hold every result (one document, or a summary printed
   first); ``jsonl`` and ``csv`` do not;
@@ -147,6 +149,7 @@ class Kept:
 
     claims: list[bytes | None] | None = None  # pickled normalised claims (cross-claim phase), one per result
     facts: Any = None  # BatchFacts (batch phase)
+    spill: Any = None  # PatientSpill: the cross-claim phase's claims of a streamed run, on disk by patient
 
 
 def run_scrub(
@@ -183,8 +186,9 @@ def run_scrub(
     from claimscrub.api.workers import Prebuilt, WorkerPool, default_workers, scrub_unit
     from claimscrub.cli.history import load_limits_or_exit, open_store_or_exit
     from claimscrub.compile.rules import SEVERITY_RANK
-    from claimscrub.history.phase import Outcome, context_for, cross_claim_extra, history_not_checked
+    from claimscrub.history.phase import Outcome, context_for, history_not_checked, spilled_extra
     from claimscrub.history.phase import attach as cross_attach
+    from claimscrub.history.spill import PatientSpill
     from claimscrub.output.compact import rule_dictionary
     from claimscrub.output.stream import Packing, Spool, Totals, merge
     from claimscrub.output.writers import (
@@ -251,7 +255,11 @@ def run_scrub(
     limits = load_limits_or_exit(frequency_limits)
     dictionary = rule_dictionary(parent.rulebook.rules) if compact else None
     packing = Packing(lines=streamed, cross_claim=cross_claim, audit=bool(run_audit), dictionary=dictionary)
-    kept = Kept([] if cross_claim else None, batch.BatchFacts() if run_audit else None)
+    kept = Kept(
+        [] if cross_claim and not streamed else None,
+        batch.BatchFacts() if run_audit else None,
+        PatientSpill() if cross_claim and streamed else None,
+    )
     workers = default_workers() if workers is None else workers
     if workers > 0:
         # Workers are forked after the parent built everything but the engine: they share its rules, tables
@@ -281,12 +289,14 @@ def run_scrub(
             interruptible(safe=(WorkerPool.scrub,)) as stop,
             progress_bar(err.is_terminal if progress is None else progress) as advance,
         ):
-            for p in stream:
+            for position, p in enumerate(stream):
                 advance()
                 tally.count_id(p.claim_id)
                 totals.add(p.status, p.severities, p.suppressed)
                 if kept.claims is not None:
                     kept.claims.append(p.claim)
+                elif kept.spill is not None and p.claim is not None and p.patient is not None:
+                    kept.spill.add(position, p.patient, p.claim)
                 if kept.facts is not None and p.facts is not None:
                     kept.facts.add(p.facts)
                 if not streamed:
@@ -309,15 +319,18 @@ def run_scrub(
     ctx: EditContext | None = None
     report = None
     if not interrupted:  # stop means stop: the cross-claim and batch phases need every claim
-        if kept.claims is not None:  # the store is opened only now: a connection must not cross the workers' fork
+        if kept.spill is not None:  # the store is opened only now: a connection must not cross the workers' fork
+            store = open_store_or_exit(history_spec, data_dir)
+            ctx = context_for(parent, limits)
+            cross = spilled_extra(kept.spill, ctx, store, record=record)
+            if store is not None:
+                store.close()
+        elif kept.claims is not None:
             store = open_store_or_exit(history_spec, data_dir)
             claims = _unpickled(kept.claims)
             kept.claims = None
             ctx = context_for(parent, limits)
-            if streamed:
-                cross = cross_claim_extra(claims, ctx, store)
-            else:
-                results = cross_attach(results, claims, ctx, store)
+            results = cross_attach(results, claims, ctx, store)
             if store is not None:
                 if record:
                     store.record(c for c in claims if c is not None)
@@ -329,6 +342,8 @@ def run_scrub(
             report = batch.run_batch(kept.facts, load_cloned_config(), benchmarks or _audit_tables(True, None))
             if not streamed:
                 results = batch.attach(results, report)
+    if kept.spill is not None:
+        kept.spill.close()  # read and closed by the phase; an interrupted run drops it here
     if spool is not None:  # the records, with what the phases found added where they found anything
         by_claim = report.claim_findings if report is not None else {}
         for i, line in enumerate(spool.read()):

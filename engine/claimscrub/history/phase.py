@@ -37,6 +37,7 @@ from claimscrub.compile.views import claim_view
 from claimscrub.history.decide import DecidedBackend
 from claimscrub.history.limits import FrequencyLimit, load_limits
 from claimscrub.history.records import HistoryLine, history_lines, superseded_ids
+from claimscrub.history.spill import PatientSpill
 from claimscrub.history.store import HistoryStore
 from claimscrub.inputs.base import InputItem, ResultPairing
 from claimscrub.model.claim import Claim
@@ -314,6 +315,20 @@ def cross_claim_extra(
     kept = [(i, c) for i, c in enumerate(claims) if c is not None]
     found = zip((i for i, _ in kept), cross_claim_outcomes([c for _, c in kept], ctx, store))
     return {i: o for i, o in found if o.findings or o.not_checked or (o.has_history and ctx.gives_way)}
+
+
+def spilled_extra(
+    spill: PatientSpill, ctx: EditContext, store: HistoryStore | None = None, record: bool = False
+) -> dict[int, Outcome]:
+    """:func:`cross_claim_extra` on a streamed run's spilled claims, one bucket of patients at a time (the
+    memory of one bucket's claims), by position in the run. With ``record``, each bucket's claims go into the
+    store once edited: buckets share no patient, so a later bucket never reads what an earlier one recorded."""
+    out: dict[int, Outcome] = {}
+    for positions, claims in spill.buckets():
+        out.update((positions[i], o) for i, o in cross_claim_extra(claims, ctx, store).items())
+        if record and store is not None:
+            store.record(claims)
+    return out
 
 
 def with_outcome(result, outcome: Outcome, ctx: EditContext):

@@ -55,6 +55,7 @@ class Packet:
     line: bytes | None = None  # the claim's JSON Lines record
     result: ClaimResult | None = None  # the result itself (json, html and text output)
     claim: bytes | None = None  # the normalised claim, pickled: for the cross-claim phase
+    patient: str | None = None  # its patient id (the phase's claims are kept by patient)
     facts: ClaimFacts | None = None  # for the batch phase
 
 
@@ -85,6 +86,7 @@ class Packing:
                 try:
                     kept = claim if claim is not None else claim_from_dict(data, item.source)
                     packet.claim = pickle.dumps(kept, pickle.HIGHEST_PROTOCOL)
+                    packet.patient = kept.patient.id
                 except ClaimRejected:  # pragma: no cover - a scrubbed claim normalised once already
                     pass
             if self.audit:
