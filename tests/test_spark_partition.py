@@ -211,6 +211,16 @@ def test_explain_finds_our_line_in_a_wrapped_stack_and_names_known_failures():
         "0.3: org.apache.spark.SparkException: Python worker exited unexpectedly (crashed)\n\tat org.apache..."
     )
     assert explain(died).startswith("a Spark task failed 4 times: its Python worker died, e.g. killed for memory")
+    no_module = _Wrapped("PythonException: ...\nModuleNotFoundError: No module named 'claimscrub'\n\tat org...")
+    assert explain(no_module).startswith("the executors' Python cannot import claimscrub: install claimscrub[spark]")
+    heap = _Wrapped("Job aborted: Task 1 failed: java.lang.OutOfMemoryError: Java heap space\n\tat java.nio...")
+    assert explain(heap).startswith("a Spark JVM ran out of heap (java.lang.OutOfMemoryError). Give the JVM more heap")
+    stopped = _Wrapped(  # local mode: the one JVM's heap ran out, the context stopped, the workers died with it
+        "An error occurred while calling o123.count.\n: org.apache.spark.SparkException: Job 14 cancelled because "
+        "SparkContext was shut down\n\tat org.apache... Python worker exited unexpectedly (crashed)"
+    )
+    assert explain(stopped).startswith("the SparkContext was shut down during the job, most often because the JVM")
+    assert "spark.driver.memory" in explain(stopped) and "--partitions" in explain(stopped)
     secret = _Wrapped("ValueError: invalid literal for int(): 'JANE DOE 1961-02-03'\n\tat org.apache...")
     assert explain(secret) == (
         "the Spark job failed (_Wrapped); the cause is in the executors' logs (not repeated here: it may quote claim data)"

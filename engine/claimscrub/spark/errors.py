@@ -32,6 +32,14 @@ class SparkJobError(RuntimeError):
 _OURS = re.compile(re.escape(MARK) + r"([^\n]*)")
 _WORKER_DIED = re.compile(r"Python worker exited unexpectedly|PYTHON_WORKER_EXITED|worker crashed|Crashed", re.I)
 _ATTEMPTS = re.compile(r"failed (\d+) times")
+_NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+_OUT_OF_HEAP = re.compile(r"java\.lang\.OutOfMemoryError")
+# what the driver says of a job whose context stopped under it (in local mode, when the one JVM ran out of heap)
+_CONTEXT_STOPPED = re.compile(r"SparkContext (?:was|has been) shut ?down|stopped SparkContext", re.I)
+_HEAP = (
+    "Give the JVM more heap (spark.driver.memory in local mode or for the driver, spark.executor.memory on a "
+    "cluster) or spread the claims over more partitions (--partitions)"
+)
 _EXIT_CODE = re.compile(r"exit code (-?\d+)|exited with code (-?\d+)|exit status (-?\d+)", re.I)
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\]")
 
@@ -42,6 +50,19 @@ def explain(exc: BaseException) -> str:
     ours = _OURS.search(text)
     if ours:
         return ours.group(1).strip()
+    missing = _NO_MODULE.search(text)
+    if missing:  # a module name, never claim data
+        return (
+            f"the executors' Python cannot import {missing.group(1)}: install claimscrub[spark] into the Python the "
+            "executors run, and name that Python in PYSPARK_PYTHON or spark.pyspark.python"
+        )
+    if _OUT_OF_HEAP.search(text):
+        return f"a Spark JVM ran out of heap (java.lang.OutOfMemoryError). {_HEAP}"
+    if _CONTEXT_STOPPED.search(text):  # before a dead worker: a stopped context ends its workers too
+        return (
+            "the SparkContext was shut down during the job, most often because the JVM ran out of heap (look for "
+            f"java.lang.OutOfMemoryError in the log above). {_HEAP}"
+        )
     if _WORKER_DIED.search(text):
         tries = _ATTEMPTS.search(text)
         code = _EXIT_CODE.search(text)
