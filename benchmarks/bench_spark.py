@@ -42,6 +42,7 @@ from pathlib import Path
 import orjson
 from bench_scrub import generate
 
+from claimscrub.spark.errors import SparkJobError
 from claimscrub.spark.frames import read_claims, scrub_dataframe
 from claimscrub.spark.partition import JSON_FIELDS
 
@@ -215,9 +216,17 @@ def main() -> None:
             if cli_rss is not None:
                 tree.peak_kib["CLI"] = max(tree.peak_kib.get("CLI", 0), cli_rss)
             runs = {"cli --workers 0": (cli_wall, cli_cpu)}
-            for name in configs:
-                runs[f"spark {args.master} {name}"] = scrub("claims.jsonl", name, CONFIGS[name])
             print(f"\n{n:,} generated claims (two per patient), {source}", flush=True)
+            print(
+                f"cli --workers 0: {cli_wall:.1f} s, {cli_cpu:.1f} CPU s, peak RSS {(cli_rss or 0) / 1024:,.0f} MiB",
+                flush=True,
+            )
+            for name in configs:
+                try:
+                    runs[f"spark {args.master} {name}"] = scrub("claims.jsonl", name, CONFIGS[name])
+                except SparkJobError as exc:  # the CLI's figures above stay; say why this one has none
+                    print(f"spark {args.master} {name}: FAILED: {exc}", flush=True)
+                    sys.exit(1)
             print(
                 f"{'contender':<28} {'seconds':>9} {'claims/s':>9} {'ratio':>6} {'CPU s':>9} {'ms CPU/claim':>13} {'ratio':>6}"
             )
