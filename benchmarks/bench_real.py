@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
+import validator_baseline  # the sibling module: benchmarks/ is on sys.path when run as a script
 
 from claimscrub.refdata.store import resolve_data_dir
 
@@ -465,6 +466,17 @@ def main() -> None:
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB with the tables)"
     )
     del tables
+    validator = validator_baseline.available()
+    vrate = 0.0
+    if validator:
+        vn, vfindings, vwall, vcpu = validator_baseline.run(data)
+        vrate = vn / vcpu
+        print(
+            f"{'claim-validator ' + validator + ' (reused pipeline)':46} {vn / vwall:8,.0f} claims/s wall "
+            f"{vrate:8,.0f} per CPU s   ratio {vrate / base_rate:.3f} ({vfindings:,} findings, no tables)"
+        )
+    else:
+        print("claim-validator: not installed (pip install -e '.[bench]'), not compared")
     exe = [str(Path(sys.executable).with_name("claimscrub"))]
     engines = [("", exe)]
     if args.before:
@@ -501,7 +513,9 @@ def main() -> None:
         tree = f", tree {r['tree_rss_mb']:,.0f} MiB" if r["tree_rss_mb"] else ""
         print(
             f"{label:46} {claims / r['wall']:8,.0f} claims/s wall {claims / r['cpu']:8,.0f} per CPU s"
-            f"   ratio {claims / r['cpu'] / base_rate:.3f} (wall {r['wall']:.1f} s, peak RSS "
+            f"   ratio {claims / r['cpu'] / base_rate:.3f}"
+            + (f", {claims / r['cpu'] / vrate:.3f} of claim-validator" if vrate else "")
+            + f" (wall {r['wall']:.1f} s, peak RSS "
             f"{r['maxrss_kb'] / 1024:,.0f} MiB largest process{tree}; {findings:,} findings, hash {digest})"
         )
     if len(set(hashes.values())) > 1:
