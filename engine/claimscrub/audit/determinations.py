@@ -111,39 +111,31 @@ def apply_edits(
         same = [e.key for e in edits if by_key[e.key]["reviewer"] == by]
         if same:
             raise AuditError(f"{by} reviewed {len(same)} of these lines: a QA peer review needs a second reviewer")
+
+    def change(row: dict[str, Any], name: str, after: str) -> None:
+        entries.append(
+            {
+                "at": at,
+                "by": by,
+                "kind": kind,
+                "claim_id": row["claim_id"],
+                "line": _line(row["line"]),
+                "field": name,
+                "before": row[name] or None,
+                "after": after or None,
+            }
+        )
+        row[name] = after
+
     for edit in edits:
         row = by_key[edit.key]
         changed = False
         for name, after in edit.values.items():
             if row[name] != after:
-                entries.append(
-                    {
-                        "at": at,
-                        "by": by,
-                        "kind": kind,
-                        "claim_id": row["claim_id"],
-                        "line": _line(row["line"]),
-                        "field": name,
-                        "before": row[name] or None,
-                        "after": after or None,
-                    }
-                )
-                row[name] = after
+                change(row, name, after)
                 changed = True
         if changed and row[who] != by:
-            entries.append(
-                {
-                    "at": at,
-                    "by": by,
-                    "kind": kind,
-                    "claim_id": row["claim_id"],
-                    "line": _line(row["line"]),
-                    "field": who,
-                    "before": row[who] or None,
-                    "after": by,
-                }
-            )
-            row[who] = by
+            change(row, who, by)
     return entries
 
 
